@@ -1,0 +1,54 @@
+# Ledger: every entry point a developer or CI needs.
+# `make test` and `make run` install what they need into .venv (pinned versions).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt libs/banking/pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_WORKERS ?= 2
+
+.PHONY: help install package test lint typecheck unit integration infra e2e run up down bench clean
+
+help:
+	@echo "make run      - bring the whole system up locally, in the foreground (Ctrl-C stops it)"
+	@echo "make up/down  - the same in the background / stop it"
+	@echo "make test     - lint, type-check and run every test (installs what it needs)"
+	@echo "make package  - build dist/<lambda>.zip for every Lambda"
+	@echo "make bench    - run the benchmarks"
+
+$(STAMP): requirements-dev.txt libs/banking/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e libs/banking
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+package: $(STAMP)
+	PYTHON=$(abspath $(BIN)/python) scripts/package.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+test: lint typecheck package
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+run: package
+	$(BIN)/python -m scripts.local run
+
+up: package
+	$(BIN)/python -m scripts.local up
+
+down: $(STAMP)
+	$(BIN)/python -m scripts.local down
+
+clean:
+	rm -rf dist .local build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,58 @@
+"""HTTP commands: record a credit or a debit on an account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from banking.application.commands import record
+from banking.entrypoints.bootstrap import command_dependencies
+from banking.entrypoints.http import (
+    account_id_param,
+    json_response,
+    parse_json_body,
+    register_error_handlers,
+)
+from banking.entrypoints.requests import correlation_id, idempotency_key, transaction_command
+from banking.entrypoints.responses import event_body
+from banking.entrypoints.settings import Settings
+
+logger = Logger()
+app = APIGatewayHttpResolver()
+register_error_handlers(app)
+dependencies = command_dependencies(Settings.from_env())
+
+
+@app.post("/accounts/<account_id>/credits")
+def credit(account_id: str) -> Response[str]:
+    return _record("credit", account_id)
+
+
+@app.post("/accounts/<account_id>/debits")
+def debit(account_id: str) -> Response[str]:
+    return _record("debit", account_id)
+
+
+def _record(kind: str, account_id: str) -> Response[str]:
+    account_id = account_id_param(account_id)
+    command = transaction_command(kind, account_id, parse_json_body(app))
+    headers = app.current_event.headers
+    event = record(
+        command,
+        dependencies,
+        idempotency_key=idempotency_key(headers),
+        correlation_id=logger.get_correlation_id(),
+    )
+    logger.info("recorded", extra={"accountId": account_id, "version": event.version})
+    return json_response(201, event_body(event))
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    request_id = str((event.get("requestContext") or {}).get("requestId", ""))
+    logger.set_correlation_id(correlation_id(headers, request_id))
+    return app.resolve(event, context)

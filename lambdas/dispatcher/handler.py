@@ -1,0 +1,41 @@
+"""Turn the generic "EventStored" envelope into a typed, state-carried CreditEvent or
+DebitEvent carrying the aggregate as of the event's version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from banking.application.dispatch import bus_entry, state_carried_event
+from banking.application.envelope import EventStored
+from banking.entrypoints.bootstrap import event_store, publisher
+from banking.entrypoints.settings import Settings
+
+logger = Logger()
+settings = Settings.from_env()
+store = event_store(settings)
+bus = publisher(settings)
+
+
+class NotPublished(Exception):
+    pass
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.correlationId")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
+    # Any exception fails this one event: EventBridge retries it per the target's
+    # policy, then sends it to the target's dead-letter queue.
+    envelope = EventStored.from_detail(EventBridgeEvent(event).detail)
+    carried = state_carried_event(envelope, store)
+    entry = bus_entry(carried, correlation_id=envelope.correlation_id, replay=envelope.replay)
+    if bus.publish([entry]):
+        raise NotPublished(
+            f"the bus rejected {carried.type} {carried.account_id}/{carried.version}"
+        )
+    logger.info(
+        "dispatched",
+        extra={"accountId": carried.account_id, "version": carried.version, "type": carried.type},
+    )

@@ -1,0 +1,69 @@
+"""Wiring: build each function's dependencies once, from its environment."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore
+from banking.adapters.eventbridge import EventBridgePublisher
+from banking.application.commands import CommandDependencies, CommandSettings
+from banking.entrypoints.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+
+# Standard retry mode retries throttling and transient errors with backoff; tight
+# timeouts keep a slow dependency from eating the whole function timeout.
+_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=2,
+    read_timeout=5,
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def dynamodb_client() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+
+
+def events_client() -> EventBridgeClient:
+    return boto3.client("events", config=_CLIENT_CONFIG)
+
+
+def event_store(settings: Settings, *, with_idempotency: bool = False) -> DynamoDBEventStore:
+    return DynamoDBEventStore(
+        dynamodb_client(),
+        settings.required("EVENTS_TABLE_NAME"),
+        settings.required("IDEMPOTENCY_TABLE_NAME") if with_idempotency else None,
+        clock=utc_now,
+    )
+
+
+def projection_store(settings: Settings) -> DynamoDBProjectionStore:
+    return DynamoDBProjectionStore(dynamodb_client(), settings.required("PROJECTIONS_TABLE_NAME"))
+
+
+def publisher(settings: Settings) -> EventBridgePublisher:
+    return EventBridgePublisher(events_client(), settings.required("EVENT_BUS_NAME"))
+
+
+def command_dependencies(settings: Settings) -> CommandDependencies:
+    return CommandDependencies(
+        store=event_store(settings, with_idempotency=True),
+        clock=utc_now,
+        new_id=new_event_id,
+        settings=CommandSettings(overdraft_limit=settings.overdraft_limit, zone=settings.zone),
+    )

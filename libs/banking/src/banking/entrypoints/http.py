@@ -1,0 +1,159 @@
+"""The HTTP API's conventions, shared by the commands and queries functions.
+
+Errors are `{"error": {"code", "message"}}` with a stable code. Request bodies are
+parsed strictly: exact decimals (never floats), no NaN/Infinity, no duplicate keys,
+bounded size and depth.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from banking.domain.errors import (
+    AccountNotFound,
+    ConcurrentModification,
+    DomainError,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    InvalidRequest,
+)
+from banking.domain.identifiers import validate_account_id
+
+MAX_BODY_BYTES = 16 * 1024
+MAX_JSON_DEPTH = 32
+
+STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    InsufficientFunds: 422,
+    IdempotencyKeyReused: 409,
+    ConcurrentModification: 409,
+    AccountNotFound: 404,
+}
+
+
+class InvalidJson(DomainError):
+    code = "invalid_json"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class RouteNotFound(DomainError):
+    code = "not_found"
+
+
+STATUS_BY_ERROR.update({PayloadTooLarge: 413, RouteNotFound: 404})
+
+
+def error_response(status: int, code: str, message: str) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps({"error": {"code": code, "message": message}}),
+    )
+
+
+def json_response(status: int, body: dict[str, Any]) -> Response[str]:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+
+
+def register_error_handlers(app: APIGatewayHttpResolver) -> None:
+    @app.exception_handler(DomainError)  # type: ignore[misc]  # powertools leaves it untyped
+    def _domain_error(error: DomainError) -> Response[str]:
+        return error_response(STATUS_BY_ERROR.get(type(error), 400), error.code, error.message)
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[str]:
+        path = app.current_event.raw_path
+        return error_response(404, RouteNotFound.code, f"no route for {_method(app)} {path}")
+
+
+def _method(app: APIGatewayHttpResolver) -> str:
+    return str(app.current_event.request_context.http.method)
+
+
+def account_id_param(account_id: str) -> str:
+    return validate_account_id(account_id)
+
+
+def parse_json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    data = _raw_bytes(app.current_event.raw_event)
+    if len(data) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request body is {len(data)} bytes; the limit is {MAX_BODY_BYTES}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidJson("request body is not UTF-8") from error
+    return parse_json_object(text)
+
+
+def _raw_bytes(raw_event: dict[str, Any]) -> bytes:
+    body = raw_event.get("body") or ""
+    if raw_event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise InvalidJson("request body is not valid base64") from error
+    return body.encode("utf-8", errors="surrogatepass")
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    if not text.strip():
+        raise InvalidJson("request body is empty; expected a JSON object")
+    try:
+        value = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_reject_duplicate_keys,
+        )
+    except _DuplicateKey as error:
+        raise InvalidJson(f"request body has the key {error.args[0]!r} twice") from error
+    except _NonFiniteNumber as error:
+        raise InvalidJson(f"request body has the non-standard number {error.args[0]}") from error
+    except RecursionError as error:
+        raise InvalidJson("request body is nested too deeply") from error
+    except ValueError as error:
+        raise InvalidJson(f"request body is not valid JSON: {error}") from error
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise InvalidJson("request body is nested too deeply")
+    if not isinstance(value, dict):
+        raise InvalidRequest("request body must be a JSON object")
+    return value
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+class _NonFiniteNumber(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonFiniteNumber(name)
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(inner) for inner in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(inner) for inner in value), default=0)
+    return 0
