@@ -1,0 +1,121 @@
+import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+
+from banking.adapters.memory import InMemoryEventStore
+from banking.application.commands import CommandDependencies, CommandSettings, record
+from banking.application.ports import VersionConflict
+from banking.domain.account import RecordCredit, RecordDebit
+from banking.domain.errors import ConcurrentModification, IdempotencyKeyReused, InsufficientFunds
+from banking.domain.money import Money
+
+
+def dependencies(store=None, **settings):
+    counter = itertools.count(1)
+    lock = threading.Lock()
+
+    def new_id():
+        with lock:
+            return f"event-{next(counter)}"
+
+    return CommandDependencies(
+        store=store or InMemoryEventStore(),
+        clock=lambda: datetime(2026, 11, 26, tzinfo=UTC),
+        new_id=new_id,
+        settings=CommandSettings(**settings),
+        sleep=lambda _: None,
+    )
+
+
+def test_an_accepted_command_is_stored_at_the_next_version():
+    deps = dependencies()
+    first = record(RecordCredit("alice", Money(1000)), deps)
+    second = record(RecordDebit("alice", Money(400)), deps)
+    assert (first.version, second.version) == (1, 2)
+    assert deps.store.load("alice").balance == Money(600)
+
+
+def test_a_rejected_command_stores_nothing():
+    deps = dependencies()
+    record(RecordCredit("alice", Money(1000)), deps)
+    with pytest.raises(InsufficientFunds):
+        record(RecordDebit("alice", Money(1001)), deps)
+    assert deps.store.load("alice").version == 1
+
+
+def test_a_retried_idempotency_key_returns_the_first_event_and_stores_nothing_new():
+    deps = dependencies()
+    first = record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1")
+    again = record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1")
+    assert again == first
+    assert deps.store.load("alice").version == 1
+
+
+def test_an_idempotency_key_reused_with_another_request_is_refused():
+    deps = dependencies()
+    record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1")
+    with pytest.raises(IdempotencyKeyReused):
+        record(RecordCredit("alice", Money(999)), deps, idempotency_key="k1")
+    with pytest.raises(IdempotencyKeyReused):
+        record(RecordDebit("alice", Money(1000)), deps, idempotency_key="k1")
+    assert deps.store.load("alice").version == 1
+
+
+def test_idempotency_keys_are_scoped_to_the_account():
+    deps = dependencies()
+    record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1")
+    record(RecordCredit("bob", Money(1000)), deps, idempotency_key="k1")
+    assert deps.store.load("bob").version == 1
+
+
+def test_twenty_concurrent_debits_never_overdraw():
+    # GIVEN an account holding 100.00
+    deps = dependencies()
+    record(RecordCredit("alice", Money.of("100.00")), deps)
+    barrier = threading.Barrier(20)
+
+    def debit(_):
+        barrier.wait()
+        try:
+            return record(RecordDebit("alice", Money.of("10.00")), deps).version
+        except InsufficientFunds:
+            return "insufficient_funds"
+
+    # WHEN 20 threads debit 10.00 at once
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(debit, range(20)))
+
+    # THEN exactly 10 succeed, versions have no gap and the balance is zero
+    versions = sorted(o for o in outcomes if o != "insufficient_funds")
+    assert versions == list(range(2, 12))
+    assert outcomes.count("insufficient_funds") == 10
+    assert deps.store.load("alice").balance == Money(0)
+
+
+def test_concurrent_duplicates_with_one_key_store_one_event():
+    deps = dependencies()
+    barrier = threading.Barrier(8)
+
+    def credit(_):
+        barrier.wait()
+        return record(RecordCredit("alice", Money(500)), deps, idempotency_key="same")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(credit, range(8)))
+
+    assert len({event.event_id for event in results}) == 1
+    assert deps.store.load("alice").version == 1
+
+
+class AlwaysConflicting(InMemoryEventStore):
+    def append(self, stored, idempotency=None):
+        raise VersionConflict("someone else always wins")
+
+
+def test_exhausted_retries_on_version_conflicts_are_reported():
+    deps = dependencies(AlwaysConflicting(), max_attempts=3)
+    with pytest.raises(ConcurrentModification):
+        record(RecordCredit("alice", Money(1)), deps)

@@ -1,0 +1,71 @@
+import pytest
+
+from banking.domain.errors import InvalidAmount, InvalidRequest
+from banking.domain.identifiers import validate_account_id
+from banking.entrypoints.http import InvalidJson, parse_json_object
+from banking.entrypoints.requests import idempotency_key, transaction_command
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "{",
+        '{"amount": NaN}',
+        '{"amount": Infinity}',
+        '{"amount": "1", "amount": "2"}',
+        "[" * 5000 + "]" * 5000,
+        '{"a":' * 40 + "1" + "}" * 40,
+    ],
+)
+def test_malformed_json_is_invalid_json(text):
+    with pytest.raises(InvalidJson):
+        parse_json_object(text)
+
+
+def test_json_numbers_are_parsed_exactly_never_as_floats():
+    body = parse_json_object('{"amount": 0.1}')
+    command = transaction_command("credit", "alice", body)
+    assert str(command.amount) == "0.10"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"amount": "1.00", "memo": "x"}, InvalidRequest),
+        ({}, InvalidRequest),
+        ({"amount": "1.00", "description": 5}, InvalidRequest),
+        ({"amount": "1.00", "description": "x" * 141}, InvalidRequest),
+        ({"amount": "1.00", "description": "bell\x07"}, InvalidRequest),
+        ({"amount": "-1.00"}, InvalidAmount),
+        ({"amount": None}, InvalidAmount),
+    ],
+)
+def test_bad_bodies_are_refused_with_their_code(body, error):
+    with pytest.raises(error):
+        transaction_command("debit", "alice", body)
+
+
+def test_a_json_array_is_not_a_request():
+    with pytest.raises(InvalidRequest):
+        parse_json_object("[1]")
+
+
+@pytest.mark.parametrize(
+    "account_id",
+    ["", "a" * 65, "alice/../bob", "alice%2F", "аlice", "alice bob", "alice\n", "..", "ali.ce"],
+)
+def test_bad_account_ids_are_refused(account_id):
+    with pytest.raises(Exception, match="account id"):
+        validate_account_id(account_id)
+
+
+def test_good_account_ids_are_accepted():
+    assert validate_account_id("Alice_01-x") == "Alice_01-x"
+    assert validate_account_id("a" * 64) == "a" * 64
+
+
+@pytest.mark.parametrize("key", ["", "x" * 129, "tab\there", "ключ"])
+def test_bad_idempotency_keys_are_refused(key):
+    with pytest.raises(InvalidRequest):
+        idempotency_key({"idempotency-key": key})
