@@ -1,0 +1,162 @@
+"""EventBridge → Lambda targets, which moto does not deliver.
+
+moto does deliver to SQS targets, so on each bus Terraform declared the runtime adds a
+"tap": a rule matching every event whose target is a queue of its own (the tap is not
+in Terraform, so ``terraform plan`` stays clean). For each tapped event it evaluates
+every Terraform rule of that bus with moto's own pattern matcher and hands the event to
+the rule's Lambda targets, each independently, asynchronously, at least once and in no
+particular order, as EventBridge does.
+
+EventBridge invokes a Lambda target asynchronously: its RetryPolicy and DeadLetterConfig
+cover failing to hand the event over (e.g. the function is gone); once Lambda accepted
+it, the function's own async settings govern retries (see async_invoke).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
+
+from moto.events.models import EventPattern
+from moto.events.utils import EventTemplateParser
+
+from scripts.local.async_invoke import AsyncInvoker
+from scripts.local.aws import Moto
+from scripts.local.destinations import Destinations
+from scripts.local.logs import Logs
+from scripts.local.wiring import Rule, Target, Wiring
+
+TAP_RULE = "ledger-local-runtime-tap"
+MATCH_EVERYTHING = json.dumps({"source": [{"prefix": ""}]})
+
+
+def rule_matches(rule: Rule, event: dict[str, Any]) -> bool:
+    return bool(EventPattern.load(rule.event_pattern).matches_event(cast(Any, event)))
+
+
+def target_input(target: Target, event: dict[str, Any]) -> Any:
+    """What the target receives: the event, or what its Input* settings make of it."""
+    if target.input is not None:
+        return json.loads(target.input)
+    if target.input_transformer:
+        return EventTemplateParser.parse(
+            input_template=str(target.input_transformer.get("InputTemplate", "")),
+            input_paths_map=target.input_transformer.get("InputPathsMap", {}),
+            event=cast(Any, event),
+        )
+    if target.input_path:
+        value: Any = event
+        for key in target.input_path.removeprefix("$").strip(".").split("."):
+            value = value.get(key) if key and isinstance(value, dict) else value
+        return value
+    return event
+
+
+class BusDelivery:
+    def __init__(
+        self,
+        moto: Moto,
+        wiring: Wiring,
+        invoker: AsyncInvoker,
+        destinations: Destinations,
+        logs: Logs,
+        retry_delays_s: tuple[float, ...] = (1.0, 2.0, 4.0),
+    ) -> None:
+        self._moto = moto
+        self._wiring = wiring
+        self._invoker = invoker
+        self._destinations = destinations
+        self._logs = logs
+        self._retry_delays_s = retry_delays_s
+        self._stopped = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._handovers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bus-handover")
+
+    def start(self) -> None:
+        for bus_name in self._wiring.bus_names:
+            queue = self._install_tap(bus_name)
+            thread = threading.Thread(
+                target=self._poll, args=(bus_name, queue), daemon=True, name=f"bus-{bus_name}"
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._handovers.shutdown(wait=False, cancel_futures=True)
+
+    def _install_tap(self, bus_name: str) -> str:
+        sqs, events = self._moto.client("sqs"), self._moto.client("events")
+        queue_name = re.sub(r"[^A-Za-z0-9_-]", "-", f"{TAP_RULE}-{bus_name}")[:80]
+        queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events.put_rule(Name=TAP_RULE, EventBusName=bus_name, EventPattern=MATCH_EVERYTHING)
+        events.put_targets(
+            Rule=TAP_RULE, EventBusName=bus_name, Targets=[{"Id": "tap", "Arn": queue_arn}]
+        )
+        return str(queue_url)
+
+    def _poll(self, bus_name: str, queue_url: str) -> None:
+        sqs = self._moto.client("sqs")
+        while not self._stopped.is_set():
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                ).get("Messages", [])
+            except Exception as exc:  # noqa: BLE001 - keep polling through moto hiccups
+                self._logs.write("runtime", f"bus {bus_name}: polling failed: {exc}")
+                time.sleep(1)
+                continue
+            for message in messages:
+                event = json.loads(message["Body"])
+                event.pop("ingestion-time", None)  # moto's bookkeeping, not in AWS events
+                self._route(bus_name, event)
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _route(self, bus_name: str, event: dict[str, Any]) -> None:
+        for rule in self._wiring.rules:
+            if rule.bus_name != bus_name or not rule.enabled or not rule_matches(rule, event):
+                continue
+            for target in rule.targets:
+                if target.is_lambda:
+                    self._handovers.submit(self._hand_over, rule, target, event)
+
+    def _hand_over(self, rule: Rule, target: Target, event: dict[str, Any]) -> None:
+        """Hand the event to Lambda, retrying per the target's RetryPolicy, then its DLQ."""
+        started = time.time()
+        attempt = 0
+        while not self._stopped.is_set():
+            try:
+                function = self._wiring.function(target.arn)
+            except KeyError as exc:
+                error = str(exc)
+            else:
+                self._invoker.submit(function, target_input(target, event))
+                return
+            attempt += 1
+            delay = self._retry_delays_s[min(attempt - 1, len(self._retry_delays_s) - 1)]
+            if attempt > target.max_retry_attempts or (
+                time.time() + delay - started > target.max_event_age_s
+            ):
+                break
+            time.sleep(delay)
+        self._logs.write("runtime", f"rule {rule.name}: could not deliver to {target.arn}: {error}")
+        if target.dead_letter_arn:
+            self._destinations.send(
+                target.dead_letter_arn,
+                event,
+                {
+                    "RULE_ARN": rule.arn,
+                    "TARGET_ARN": target.arn,
+                    "ERROR_CODE": "ResourceNotFoundException",
+                    "ERROR_MESSAGE": error,
+                },
+            )

@@ -1,0 +1,69 @@
+"""Finds the zip Terraform deployed for a function and unpacks it, once per content.
+
+A function is matched to its zip in ``dist/`` by content (CodeSha256, as Lambda
+reports it), not by name: the runtime runs exactly the code that was applied, and a
+``dist/`` rebuilt since the apply is caught instead of silently run.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import shutil
+import zipfile
+from pathlib import Path
+
+from scripts.local.wiring import Function
+
+# What the Lambda Python runtime ships besides the standard library.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+class CodeNotFoundError(RuntimeError):
+    pass
+
+
+def code_sha256(path: Path) -> str:
+    return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+
+
+class CodeStore:
+    def __init__(self, dist_dir: Path, state_dir: Path) -> None:
+        self._dist_dir = dist_dir
+        self._functions_dir = state_dir / "functions"
+        self._zips = {code_sha256(p): p for p in sorted(dist_dir.glob("*.zip"))}
+        self.runtime_dir = _runtime_site(state_dir / "runtime-python")
+
+    def code_dir(self, function: Function) -> Path:
+        zip_path = self._zips.get(function.code_sha256)
+        if zip_path is None:
+            raise CodeNotFoundError(
+                f"no zip in {self._dist_dir} has the code Terraform deployed for "
+                f"{function.name} (CodeSha256 {function.code_sha256}); was dist/ rebuilt "
+                "after the apply? Restart the local system."
+            )
+        digest = base64.b64decode(function.code_sha256).hex()[:16]
+        target = self._functions_dir / function.name / digest
+        if not target.is_dir():
+            partial = target.with_name(target.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            with zipfile.ZipFile(zip_path) as archive:
+                archive.extractall(partial)
+            partial.rename(target)
+        return target
+
+
+def _runtime_site(directory: Path) -> Path:
+    """A directory holding only the runtime's packages (symlinks into our virtualenv)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in RUNTIME_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        link = directory / source.name
+        if not link.exists():
+            link.symlink_to(source)
+    return directory

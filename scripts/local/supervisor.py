@@ -1,0 +1,100 @@
+"""The local runtime: the wiring read from moto, brought to life."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scripts.local import wiring as wiring_module
+from scripts.local.async_invoke import AsyncInvoker
+from scripts.local.aws import Moto
+from scripts.local.bus import BusDelivery
+from scripts.local.code import CodeStore
+from scripts.local.destinations import Destinations
+from scripts.local.http_api import HttpApiServer
+from scripts.local.logs import Logs
+from scripts.local.stream_poller import StreamPollers
+from scripts.local.wiring import Wiring
+from scripts.local.workers import DEFAULT_CONCURRENCY, FunctionPool, Outcome
+
+
+@dataclass(frozen=True)
+class RetryDelays:
+    """Waits between retries. AWS's are longer; these keep failures visible quickly."""
+
+    stream_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0)
+    async_s: tuple[float, ...] = (1.0, 2.0)
+    bus_s: tuple[float, ...] = (1.0, 2.0, 4.0)
+
+
+class Runtime:
+    def __init__(
+        self,
+        moto: Moto,
+        dist_dir: Path,
+        state_dir: Path,
+        port: int,
+        logs: Logs,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
+        retry_delays: RetryDelays | None = None,
+    ) -> None:
+        self._moto = moto
+        self._dist_dir = dist_dir
+        self._state_dir = state_dir
+        self._port = port
+        self._logs = logs
+        self._max_concurrency = max_concurrency
+        self._retry_delays = retry_delays or RetryDelays()
+        self._pools: dict[str, FunctionPool] = {}
+        self._stoppables: list[Any] = []
+        self.wiring: Wiring | None = None
+        self.api_server: HttpApiServer | None = None
+
+    def invoke(self, function_arn: str, event: Any) -> Outcome:
+        assert self.wiring is not None
+        return self._pools[self.wiring.function(function_arn).arn].invoke(event)
+
+    def start(self) -> None:
+        self.wiring = wiring = wiring_module.load(self._moto)
+        self._logs.write("runtime", "wiring read from moto:\n" + wiring_module.describe(wiring))
+        code = CodeStore(self._dist_dir, self._state_dir)
+        for function in wiring.functions.values():
+            self._pools[function.arn] = FunctionPool(
+                function,
+                code.code_dir(function),
+                code.runtime_dir,
+                self._moto.endpoint_url,
+                self._moto.region,
+                self._logs,
+                self._max_concurrency,
+            )
+        destinations = Destinations(self._moto, self._logs)
+        invoker = AsyncInvoker(self.invoke, destinations, self._logs, self._retry_delays.async_s)
+        bus = BusDelivery(
+            self._moto, wiring, invoker, destinations, self._logs, self._retry_delays.bus_s
+        )
+        pollers = StreamPollers(
+            self._moto,
+            wiring.stream_mappings,
+            self.invoke,
+            {m.function_arn: wiring.function(m.function_arn).name for m in wiring.stream_mappings},
+            destinations,
+            self._logs,
+            self._retry_delays.stream_s,
+        )
+        if len(wiring.apis) > 1:
+            self._logs.write("runtime", f"{len(wiring.apis)} HTTP APIs; serving the first only")
+        if wiring.apis:
+            self.api_server = HttpApiServer(wiring.apis[0], self._port, self.invoke)
+            self.api_server.start()
+            self._stoppables.append(self.api_server)
+        bus.start()
+        pollers.start()
+        self._stoppables += [pollers, bus, invoker]
+
+    def stop(self) -> None:
+        for part in self._stoppables:
+            part.stop()
+        for pool in self._pools.values():
+            pool.close()

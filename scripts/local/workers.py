@@ -1,0 +1,248 @@
+"""Warm function "containers": one subprocess per concurrent execution, as Lambda does.
+
+Each function has a pool of up to ``max_concurrency`` worker processes. A worker loads
+the handler once (cold start) and serves one invoke at a time; a timed-out worker is
+killed and replaced, as Lambda replaces a timed-out execution environment. Separate
+processes keep two functions that both have a ``handler`` module apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from scripts.local.aws import FAKE_CREDENTIALS
+from scripts.local.logs import Logs
+from scripts.local.wiring import Function
+
+WORKER_MAIN = Path(__file__).with_name("worker_main.py")
+INIT_TIMEOUT_S = 10  # Lambda's limit on the init phase of an on-demand function.
+DEFAULT_CONCURRENCY = 10
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an invoke returned: the function's result, or Lambda's error payload."""
+
+    request_id: str
+    result: Any = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+def lambda_environment(function: Function, endpoint_url: str, region: str) -> dict[str, str]:
+    """The declared variables plus what the Lambda service sets in every environment."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **FAKE_CREDENTIALS,
+        **function.environment,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime or 'python3.11'}",
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "_HANDLER": function.handler,
+        # Not set by AWS: the context's invoked_function_arn, and boto3 pointed at moto.
+        "LEDGER_LOCAL_FUNCTION_ARN": function.arn,
+        "AWS_ENDPOINT_URL": endpoint_url,
+    }
+
+
+class _Worker:
+    def __init__(
+        self, function: Function, code_dir: Path, runtime_dir: Path, env: dict[str, str], logs: Logs
+    ) -> None:
+        self._function = function
+        self._logs = logs
+        request_read, request_write = os.pipe()
+        response_read, response_write = os.pipe()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-S",
+                "-u",
+                str(WORKER_MAIN),
+                str(code_dir),
+                str(runtime_dir),
+                str(request_read),
+                str(response_write),
+            ],
+            pass_fds=(request_read, response_write),
+            env=env,
+            cwd=code_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.close(request_read)
+        os.close(response_write)
+        self._requests = os.fdopen(request_write, "w", encoding="utf-8")
+        self._responses: queue.Queue[str | None] = queue.Queue()
+        for stream in (self.process.stdout, self.process.stderr):
+            assert stream is not None
+            threading.Thread(target=self._pump_logs, args=(stream,), daemon=True).start()
+        threading.Thread(
+            target=self._pump_responses,
+            args=(os.fdopen(response_read, "r", encoding="utf-8"),),
+            daemon=True,
+        ).start()
+        self.init_error = self._await_init()
+
+    def _pump_logs(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._logs.write(self._function.name, line)
+
+    def _pump_responses(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._responses.put(line)
+        self._responses.put(None)
+
+    def _await_init(self) -> dict[str, Any] | None:
+        answer = self._next_answer(INIT_TIMEOUT_S)
+        if answer is None:
+            self.kill()
+            return {"errorMessage": "init did not complete", "errorType": "Runtime.InitError"}
+        error: dict[str, Any] | None = answer.get("error")
+        if error is not None:
+            self.kill()
+        return error
+
+    def _next_answer(self, timeout_s: float) -> dict[str, Any] | None:
+        try:
+            line = self._responses.get(timeout=max(timeout_s, 0.001))
+        except queue.Empty:
+            return None
+        if line is None:
+            return {
+                "error": {"errorMessage": "the runtime exited", "errorType": "Runtime.ExitError"}
+            }
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def invoke(self, event: Any, request_id: str) -> Outcome:
+        timeout_s = self._function.timeout_s
+        deadline_ms = int((time.time() + timeout_s) * 1000)
+        self._requests.write(
+            json.dumps({"event": event, "requestId": request_id, "deadlineMs": deadline_ms}) + "\n"
+        )
+        self._requests.flush()
+        answer = self._next_answer(timeout_s)
+        if answer is None:
+            self.kill()
+            message = f"Task timed out after {timeout_s:.2f} seconds"
+            self._logs.write(self._function.name, f"{request_id} {message}")
+            return Outcome(
+                request_id, error={"errorMessage": message, "errorType": "Sandbox.Timedout"}
+            )
+        if "error" in answer:
+            return Outcome(request_id, error=answer["error"])
+        return Outcome(request_id, result=answer.get("result"))
+
+    def kill(self) -> None:
+        if self.alive:
+            self.process.kill()
+        self.process.wait()
+
+
+class FunctionPool:
+    """Invokes one function, concurrently up to ``max_concurrency`` warm workers."""
+
+    def __init__(
+        self,
+        function: Function,
+        code_dir: Path,
+        runtime_dir: Path,
+        endpoint_url: str,
+        region: str,
+        logs: Logs,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        self.function = function
+        self._code_dir = code_dir
+        self._runtime_dir = runtime_dir
+        self._env = lambda_environment(function, endpoint_url, region)
+        self._logs = logs
+        self._max = max_concurrency
+        self._idle: list[_Worker] = []
+        self._running = 0
+        self._closed = False
+        self._lock = threading.Condition()
+
+    def invoke(self, event: Any) -> Outcome:
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        self._logs.write(self.function.name, f"START RequestId: {request_id} Version: $LATEST")
+        worker = self._acquire()
+        try:
+            if worker.init_error is not None:
+                outcome = Outcome(request_id, error=worker.init_error)
+            else:
+                outcome = worker.invoke(event, request_id)
+        finally:
+            self._release(worker)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        self._logs.write(self.function.name, f"END RequestId: {request_id}")
+        self._logs.write(
+            self.function.name,
+            f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms"
+            + (f"\tError: {outcome.error['errorType']}" if outcome.error else ""),
+        )
+        return outcome
+
+    def _acquire(self) -> _Worker:
+        with self._lock:
+            while not self._idle and self._running >= self._max and not self._closed:
+                self._lock.wait()
+            if self._closed:
+                raise RuntimeError(f"{self.function.name}: the runtime is stopping")
+            self._running += 1
+            if self._idle:
+                return self._idle.pop()
+        try:
+            return _Worker(self.function, self._code_dir, self._runtime_dir, self._env, self._logs)
+        except BaseException:
+            with self._lock:
+                self._running -= 1
+                self._lock.notify()
+            raise
+
+    def _release(self, worker: _Worker) -> None:
+        with self._lock:
+            self._running -= 1
+            if worker.alive and not self._closed:
+                self._idle.append(worker)
+            else:
+                worker.kill()
+            self._lock.notify()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._lock.notify_all()
+        for worker in idle:
+            worker.kill()

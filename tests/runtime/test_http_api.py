@@ -1,0 +1,140 @@
+"""The HTTP API data plane: routes from moto, payload format 2.0 events, responses."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import requests
+
+from tests.runtime.conftest import Bench
+
+pytestmark = pytest.mark.runtime
+
+ECHO = (
+    "import json\n"
+    "def lambda_handler(event, context):\n"
+    "    if event['rawPath'] == '/boom':\n"
+    "        raise ValueError('boom')\n"
+    "    if event['rawPath'] == '/bare':\n"
+    "        return {'hello': 'world'}\n"
+    "    return {'statusCode': 201, 'headers': {'X-Echo': 'yes'}, 'cookies': ['a=1'],\n"
+    "            'body': json.dumps({'event': event, 'function': context.function_name,\n"
+    "                                'remaining': context.get_remaining_time_in_millis()})}\n"
+)
+
+
+def _api(bench: Bench, routes: list[str]) -> str:
+    function_arn = bench.function("echo", {"handler.py": ECHO})
+    gateway = bench.moto.client("apigatewayv2")
+    api_id = gateway.create_api(Name="test", ProtocolType="HTTP")["ApiId"]
+    integration = gateway.create_integration(
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=function_arn,
+        PayloadFormatVersion="2.0",
+    )["IntegrationId"]
+    for route_key in routes:
+        gateway.create_route(
+            ApiId=api_id, RouteKey=route_key, Target=f"integrations/{integration}"
+        )
+    server = bench.start().api_server
+    assert server is not None
+    return f"http://127.0.0.1:{server.port}"
+
+
+def test_a_request_reaches_the_function_as_a_payload_2_0_event(bench: Bench) -> None:
+    # GIVEN a route with a path variable
+    url = _api(bench, ["POST /accounts/{accountId}/credits"])
+
+    # WHEN a client posts JSON to it, with a query string, repeated headers and cookies
+    response = requests.post(
+        f"{url}/accounts/acc-1/credits?a=1&a=2&b=",
+        data=json.dumps({"amount": "1.00"}),
+        headers={"Content-Type": "application/json", "Idempotency-Key": "k1",
+                 "Cookie": "c1=v1; c2=v2"},
+        timeout=10,
+    )
+
+    # THEN the function got API Gateway's event and its answer became the response
+    assert response.status_code == 201
+    assert response.headers["x-echo"] == "yes"
+    assert response.headers["set-cookie"] == "a=1"
+    answer = response.json()
+    event = answer["event"]
+    assert answer["function"] == "echo"
+    assert 0 < answer["remaining"] <= 3000
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "POST /accounts/{accountId}/credits"
+    assert event["rawPath"] == "/accounts/acc-1/credits"
+    assert event["rawQueryString"] == "a=1&a=2&b="
+    assert event["queryStringParameters"] == {"a": "1,2", "b": ""}
+    assert event["pathParameters"] == {"accountId": "acc-1"}
+    assert event["headers"]["idempotency-key"] == "k1"
+    assert event["headers"]["content-type"] == "application/json"
+    assert event["cookies"] == ["c1=v1", "c2=v2"]
+    assert event["body"] == '{"amount": "1.00"}'
+    assert event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["http"]["method"] == "POST"
+    assert context["http"]["path"] == "/accounts/acc-1/credits"
+    assert context["http"]["sourceIp"] == "127.0.0.1"
+    assert context["stage"] == "$default"
+    assert context["routeKey"] == event["routeKey"]
+    assert {"accountId", "apiId", "domainName", "requestId", "time", "timeEpoch"} <= set(context)
+
+
+def test_a_body_that_is_not_text_arrives_base64_encoded(bench: Bench) -> None:
+    url = _api(bench, ["POST /upload"])
+
+    response = requests.post(
+        f"{url}/upload", data=b"\x00\x01binary",
+        headers={"Content-Type": "application/octet-stream"}, timeout=10,
+    )
+
+    event = response.json()["event"]
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == b"\x00\x01binary"
+
+
+def test_the_most_specific_route_wins_and_default_catches_the_rest(bench: Bench) -> None:
+    url = _api(bench, ["GET /items/{id}", "GET /items/special", "ANY /files/{proxy+}", "$default"])
+
+    def route_of(method: str, path: str) -> str:
+        response = requests.request(method, f"{url}{path}", timeout=10)
+        return str(response.json()["event"]["routeKey"])
+
+    assert route_of("GET", "/items/special") == "GET /items/special"
+    assert route_of("GET", "/items/42") == "GET /items/{id}"
+    assert route_of("DELETE", "/files/a/b/c") == "ANY /files/{proxy+}"
+    assert route_of("POST", "/items/42") == "$default"
+    assert route_of("GET", "/nowhere") == "$default"
+
+
+def test_no_matching_route_and_no_default_is_a_404(bench: Bench) -> None:
+    url = _api(bench, ["GET /items/{id}"])
+
+    response = requests.get(f"{url}/other", timeout=10)
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not Found"}
+
+
+def test_a_function_error_is_a_500_like_api_gateway(bench: Bench) -> None:
+    url = _api(bench, ["GET /boom"])
+
+    response = requests.get(f"{url}/boom", timeout=10)
+
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal Server Error"}
+
+
+def test_a_bare_json_answer_is_a_200_with_that_body(bench: Bench) -> None:
+    url = _api(bench, ["GET /bare"])
+
+    response = requests.get(f"{url}/bare", timeout=10)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"hello": "world"}
