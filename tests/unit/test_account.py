@@ -10,10 +10,13 @@ from banking.domain.money import Money
 
 UTC_ZONE = ZoneInfo("UTC")
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+NO_OVERDRAFT = Money(0)
 
 
-def apply(state, command, *, now=NOW, overdraft=Money(0)):
-    event = decide(state, command, event_id=f"e{state.version + 1}", now=now, overdraft_limit=overdraft)
+def apply(state, command, *, now=NOW, overdraft=NO_OVERDRAFT):
+    event = decide(
+        state, command, event_id=f"e{state.version + 1}", now=now, overdraft_limit=overdraft
+    )
     return event, evolve(state, event, UTC_ZONE)
 
 
@@ -82,7 +85,9 @@ def test_fold_over_years_of_history():
     events = []
     state = Account("alice")
     for day in range(0, 3 * 365, 3):
-        event, state = apply(state, RecordCredit("alice", Money(100)), now=NOW + timedelta(days=day))
+        event, state = apply(
+            state, RecordCredit("alice", Money(100)), now=NOW + timedelta(days=day)
+        )
         events.append(event)
     folded = fold("alice", events, UTC_ZONE)
     assert folded == state

@@ -1,0 +1,120 @@
+"""Adapters and handlers against moto's in-process AWS."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
+
+from tests.support import create_ledger_tables
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        tables = create_ledger_tables(dynamodb, "ledger-test")
+        events = boto3.client("events", region_name=REGION)
+        events.create_event_bus(Name="ledger-test")
+        sqs = boto3.client("sqs", region_name=REGION)
+        # A catch-all rule into a queue lets a test see what was published.
+        queue_url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events.put_rule(
+            Name="tap",
+            EventBusName="ledger-test",
+            EventPattern=json.dumps({"account": [{"exists": True}]}),
+        )
+        events.put_targets(
+            Rule="tap", EventBusName="ledger-test", Targets=[{"Id": "q", "Arn": queue_arn}]
+        )
+        monkeypatch.setenv("EVENTS_TABLE_NAME", tables["events"])
+        monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", tables["idempotency"])
+        monkeypatch.setenv("PROJECTIONS_TABLE_NAME", tables["projections"])
+        monkeypatch.setenv("EVENT_BUS_NAME", "ledger-test")
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ledger-test")
+        yield {
+            "dynamodb": dynamodb,
+            "tables": tables,
+            "events": events,
+            "sqs": sqs,
+            "tap_queue_url": queue_url,
+        }
+
+
+def published(aws: dict[str, Any]) -> list[dict[str, Any]]:
+    """Everything published on the bus so far, drained from the tap queue."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = aws["sqs"].receive_message(QueueUrl=aws["tap_queue_url"], MaxNumberOfMessages=10)
+        if not batch.get("Messages"):
+            return messages
+        for message in batch["Messages"]:
+            messages.append(json.loads(message["Body"]))
+            aws["sqs"].delete_message(
+                QueueUrl=aws["tap_queue_url"], ReceiptHandle=message["ReceiptHandle"]
+            )
+
+
+@pytest.fixture
+def load_handler(aws: dict[str, Any]):
+    """Import a Lambda's handler module afresh, as a cold start would, inside moto."""
+
+    def load(name: str) -> ModuleType:
+        module_name = f"lambdas.{name}.handler"
+        sys.modules.pop(module_name, None)
+        return importlib.import_module(module_name)
+
+    return load
+
+
+@pytest.fixture
+def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies each write, condition included, atomically; moto checks the
+    condition and writes without a lock, so threaded tests give it one."""
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "transact_write_items", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(*args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
+
+
+class LambdaContext:
+    function_name = "ledger-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:ledger-test"
+    aws_request_id = "c0ffee00-0000-4000-8000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def context() -> LambdaContext:
+    return LambdaContext()

@@ -1,0 +1,112 @@
+"""One contract, every event store: the in-memory one and DynamoDB (on moto).
+
+The guarantees, numbered as the tests below check them:
+ 1. An account with no event loads at version 0.
+ 2. An appended event reads back exactly, with the state after it.
+ 3. A version can be appended once: the second append is a VersionConflict.
+ 4. An event and its idempotency key are stored together or not at all.
+ 5. History is served in version order, in pages.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from banking.adapters.dynamodb import DynamoDBEventStore
+from banking.adapters.memory import InMemoryEventStore
+from banking.application.ports import (
+    EventNotFound,
+    IdempotencyKeyTaken,
+    IdempotencyRecord,
+    StoredEvent,
+    VersionConflict,
+)
+from banking.domain.account import Account, evolve
+from banking.domain.events import Credited, Debited
+from banking.domain.money import Money
+
+NOW = datetime(2026, 11, 26, 7, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request):
+    if request.param == "memory":
+        return InMemoryEventStore()
+    aws = request.getfixturevalue("aws")
+    return DynamoDBEventStore(
+        aws["dynamodb"], aws["tables"]["events"], aws["tables"]["idempotency"]
+    )
+
+
+def stored(state: Account, amount: int, *, debit: bool = False, description=None) -> StoredEvent:
+    event_type = Debited if debit else Credited
+    event = event_type(
+        account_id=state.account_id,
+        version=state.version + 1,
+        event_id=f"event-{state.version + 1}",
+        amount=Money(amount),
+        recorded_at=NOW,
+        description=description,
+    )
+    return StoredEvent(event, evolve(state, event, ZoneInfo("UTC")), correlation_id="req-1")
+
+
+def test_1_an_account_with_no_event_is_at_version_0(store):
+    assert store.load("nobody") == Account("nobody")
+
+
+def test_2_an_appended_event_reads_back_exactly_with_its_state(store):
+    first = stored(Account("alice"), 1234, description="salary ✓")
+    store.append(first)
+    second = stored(first.state, 234, debit=True)
+    store.append(second)
+    assert store.load("alice") == second.state
+    assert store.get("alice", 1) == first
+    assert store.get("alice", 2).event == second.event
+    with pytest.raises(EventNotFound):
+        store.get("alice", 3)
+
+
+def test_3_a_version_can_be_appended_once(store):
+    first = stored(Account("alice"), 100)
+    store.append(first)
+    rival = stored(Account("alice"), 999)
+    with pytest.raises(VersionConflict):
+        store.append(rival)
+    assert store.get("alice", 1) == first
+
+
+def test_4_an_event_and_its_idempotency_key_are_stored_together(store):
+    first = stored(Account("alice"), 100)
+    store.append(first, IdempotencyRecord("alice", "k", "fp", first.event))
+    assert store.idempotency_record("alice", "k") == IdempotencyRecord(
+        "alice", "k", "fp", first.event
+    )
+    # The key is taken: the next event is not stored either.
+    second = stored(first.state, 100)
+    with pytest.raises(IdempotencyKeyTaken):
+        store.append(second, IdempotencyRecord("alice", "k", "fp", second.event))
+    assert store.load("alice").version == 1
+    # The version is taken: the new key is not stored either.
+    with pytest.raises(VersionConflict):
+        store.append(
+            stored(Account("alice"), 5), IdempotencyRecord("alice", "k2", "fp", first.event)
+        )
+    assert store.idempotency_record("alice", "k2") is None
+    assert store.idempotency_record("bob", "k") is None
+
+
+def test_5_history_is_served_in_version_order_in_pages(store):
+    state = Account("alice")
+    for amount in range(1, 8):
+        event = stored(state, amount)
+        store.append(event)
+        state = event.state
+    assert [e.version for e in store.events("alice", after=0, limit=3)] == [1, 2, 3]
+    assert [e.version for e in store.events("alice", after=3, limit=3)] == [4, 5, 6]
+    assert [e.version for e in store.events("alice", after=6, limit=3)] == [7]
+    assert list(store.events("alice", after=7, limit=3)) == []
+    assert list(store.events("nobody", after=0, limit=3)) == []

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from banking.adapters.dynamodb import DynamoDBProjectionStore
+from banking.domain.money import Money
+from banking.domain.read_models import CurrentMonthBalance, TotalBalance
+from tests.support import http_event
+
+
+@pytest.fixture
+def queries(load_handler):
+    return load_handler("queries")
+
+
+def get(queries, context, path, route_key, account="alice", query=None):
+    event = http_event(
+        "GET",
+        path,
+        route_key=route_key,
+        path_parameters={"accountId": account} if "{accountId}" in route_key else None,
+        query=query,
+    )
+    response = queries.lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def balance(queries, context, account="alice"):
+    return get(
+        queries,
+        context,
+        f"/accounts/{account}/balance",
+        "GET /accounts/{accountId}/balance",
+        account,
+    )
+
+
+def test_an_account_without_events_has_no_balance(queries, context):
+    status, body = balance(queries, context)
+    assert (status, body["error"]["code"]) == (404, "account_not_found")
+
+
+def test_the_balance_comes_from_the_read_models_with_their_version(queries, context, aws):
+    store = DynamoDBProjectionStore(aws["dynamodb"], aws["tables"]["projections"])
+    this_month = datetime.now(UTC).strftime("%Y-%m")
+    store.save("alice", TotalBalance(Money(12345), 7))
+    store.save("alice", CurrentMonthBalance(this_month, Money(-500), 7))
+    assert balance(queries, context) == (
+        200,
+        {
+            "accountId": "alice",
+            "totalBalance": "123.45",
+            "currentMonthBalance": "-5.00",
+            "month": this_month,
+            "version": 7,
+        },
+    )
+
+
+def test_a_month_without_events_has_a_zero_month_balance(queries, context, aws):
+    store = DynamoDBProjectionStore(aws["dynamodb"], aws["tables"]["projections"])
+    store.save("alice", TotalBalance(Money(100), 1))
+    store.save("alice", CurrentMonthBalance("2020-01", Money(100), 1))
+    status, body = balance(queries, context)
+    assert status == 200
+    assert body["currentMonthBalance"] == "0.00"
+    assert body["month"] == datetime.now(UTC).strftime("%Y-%m")
+
+
+def test_history_is_paginated_in_version_order(queries, context, load_handler):
+    commands = load_handler("commands")
+    for amount in range(1, 6):
+        event = http_event(
+            "POST",
+            "/accounts/alice/credits",
+            route_key="POST /accounts/{accountId}/credits",
+            path_parameters={"accountId": "alice"},
+            body=json.dumps({"amount": f"{amount}.00"}),
+        )
+        assert commands.lambda_handler(event, context)["statusCode"] == 201
+    route = "GET /accounts/{accountId}/events"
+    status, page = get(queries, context, "/accounts/alice/events", route, query={"limit": "2"})
+    assert status == 200
+    assert [e["version"] for e in page["events"]] == [1, 2]
+    assert page["nextAfter"] == 2
+    assert page["events"][0]["amount"] == "1.00"
+    _, page = get(
+        queries, context, "/accounts/alice/events", route, query={"after": "4", "limit": "2"}
+    )
+    assert [e["version"] for e in page["events"]] == [5]
+    assert page["nextAfter"] is None
+    _, page = get(queries, context, "/accounts/alice/events", route)
+    assert len(page["events"]) == 5
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"limit": "0"},
+        {"limit": "101"},
+        {"limit": "ten"},
+        {"after": "-1"},
+        {"page": "2"},
+        {"limit": "1,2"},
+    ],
+)
+def test_bad_query_parameters_are_invalid_requests(queries, context, query):
+    status, body = get(
+        queries, context, "/accounts/alice/events", "GET /accounts/{accountId}/events", query=query
+    )
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+
+
+def test_an_unknown_route_is_not_found(queries, context):
+    status, body = get(queries, context, "/nowhere", "$default")
+    assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_a_bad_account_id_is_refused(queries, context):
+    status, body = balance(queries, context, account="a" * 65)
+    assert (status, body["error"]["code"]) == (400, "invalid_account_id")
