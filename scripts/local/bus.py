@@ -116,10 +116,24 @@ class BusDelivery:
                 time.sleep(1)
                 continue
             for message in messages:
-                event = json.loads(message["Body"])
-                event.pop("ingestion-time", None)  # moto's bookkeeping, not in AWS events
-                self._route(bus_name, event)
+                self._route(bus_name, self._as_eventbridge_event(json.loads(message["Body"])))
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _as_eventbridge_event(self, tapped: dict[str, Any]) -> dict[str, Any]:
+        """The event as EventBridge gives it to a target: moto's SQS delivery drops the
+        account, and the fields come in AWS's order."""
+        account = next(iter(self._wiring.rules)).arn.split(":")[4]
+        return {
+            "version": tapped.get("version", "0"),
+            "id": tapped["id"],
+            "detail-type": tapped["detail-type"],
+            "source": tapped["source"],
+            "account": tapped.get("account", account),
+            "time": tapped["time"],
+            "region": tapped.get("region", self._moto.region),
+            "resources": tapped.get("resources", []),
+            "detail": tapped.get("detail", {}),
+        }
 
     def _route(self, bus_name: str, event: dict[str, Any]) -> None:
         for rule in self._wiring.rules:

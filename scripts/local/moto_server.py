@@ -7,6 +7,7 @@ once it listens on 127.0.0.1, then serves until killed.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     patch_moto()
+    # One access-log line per AWS call drowns the functions' logs; errors still show.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
     _, port = server.get_host_and_port()

@@ -54,8 +54,14 @@ class Bench:
         self.runtime: Runtime | None = None
         self._role_created = False
 
-    def function(self, name: str, files: dict[str, str], *, timeout: int = 3,
-                 environment: dict[str, str] | None = None) -> str:
+    def function(
+        self,
+        name: str,
+        files: dict[str, str],
+        *,
+        timeout: int = 3,
+        environment: dict[str, str] | None = None,
+    ) -> str:
         """Zip the files into dist/<name>.zip and create the function; returns its ARN."""
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
@@ -88,7 +94,12 @@ class Bench:
 
     def start(self, port: int = 0) -> Runtime:
         self.runtime = Runtime(
-            self.moto, self.dist, self.state, port, self.logs, max_concurrency=4,
+            self.moto,
+            self.dist,
+            self.state,
+            port,
+            self.logs,
+            max_concurrency=4,
             retry_delays=FAST,
         )
         self.runtime.start()
@@ -105,7 +116,9 @@ class Bench:
         deadline = time.monotonic() + timeout_s
         while len(received) < count and time.monotonic() < deadline:
             page = sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
                 MessageAttributeNames=["All"],
             )
             for message in page.get("Messages", []):

@@ -36,9 +36,7 @@ def _api(bench: Bench, routes: list[str]) -> str:
         PayloadFormatVersion="2.0",
     )["IntegrationId"]
     for route_key in routes:
-        gateway.create_route(
-            ApiId=api_id, RouteKey=route_key, Target=f"integrations/{integration}"
-        )
+        gateway.create_route(ApiId=api_id, RouteKey=route_key, Target=f"integrations/{integration}")
     server = bench.start().api_server
     assert server is not None
     return f"http://127.0.0.1:{server.port}"
@@ -52,8 +50,11 @@ def test_a_request_reaches_the_function_as_a_payload_2_0_event(bench: Bench) -> 
     response = requests.post(
         f"{url}/accounts/acc-1/credits?a=1&a=2&b=",
         data=json.dumps({"amount": "1.00"}),
-        headers={"Content-Type": "application/json", "Idempotency-Key": "k1",
-                 "Cookie": "c1=v1; c2=v2"},
+        headers={
+            "Content-Type": "application/json",
+            "Idempotency-Key": "k1",
+            "Cookie": "c1=v1; c2=v2",
+        },
         timeout=10,
     )
 
@@ -89,8 +90,10 @@ def test_a_body_that_is_not_text_arrives_base64_encoded(bench: Bench) -> None:
     url = _api(bench, ["POST /upload"])
 
     response = requests.post(
-        f"{url}/upload", data=b"\x00\x01binary",
-        headers={"Content-Type": "application/octet-stream"}, timeout=10,
+        f"{url}/upload",
+        data=b"\x00\x01binary",
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=10,
     )
 
     event = response.json()["event"]

@@ -1,0 +1,162 @@
+"""The events table's stream, fed to its mapped function like Lambda's poller does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.runtime.conftest import Bench, bodies, observing_handler
+
+pytestmark = pytest.mark.runtime
+
+FAIL_ONCE = observing_handler(
+    "global calls\n"
+    "calls = globals().get('calls', 0) + 1\n"
+    "if calls == 1:\n"
+    "    raise RuntimeError('first call fails')\n"
+    "observe([r['dynamodb']['NewImage']['id']['S'] for r in event['Records']])\n"
+)
+POISON_RAISES = observing_handler(
+    "ids = [r['dynamodb']['NewImage']['id']['S'] for r in event['Records']]\n"
+    "if 'poison' in ids:\n"
+    "    raise ValueError('poison record')\n"
+    "observe(ids)\n"
+)
+POISON_REPORTED = observing_handler(
+    "failures, ok = [], []\n"
+    "for r in event['Records']:\n"
+    "    if r['dynamodb']['NewImage']['id']['S'] == 'poison':\n"
+    "        failures.append({'itemIdentifier': r['dynamodb']['SequenceNumber']})\n"
+    "    else:\n"
+    "        ok.append(r['dynamodb']['NewImage']['id']['S'])\n"
+    "observe(ok)\n"
+    "return {'batchItemFailures': failures}\n"
+)
+
+
+def _table_with_mapping(bench: Bench, handler: str, **settings: Any) -> tuple[str, str]:
+    """A table whose stream feeds a function; returns the observed queue's URL and the
+    stream ARN."""
+    observed_url, _ = bench.queue("observed")
+    arn = bench.function(
+        "consumer", {"handler.py": handler}, environment={"OBSERVED_QUEUE_URL": observed_url}
+    )
+    table = bench.moto.client("dynamodb").create_table(
+        TableName="events",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]
+    bench.moto.client("lambda").create_event_source_mapping(
+        EventSourceArn=table["LatestStreamArn"],
+        FunctionName=arn,
+        StartingPosition="TRIM_HORIZON",
+        **settings,
+    )
+    return observed_url, table["LatestStreamArn"]
+
+
+def _put(bench: Bench, *ids: str) -> None:
+    for item_id in ids:
+        bench.moto.client("dynamodb").put_item(TableName="events", Item={"id": {"S": item_id}})
+
+
+def _delivered(bench: Bench, observed_url: str, count: int) -> list[str]:
+    batches = bodies(bench.messages(observed_url, count))
+    return sorted(i for batch in batches for i in batch)
+
+
+def test_records_reach_the_function_shaped_as_lambda_shapes_them(bench: Bench) -> None:
+    handler = observing_handler("observe(event)\n")
+    observed_url, stream_arn = _table_with_mapping(bench, handler, BatchSize=10)
+    _put(bench, "a")
+    bench.start()
+
+    [event] = bodies(bench.messages(observed_url, 1))
+
+    [record] = event["Records"]
+    assert record["eventName"] == "INSERT"
+    assert record["eventSource"] == "aws:dynamodb"
+    assert record["eventSourceARN"] == stream_arn
+    assert record["awsRegion"] == "eu-west-1"
+    assert {"eventID", "eventVersion"} <= set(record)
+    dynamodb = record["dynamodb"]
+    assert dynamodb["Keys"] == {"id": {"S": "a"}}
+    assert dynamodb["NewImage"] == {"id": {"S": "a"}}
+    assert dynamodb["StreamViewType"] == "NEW_IMAGE"
+    assert isinstance(dynamodb["ApproximateCreationDateTime"], int)
+    assert {"SequenceNumber", "SizeBytes"} <= set(dynamodb)
+
+
+def test_a_function_that_fails_once_is_retried(bench: Bench) -> None:
+    # GIVEN a consumer whose first invoke fails
+    observed_url, _ = _table_with_mapping(bench, FAIL_ONCE, BatchSize=10, MaximumRetryAttempts=2)
+    _put(bench, "a", "b")
+
+    # WHEN the runtime feeds it the stream
+    bench.start()
+
+    # THEN the retried batch is delivered, whole
+    assert _delivered(bench, observed_url, 1) == ["a", "b"]
+
+
+def test_a_poison_record_is_set_aside_while_the_records_around_it_are_delivered(
+    bench: Bench,
+) -> None:
+    # GIVEN a consumer that raises on one record, bisecting and retrying once
+    _, failure_arn = bench.queue("stream-failures")
+    failure_url = bench.moto.client("sqs").get_queue_url(QueueName="stream-failures")["QueueUrl"]
+    observed_url, stream_arn = _table_with_mapping(
+        bench,
+        POISON_RAISES,
+        BatchSize=10,
+        MaximumRetryAttempts=1,
+        BisectBatchOnFunctionError=True,
+        DestinationConfig={"OnFailure": {"Destination": failure_arn}},
+    )
+    _put(bench, "a", "b", "poison", "c", "d")
+
+    # WHEN the runtime feeds it the stream
+    bench.start()
+
+    # THEN every other record is delivered and the poison one's batch info is set aside
+    [failure] = bodies(bench.messages(failure_url, 1))
+    info = failure["DDBStreamBatchInfo"]
+    assert info["batchSize"] == 1
+    assert info["startSequenceNumber"] == info["endSequenceNumber"]
+    assert info["streamArn"] == stream_arn
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    delivered: list[str] = []
+    while len(delivered) < 4:
+        batch = bodies(bench.messages(observed_url, 1))
+        assert batch, f"only {delivered} delivered"
+        delivered += [i for b in batch for i in b]
+    assert sorted(delivered) == ["a", "b", "c", "d"]
+
+
+def test_a_reported_item_failure_retries_from_that_record_only(bench: Bench) -> None:
+    # GIVEN a consumer reporting the poison record as a batch item failure
+    _, failure_arn = bench.queue("stream-failures")
+    failure_url = bench.moto.client("sqs").get_queue_url(QueueName="stream-failures")["QueueUrl"]
+    observed_url, _ = _table_with_mapping(
+        bench,
+        POISON_REPORTED,
+        BatchSize=10,
+        MaximumRetryAttempts=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        DestinationConfig={"OnFailure": {"Destination": failure_arn}},
+    )
+    _put(bench, "a", "b", "poison", "c")
+
+    bench.start()
+
+    # THEN the first invoke delivers a, b, c; the retry starts at the poison record
+    [failure] = bodies(bench.messages(failure_url, 1))
+    assert failure["DDBStreamBatchInfo"]["batchSize"] == 2  # poison and c, from its checkpoint
+    first, retry = bodies(bench.messages(observed_url, 2))
+    assert first == ["a", "b", "c"]
+    assert retry == ["c"]
+    assert json.dumps(failure)  # a plain JSON document, as AWS sends
