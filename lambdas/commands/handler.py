@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -16,14 +15,16 @@ from banking.entrypoints.http import (
     parse_json_body,
     register_error_handlers,
 )
+from banking.entrypoints.observability import count, logger, metrics, tracer
 from banking.entrypoints.requests import correlation_id, idempotency_key, transaction_command
 from banking.entrypoints.responses import event_body
 from banking.entrypoints.settings import Settings
 
-logger = Logger()
 app = APIGatewayHttpResolver()
-register_error_handlers(app)
-dependencies = command_dependencies(Settings.from_env())
+register_error_handlers(app, on_error=lambda error: count("CommandRejected", code=error.code))
+dependencies = command_dependencies(
+    Settings.from_env(), on_conflict=lambda: count("VersionConflictRetried")
+)
 
 
 @app.post("/accounts/<account_id>/credits")
@@ -47,10 +48,13 @@ def _record(kind: str, account_id: str) -> Response[str]:
         correlation_id=logger.get_correlation_id(),
     )
     logger.info("recorded", extra={"accountId": account_id, "version": event.version})
+    count("CommandAccepted", type=kind)
     return json_response(201, event_body(event))
 
 
 @logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
     request_id = str((event.get("requestContext") or {}).get("requestId", ""))

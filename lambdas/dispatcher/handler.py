@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.dispatch import bus_entry, state_carried_event
 from banking.application.envelope import EventStored
 from banking.entrypoints.bootstrap import event_store, publisher
+from banking.entrypoints.observability import count, logger, metrics, tracer
 from banking.entrypoints.settings import Settings
 
-logger = Logger()
 settings = Settings.from_env()
 store = event_store(settings)
 bus = publisher(settings)
@@ -25,6 +24,8 @@ class NotPublished(Exception):
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.correlationId")
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     # Any exception fails this one event: EventBridge retries it per the target's
     # policy, then sends it to the target's dead-letter queue.
@@ -35,6 +36,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
         raise NotPublished(
             f"the bus rejected {carried.type} {carried.account_id}/{carried.version}"
         )
+    count("EventsDispatched", type=carried.type)
     logger.info(
         "dispatched",
         extra={"accountId": carried.account_id, "version": carried.version, "type": carried.type},

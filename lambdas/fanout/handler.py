@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -20,9 +20,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.fanout import StreamChange, fan_out
 from banking.entrypoints.bootstrap import publisher
+from banking.entrypoints.observability import logger, metrics, tracer
 from banking.entrypoints.settings import Settings
 
-logger = Logger()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 bus = publisher(Settings.from_env())
 
@@ -32,9 +32,15 @@ class RecordNotPublished(Exception):
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     changes = [_change(record) for record in DynamoDBStreamEvent(event).records]
     failures = fan_out(changes, bus)
+    metrics.add_metric(
+        name="EventsFannedOut", unit=MetricUnit.Count, value=len(changes) - len(failures)
+    )
+    metrics.add_metric(name="FanoutRecordsFailed", unit=MetricUnit.Count, value=len(failures))
     published = {change.record_id: change for change in changes if change.record_id not in failures}
 
     def report(record: DynamoDBRecord) -> None:

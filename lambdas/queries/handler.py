@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,10 +15,10 @@ from banking.application.queries import balance, history
 from banking.domain.errors import InvalidRequest
 from banking.entrypoints.bootstrap import event_store, projection_store, utc_now
 from banking.entrypoints.http import account_id_param, json_response, register_error_handlers
+from banking.entrypoints.observability import logger, metrics, tracer
 from banking.entrypoints.responses import balance_body, history_body
 from banking.entrypoints.settings import Settings
 
-logger = Logger()
 app = APIGatewayHttpResolver()
 register_error_handlers(app)
 settings = Settings.from_env()
@@ -60,5 +59,7 @@ def _integer(parameters: dict[str, str], name: str, *, default: int, low: int, h
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -202,3 +202,20 @@ def test_logs_are_json_with_the_requests_correlation_id(commands, context):
     assert recorded
     assert recorded[0]["correlation_id"] == "journey-7"
     assert "secret memo" not in json.dumps(lines)
+
+
+def test_commands_are_counted_accepted_and_rejected_by_code(commands, context, capsys):
+    post(commands, context, "credits", "alice", {"amount": "1.00"})
+    post(commands, context, "debits", "alice", {"amount": "5.00"})
+    emitted = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and "_aws" in line
+    ]
+    names = {
+        (metric["Name"], entry.get("code") or entry.get("type"))
+        for entry in emitted
+        for metric in entry["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
+    assert ("CommandAccepted", "credit") in names
+    assert ("CommandRejected", "insufficient_funds") in names

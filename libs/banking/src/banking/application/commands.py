@@ -45,6 +45,7 @@ class CommandDependencies:
     new_id: IdGenerator
     settings: CommandSettings = CommandSettings()
     sleep: Callable[[float], None] = time.sleep
+    on_conflict: Callable[[], None] = lambda: None
 
 
 def record(
@@ -79,6 +80,7 @@ def record(
         except IdempotencyKeyTaken:
             continue  # the next pass finds the winner's record and answers with it
         except VersionConflict:
+            deps.on_conflict()
             deps.sleep(_backoff(attempt, deps.settings))
             continue
         return event

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -60,8 +61,11 @@ def publisher(settings: Settings) -> EventBridgePublisher:
     return EventBridgePublisher(events_client(), settings.required("EVENT_BUS_NAME"))
 
 
-def command_dependencies(settings: Settings) -> CommandDependencies:
+def command_dependencies(
+    settings: Settings, *, on_conflict: Callable[[], None] = lambda: None
+) -> CommandDependencies:
     return CommandDependencies(
+        on_conflict=on_conflict,
         store=event_store(settings, with_idempotency=True),
         clock=utc_now,
         new_id=new_event_id,

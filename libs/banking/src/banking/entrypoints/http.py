@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -64,9 +65,13 @@ def json_response(status: int, body: dict[str, Any]) -> Response[str]:
     return Response(status_code=status, content_type="application/json", body=json.dumps(body))
 
 
-def register_error_handlers(app: APIGatewayHttpResolver) -> None:
+def register_error_handlers(
+    app: APIGatewayHttpResolver, on_error: Callable[[DomainError], None] | None = None
+) -> None:
     @app.exception_handler(DomainError)  # type: ignore[misc]  # powertools leaves it untyped
     def _domain_error(error: DomainError) -> Response[str]:
+        if on_error is not None:
+            on_error(error)
         return error_response(STATUS_BY_ERROR.get(type(error), 400), error.code, error.message)
 
     @app.not_found
