@@ -1,0 +1,70 @@
+"""Where the ledger of an environment lives, and clients to reach it.
+
+Names follow the Terraform root of each environment (`ledger-<environment>-…`). The
+endpoint is, in order: `--endpoint-url`, `$LEDGER_ENDPOINT_URL`, the local runtime's
+moto (`.local/moto-url`, written by `make up`/`make run`) for the `local`
+environment, else AWS itself with the usual credential chain.
+"""
+
+from __future__ import annotations
+
+import os
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+import boto3
+from attrs import frozen
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_ENDPOINT_FILE = ROOT / ".local" / "moto-url"
+LOCAL_REGION = "eu-west-1"
+
+
+class NotRunning(Exception):
+    pass
+
+
+@frozen
+class Ledger:
+    environment: str
+    endpoint_url: str | None
+    region: str | None
+
+    @classmethod
+    def from_args(cls, args: Namespace) -> Ledger:
+        environment = args.environment
+        endpoint = args.endpoint_url or os.environ.get("LEDGER_ENDPOINT_URL")
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if environment == "local":
+            if endpoint is None:
+                if not LOCAL_ENDPOINT_FILE.exists():
+                    raise NotRunning("the local system is not running: start it with `make up`")
+                endpoint = LOCAL_ENDPOINT_FILE.read_text().strip()
+            region = region or LOCAL_REGION
+            # moto accepts any credentials; the usual chain may have none on a laptop.
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        return cls(environment, endpoint, region)
+
+    @property
+    def prefix(self) -> str:
+        return f"ledger-{self.environment}"
+
+    @property
+    def events_table(self) -> str:
+        return f"{self.prefix}-events"
+
+    @property
+    def projections_table(self) -> str:
+        return f"{self.prefix}-projections"
+
+    def client(self, service: str) -> Any:
+        client: Any = boto3.client(  # type: ignore[call-overload]  # any service, by name
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            config=Config(retries={"mode": "standard", "max_attempts": 5}),
+        )
+        return client
