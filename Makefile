@@ -50,5 +50,8 @@ up: package
 down: $(STAMP)
 	$(BIN)/python -m scripts.local down
 
+bench: package
+	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
 clean:
 	rm -rf dist .local build .pytest_cache .mypy_cache .ruff_cache
