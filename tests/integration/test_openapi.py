@@ -1,0 +1,114 @@
+"""docs/openapi.yaml is the API's contract: valid, matching the routes Terraform
+declares, and matching what the handlers answer on every route."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft4Validator
+from openapi_spec_validator import validate
+
+from tests.support import http_event
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
+
+
+def spec_routes() -> set[str]:
+    return {
+        f"{method.upper()} {path}"
+        for path, operations in SPEC["paths"].items()
+        for method in operations
+    }
+
+
+def response_schema(route: str, status: int) -> dict[str, Any]:
+    method, path = route.split(" ", 1)
+    response = SPEC["paths"][path][method.lower()]["responses"][str(status)]
+    if "$ref" in response:
+        response = resolve(response["$ref"])
+    return inline(response["content"]["application/json"]["schema"])
+
+
+def resolve(ref: str) -> dict[str, Any]:
+    node: Any = SPEC
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return dict(node)
+
+
+def inline(schema: Any) -> Any:
+    """OpenAPI 3.0 schemas as JSON Schema draft 4: refs inlined, nullable expanded."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return inline(resolve(schema["$ref"]))
+        result = {key: inline(value) for key, value in schema.items() if key != "nullable"}
+        if schema.get("nullable"):
+            return {"anyOf": [result, {"type": "null"}]}
+        return result
+    if isinstance(schema, list):
+        return [inline(item) for item in schema]
+    return schema
+
+
+def test_the_document_is_valid_openapi():
+    validate(SPEC)
+
+
+def test_the_document_has_exactly_the_routes_terraform_declares():
+    terraform = "\n".join(p.read_text() for p in (ROOT / "terraform").rglob("*.tf"))
+    declared = set(
+        re.findall(r'route_key\s*=\s*"((?:GET|POST|PUT|PATCH|DELETE) /[^"]+)"', terraform)
+    )
+    assert declared == spec_routes()
+
+
+@pytest.fixture
+def handlers(load_handler):
+    return {"POST": load_handler("commands"), "GET": load_handler("queries")}
+
+
+def call(handlers, context, route, account, *, body=None, query=None):
+    method, template = route.split(" ", 1)
+    event = http_event(
+        method,
+        template.replace("{accountId}", account),
+        route_key=route,
+        path_parameters={"accountId": account},
+        body=body,
+        query=query,
+    )
+    response = handlers[method].lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def check(route: str, status: int, body: Any) -> None:
+    Draft4Validator(response_schema(route, status)).validate(body)
+
+
+def test_every_route_answers_as_documented(handlers, context):
+    credits, debits = "POST /accounts/{accountId}/credits", "POST /accounts/{accountId}/debits"
+    balance, events = "GET /accounts/{accountId}/balance", "GET /accounts/{accountId}/events"
+    for route, body, status in [
+        (credits, '{"amount": "10.00", "description": "x"}', 201),
+        (debits, '{"amount": 2.5}', 201),
+        (debits, '{"amount": "100.00"}', 422),
+        (credits, '{"amount": "1.001"}', 400),
+        (credits, "{", 400),
+        (credits, '{"amount": "1.00", "description": "' + "y" * 20000 + '"}', 413),
+    ]:
+        answer = call(handlers, context, route, "alice", body=body)
+        assert answer[0] == status
+        check(route, *answer)
+    answer = call(handlers, context, balance, "alice")
+    check(balance, *answer)
+    answer = call(handlers, context, events, "alice", query={"limit": "1"})
+    assert answer[0] == 200
+    check(events, *answer)
+    answer = call(handlers, context, events, "alice", query={"limit": "0"})
+    check(events, *answer)
