@@ -35,7 +35,7 @@ def response_schema(route: str, status: int) -> dict[str, Any]:
     return inline(response["content"]["application/json"]["schema"])
 
 
-def resolve(ref: str) -> dict[str, Any]:
+def resolve(ref: str) -> Any:
     node: Any = SPEC
     for part in ref.removeprefix("#/").split("/"):
         node = node[part]
