@@ -1,4 +1,7 @@
-"""Keep the balance read models from state-carried events, newest version wins."""
+"""Keep the read models from state-carried events, newest version wins.
+
+A replay may name the read models it rebuilds (`detail.readModels`); the others are
+left alone, which spares their conditional writes."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from banking.application.projection import project_balances
+from banking.application.projection import project
+from banking.domain.read_models import PROJECTIONS
 from banking.entrypoints.bootstrap import projection_store, utc_now
 from banking.entrypoints.observability import logger, metrics, tracer
 from banking.entrypoints.settings import Settings
@@ -21,8 +25,9 @@ projections = projection_store(Settings.from_env())
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
-    carried = state_carried_from_dict(EventBridgeEvent(event).detail)
-    written = project_balances(carried, projections)
+    detail = EventBridgeEvent(event).detail
+    carried = state_carried_from_dict(detail)
+    written = project(carried, projections, detail.get("readModels") or PROJECTIONS)
     # From the moment the command stored the event to this read model write.
     lag = (utc_now() - carried.recorded_at).total_seconds() * 1000
     metrics.add_metric(name="ProjectionLag", unit=MetricUnit.Milliseconds, value=lag)

@@ -11,12 +11,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from banking.application.queries import balance, history
+from banking.application.queries import balance, history, statement
 from banking.domain.errors import InvalidRequest
 from banking.entrypoints.bootstrap import event_store, projection_store, utc_now
 from banking.entrypoints.http import account_id_param, json_response, register_error_handlers
 from banking.entrypoints.observability import logger, metrics, tracer
-from banking.entrypoints.responses import balance_body, history_body
+from banking.entrypoints.responses import balance_body, history_body, statement_body
 from banking.entrypoints.settings import Settings
 
 app = APIGatewayHttpResolver()
@@ -34,6 +34,13 @@ def get_balance(account_id: str) -> Response[str]:
     account_id = account_id_param(account_id)
     current = balance(account_id, projections, clock=utc_now, zone=settings.zone)
     return json_response(200, balance_body(current))
+
+
+@app.get("/accounts/<account_id>/statements/<month>")
+def get_statement(account_id: str, month: str) -> Response[str]:
+    account_id = account_id_param(account_id)
+    found = statement(account_id, month, projections, events)
+    return json_response(200, statement_body(account_id, found))
 
 
 @app.get("/accounts/<account_id>/events")

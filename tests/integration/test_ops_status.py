@@ -6,7 +6,7 @@ from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStor
 from banking.application.commands import CommandDependencies, record
 from banking.domain.account import RecordCredit
 from banking.domain.money import Money
-from banking.domain.read_models import CurrentMonthBalance, TotalBalance
+from banking.domain.read_models import CurrentMonthBalance, MonthlyStatement, TotalBalance
 from banking.entrypoints.bootstrap import new_event_id, utc_now
 from scripts.ops.__main__ import main
 
@@ -22,8 +22,10 @@ def test_status_shows_unprojected_events_and_parked_dead_letters(aws, capsys):
     month = datetime.now(UTC).strftime("%Y-%m")
     projections.save("alice", TotalBalance(Money(200), 2))
     projections.save("alice", CurrentMonthBalance(month, Money(200), 2))
+    projections.save("alice", MonthlyStatement(month, Money(200), Money(0), Money(200), 2, 2))
     projections.save("bob", TotalBalance(Money(100), 1))
     projections.save("bob", CurrentMonthBalance(month, Money(100), 1))
+    projections.save("bob", MonthlyStatement(month, Money(100), Money(0), Money(100), 1, 1))
     dlq = aws["sqs"].create_queue(QueueName="ledger-test-balance-changed-dlq")["QueueUrl"]
     aws["sqs"].send_message(QueueUrl=dlq, MessageBody="{}")
 
@@ -46,5 +48,6 @@ def test_status_of_a_healthy_account_exits_zero(aws, capsys):
     projections = DynamoDBProjectionStore(aws["dynamodb"], aws["tables"]["projections"])
     projections.save("carol", TotalBalance(Money(100), 1))
     projections.save("carol", CurrentMonthBalance("2026-11", Money(100), 1))
+    projections.save("carol", MonthlyStatement("2026-11", Money(100), Money(0), Money(100), 1, 1))
     assert main(["--environment", "test", "status", "--account", "carol"]) == 0
     assert "every stored event is reflected" in capsys.readouterr().out

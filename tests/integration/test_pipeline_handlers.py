@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from banking.domain.read_models import BALANCE_READ_MODELS
 from tests.integration.conftest import published
 from tests.support import fixture_event, http_event
 
@@ -138,6 +139,7 @@ def read_models(aws, account):
     return {
         item["readModel"]["S"]: (item["amount"]["S"], int(item["lastKnownVersion"]["N"]))
         for item in items
+        if item["readModel"]["S"] in BALANCE_READ_MODELS
     }
 
 

@@ -9,14 +9,24 @@ cannot leave an event without its key (or a key without its event).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from banking.application.generations import (
+    POINTER_PARTITION,
+    GenerationConflict,
+    Generations,
+    Lag,
+    lag_between,
+    parse_sort_key,
+    sort_key,
+)
 from banking.application.ports import (
     EventNotFound,
     IdempotencyKeyTaken,
@@ -24,16 +34,21 @@ from banking.application.ports import (
     StoredEvent,
     VersionConflict,
 )
+from banking.application.replay import Cursor, Scanned, Unreadable
 from banking.domain.account import Account
+from banking.domain.errors import UnknownEvent
 from banking.domain.events import Event
 from banking.domain.money import Money
 from banking.domain.read_models import (
     CURRENT_MONTH_BALANCE,
+    MONTHLY_STATEMENT,
     READ_MODEL_NAMES,
     TOTAL_BALANCE,
     CurrentMonthBalance,
+    MonthlyStatement,
     ReadModel,
     TotalBalance,
+    qualifier_of,
 )
 from banking.serialization import (
     account_from_snapshot,
@@ -196,6 +211,40 @@ class DynamoDBEventStore:
         )
         return [event_from_dict(from_item(item)) for item in response.get("Items", [])]
 
+    def scan(
+        self, *, segment: int = 0, total_segments: int = 1, after: Cursor | None = None
+    ) -> Iterator[Scanned]:
+        """Every stored event of one parallel-scan segment, each account's in version
+        order (a segment holds whole partitions), resuming after `after`."""
+        request: dict[str, Any] = {"TableName": self._events}
+        if total_segments > 1:
+            request.update(Segment=segment, TotalSegments=total_segments)
+        yield from self._pages("scan", request, after)
+
+    def scan_account(self, account_id: str, *, after: Cursor | None = None) -> Iterator[Scanned]:
+        request: dict[str, Any] = {
+            "TableName": self._events,
+            "KeyConditionExpression": "accountId = :a",
+            "ExpressionAttributeValues": {":a": {"S": account_id}},
+        }
+        yield from self._pages("query", request, after)
+
+    def _pages(
+        self, operation: str, request: dict[str, Any], after: Cursor | None
+    ) -> Iterator[Scanned]:
+        # Events are immutable, so an eventually consistent read (half the cost) sees
+        # them right; one appended during the scan reaches projections live anyway.
+        start = _cursor_key(after) if after else None
+        while True:
+            response: Any = getattr(self._client, operation)(
+                **request, **({"ExclusiveStartKey": start} if start else {})
+            )
+            for raw in response.get("Items", []):
+                yield _scanned(from_item(raw))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return
+
     def idempotency_record(self, account_id: str, key: str) -> IdempotencyRecord | None:
         if self._idempotency is None:
             return None
@@ -222,32 +271,75 @@ class DynamoDBEventStore:
         return self._clock() if self._clock else datetime.now(UTC)
 
 
+def _cursor_key(cursor: Cursor) -> dict[str, Any]:
+    return {"accountId": {"S": cursor.account_id}, "version": {"N": str(cursor.version)}}
+
+
+def _scanned(data: dict[str, Any]) -> Scanned:
+    try:
+        return stored_event_from_item(data)
+    except (UnknownEvent, KeyError, TypeError, ValueError) as error:
+        return Unreadable(str(data.get("accountId")), _int(data.get("version", 0)), repr(error))
+
+
 def _key(account_id: str, key: str) -> str:
     return f"{account_id}#{key}"
 
 
 class DynamoDBProjectionStore:
-    """Read models, one item per account and read model, guarded by `lastKnownVersion`."""
+    """Read models, one item per account, read model (and month, for statements) and
+    generation, guarded by `lastKnownVersion`; generation pointers in the partition
+    `#generations`, cached for `pointer_ttl` seconds (see application.generations)."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        pointer_ttl: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._client = client
         self._table = table
+        self._ttl = pointer_ttl
+        self._monotonic = monotonic
+        self._now = now
+        self._pointers: dict[str, Generations] = {}
+        self._pointers_read_at: float | None = None
+
+    # Writing (projectors) and reading (queries, verify)
 
     def save(self, account_id: str, model: ReadModel) -> bool:
-        values: dict[str, Any] = {":amount": str(model.amount), ":version": model.version}
-        names = {"#amount": "amount", "#version": "lastKnownVersion"}
-        update = "SET #amount = :amount, #version = :version"
-        if isinstance(model, CurrentMonthBalance):
-            values[":month"], names["#month"] = model.month, "month"
-            update += ", #month = :month"
+        """Writes every live generation; returns whether the active one changed."""
+        name = READ_MODEL_NAMES[type(model)]
+        generations = self.generations(name)
+        written = [
+            self._save(account_id, model, generation)
+            for generation in generations.written(self._now())
+        ]
+        return written[0]
+
+    def _save(self, account_id: str, model: ReadModel, generation: int) -> bool:
+        fields = _fields(model)
+        names = {f"#f{index}": field for index, field in enumerate(fields)}
+        values = {f":f{index}": value for index, value in enumerate(fields.values())}
+        names["#version"], values[":version"] = "lastKnownVersion", model.version
+        assignments = ", ".join(
+            f"{name} = {value}" for name, value in zip(names, values, strict=True)
+        )
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={
                     "accountId": {"S": account_id},
-                    "readModel": {"S": READ_MODEL_NAMES[type(model)]},
+                    "readModel": {
+                        "S": sort_key(
+                            READ_MODEL_NAMES[type(model)], generation, qualifier_of(model)
+                        )
+                    },
                 },
-                UpdateExpression=update,
+                UpdateExpression=f"SET {assignments}",
                 # A projection never goes backwards: only a newer version lands.
                 ConditionExpression="attribute_not_exists(#version) OR #version < :version",
                 ExpressionAttributeNames=names,
@@ -259,23 +351,188 @@ class DynamoDBProjectionStore:
             raise
         return True
 
-    def load(self, account_id: str) -> Sequence[ReadModel]:
-        response = self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="accountId = :a",
-            ExpressionAttributeValues={":a": {"S": account_id}},
-        )
+    def load(
+        self, account_id: str, *, generations: dict[str, int] | None = None
+    ) -> Sequence[ReadModel]:
+        """The account's read models in their active generation (or the ones given)."""
+        chosen = generations or {}
         models: list[ReadModel] = []
-        for raw in response.get("Items", []):
-            data = from_item(raw)
-            amount, version = Money.of(str(data["amount"])), _int(data["lastKnownVersion"])
-            if data["readModel"] == TOTAL_BALANCE:
-                models.append(TotalBalance(amount=amount, version=version))
-            elif data["readModel"] == CURRENT_MONTH_BALANCE:
-                models.append(
-                    CurrentMonthBalance(month=str(data["month"]), amount=amount, version=version)
-                )
+        for data in self._query(account_id):
+            name, generation, _ = parse_sort_key(str(data["readModel"]))
+            wanted = chosen[name] if name in chosen else self.generations(name).active
+            if generation == wanted:
+                model = _model(name, data)
+                if model is not None:
+                    models.append(model)
         return models
+
+    def statement(self, account_id: str, month: str) -> MonthlyStatement | None:
+        active = self.generations(MONTHLY_STATEMENT).active
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={
+                "accountId": {"S": account_id},
+                "readModel": {"S": sort_key(MONTHLY_STATEMENT, active, month)},
+            },
+        )
+        model = (
+            _model(MONTHLY_STATEMENT, from_item(response["Item"])) if "Item" in response else None
+        )
+        return model if isinstance(model, MonthlyStatement) else None
+
+    def _query(self, account_id: str) -> Iterator[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "accountId = :a",
+            "ExpressionAttributeValues": {":a": {"S": account_id}},
+        }
+        while True:
+            response = self._client.query(**request)
+            yield from (from_item(raw) for raw in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # Generations (the GenerationStore port)
+
+    def generations(self, read_model: str) -> Generations:
+        fresh = self._pointers_read_at is not None and (
+            self._monotonic() - self._pointers_read_at < self._ttl
+        )
+        if not fresh:
+            self._pointers = {
+                str(data["readModel"]): _generations(data)
+                for data in self._query(POINTER_PARTITION)
+            }
+            self._pointers_read_at = self._monotonic()
+        return self._pointers.get(read_model, Generations())
+
+    def _pointer(self, read_model: str) -> Generations:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={"accountId": {"S": POINTER_PARTITION}, "readModel": {"S": read_model}},
+            ConsistentRead=True,
+        )
+        return _generations(from_item(response["Item"])) if "Item" in response else Generations()
+
+    def start_building(self, read_model: str) -> int:
+        current = self._pointer(read_model)
+        if current.building is not None:
+            raise GenerationConflict(
+                f"generation {current.building} of {read_model} is already being built"
+            )
+        generation = current.latest + 1
+        self._update_pointer(
+            read_model,
+            "SET building = :g, latest = :g, active = if_not_exists(active, :zero)",
+            "attribute_not_exists(building) AND (attribute_not_exists(latest) OR latest = :latest)",
+            {":g": generation, ":latest": current.latest, ":zero": 0},
+        )
+        self._pointers_read_at = None
+        return generation
+
+    def switch(self, read_model: str, generation: int, *, grace_until: datetime) -> None:
+        current = self._pointer(read_model)
+        self._update_pointer(
+            read_model,
+            "SET active = :g, previous = :old, previousUntil = :until REMOVE building",
+            "building = :g AND active = :old",
+            {":g": generation, ":old": current.active, ":until": _format_until(grace_until)},
+        )
+        self._pointers_read_at = None
+
+    def abandon(self, read_model: str, generation: int) -> None:
+        self._update_pointer(read_model, "REMOVE building", "building = :g", {":g": generation})
+        self._pointers_read_at = None
+
+    def _update_pointer(
+        self, read_model: str, update: str, condition: str, values: dict[str, Any]
+    ) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"accountId": {"S": POINTER_PARTITION}, "readModel": {"S": read_model}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=to_item(values),
+            )
+        except ClientError as error:
+            if _failed_condition(error):
+                raise GenerationConflict(
+                    f"the generations of {read_model} changed meanwhile"
+                ) from error
+            raise
+
+    def lagging(self, read_model: str, generation: int) -> Sequence[Lag]:
+        active = self._pointer(read_model).active
+        versions: dict[int, dict[tuple[str, str | None], int]] = {active: {}, generation: {}}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "begins_with(readModel, :name)",
+            "ProjectionExpression": "accountId, readModel, lastKnownVersion",
+            "ExpressionAttributeValues": {":name": {"S": read_model}},
+        }
+        while True:
+            response = self._client.scan(**request)
+            for raw in response.get("Items", []):
+                data = from_item(raw)
+                name, item_generation, qualifier = parse_sort_key(str(data["readModel"]))
+                if name == read_model and item_generation in versions:
+                    key = (str(data["accountId"]), qualifier)
+                    versions[item_generation][key] = _int(data["lastKnownVersion"])
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return lag_between(versions[active], versions[generation])
+
+
+def _format_until(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _generations(data: dict[str, Any]) -> Generations:
+    until = data.get("previousUntil")
+    return Generations(
+        active=_int(data.get("active", 0)),
+        building=_int(data["building"]) if "building" in data else None,
+        previous=_int(data["previous"]) if "previous" in data else None,
+        previous_until=datetime.fromisoformat(str(until)) if until else None,
+        latest=_int(data.get("latest", 0)),
+    )
+
+
+def _fields(model: ReadModel) -> dict[str, Any]:
+    if isinstance(model, TotalBalance):
+        return {"amount": str(model.amount)}
+    if isinstance(model, CurrentMonthBalance):
+        return {"month": model.month, "amount": str(model.amount)}
+    return {
+        "month": model.month,
+        "credits": str(model.credits),
+        "debits": str(model.debits),
+        "closingBalance": str(model.closing_balance),
+        "eventCount": model.event_count,
+    }
+
+
+def _model(name: str, data: dict[str, Any]) -> ReadModel | None:
+    version = _int(data["lastKnownVersion"])
+    if name == TOTAL_BALANCE:
+        return TotalBalance(amount=Money.of(str(data["amount"])), version=version)
+    if name == CURRENT_MONTH_BALANCE:
+        return CurrentMonthBalance(
+            month=str(data["month"]), amount=Money.of(str(data["amount"])), version=version
+        )
+    if name == MONTHLY_STATEMENT:
+        return MonthlyStatement(
+            month=str(data["month"]),
+            credits=Money.of(str(data["credits"])),
+            debits=Money.of(str(data["debits"])),
+            closing_balance=Money.of(str(data["closingBalance"])),
+            event_count=_int(data["eventCount"]),
+            version=version,
+        )
+    return None
 
 
 def _int(value: Any) -> int:

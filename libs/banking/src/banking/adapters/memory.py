@@ -4,9 +4,21 @@ contract as the DynamoDB ones (the contract test suite runs against both)."""
 from __future__ import annotations
 
 import threading
+import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 
+from attrs import evolve
+
+from banking.application.generations import (
+    GenerationConflict,
+    Generations,
+    Lag,
+    lag_between,
+    parse_sort_key,
+    sort_key,
+)
 from banking.application.ports import (
     BusEntry,
     EventNotFound,
@@ -15,9 +27,16 @@ from banking.application.ports import (
     StoredEvent,
     VersionConflict,
 )
+from banking.application.replay import Cursor, Scanned
 from banking.domain.account import Account
 from banking.domain.events import Event
-from banking.domain.read_models import READ_MODEL_NAMES, ReadModel
+from banking.domain.read_models import (
+    MONTHLY_STATEMENT,
+    READ_MODEL_NAMES,
+    MonthlyStatement,
+    ReadModel,
+    qualifier_of,
+)
 
 
 class InMemoryEventStore:
@@ -67,6 +86,25 @@ class InMemoryEventStore:
         with self._lock:
             return self._keys.get((account_id, key))
 
+    def scan(
+        self, *, segment: int = 0, total_segments: int = 1, after: Cursor | None = None
+    ) -> Iterator[Scanned]:
+        with self._lock:
+            accounts = sorted(
+                account
+                for account in self._streams
+                if zlib.crc32(account.encode()) % total_segments == segment
+            )
+            stored = [item for account in accounts for item in self._streams[account]]
+        keys = [(item.event.account_id, item.event.version) for item in stored]
+        start = keys.index((after.account_id, after.version)) + 1 if after else 0
+        yield from stored[start:]
+
+    def scan_account(self, account_id: str, *, after: Cursor | None = None) -> Iterator[Scanned]:
+        with self._lock:
+            stream = list(self._streams.get(account_id, []))
+        yield from stream[after.version if after else 0 :]
+
     def all_stored(self) -> list[StoredEvent]:
         with self._lock:
             return [stored for stream in self._streams.values() for stored in stream]
@@ -76,19 +114,84 @@ class InMemoryProjectionStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._models: dict[tuple[str, str], ReadModel] = {}
+        self._pointers: dict[str, Generations] = {}
 
     def save(self, account_id: str, model: ReadModel) -> bool:
-        key = (account_id, READ_MODEL_NAMES[type(model)])
+        name = READ_MODEL_NAMES[type(model)]
         with self._lock:
-            current = self._models.get(key)
-            if current is not None and current.version >= model.version:
-                return False
-            self._models[key] = model
-            return True
+            generations = self._pointers.get(name, Generations()).written(datetime.now(UTC))
+            written = [self._save(account_id, model, name, g) for g in generations]
+        return written[0]
 
-    def load(self, account_id: str) -> Sequence[ReadModel]:
+    def _save(self, account_id: str, model: ReadModel, name: str, generation: int) -> bool:
+        key = (account_id, sort_key(name, generation, qualifier_of(model)))
+        current = self._models.get(key)
+        if current is not None and current.version >= model.version:
+            return False
+        self._models[key] = model
+        return True
+
+    def load(
+        self, account_id: str, *, generations: dict[str, int] | None = None
+    ) -> Sequence[ReadModel]:
+        chosen = generations or {}
         with self._lock:
-            return [model for (owner, _), model in self._models.items() if owner == account_id]
+            models = []
+            for (owner, key), model in sorted(self._models.items()):
+                name, generation, _ = parse_sort_key(key)
+                wanted = chosen.get(name, self._pointers.get(name, Generations()).active)
+                if owner == account_id and generation == wanted:
+                    models.append(model)
+            return models
+
+    def statement(self, account_id: str, month: str) -> MonthlyStatement | None:
+        active = self.generations(MONTHLY_STATEMENT).active
+        with self._lock:
+            model = self._models.get((account_id, sort_key(MONTHLY_STATEMENT, active, month)))
+        return model if isinstance(model, MonthlyStatement) else None
+
+    def generations(self, read_model: str) -> Generations:
+        with self._lock:
+            return self._pointers.get(read_model, Generations())
+
+    def start_building(self, read_model: str) -> int:
+        with self._lock:
+            current = self._pointers.get(read_model, Generations())
+            if current.building is not None:
+                raise GenerationConflict(f"generation {current.building} is being built")
+            generation = current.latest + 1
+            self._pointers[read_model] = evolve(current, building=generation, latest=generation)
+            return generation
+
+    def switch(self, read_model: str, generation: int, *, grace_until: datetime) -> None:
+        with self._lock:
+            current = self._pointers.get(read_model, Generations())
+            if current.building != generation:
+                raise GenerationConflict(f"generation {generation} is not being built")
+            self._pointers[read_model] = evolve(
+                current,
+                active=generation,
+                building=None,
+                previous=current.active,
+                previous_until=grace_until,
+            )
+
+    def abandon(self, read_model: str, generation: int) -> None:
+        with self._lock:
+            current = self._pointers.get(read_model, Generations())
+            if current.building != generation:
+                raise GenerationConflict(f"generation {generation} is not being built")
+            self._pointers[read_model] = evolve(current, building=None)
+
+    def lagging(self, read_model: str, generation: int) -> Sequence[Lag]:
+        active = self.generations(read_model).active
+        versions: dict[int, dict[tuple[str, str | None], int]] = {active: {}, generation: {}}
+        with self._lock:
+            for (account_id, key), model in self._models.items():
+                name, item_generation, qualifier = parse_sort_key(key)
+                if name == read_model and item_generation in versions:
+                    versions[item_generation][(account_id, qualifier)] = model.version
+        return lag_between(versions[active], versions[generation])
 
 
 class InMemoryPublisher:

@@ -6,13 +6,25 @@ write makes delivery order and duplicates irrelevant.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from banking.application.ports import ProjectionStore
-from banking.domain.read_models import READ_MODEL_NAMES, StateCarriedEvent, balance_read_models
+from banking.domain.read_models import BALANCE_READ_MODELS, PROJECTIONS, StateCarriedEvent
+
+
+def project(
+    event: StateCarriedEvent,
+    projections: ProjectionStore,
+    read_models: Iterable[str] = PROJECTIONS,
+) -> dict[str, bool]:
+    """Returns, per read model, whether this event changed it (False: it was stale).
+    A replay may name the read models it rebuilds; unknown names are ignored."""
+    return {
+        name: projections.save(event.account_id, PROJECTIONS[name](event))
+        for name in read_models
+        if name in PROJECTIONS
+    }
 
 
 def project_balances(event: StateCarriedEvent, projections: ProjectionStore) -> dict[str, bool]:
-    """Returns, per read model, whether this event changed it (False: it was stale)."""
-    return {
-        READ_MODEL_NAMES[type(model)]: projections.save(event.account_id, model)
-        for model in balance_read_models(event)
-    }
+    return project(event, projections, BALANCE_READ_MODELS)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from attrs import frozen
 
 from banking.application.ports import Clock, EventStore, ProjectionStore
 from banking.domain.account import month_of
-from banking.domain.errors import AccountNotFound
+from banking.domain.errors import AccountNotFound, InvalidRequest, StatementNotFound
 from banking.domain.events import Event
 from banking.domain.money import Money
-from banking.domain.read_models import Balance, CurrentMonthBalance, TotalBalance
+from banking.domain.read_models import (
+    Balance,
+    CurrentMonthBalance,
+    MonthlyStatement,
+    TotalBalance,
+)
 
 
 def balance(
@@ -49,3 +56,24 @@ def history(account_id: str, store: EventStore, *, after: int, limit: int) -> Ev
     events = list(store.events(account_id, after=after, limit=limit + 1))
     page, more = events[:limit], len(events) > limit
     return EventPage(account_id, page, page[-1].version if more else None)
+
+
+_MONTH = re.compile(r"\A[0-9]{4}-(0[1-9]|1[0-2])\Z", re.ASCII)
+
+
+class StatementReader(Protocol):
+    def statement(self, account_id: str, month: str) -> MonthlyStatement | None: ...
+
+
+def statement(
+    account_id: str, month: str, statements: StatementReader, store: EventStore
+) -> MonthlyStatement:
+    if not _MONTH.match(month):
+        raise InvalidRequest(f"month {month[:16]!r} is not a calendar month such as 2026-11")
+    found = statements.statement(account_id, month)
+    if found is not None:
+        return found
+    # Only on a miss: tell an unknown account from a month without a statement.
+    if store.load(account_id).version == 0:
+        raise AccountNotFound(f"account {account_id} has no events")
+    raise StatementNotFound(f"account {account_id} has no statement for {month}")

@@ -39,6 +39,13 @@ class AccountNotFound(DomainError):
     code = "account_not_found"
 
 
+class StatementNotFound(DomainError):
+    """The account exists but has no statement for that month (no event in it, or
+    the statement is still being backfilled)."""
+
+    code = "statement_not_found"
+
+
 class UnknownEvent(DomainError):
     """A stored event whose type or schema version this code does not know."""
 

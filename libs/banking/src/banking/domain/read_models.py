@@ -6,6 +6,7 @@ so a projector needs nothing but the event to update its read model, in any orde
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from attrs import frozen
@@ -16,6 +17,7 @@ from banking.domain.money import Money
 
 TOTAL_BALANCE = "TotalBalanceForProfile"
 CURRENT_MONTH_BALANCE = "CurrentMonthBalanceForProfile"
+MONTHLY_STATEMENT = "MonthlyStatementForProfile"
 BALANCE_READ_MODELS = (TOTAL_BALANCE, CURRENT_MONTH_BALANCE)
 
 
@@ -88,24 +90,68 @@ class CurrentMonthBalance:
     version: int
 
 
-ReadModel = TotalBalance | CurrentMonthBalance
+@frozen
+class MonthlyStatement:
+    """One calendar month of an account: its movements and the balance it closed on.
+
+    The month's last event carries all of it, so it is kept like the balances:
+    one item per (account, month), newest version wins."""
+
+    month: str
+    credits: Money
+    debits: Money
+    closing_balance: Money
+    event_count: int
+    version: int
+
+
+ReadModel = TotalBalance | CurrentMonthBalance | MonthlyStatement
 
 READ_MODEL_NAMES: dict[type[ReadModel], str] = {
     TotalBalance: TOTAL_BALANCE,
     CurrentMonthBalance: CURRENT_MONTH_BALANCE,
+    MonthlyStatement: MONTHLY_STATEMENT,
+}
+
+
+def qualifier_of(model: ReadModel) -> str | None:
+    """What tells apart the read models of one name and account (a statement's month)."""
+    return model.month if isinstance(model, MonthlyStatement) else None
+
+
+def _total_balance(event: StateCarriedEvent) -> ReadModel:
+    return TotalBalance(amount=event.aggregate.total_balance, version=event.aggregate.version)
+
+
+def _current_month_balance(event: StateCarriedEvent) -> ReadModel:
+    aggregate = event.aggregate
+    return CurrentMonthBalance(
+        month=aggregate.month, amount=aggregate.current_month_balance, version=aggregate.version
+    )
+
+
+def _monthly_statement(event: StateCarriedEvent) -> ReadModel:
+    aggregate = event.aggregate
+    return MonthlyStatement(
+        month=aggregate.month,
+        credits=aggregate.month_credits,
+        debits=aggregate.month_debits,
+        closing_balance=aggregate.total_balance,
+        event_count=aggregate.month_event_count,
+        version=aggregate.version,
+    )
+
+
+# Every read model the projectors keep, by name: what a state-carried event makes of it.
+PROJECTIONS: dict[str, Callable[[StateCarriedEvent], ReadModel]] = {
+    TOTAL_BALANCE: _total_balance,
+    CURRENT_MONTH_BALANCE: _current_month_balance,
+    MONTHLY_STATEMENT: _monthly_statement,
 }
 
 
 def balance_read_models(event: StateCarriedEvent) -> list[ReadModel]:
-    aggregate = event.aggregate
-    return [
-        TotalBalance(amount=aggregate.total_balance, version=aggregate.version),
-        CurrentMonthBalance(
-            month=aggregate.month,
-            amount=aggregate.current_month_balance,
-            version=aggregate.version,
-        ),
-    ]
+    return [PROJECTIONS[name](event) for name in BALANCE_READ_MODELS]
 
 
 @frozen

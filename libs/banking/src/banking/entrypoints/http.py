@@ -24,6 +24,7 @@ from banking.domain.errors import (
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidRequest,
+    StatementNotFound,
 )
 from banking.domain.identifiers import validate_account_id
 
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     IdempotencyKeyReused: 409,
     ConcurrentModification: 409,
     AccountNotFound: 404,
+    StatementNotFound: 404,
 }
 
 

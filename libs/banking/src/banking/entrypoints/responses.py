@@ -6,7 +6,7 @@ from typing import Any
 
 from banking.application.queries import EventPage
 from banking.domain.events import Event
-from banking.domain.read_models import Balance
+from banking.domain.read_models import Balance, MonthlyStatement
 from banking.serialization import event_to_dict
 
 
@@ -38,4 +38,16 @@ def history_body(page: EventPage) -> dict[str, Any]:
         "accountId": page.account_id,
         "events": [event_body(event) for event in page.events],
         "nextAfter": page.next_after,
+    }
+
+
+def statement_body(account_id: str, statement: MonthlyStatement) -> dict[str, Any]:
+    return {
+        "accountId": account_id,
+        "month": statement.month,
+        "totalCredits": str(statement.credits),
+        "totalDebits": str(statement.debits),
+        "closingBalance": str(statement.closing_balance),
+        "eventCount": statement.event_count,
+        "version": statement.version,
     }
