@@ -1,4 +1,5 @@
-"""Our moto server: moto's own server, with the two behaviours the local runtime replaces.
+"""Our moto server: moto's own server, minus what the local runtime does instead, plus
+fixes for what Terraform needs from it.
 
 Run as ``python -m scripts.local.moto_server --port 0``; it prints ``MOTO_PORT=<port>``
 once it listens on 127.0.0.1, then serves until killed.
@@ -11,9 +12,10 @@ import logging
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
-from moto.awslambda.models import LambdaBackend
+from moto.awslambda.models import EventInvokeConfig, LambdaBackend
 from moto.events.models import Rule
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
@@ -55,8 +57,34 @@ def _without_lambda_targets(send_to_targets: Any) -> Any:
     return send
 
 
+def _event_invoke_config_response(self: EventInvokeConfig) -> dict[str, Any]:
+    """``EventInvokeConfig.response`` with LastModified as AWS sends it, epoch seconds.
+
+    moto sends the function's ISO date string, which the Terraform AWS provider cannot
+    decode, so ``aws_lambda_function_event_invoke_config`` could not be applied.
+    """
+    # moto's dates look like 2026-01-02T03:04:05.123456000Z; seconds are precise enough.
+    parsed = datetime.fromisoformat(self.last_modified[:19]).replace(tzinfo=UTC)
+    return {"FunctionArn": self.arn, "LastModified": parsed.timestamp(), **self.config}
+
+
+def _put_event_invoke_config(
+    self: LambdaBackend, function_name: str, config: dict[str, Any]
+) -> dict[str, Any]:
+    """Put *replaces* a function's async config on AWS; moto appends and keeps reading
+    the first one, so an update would never take effect."""
+    function = self.get_function(function_name)
+    function.event_invoke_config = [
+        EventInvokeConfig(function.function_arn, function.last_modified, config)
+    ]
+    return function.event_invoke_config[0].response()
+
+
 def patch_moto() -> None:
     setattr(LambdaBackend, "send_dynamodb_items", _send_dynamodb_items_disabled)  # noqa: B010
+    setattr(EventInvokeConfig, "response", _event_invoke_config_response)  # noqa: B010
+    setattr(LambdaBackend, "put_function_event_invoke_config", _put_event_invoke_config)  # noqa: B010
+    setattr(LambdaBackend, "update_function_event_invoke_config", _put_event_invoke_config)  # noqa: B010
     setattr(Rule, "send_to_targets", _without_lambda_targets(Rule.send_to_targets))  # noqa: B010
 
 

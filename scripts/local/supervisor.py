@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from scripts.local.destinations import Destinations
 from scripts.local.http_api import HttpApiServer
 from scripts.local.logs import Logs
 from scripts.local.stream_poller import StreamPollers
-from scripts.local.wiring import Wiring
+from scripts.local.wiring import AsyncConfig, Wiring
 from scripts.local.workers import DEFAULT_CONCURRENCY, FunctionPool, Outcome
 
 
@@ -38,6 +39,7 @@ class Runtime:
         logs: Logs,
         max_concurrency: int = DEFAULT_CONCURRENCY,
         retry_delays: RetryDelays | None = None,
+        async_overrides: Mapping[str, AsyncConfig] | None = None,
     ) -> None:
         self._moto = moto
         self._dist_dir = dist_dir
@@ -46,6 +48,7 @@ class Runtime:
         self._logs = logs
         self._max_concurrency = max_concurrency
         self._retry_delays = retry_delays or RetryDelays()
+        self._async_overrides = async_overrides or {}
         self._pools: dict[str, FunctionPool] = {}
         self._stoppables: list[Any] = []
         self.wiring: Wiring | None = None
@@ -56,7 +59,9 @@ class Runtime:
         return self._pools[self.wiring.function(function_arn).arn].invoke(event)
 
     def start(self) -> None:
-        self.wiring = wiring = wiring_module.load(self._moto)
+        self.wiring = wiring = wiring_module.with_async_overrides(
+            wiring_module.load(self._moto), self._async_overrides
+        )
         self._logs.write("runtime", "wiring read from moto:\n" + wiring_module.describe(wiring))
         code = CodeStore(self._dist_dir, self._state_dir)
         for function in wiring.functions.values():

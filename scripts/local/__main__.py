@@ -1,0 +1,172 @@
+"""``python -m scripts.local run|up|down`` (what ``make run``, ``make up``, ``make down`` call).
+
+- run: start moto, apply terraform/environments/local to it, run the local runtime in
+  the foreground until Ctrl-C, then stop everything.
+- up: the same, detached in its own process group; returns once the API answers,
+  prints API_URL=... and writes <state>/api-url and <state>/local.pid.
+- down: stops the process group ``up`` started, and nothing else.
+
+The state directory is ``.local`` (or LEDGER_LOCAL_DIR), the port LEDGER_PORT (8080).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from scripts.local.system import REPO, LocalSystem, PortTakenError, Settings, check_port_free
+
+UP_TIMEOUT_S = 300
+
+
+def _settings() -> Settings:
+    state_dir = Path(os.environ.get("LEDGER_LOCAL_DIR", REPO / ".local")).resolve()
+    return Settings(state_dir=state_dir, port=int(os.environ.get("LEDGER_PORT", "8080")))
+
+
+def _try_this(api_url: str) -> str:
+    account = "acc-123"
+    return "\n".join(
+        [
+            f"API_URL={api_url}",
+            "Try this:",
+            f"  curl -s -X POST {api_url}/accounts/{account}/credits "
+            "-H 'content-type: application/json' -d '{\"amount\": \"100.00\"}'",
+            f"  curl -s -X POST {api_url}/accounts/{account}/debits "
+            "-H 'content-type: application/json' -H 'Idempotency-Key: debit-1' "
+            '-d \'{"amount": "12.34", "description": "coffee"}\'',
+            f"  curl -s {api_url}/accounts/{account}/balance",
+            f"  curl -s '{api_url}/accounts/{account}/events?limit=10'",
+        ]
+    )
+
+
+def run(settings: Settings) -> int:
+    system = LocalSystem(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        system.start()
+        print(_try_this(system.api_url), flush=True)
+        print(
+            "Logs: " + str(settings.state_dir / "logs") + "  (Ctrl-C stops everything)", flush=True
+        )
+        stop.wait()
+    except RuntimeError as exc:  # a taken port, a failed apply, a missing zip: say which
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping ...", flush=True)
+        system.stop()
+    return 0
+
+
+def _pid_file(settings: Settings) -> Path:
+    return settings.state_dir / "local.pid"
+
+
+def up(settings: Settings) -> int:
+    try:
+        check_port_free(settings.port)
+    except PortTakenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.state_dir / "local.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        # Its own session: `down` stops this whole process group (runtime, moto,
+        # terraform, function workers) and nothing else.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.local", "run"],
+            cwd=REPO,
+            env={
+                **os.environ,
+                "LEDGER_LOCAL_DIR": str(settings.state_dir),
+                "LEDGER_PORT": str(settings.port),
+            },
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _pid_file(settings).write_text(f"{process.pid}\n")
+    api_url = f"http://127.0.0.1:{settings.port}"
+    deadline = time.monotonic() + UP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            _pid_file(settings).unlink(missing_ok=True)
+            print(f"error: the local system exited (code {process.returncode}):", file=sys.stderr)
+            print(log_path.read_text()[-4000:], file=sys.stderr)
+            return 1
+        if _answers(api_url):
+            (settings.state_dir / "api-url").write_text(api_url + "\n")
+            print(_try_this(api_url))
+            print(f"Logs: {settings.state_dir / 'logs'} and {log_path}; `make down` stops it.")
+            return 0
+        time.sleep(0.5)
+    print(f"error: the API did not answer within {UP_TIMEOUT_S}s; see {log_path}", file=sys.stderr)
+    down(settings)
+    return 1
+
+
+def _answers(api_url: str) -> bool:
+    try:
+        requests.get(f"{api_url}/", timeout=2)
+    except requests.RequestException:
+        return False
+    return True
+
+
+def down(settings: Settings) -> int:
+    pid_file = _pid_file(settings)
+    if not pid_file.exists():
+        print("nothing to stop (no local system started by `make up`)")
+        return 0
+    pid = int(pid_file.read_text())
+    try:
+        os.killpg(pid, signal.SIGTERM)  # the session `up` created: pgid == its pid
+    except ProcessLookupError:
+        pass
+    else:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _group_alive(pid):
+            time.sleep(0.2)
+        if _group_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    (settings.state_dir / "api-url").unlink(missing_ok=True)
+    print("stopped")
+    return 0
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.local",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=["run", "up", "down"])
+    args = parser.parse_args(argv)
+    commands = {"run": run, "up": up, "down": down}
+    return commands[args.command](_settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The whole local system: a fresh moto server, Terraform applied to it, the runtime."""
+
+from __future__ import annotations
+
+import errno
+import json
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scripts.local import wiring
+from scripts.local.aws import Moto
+from scripts.local.logs import Logs
+from scripts.local.supervisor import Runtime
+from scripts.local.terraform import Terraform
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_PORT = 8080
+
+
+class PortTakenError(RuntimeError):
+    pass
+
+
+def check_port_free(port: int) -> None:
+    """Fail early and clearly rather than with a bind error deep in the startup."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise PortTakenError(
+                f"port {port} on 127.0.0.1 is already in use (is `make up` still running? "
+                "`make down` stops it); choose another with LEDGER_PORT=<port>"
+            ) from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    port: int = DEFAULT_PORT
+    dist_dir: Path = REPO / "dist"
+    terraform_dir: Path = REPO / "terraform" / "environments" / "local"
+    console: bool = True
+
+
+class MotoProcess:
+    """Our patched moto server (scripts.local.moto_server) on a free loopback port."""
+
+    def __init__(self, log_path: Path) -> None:
+        self._log = log_path.open("a", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.local.moto_server", "--port", "0"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("MOTO_PORT="):
+            self.stop()
+            raise RuntimeError(f"the moto server did not start; see {log_path}")
+        self.endpoint_url = f"http://127.0.0.1:{line.removeprefix('MOTO_PORT=')}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+class LocalSystem:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._moto: MotoProcess | None = None
+        self._runtime: Runtime | None = None
+        self.logs = Logs(settings.state_dir / "logs", sys.stdout if settings.console else None)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+    def start(self) -> None:
+        settings = self.settings
+        check_port_free(settings.port)
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        # A fresh moto each time: a previous run's state describes resources that are gone.
+        for stale in ("terraform.tfstate", "terraform.tfstate.backup"):
+            (settings.state_dir / stale).unlink(missing_ok=True)
+        started = time.monotonic()
+        self._moto = MotoProcess(settings.state_dir / "logs" / "moto.log")
+        self._say(f"moto server on {self._moto.endpoint_url}")
+        terraform = Terraform(
+            settings.terraform_dir,
+            settings.state_dir,
+            settings.state_dir / "logs" / "terraform.log",
+        )
+        self._say("terraform init + apply of terraform/environments/local ...")
+        terraform.init()
+        terraform.apply(
+            {"endpoint_url": self._moto.endpoint_url, "dist_dir": str(settings.dist_dir)}
+        )
+        outputs = terraform.outputs()
+        moto = Moto(self._moto.endpoint_url, _region(settings.state_dir / "terraform.tfstate"))
+        self._runtime = Runtime(
+            moto,
+            settings.dist_dir,
+            settings.state_dir,
+            settings.port,
+            self.logs,
+            async_overrides=wiring.async_overrides_from_outputs(outputs),
+        )
+        self._runtime.start()
+        self._say(f"up in {time.monotonic() - started:.1f}s")
+
+    def stop(self) -> None:
+        if self._runtime is not None:
+            self._runtime.stop()
+        if self._moto is not None:
+            self._moto.stop()
+
+    def _say(self, message: str) -> None:
+        self.logs.write("local", message)
+
+
+def _region(state_file: Path) -> str:
+    """The region Terraform created the resources in, read from their ARNs."""
+    state: dict[str, Any] = json.loads(state_file.read_text())
+    for resource in state.get("resources", []):
+        for instance in resource.get("instances", []):
+            arn = str(instance.get("attributes", {}).get("arn") or "")
+            parts = arn.split(":")
+            if len(parts) > 3 and parts[3]:
+                return parts[3]
+    raise RuntimeError(f"no regional resource in {state_file}")
