@@ -1,0 +1,235 @@
+"""Build one reproducible deployment zip per Lambda: ``dist/<lambda>.zip``.
+
+Each zip holds, at its root, the Lambda directory's own files, the ``banking``
+package from ``libs/banking/src`` and the third-party packages pinned in the
+Lambda's ``requirements.txt``, installed for the Lambda runtime (CPython 3.11,
+manylinux2014 x86_64, wheels only). boto3, botocore and s3transfer are left to
+the Lambda runtime, which ships them.
+
+The same sources give byte-identical zips, whatever the checkout's file times,
+umask or the order the file system lists entries in: entries are sorted, every
+timestamp is 1980-01-01, modes are normalised to 0644/0755, and caches and the
+files pip writes differently on every install (RECORD, INSTALLER,
+direct_url.json, console-script launchers) are left out. That is what lets
+``terraform plan`` show no change when no code changed.
+
+The pip install is cached per requirements hash under ``build/site-packages``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TARGET_PLATFORM = "manylinux2014_x86_64"
+TARGET_IMPLEMENTATION = "cp"
+TARGET_PYTHON = "3.11"
+# Shipped by the Lambda Python runtime and kept up to date by AWS; bundling our
+# own copy would add ~20 MB per zip and pin an SDK older than the runtime's.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+
+FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+EXCLUDED_DIR_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
+EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+# Written by pip per install (hashes of the pyc files, the installer, the source URL).
+EXCLUDED_DIST_INFO_FILES = frozenset({"RECORD", "INSTALLER", "direct_url.json", "REQUESTED"})
+
+
+def requirement_name(line: str) -> str:
+    """The distribution name of a requirements.txt line, lower-cased."""
+    spec = line.split("#", 1)[0].strip()
+    for separator in ("==", ">=", "<=", "~=", "!=", ">", "<", "[", ";", " ", "@"):
+        spec = spec.split(separator, 1)[0]
+    return spec.strip().lower().replace("_", "-")
+
+
+def third_party_requirements(requirements: Path) -> list[str]:
+    """The requirement lines to install: everything but what the runtime ships."""
+    if not requirements.exists():
+        return []
+    lines = []
+    for raw in requirements.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if requirement_name(line) in RUNTIME_PROVIDED:
+            print(f"  skipping {line}: provided by the Lambda runtime", file=sys.stderr)
+            continue
+        lines.append(line)
+    return sorted(lines)
+
+
+def pip_arguments() -> list[str]:
+    return [
+        "--platform",
+        TARGET_PLATFORM,
+        "--implementation",
+        TARGET_IMPLEMENTATION,
+        "--python-version",
+        TARGET_PYTHON,
+        "--only-binary=:all:",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--quiet",
+    ]
+
+
+def pip_version(python: str) -> str:
+    result = subprocess.run(
+        [python, "-m", "pip", "--version"], check=True, capture_output=True, text=True
+    )
+    return result.stdout.split(" from ", 1)[0].strip()
+
+
+def installed_packages(requirements: list[str], python: str, cache_root: Path) -> Path | None:
+    """Install the requirements once per content hash; return the cached directory."""
+    if not requirements:
+        return None
+    key_source = "\n".join([pip_version(python), *pip_arguments(), *requirements])
+    key = hashlib.sha256(key_source.encode()).hexdigest()[:20]
+    cached = cache_root / key
+    if cached.is_dir():
+        return cached
+    cache_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=cache_root))
+    try:
+        requirements_file = staging / "requirements.txt"
+        requirements_file.write_text("\n".join(requirements) + "\n")
+        target = staging / "site-packages"
+        subprocess.run(
+            [python, "-m", "pip", "install", *pip_arguments()]
+            + ["--target", str(target), "-r", str(requirements_file)],
+            check=True,
+        )
+        for name in RUNTIME_PROVIDED:  # pulled in transitively, still the runtime's job
+            for path in target.glob(f"{name}*"):
+                if path.name == name or path.name.startswith(f"{name}-"):
+                    shutil.rmtree(path)
+        try:
+            target.rename(cached)
+        except OSError:
+            if not cached.is_dir():  # a concurrent build did not win the race either
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return cached
+
+
+def is_excluded(relative: Path) -> bool:
+    parts = relative.parts
+    if any(part in EXCLUDED_DIR_NAMES for part in parts[:-1]):
+        return True
+    if relative.name.endswith(EXCLUDED_SUFFIXES) or relative.name == ".DS_Store":
+        return True
+    if len(parts) >= 2 and parts[-2].endswith(".dist-info"):
+        return relative.name in EXCLUDED_DIST_INFO_FILES
+    return False
+
+
+def files_under(directory: Path, prefix: str = "") -> Iterator[tuple[str, Path]]:
+    """(name in the zip, file on disk) for every file kept under directory."""
+    for path in directory.rglob("*"):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(directory)
+        if is_excluded(relative):
+            continue
+        yield (prefix + relative.as_posix(), path)
+
+
+def lambda_entries(lambda_dir: Path, packages: Path | None) -> dict[str, Path]:
+    entries: dict[str, Path] = {}
+    sources: list[Iterator[tuple[str, Path]]] = []
+    if packages is not None:
+        # Console-script launchers carry the build machine's interpreter path.
+        sources.append(
+            (name, path) for name, path in files_under(packages) if not name.startswith("bin/")
+        )
+    sources.append(files_under(ROOT / "libs" / "banking" / "src" / "banking", "banking/"))
+    sources.append(
+        (name, path) for name, path in files_under(lambda_dir) if name != "requirements.txt"
+    )
+    for source in sources:
+        for name, path in source:
+            if name in entries:
+                raise SystemExit(f"{lambda_dir.name}: {name} is provided twice")
+            entries[name] = path
+    return entries
+
+
+def write_zip(entries: dict[str, Path], destination: Path) -> None:
+    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name in sorted(entries):
+            path = entries[name]
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
+            executable = path.stat().st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+            mode = 0o755 if executable else 0o644
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            info.create_system = 3  # unix, so the modes above are honoured
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+
+
+def build(lambda_dir: Path, dist: Path, cache_root: Path, python: str) -> Path:
+    requirements = third_party_requirements(lambda_dir / "requirements.txt")
+    packages = installed_packages(requirements, python, cache_root)
+    entries = lambda_entries(lambda_dir, packages)
+    destination = dist / f"{lambda_dir.name}.zip"
+    dist.mkdir(parents=True, exist_ok=True)
+    handle, temporary_name = tempfile.mkstemp(prefix=f".{lambda_dir.name}.", dir=dist)
+    os.close(handle)
+    temporary = Path(temporary_name)
+    try:
+        write_zip(entries, temporary)
+        if destination.exists() and destination.read_bytes() == temporary.read_bytes():
+            temporary.unlink()  # unchanged: keep the old file and its mtime
+        else:
+            temporary.replace(destination)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return destination
+
+
+def lambda_directories(lambdas: Path, names: list[str]) -> list[Path]:
+    if names:
+        directories = [lambdas / name for name in names]
+        missing = [str(d) for d in directories if not (d / "handler.py").is_file()]
+        if missing:
+            raise SystemExit(f"no handler.py in: {', '.join(missing)}")
+        return directories
+    return sorted(d for d in lambdas.iterdir() if (d / "handler.py").is_file())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("names", nargs="*", help="Lambda directories to build (default: all)")
+    parser.add_argument("--lambdas", type=Path, default=ROOT / "lambdas")
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist")
+    parser.add_argument("--cache", type=Path, default=ROOT / "build" / "site-packages")
+    parser.add_argument("--python", default=sys.executable, help="interpreter whose pip to use")
+    args = parser.parse_args(argv)
+
+    directories = lambda_directories(args.lambdas, args.names)
+    if not directories:
+        print(f"no Lambda (a directory with handler.py) under {args.lambdas}", file=sys.stderr)
+        return 1
+    for directory in directories:
+        zip_path = build(directory, args.dist, args.cache, args.python)
+        size = zip_path.stat().st_size
+        print(f"{zip_path}  {size / 1_048_576:.2f} MiB ({size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "dist_dir" {
+  description = "Directory of the Lambda zips, or null for the repository's dist/ (built by make package)."
+  type        = string
+  default     = null
+}
+
+variable "overdraft_limit" {
+  description = "How far below zero a debit may take a balance (OVERDRAFT_LIMIT), a decimal string."
+  type        = string
+  default     = "0.00"
+}
+
+variable "ledger_timezone" {
+  description = "IANA time zone of the calendar months of the current-month balance (LEDGER_TIMEZONE)."
+  type        = string
+  default     = "UTC"
+}
+
+variable "deletion_protection_enabled" {
+  description = "Whether the tables refuse to be deleted."
+  type        = bool
+  default     = false
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for tables, function environments and log groups, or null for AWS-managed keys."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_in_days" {
+  description = "How long function and access logs are kept."
+  type        = number
+  default     = 30
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Concurrency reserved for functions, by Lambda directory name."
+  type        = map(number)
+  default     = {}
+}
+
+variable "alarm_actions" {
+  description = "ARNs (e.g. an SNS topic) notified when an alarm fires or clears."
+  type        = list(string)
+  default     = []
+}

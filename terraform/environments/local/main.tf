@@ -1,0 +1,15 @@
+module "ledger" {
+  source = "../../modules/ledger"
+
+  environment = "local"
+  dist_dir    = coalesce(var.dist_dir, "${path.root}/../../../dist")
+
+  overdraft_limit = var.overdraft_limit
+  ledger_timezone = var.ledger_timezone
+
+  log_retention_in_days = 1
+
+  # moto 5.1 answers PutFunctionEventInvokeConfig with a LastModified the provider cannot
+  # decode; the local runtime takes the same settings from the async_invocation output.
+  create_async_event_configs = var.create_async_event_configs
+}

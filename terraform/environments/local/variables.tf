@@ -1,0 +1,35 @@
+variable "endpoint_url" {
+  description = "URL of the local AWS emulator (a moto server) that every service endpoint points at."
+  type        = string
+  default     = "http://127.0.0.1:4566"
+}
+
+variable "region" {
+  description = "Region the emulator is addressed as."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "dist_dir" {
+  description = "Directory of the Lambda zips, or null for the repository's dist/ (built by make package)."
+  type        = string
+  default     = null
+}
+
+variable "overdraft_limit" {
+  description = "How far below zero a debit may take a balance (OVERDRAFT_LIMIT), a decimal string."
+  type        = string
+  default     = "0.00"
+}
+
+variable "ledger_timezone" {
+  description = "IANA time zone of the calendar months of the current-month balance (LEDGER_TIMEZONE)."
+  type        = string
+  default     = "UTC"
+}
+
+variable "create_async_event_configs" {
+  description = "Whether to declare the async-invocation configs of dispatcher and projectors; off by default because moto 5.1 cannot return them in a form the provider decodes."
+  type        = bool
+  default     = false
+}

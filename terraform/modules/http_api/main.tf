@@ -1,0 +1,80 @@
+resource "aws_apigatewayv2_api" "this" {
+  name          = var.name
+  description   = var.description
+  protocol_type = "HTTP"
+
+  tags = var.tags
+}
+
+resource "aws_apigatewayv2_integration" "this" {
+  for_each = var.integrations
+
+  api_id                 = aws_apigatewayv2_api.this.id
+  integration_type       = "AWS_PROXY"
+  integration_method     = "POST"
+  integration_uri        = each.value.invoke_arn
+  payload_format_version = "2.0"
+  # Answers 504 rather than holding the client when the function hangs.
+  timeout_milliseconds = var.integration_timeout_milliseconds
+}
+
+resource "aws_apigatewayv2_route" "this" {
+  #checkov:skip=CKV_AWS_309:The API contract (docs/architecture.md) has no client authentication yet; it is meant to sit behind an authorizer or a private integration chosen per deployment.
+  for_each = var.routes
+
+  api_id    = aws_apigatewayv2_api.this.id
+  route_key = each.value.route_key
+  target    = "integrations/${aws_apigatewayv2_integration.this[each.value.integration].id}"
+}
+
+resource "aws_cloudwatch_log_group" "access_logs" {
+  name              = "/aws/apigateway/${var.name}"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  api_id      = aws_apigatewayv2_api.this.id
+  name        = "$default"
+  auto_deploy = true
+
+  # Caps the request rate so a runaway client cannot exhaust the functions' concurrency.
+  default_route_settings {
+    throttling_burst_limit = var.throttling_burst_limit
+    throttling_rate_limit  = var.throttling_rate_limit
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access_logs.arn
+    format = jsonencode({
+      requestId          = "$context.requestId"
+      sourceIp           = "$context.identity.sourceIp"
+      requestTime        = "$context.requestTime"
+      httpMethod         = "$context.httpMethod"
+      routeKey           = "$context.routeKey"
+      path               = "$context.path"
+      status             = "$context.status"
+      protocol           = "$context.protocol"
+      responseLength     = "$context.responseLength"
+      responseLatency    = "$context.responseLatency"
+      integrationStatus  = "$context.integrationStatus"
+      integrationLatency = "$context.integrationLatency"
+      integrationError   = "$context.integrationErrorMessage"
+    })
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lambda_permission" "this" {
+  for_each = var.routes
+
+  statement_id  = "AllowHttpApi-${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = var.integrations[each.value.integration].function_name
+  principal     = "apigateway.amazonaws.com"
+  # Only this route of this API may invoke the function, in any stage.
+  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/${each.value.route_key == "$default" ? "$default" : replace(each.value.route_key, " ", "")}"
+}

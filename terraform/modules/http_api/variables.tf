@@ -1,0 +1,67 @@
+variable "name" {
+  description = "Name of the API."
+  type        = string
+}
+
+variable "description" {
+  description = "What the API serves."
+  type        = string
+  default     = ""
+}
+
+variable "integrations" {
+  description = "Lambda proxy integrations (payload format 2.0), by a key the routes refer to."
+  type = map(object({
+    function_name = string
+    invoke_arn    = string
+  }))
+}
+
+variable "routes" {
+  description = "Routes by a key made of letters, digits, - and _: the route key (\"POST /path\" or \"$default\") and the key of the integration serving it."
+  type = map(object({
+    route_key   = string
+    integration = string
+  }))
+
+  validation {
+    condition     = alltrue([for k in keys(var.routes) : can(regex("^[A-Za-z0-9_-]+$", k))])
+    error_message = "Route keys may hold only letters, digits, - and _ (they name permission statements)."
+  }
+}
+
+variable "integration_timeout_milliseconds" {
+  description = "How long API Gateway waits for the function (50 to 30000 ms)."
+  type        = number
+  default     = 10000
+}
+
+variable "throttling_burst_limit" {
+  description = "Requests the stage accepts in a burst."
+  type        = number
+  default     = 200
+}
+
+variable "throttling_rate_limit" {
+  description = "Steady-state requests per second the stage accepts."
+  type        = number
+  default     = 100
+}
+
+variable "log_retention_in_days" {
+  description = "How long access logs are kept."
+  type        = number
+  default     = 30
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the access-log group, or null for CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource of the module."
+  type        = map(string)
+  default     = {}
+}

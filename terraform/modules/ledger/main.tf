@@ -1,0 +1,387 @@
+# The whole Ledger system in one environment, wired as docs/architecture.md says.
+
+locals {
+  prefix = "ledger-${var.environment}"
+  tags   = merge({ Application = "ledger", Environment = var.environment }, var.tags)
+
+  # Shared by every function (docs/architecture.md, "Environment variables").
+  powertools_environment = {
+    POWERTOOLS_METRICS_NAMESPACE = "Ledger"
+    POWERTOOLS_LOG_LEVEL         = var.log_level
+  }
+
+  table_read_actions = ["dynamodb:GetItem", "dynamodb:Query"]
+
+  # What each function is and what it is told (docs/architecture.md, "Lambdas").
+  functions = {
+    commands = {
+      description      = "Validates and appends credit and debit commands to the events table."
+      timeout          = 10
+      async_on_failure = false
+      environment = {
+        EVENTS_TABLE_NAME      = module.events_table.dynamodb_table_name
+        IDEMPOTENCY_TABLE_NAME = module.idempotency_table.dynamodb_table_name
+        OVERDRAFT_LIMIT        = var.overdraft_limit
+        LEDGER_TIMEZONE        = var.ledger_timezone
+      }
+    }
+    queries = {
+      description      = "Answers balance and event-history reads."
+      timeout          = 10
+      async_on_failure = false
+      environment = {
+        EVENTS_TABLE_NAME      = module.events_table.dynamodb_table_name
+        PROJECTIONS_TABLE_NAME = module.projections_table.dynamodb_table_name
+        LEDGER_TIMEZONE        = var.ledger_timezone
+      }
+    }
+    fanout = {
+      description      = "Publishes every stored event from the events table's stream to the bus."
+      timeout          = 30
+      async_on_failure = false
+      environment = {
+        EVENT_BUS_NAME = module.event_bus.event_bus_name
+      }
+    }
+    dispatcher = {
+      description      = "Turns EventStored into CreditEvent/DebitEvent carrying the aggregate as of the event."
+      timeout          = 30
+      async_on_failure = true
+      environment = {
+        EVENTS_TABLE_NAME = module.events_table.dynamodb_table_name
+        EVENT_BUS_NAME    = module.event_bus.event_bus_name
+        LEDGER_TIMEZONE   = var.ledger_timezone
+      }
+    }
+    projectors = {
+      description      = "Writes the balance read models, guarded by lastKnownVersion."
+      timeout          = 30
+      async_on_failure = true
+      environment = {
+        PROJECTIONS_TABLE_NAME = module.projections_table.dynamodb_table_name
+      }
+    }
+    replay = {
+      description      = "Re-publishes one scan segment (or one account) of the events table for the projectors."
+      timeout          = 300
+      async_on_failure = false
+      environment = {
+        EVENTS_TABLE_NAME = module.events_table.dynamodb_table_name
+        EVENT_BUS_NAME    = module.event_bus.event_bus_name
+      }
+    }
+  }
+
+  # Least privilege: only the actions each function calls, on only what it touches.
+  # (A local of its own, so creating the functions need not wait for the queues.)
+  function_policy_statements = {
+    commands = [
+      {
+        # Loads the account's events; appends one event and its idempotency key in one
+        # TransactWriteItems, which IAM authorises as a Put (and a condition check) per item.
+        sid       = "AppendEvents"
+        actions   = concat(local.table_read_actions, ["dynamodb:PutItem", "dynamodb:ConditionCheckItem"])
+        resources = [module.events_table.dynamodb_table_arn, module.idempotency_table.dynamodb_table_arn]
+      },
+    ]
+    queries = [
+      {
+        sid       = "ReadEventsAndProjections"
+        actions   = local.table_read_actions
+        resources = [module.events_table.dynamodb_table_arn, module.projections_table.dynamodb_table_arn]
+      },
+    ]
+    fanout = [
+      {
+        # What the event source mapping needs to poll the stream on the function's behalf.
+        sid       = "ReadEventsStream"
+        actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+        resources = [module.events_table.dynamodb_table_stream_arn]
+      },
+      {
+        sid       = "PublishEventStored"
+        actions   = ["events:PutEvents"]
+        resources = [module.event_bus.event_bus_arn]
+      },
+      {
+        # The mapping sends what it gave up on with the function's role.
+        sid       = "SendStreamFailures"
+        actions   = ["sqs:SendMessage"]
+        resources = [module.dead_letter_queues["fanout_stream"].sqs_queue_arn]
+      },
+    ]
+    dispatcher = [
+      {
+        sid       = "ReadEvents"
+        actions   = local.table_read_actions
+        resources = [module.events_table.dynamodb_table_arn]
+      },
+      {
+        sid       = "PublishBalanceChanged"
+        actions   = ["events:PutEvents"]
+        resources = [module.event_bus.event_bus_arn]
+      },
+    ]
+    projectors = [
+      {
+        sid       = "WriteProjections"
+        actions   = concat(local.table_read_actions, ["dynamodb:PutItem", "dynamodb:UpdateItem"])
+        resources = [module.projections_table.dynamodb_table_arn]
+      },
+    ]
+    replay = [
+      {
+        # A parallel scan of the events table, or one account's events.
+        sid       = "ReadEventsForReplay"
+        actions   = ["dynamodb:Scan", "dynamodb:Query"]
+        resources = [module.events_table.dynamodb_table_arn]
+      },
+      {
+        sid       = "PublishReplayedEvents"
+        actions   = ["events:PutEvents"]
+        resources = [module.event_bus.event_bus_arn]
+      },
+    ]
+  }
+
+  # One queue per asynchronous hop, so what failed where is never ambiguous.
+  dead_letter_queues = {
+    fanout_stream        = { name = "${local.prefix}-fanout-stream-dlq" }
+    event_stored_rule    = { name = "${local.prefix}-event-stored-dlq" }
+    balance_changed_rule = { name = "${local.prefix}-balance-changed-dlq" }
+    dispatcher_async     = { name = "${local.prefix}-dispatcher-async-dlq" }
+    projectors_async     = { name = "${local.prefix}-projectors-async-dlq" }
+  }
+}
+
+module "events_table" {
+  source = "../dynamodb_table"
+
+  name       = "${local.prefix}-events"
+  hash_key   = "accountId"
+  range_key  = "version"
+  attributes = { accountId = "S", version = "N" }
+
+  # Fanout needs only the stored event, never the (nonexistent) previous image.
+  stream_view_type               = "NEW_IMAGE"
+  point_in_time_recovery_enabled = true
+  deletion_protection_enabled    = var.deletion_protection_enabled
+  kms_key_arn                    = var.kms_key_arn
+
+  tags = local.tags
+}
+
+module "idempotency_table" {
+  source = "../dynamodb_table"
+
+  name       = "${local.prefix}-idempotency"
+  hash_key   = "idempotencyKey"
+  attributes = { idempotencyKey = "S" }
+
+  ttl_attribute_name             = "expiresAt"
+  point_in_time_recovery_enabled = true
+  deletion_protection_enabled    = var.deletion_protection_enabled
+  kms_key_arn                    = var.kms_key_arn
+
+  tags = local.tags
+}
+
+module "projections_table" {
+  source = "../dynamodb_table"
+
+  name       = "${local.prefix}-projections"
+  hash_key   = "accountId"
+  range_key  = "readModel"
+  attributes = { accountId = "S", readModel = "S" }
+
+  # Rebuildable from the events (replay), but a restore is faster than a replay.
+  point_in_time_recovery_enabled = true
+  deletion_protection_enabled    = var.deletion_protection_enabled
+  kms_key_arn                    = var.kms_key_arn
+
+  tags = local.tags
+}
+
+module "dead_letter_queues" {
+  source   = "../sqs_queue"
+  for_each = local.dead_letter_queues
+
+  # Lambda writes to its queues with the function's role; the event_bus module gives
+  # EventBridge a queue policy for its rules' queues.
+  name = each.value.name
+
+  tags = local.tags
+}
+
+module "functions" {
+  source   = "../lambda_function"
+  for_each = local.functions
+
+  function_name = "${local.prefix}-${each.key}"
+  description   = each.value.description
+  filename      = "${var.dist_dir}/${each.key}.zip"
+  runtime       = var.lambda_runtime
+  architecture  = "x86_64"
+  memory_size   = var.lambda_memory_size
+  timeout       = each.value.timeout
+
+  environment_variables = merge(
+    local.powertools_environment,
+    { POWERTOOLS_SERVICE_NAME = "ledger-${each.key}" },
+    each.value.environment,
+  )
+  policy_statements = local.function_policy_statements[each.key]
+
+  create_async_event_config          = each.value.async_on_failure && var.create_async_event_configs
+  async_on_failure_destination_arn   = each.value.async_on_failure ? module.dead_letter_queues["${each.key}_async"].sqs_queue_arn : null
+  async_maximum_retry_attempts       = var.async_maximum_retry_attempts
+  async_maximum_event_age_in_seconds = var.async_maximum_event_age_in_seconds
+
+  reserved_concurrent_executions = lookup(var.reserved_concurrent_executions, each.key, null)
+  log_retention_in_days          = var.log_retention_in_days
+  kms_key_arn                    = var.kms_key_arn
+
+  tags = local.tags
+}
+
+module "events_stream" {
+  source = "../event_source_mapping"
+
+  event_source_arn           = module.events_table.dynamodb_table_stream_arn
+  function_name              = module.functions["fanout"].lambda_function_arn
+  starting_position          = "LATEST"
+  batch_size                 = var.stream_batch_size
+  maximum_retry_attempts     = var.stream_maximum_retry_attempts
+  on_failure_destination_arn = module.dead_letter_queues["fanout_stream"].sqs_queue_arn
+}
+
+module "event_bus" {
+  source = "../event_bus"
+
+  name = local.prefix
+
+  rules = {
+    event_stored = {
+      name                         = "${local.prefix}-event-stored"
+      description                  = "Every stored event, to the dispatcher."
+      event_pattern                = jsonencode({ source = ["ledger.events"], detail-type = ["EventStored"] })
+      target_id                    = "dispatcher"
+      function_arn                 = module.functions["dispatcher"].lambda_function_arn
+      function_name                = module.functions["dispatcher"].lambda_function_name
+      dead_letter_queue_arn        = module.dead_letter_queues["event_stored_rule"].sqs_queue_arn
+      dead_letter_queue_url        = module.dead_letter_queues["event_stored_rule"].sqs_queue_url
+      maximum_event_age_in_seconds = var.bus_maximum_event_age_in_seconds
+      maximum_retry_attempts       = var.bus_maximum_retry_attempts
+    }
+    balance_changed = {
+      name                         = "${local.prefix}-balance-changed"
+      description                  = "Credit and debit events carrying the aggregate, live or replayed, to the projectors."
+      event_pattern                = jsonencode({ source = ["ledger.dispatcher", "ledger.replay"], detail-type = ["CreditEvent", "DebitEvent"] })
+      target_id                    = "projectors"
+      function_arn                 = module.functions["projectors"].lambda_function_arn
+      function_name                = module.functions["projectors"].lambda_function_name
+      dead_letter_queue_arn        = module.dead_letter_queues["balance_changed_rule"].sqs_queue_arn
+      dead_letter_queue_url        = module.dead_letter_queues["balance_changed_rule"].sqs_queue_url
+      maximum_event_age_in_seconds = var.bus_maximum_event_age_in_seconds
+      maximum_retry_attempts       = var.bus_maximum_retry_attempts
+    }
+  }
+
+  tags = local.tags
+}
+
+module "http_api" {
+  source = "../http_api"
+
+  name        = local.prefix
+  description = "Ledger accounts API: credits, debits, balances and event history."
+
+  integrations = {
+    for name in ["commands", "queries"] : name => {
+      function_name = module.functions[name].lambda_function_name
+      invoke_arn    = module.functions[name].lambda_function_invoke_arn
+    }
+  }
+
+  routes = {
+    post_credits = { route_key = "POST /accounts/{accountId}/credits", integration = "commands" }
+    post_debits  = { route_key = "POST /accounts/{accountId}/debits", integration = "commands" }
+    get_balance  = { route_key = "GET /accounts/{accountId}/balance", integration = "queries" }
+    get_events   = { route_key = "GET /accounts/{accountId}/events", integration = "queries" }
+    # Every other request gets the API's own not_found error, not API Gateway's.
+    default = { route_key = "$default", integration = "queries" }
+  }
+
+  throttling_burst_limit = var.api_throttling_burst_limit
+  throttling_rate_limit  = var.api_throttling_rate_limit
+  log_retention_in_days  = var.log_retention_in_days
+  kms_key_arn            = var.kms_key_arn
+
+  tags = local.tags
+}
+
+module "alarms" {
+  source = "../metric_alarms"
+
+  alarms = merge(
+    {
+      for key, queue in local.dead_letter_queues : "${key}_not_empty" => {
+        name                = "${queue.name}-not-empty"
+        description         = "Messages were set aside in ${queue.name}: inspect them and re-drive."
+        namespace           = "AWS/SQS"
+        metric_name         = "ApproximateNumberOfMessagesVisible"
+        dimensions          = { QueueName = module.dead_letter_queues[key].sqs_queue_name }
+        statistic           = "Maximum"
+        period              = 60
+        evaluation_periods  = 1
+        threshold           = 0
+        comparison_operator = "GreaterThanThreshold"
+      }
+    },
+    {
+      for name, function in module.functions : "${name}_errors" => {
+        name                = "${function.lambda_function_name}-errors"
+        description         = "${function.lambda_function_name} failed invocations."
+        namespace           = "AWS/Lambda"
+        metric_name         = "Errors"
+        dimensions          = { FunctionName = function.lambda_function_name }
+        statistic           = "Sum"
+        period              = 60
+        evaluation_periods  = 1
+        threshold           = 0
+        comparison_operator = "GreaterThanThreshold"
+      }
+    },
+    {
+      for name, function in module.functions : "${name}_throttles" => {
+        name                = "${function.lambda_function_name}-throttles"
+        description         = "${function.lambda_function_name} invocations refused for lack of concurrency."
+        namespace           = "AWS/Lambda"
+        metric_name         = "Throttles"
+        dimensions          = { FunctionName = function.lambda_function_name }
+        statistic           = "Sum"
+        period              = 60
+        evaluation_periods  = 1
+        threshold           = 0
+        comparison_operator = "GreaterThanThreshold"
+      }
+    },
+    {
+      fanout_iterator_age = {
+        name                = "${module.functions["fanout"].lambda_function_name}-iterator-age"
+        description         = "The events stream is read late: projections lag behind the stored events."
+        namespace           = "AWS/Lambda"
+        metric_name         = "IteratorAge"
+        dimensions          = { FunctionName = module.functions["fanout"].lambda_function_name }
+        statistic           = "Maximum"
+        period              = 60
+        evaluation_periods  = 5
+        threshold           = var.stream_iterator_age_alarm_milliseconds
+        comparison_operator = "GreaterThanThreshold"
+      }
+    },
+  )
+  alarm_actions = var.alarm_actions
+
+  tags = local.tags
+}

@@ -1,0 +1,145 @@
+variable "environment" {
+  description = "Environment name (local, dev, prod); every resource is named ledger-<environment>-…"
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,19}$", var.environment))
+    error_message = "The environment must be lower-case letters, digits and -, starting with a letter, at most 20 characters."
+  }
+}
+
+variable "dist_dir" {
+  description = "Directory holding the Lambda zips built by scripts/package.sh (<directory>.zip for each function)."
+  type        = string
+}
+
+variable "lambda_runtime" {
+  description = "Lambda runtime of every function; the zips are built for it (scripts/build_zip.py) and the tests run on the same Python."
+  type        = string
+  default     = "python3.11"
+}
+
+variable "lambda_memory_size" {
+  description = "Memory of every function in MB."
+  type        = number
+  default     = 256
+}
+
+variable "overdraft_limit" {
+  description = "How far below zero a debit may take a balance: a non-negative decimal string with at most 2 decimals (OVERDRAFT_LIMIT)."
+  type        = string
+  default     = "0.00"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]{1,2})?$", var.overdraft_limit))
+    error_message = "The overdraft limit must be a non-negative decimal with at most 2 decimals, e.g. 0.00 or 250.00."
+  }
+}
+
+variable "ledger_timezone" {
+  description = "IANA time zone whose calendar months the current-month balance follows (LEDGER_TIMEZONE)."
+  type        = string
+  default     = "UTC"
+}
+
+variable "log_level" {
+  description = "Log level of every function (POWERTOOLS_LOG_LEVEL)."
+  type        = string
+  default     = "INFO"
+}
+
+variable "log_retention_in_days" {
+  description = "How long function and access logs are kept."
+  type        = number
+  default     = 30
+}
+
+variable "deletion_protection_enabled" {
+  description = "Whether the tables refuse to be deleted (on in prod)."
+  type        = bool
+  default     = false
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the tables, the function environments and the log groups, or null for AWS-managed encryption. Its key policy must let DynamoDB, Lambda and CloudWatch Logs use it."
+  type        = string
+  default     = null
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Concurrency reserved for (and capping) functions, by directory name (e.g. { fanout = 10 }); functions not listed share the account's pool."
+  type        = map(number)
+  default     = {}
+}
+
+variable "stream_batch_size" {
+  description = "Most stream records one fanout invocation receives."
+  type        = number
+  default     = 100
+}
+
+variable "stream_maximum_retry_attempts" {
+  description = "Retries of a failing stream batch before its records are set aside."
+  type        = number
+  default     = 5
+}
+
+variable "bus_maximum_event_age_in_seconds" {
+  description = "How long EventBridge keeps retrying to deliver an event to a function."
+  type        = number
+  default     = 3600
+}
+
+variable "bus_maximum_retry_attempts" {
+  description = "How many times EventBridge retries delivering an event to a function."
+  type        = number
+  default     = 10
+}
+
+variable "create_async_event_configs" {
+  description = "Whether to declare the retry limits and on-failure destination of the asynchronously invoked functions (dispatcher, projectors). Only an emulator that cannot store them should turn this off; the same settings stay in the async_invocation output."
+  type        = bool
+  default     = true
+}
+
+variable "async_maximum_retry_attempts" {
+  description = "Retries (0 to 2) of a dispatcher or projectors invocation that failed."
+  type        = number
+  default     = 2
+}
+
+variable "async_maximum_event_age_in_seconds" {
+  description = "Age after which an event queued for the dispatcher or projectors is set aside unprocessed."
+  type        = number
+  default     = 3600
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Requests the HTTP API accepts in a burst."
+  type        = number
+  default     = 200
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Steady-state requests per second the HTTP API accepts."
+  type        = number
+  default     = 100
+}
+
+variable "stream_iterator_age_alarm_milliseconds" {
+  description = "Age of the oldest unread stream record above which the iterator-age alarm fires."
+  type        = number
+  default     = 60000
+}
+
+variable "alarm_actions" {
+  description = "ARNs (e.g. an SNS topic) notified when an alarm fires or clears."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}
