@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from banking.application.generations import (
     POINTER_PARTITION,
+    POINTER_TTL_SECONDS,
     GenerationConflict,
     Generations,
     Lag,
@@ -296,7 +297,7 @@ class DynamoDBProjectionStore:
         client: DynamoDBClient,
         table: str,
         *,
-        pointer_ttl: float = 10.0,
+        pointer_ttl: float = POINTER_TTL_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

@@ -16,6 +16,10 @@ from typing import Protocol
 
 from attrs import frozen
 
+# How long projectors and readers may cache the pointers (seconds): a rebuild waits
+# this long before it scans, and keeps the old generation written this long after.
+POINTER_TTL_SECONDS = 10.0
+
 # Not a valid account id (identifiers.py), so never the partition of a real account.
 POINTER_PARTITION = "#generations"
 

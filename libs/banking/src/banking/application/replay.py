@@ -220,3 +220,86 @@ def _key(item: Scanned) -> Cursor:
     if isinstance(item, Unreadable):
         return Cursor(item.account_id, item.version)
     return Cursor(item.event.account_id, item.event.version)
+
+
+@frozen
+class ReplayJob:
+    """One unit of replay work: a scan segment (or one account), from a cursor. The
+    payload of the replay function, so a long segment continues across invocations."""
+
+    segment: int = 0
+    total_segments: int = 1
+    account_id: str | None = None
+    start: Cursor | None = None
+    options: ReplayOptions = ReplayOptions()
+
+    def to_payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "segment": self.segment,
+            "totalSegments": self.total_segments,
+            "startKey": self.start.to_json() if self.start else None,
+            "rateLimit": self.options.rate_limit,
+            "target": list(self.options.read_models) if self.options.read_models else None,
+            "everyEvent": self.options.every_event,
+            "dryRun": self.options.dry_run,
+        }
+        if self.account_id is not None:
+            payload["accountId"] = self.account_id
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> ReplayJob:
+        total = int(payload.get("totalSegments", 1))
+        segment = int(payload.get("segment", 0))
+        if not (1 <= total <= 1_000_000 and 0 <= segment < total):
+            raise ValueError(f"segment {segment} of {total} is not a valid parallel scan segment")
+        target = payload.get("target")
+        rate = payload.get("rateLimit")
+        return cls(
+            segment=segment,
+            total_segments=total,
+            account_id=payload.get("accountId"),
+            start=Cursor.from_json(payload.get("startKey")),
+            options=ReplayOptions(
+                read_models=tuple(str(name) for name in target) if target else None,
+                every_event=bool(payload.get("everyEvent", False)),
+                dry_run=bool(payload.get("dryRun", False)),
+                rate_limit=float(rate) if rate else None,
+            ),
+        )
+
+    def then(self, cursor: Cursor | None) -> ReplayJob:
+        return evolve(self, start=cursor)
+
+
+def run_job(
+    job: ReplayJob,
+    scanner: EventScanner,
+    publisher: Publisher,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> ReplayResult:
+    items = (
+        scanner.scan_account(job.account_id, after=job.start)
+        if job.account_id is not None
+        else scanner.scan(segment=job.segment, total_segments=job.total_segments, after=job.start)
+    )
+    return replay(items, publisher, job.options, start=job.start, should_stop=should_stop)
+
+
+def result_to_payload(result: ReplayResult) -> dict[str, Any]:
+    return {
+        "read": result.read,
+        "published": result.published,
+        "failures": result.failures,
+        "lastEvaluatedKey": result.cursor.to_json() if result.cursor else None,
+    }
+
+
+def result_from_payload(payload: dict[str, Any]) -> ReplayResult:
+    return ReplayResult(
+        read=int(payload["read"]),
+        published=int(payload["published"]),
+        failures=[str(failure) for failure in payload.get("failures", [])],
+        cursor=Cursor.from_json(payload.get("lastEvaluatedKey")),
+    )

@@ -1,0 +1,107 @@
+"""`ledger rebuild --projection NAME`: rebuild one read model from nothing, into a fresh
+generation, and switch readers to it once it has caught up.
+
+1. Open generation G (the pointer's `building`): from then on the projectors write
+   every event into the active generation and into G.
+2. Wait until every projector has re-read the pointer (`--pointer-wait`).
+3. Replay every account into G only (`readModels: [NAME]`).
+4. Wait until G has caught up: every item of the active generation has its
+   counterpart in G at the same version or newer. `--verify` also folds every
+   account and compares G with the fold.
+5. Switch the pointer: readers read G. The old generation stays written during a
+   grace period, for readers whose cached pointer is a few seconds old.
+
+If G does not catch up in time, or differs from the fold, it is abandoned: readers
+never saw it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore
+from banking.application.generations import POINTER_TTL_SECONDS
+from banking.application.replay import ReplayOptions
+from banking.domain.read_models import PROJECTIONS
+from scripts.ops.aws import Ledger
+from scripts.ops.replay import add_replay_arguments, run_jobs, runner, segment_jobs
+from scripts.ops.verify import account_ids, report, verify_accounts
+
+POINTER_TTL = POINTER_TTL_SECONDS
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "rebuild", help="rebuild one read model into a fresh generation, then switch to it"
+    )
+    parser.add_argument("--projection", required=True, choices=sorted(PROJECTIONS))
+    add_replay_arguments(parser)
+    parser.add_argument(
+        "--pointer-wait",
+        type=float,
+        default=2 * POINTER_TTL,
+        help="seconds to let every projector see the new generation (default 20)",
+    )
+    parser.add_argument(
+        "--catch-up-timeout", type=float, default=600.0, help="seconds to wait for catch-up"
+    )
+    parser.add_argument(
+        "--verify", action="store_true", help="also compare the new generation with the fold"
+    )
+    parser.add_argument(
+        "--timezone",
+        default=os.environ.get("LEDGER_TIMEZONE", "UTC"),
+        help="the deployment's LEDGER_TIMEZONE, for --verify",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ledger = Ledger.from_args(args)
+    name = args.projection
+    dynamodb = ledger.client("dynamodb")
+    projections = DynamoDBProjectionStore(dynamodb, ledger.projections_table)
+    active = projections.generations(name).active
+    generation = projections.start_building(name)
+    print(f"{name}: building generation {generation} (readers stay on {active})")
+    time.sleep(args.pointer_wait)
+    jobs = segment_jobs(args.segments, ReplayOptions(read_models=(name,)))
+    result = run_jobs(jobs, runner(ledger, in_process=args.in_process), rate_limit=args.rate_limit)
+    if result.failures:
+        return _abandon(projections, name, generation, "the replay had failures")
+    deadline = time.monotonic() + args.catch_up_timeout
+    while lagging := projections.lagging(name, generation):
+        if time.monotonic() > deadline:
+            for lag in lagging[:20]:
+                print(f"  behind: {lag}")
+            return _abandon(projections, name, generation, f"{len(lagging)} item(s) behind")
+        time.sleep(1.0)
+    print(f"{name}: generation {generation} has caught up with generation {active}")
+    if args.verify:
+        store = DynamoDBEventStore(dynamodb, ledger.events_table)
+        accounts = list(account_ids(dynamodb, ledger.events_table))
+        found = verify_accounts(
+            accounts,
+            store,
+            lambda account: projections.load(account, generations={name: generation}),
+            ZoneInfo(args.timezone),
+            read_models=(name,),
+        )
+        report(found, len(accounts))
+        if found:
+            return _abandon(projections, name, generation, "it differs from the fold")
+    grace_until = datetime.now(UTC) + timedelta(seconds=3 * POINTER_TTL)
+    projections.switch(name, generation, grace_until=grace_until)
+    print(f"{name}: readers now read generation {generation}; {active} is kept for rollback")
+    return 0
+
+
+def _abandon(projections: DynamoDBProjectionStore, name: str, generation: int, why: str) -> int:
+    projections.abandon(name, generation)
+    print(f"{name}: generation {generation} abandoned ({why}); readers never saw it")
+    return 1

@@ -1,0 +1,107 @@
+"""`ledger verify`: fold every account's stored events and compare each read model.
+
+Reports every read model that differs from the fold. `--repair` replays the accounts
+whose read models are missing or behind, through the same path as `ledger replay`
+(a read model at the fold's version but with another value needs `ledger rebuild`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore
+from banking.application.replay import ReplayJob, ReplayOptions
+from banking.application.verification import Difference, verify_account
+from banking.domain.read_models import PROJECTIONS, ReadModel
+from scripts.ops.aws import Ledger
+from scripts.ops.replay import run_jobs, runner
+
+WORKERS = 8
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "verify", help="compare every read model with the fold of the stored events"
+    )
+    parser.add_argument("--account", help="one account (default: every account, by scan)")
+    parser.add_argument("--repair", action="store_true", help="replay what is missing or behind")
+    parser.add_argument(
+        "--timezone",
+        default=os.environ.get("LEDGER_TIMEZONE", "UTC"),
+        help="the deployment's LEDGER_TIMEZONE (default: $LEDGER_TIMEZONE, else UTC)",
+    )
+    parser.add_argument("--in-process", action="store_true", help="repair without the function")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ledger = Ledger.from_args(args)
+    dynamodb = ledger.client("dynamodb")
+    store = DynamoDBEventStore(dynamodb, ledger.events_table)
+    projections = DynamoDBProjectionStore(dynamodb, ledger.projections_table)
+    accounts = [args.account] if args.account else list(account_ids(dynamodb, ledger.events_table))
+    found = verify_accounts(accounts, store, projections.load, ZoneInfo(args.timezone))
+    report(found, len(accounts))
+    if not found or not args.repair:
+        return 1 if found else 0
+    repairable = sorted({d.account_id for d in found if d.repairable})
+    names = tuple(sorted({d.read_model for d in found if d.repairable}))
+    print(f"repairing {len(repairable)} account(s) by replay of {', '.join(names)}")
+    jobs = [
+        ReplayJob(account_id=account, options=ReplayOptions(read_models=names))
+        for account in repairable
+    ]
+    if jobs:
+        run_jobs(jobs, runner(ledger, in_process=args.in_process))
+    remaining = verify_accounts(
+        sorted({d.account_id for d in found}), store, projections.load, ZoneInfo(args.timezone)
+    )
+    report(remaining, len({d.account_id for d in found}), after_repair=True)
+    return 1 if remaining else 0
+
+
+def verify_accounts(
+    accounts: Sequence[str],
+    store: DynamoDBEventStore,
+    load: Callable[[str], Sequence[ReadModel]],
+    zone: ZoneInfo,
+    read_models: Sequence[str] = tuple(PROJECTIONS),
+) -> list[Difference]:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        results = pool.map(
+            lambda account: verify_account(account, store, load, zone, read_models=read_models),
+            accounts,
+        )
+        return [difference for differences in results for difference in differences]
+
+
+def report(found: Sequence[Difference], accounts: int, *, after_repair: bool = False) -> None:
+    for difference in found[:50]:
+        hint = "" if difference.repairable else "  (same version: needs `ledger rebuild`)"
+        print(f"  {difference}{hint}")
+    if len(found) > 50:
+        print(f"  … and {len(found) - 50} more")
+    differing = len({d.account_id for d in found})
+    when = "after repair: " if after_repair else ""
+    print(
+        f"{when}{accounts} account(s) verified, {differing} with differences, "
+        f"{len(found)} read model(s) differ"
+    )
+
+
+def account_ids(dynamodb: Any, table: str) -> Iterator[str]:
+    """Every account with at least one event (the first version is enough)."""
+    paginator = dynamodb.get_paginator("scan")
+    for page in paginator.paginate(
+        TableName=table,
+        ProjectionExpression="accountId",
+        FilterExpression="version = :first",
+        ExpressionAttributeValues={":first": {"N": "1"}},
+    ):
+        for item in page["Items"]:
+            yield str(item["accountId"]["S"])
