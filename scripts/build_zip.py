@@ -13,6 +13,9 @@ files pip writes differently on every install (RECORD, INSTALLER,
 direct_url.json, console-script launchers) are left out. That is what lets
 ``terraform plan`` show no change when no code changed.
 
+Only what requirements.txt pins is installed (``--no-deps``), so a new release of a
+transitive dependency can never change a zip: the build fails, naming what is
+missing, when a pinned package needs something neither pinned nor in the runtime.
 The pip install is cached per requirements hash under ``build/site-packages``.
 """
 
@@ -28,7 +31,12 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
+
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,22 +44,17 @@ TARGET_PLATFORM = "manylinux2014_x86_64"
 TARGET_IMPLEMENTATION = "cp"
 TARGET_PYTHON = "3.11"
 # Shipped by the Lambda Python runtime and kept up to date by AWS; bundling our
-# own copy would add ~20 MB per zip and pin an SDK older than the runtime's.
-RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# own copy would add ~20 MB per zip, pin an SDK older than the runtime's, and shadow
+# the urllib3 the runtime's botocore was tested with.
+RUNTIME_PROVIDED = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
+)
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 EXCLUDED_DIR_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 # Written by pip per install (hashes of the pyc files, the installer, the source URL).
 EXCLUDED_DIST_INFO_FILES = frozenset({"RECORD", "INSTALLER", "direct_url.json", "REQUESTED"})
-
-
-def requirement_name(line: str) -> str:
-    """The distribution name of a requirements.txt line, lower-cased."""
-    spec = line.split("#", 1)[0].strip()
-    for separator in ("==", ">=", "<=", "~=", "!=", ">", "<", "[", ";", " ", "@"):
-        spec = spec.split(separator, 1)[0]
-    return spec.strip().lower().replace("_", "-")
 
 
 def third_party_requirements(requirements: Path) -> list[str]:
@@ -63,7 +66,7 @@ def third_party_requirements(requirements: Path) -> list[str]:
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        if requirement_name(line) in RUNTIME_PROVIDED:
+        if canonicalize_name(Requirement(line).name) in RUNTIME_PROVIDED:
             print(f"  skipping {line}: provided by the Lambda runtime", file=sys.stderr)
             continue
         lines.append(line)
@@ -79,6 +82,7 @@ def pip_arguments() -> list[str]:
         "--python-version",
         TARGET_PYTHON,
         "--only-binary=:all:",
+        "--no-deps",
         "--no-compile",
         "--disable-pip-version-check",
         "--quiet",
@@ -107,15 +111,9 @@ def installed_packages(requirements: list[str], python: str, cache_root: Path) -
         requirements_file = staging / "requirements.txt"
         requirements_file.write_text("\n".join(requirements) + "\n")
         target = staging / "site-packages"
-        subprocess.run(
-            [python, "-m", "pip", "install", *pip_arguments()]
-            + ["--target", str(target), "-r", str(requirements_file)],
-            check=True,
-        )
-        for name in RUNTIME_PROVIDED:  # pulled in transitively, still the runtime's job
-            for path in target.glob(f"{name}*"):
-                if path.name == name or path.name.startswith(f"{name}-"):
-                    shutil.rmtree(path)
+        command = [python, "-m", "pip", "install", *pip_arguments(), "--target", str(target)]
+        subprocess.run([*command, "-r", str(requirements_file)], check=True)
+        check_closure(requirements, target)
         try:
             target.rename(cached)
         except OSError:
@@ -124,6 +122,44 @@ def installed_packages(requirements: list[str], python: str, cache_root: Path) -
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return cached
+
+
+def check_closure(requirements: list[str], target: Path) -> None:
+    """Fail unless every dependency of what was installed is installed or runtime-provided."""
+    environment: dict[str, str] = {
+        **{str(key): str(value) for key, value in default_environment().items()},
+        "python_version": TARGET_PYTHON,
+        "python_full_version": f"{TARGET_PYTHON}.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
+    extras: dict[str, set[str]] = {}
+    for line in requirements:
+        requirement = Requirement(line)
+        extras.setdefault(canonicalize_name(requirement.name), set()).update(requirement.extras)
+    installed = {
+        canonicalize_name(d.metadata["Name"]): d for d in metadata.distributions(path=[str(target)])
+    }
+    missing = []
+    for name, distribution in sorted(installed.items()):
+        for raw in distribution.requires or []:
+            needed = Requirement(raw)
+            wanted = ["", *sorted(extras.get(name, set()))]
+            if needed.marker is not None and not any(
+                needed.marker.evaluate({**environment, "extra": extra}) for extra in wanted
+            ):
+                continue
+            needed_name = canonicalize_name(needed.name)
+            if needed_name not in installed and needed_name not in RUNTIME_PROVIDED:
+                missing.append(f"{name} needs {raw}")
+    if missing:
+        raise SystemExit(
+            "requirements.txt must pin every dependency the Lambda runtime lacks:\n  "
+            + "\n  ".join(missing)
+        )
 
 
 def is_excluded(relative: Path) -> bool:
@@ -192,6 +228,7 @@ def build(lambda_dir: Path, dist: Path, cache_root: Path, python: str) -> Path:
     temporary = Path(temporary_name)
     try:
         write_zip(entries, temporary)
+        temporary.chmod(0o644)  # mkstemp makes it private; the zip is no secret
         if destination.exists() and destination.read_bytes() == temporary.read_bytes():
             temporary.unlink()  # unchanged: keep the old file and its mtime
         else:
