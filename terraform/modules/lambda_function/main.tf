@@ -34,6 +34,7 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "lambda" {
+  #checkov:skip=CKV_AWS_338:Retention is each environment's choice (log_retention_in_days): prod keeps a year, dev and local far less.
   name              = "/aws/lambda/${var.function_name}"
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.kms_key_arn

@@ -304,10 +304,11 @@ module "http_api" {
   }
 
   routes = {
-    post_credits = { route_key = "POST /accounts/{accountId}/credits", integration = "commands" }
-    post_debits  = { route_key = "POST /accounts/{accountId}/debits", integration = "commands" }
-    get_balance  = { route_key = "GET /accounts/{accountId}/balance", integration = "queries" }
-    get_events   = { route_key = "GET /accounts/{accountId}/events", integration = "queries" }
+    post_credits  = { route_key = "POST /accounts/{accountId}/credits", integration = "commands" }
+    post_debits   = { route_key = "POST /accounts/{accountId}/debits", integration = "commands" }
+    get_balance   = { route_key = "GET /accounts/{accountId}/balance", integration = "queries" }
+    get_events    = { route_key = "GET /accounts/{accountId}/events", integration = "queries" }
+    get_statement = { route_key = "GET /accounts/{accountId}/statements/{month}", integration = "queries" }
     # Every other request gets the API's own not_found error, not API Gateway's.
     default = { route_key = "$default", integration = "queries" }
   }
