@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
+from attrs import evolve
+
 from banking.adapters.dynamodb import DynamoDBEventStore
 from banking.adapters.eventbridge import EventBridgePublisher
 from banking.application.replay import (
@@ -142,17 +144,15 @@ def run_jobs(
     run_one: Runner,
     *,
     rate_limit: float | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> ReplayResult:
     """Run every job to its end, in parallel, each continued from its cursor; shows
     progress and prints a summary."""
     jobs = list(jobs)
     per_job = rate_limit / len(jobs) if rate_limit else None
-    progress = Progress(len(jobs), out)
+    progress = Progress(len(jobs), out or sys.stdout)
 
     def drive(job: ReplayJob) -> None:
-        from attrs import evolve
-
         job = evolve(job, options=evolve(job.options, rate_limit=per_job))
         while True:
             result = run_one(job)

@@ -469,9 +469,12 @@ class DynamoDBProjectionStore:
         versions: dict[int, dict[tuple[str, str | None], int]] = {active: {}, generation: {}}
         request: dict[str, Any] = {
             "TableName": self._table,
-            "FilterExpression": "begins_with(readModel, :name)",
+            "FilterExpression": "begins_with(readModel, :name) AND accountId <> :pointers",
             "ProjectionExpression": "accountId, readModel, lastKnownVersion",
-            "ExpressionAttributeValues": {":name": {"S": read_model}},
+            "ExpressionAttributeValues": {
+                ":name": {"S": read_model},
+                ":pointers": {"S": POINTER_PARTITION},
+            },
         }
         while True:
             response = self._client.scan(**request)

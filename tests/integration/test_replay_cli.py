@@ -1,0 +1,121 @@
+"""`ledger replay`, `ledger verify` and `ledger rebuild` on moto, run in-process, with
+the projectors taking the replayed events from the bus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from banking.adapters.dynamodb import DynamoDBProjectionStore
+from banking.application.replay import ReplayJob, ReplayResult
+from banking.domain.money import Money
+from banking.domain.read_models import TOTAL_BALANCE, TotalBalance
+from scripts.ops import rebuild, verify
+from scripts.ops.__main__ import main
+from scripts.ops.replay import in_process_runner
+from tests.integration.conftest import published
+from tests.integration.test_pipeline_handlers import bus_event
+from tests.integration.test_statements import write_history
+
+LEDGER = ["--environment", "test"]
+
+
+@pytest.fixture
+def projectors(load_handler):
+    handler = load_handler("projectors")
+    # As if the pointer wait had passed: the projectors see a new generation at once.
+    handler.projections._ttl = 0
+    return handler
+
+
+@pytest.fixture
+def delivering_runner(monkeypatch, projectors, context, aws):
+    """The in-process runner, with the bus delivering each slice to the projectors."""
+
+    def runner(ledger: Any, *, in_process: bool):
+        run_here = in_process_runner(ledger)
+
+        def run_and_deliver(job: ReplayJob) -> ReplayResult:
+            result = run_here(job)
+            for entry in published(aws):
+                projectors.lambda_handler(bus_event(entry), context)
+            return result
+
+        return run_and_deliver
+
+    for module in (verify, rebuild):
+        monkeypatch.setattr(module, "runner", runner)
+    monkeypatch.setattr("banking.application.verification.SETTLE_SECONDS", 0)
+
+
+def test_replay_all_publishes_replay_events_and_prints_a_summary(aws, capsys):
+    # GIVEN history of two accounts over four months
+    write_history(aws, {"alice": 3, "bob": 1})
+    # WHEN every account is replayed in 3 segments
+    assert main([*LEDGER, "replay", "--all", "--segments", "3", "--in-process"]) == 0
+    # THEN one event per account-month went out, from ledger.replay, and it says so
+    entries = published(aws)
+    assert len(entries) == 8
+    assert {entry["source"] for entry in entries} == {"ledger.replay"}
+    assert "read 24 events" in capsys.readouterr().out
+
+
+def test_a_dry_run_publishes_nothing(aws, capsys):
+    write_history(aws, {"alice": 1})
+    assert main([*LEDGER, "replay", "--account", "alice", "--dry-run", "--in-process"]) == 0
+    assert published(aws) == []
+    assert "published 4" in capsys.readouterr().out
+
+
+def test_verify_reports_missing_read_models_and_repair_fixes_them(aws, delivering_runner, capsys):
+    # GIVEN history that no projector has seen
+    write_history(aws, {"alice": 2})
+    # WHEN verified
+    # THEN every read model is reported missing
+    assert main([*LEDGER, "verify"]) == 1
+    assert "1 with differences, 6 read model(s) differ" in capsys.readouterr().out
+    # WHEN repaired
+    assert main([*LEDGER, "verify", "--repair", "--in-process"]) == 0
+    # THEN nothing differs any more
+    assert "after repair: 1 account(s) verified, 0 with differences" in capsys.readouterr().out
+    assert main([*LEDGER, "verify", "--account", "alice"]) == 0
+
+
+def test_rebuild_replaces_a_wrong_read_model_without_readers_seeing_it_half_built(
+    aws, delivering_runner, capsys
+):
+    # GIVEN read models built, then one total balance wrong at its right version
+    write_history(aws, {"alice": 2, "bob": 1})
+    assert main([*LEDGER, "verify", "--repair", "--in-process"]) == 0
+    store = DynamoDBProjectionStore(aws["dynamodb"], aws["tables"]["projections"], pointer_ttl=0)
+    aws["dynamodb"].update_item(
+        TableName=aws["tables"]["projections"],
+        Key={"accountId": {"S": "bob"}, "readModel": {"S": TOTAL_BALANCE}},
+        UpdateExpression="SET amount = :wrong",
+        ExpressionAttributeValues={":wrong": {"S": "999.99"}},
+    )
+    assert main([*LEDGER, "verify", "--account", "bob"]) == 1
+    # WHEN the read model is rebuilt
+    code = main(
+        [
+            *LEDGER,
+            "rebuild",
+            "--projection",
+            TOTAL_BALANCE,
+            "--pointer-wait",
+            "0",
+            "--verify",
+            "--segments",
+            "2",
+            "--in-process",
+        ]
+    )
+    # THEN readers read a new, complete generation, equal to the fold
+    assert code == 0
+    assert store.generations(TOTAL_BALANCE).active == 1
+    assert [m for m in store.load("bob") if isinstance(m, TotalBalance)] == [
+        TotalBalance(Money(1000 * 4 - 250 * 4), 8)
+    ]
+    assert main([*LEDGER, "verify"]) == 0
+    assert "readers now read generation 1" in capsys.readouterr().out
