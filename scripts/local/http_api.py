@@ -178,6 +178,12 @@ def to_http_response(outcome: Outcome) -> HttpResponse:
     return HttpResponse(status, headers, data)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default listen backlog of 5 resets bursts of concurrent clients.
+    request_queue_size = 128
+
+
 class HttpApiServer:
     """A threaded HTTP server serving one HTTP API on 127.0.0.1:<port>."""
 
@@ -185,8 +191,7 @@ class HttpApiServer:
         self._api = api
         self._router = Router(api)
         self._invoke = invoke
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -98,6 +99,7 @@ class LocalSystem:
         for stale in ("terraform.tfstate", "terraform.tfstate.backup"):
             (settings.state_dir / stale).unlink(missing_ok=True)
         started = time.monotonic()
+        dist_dir = _snapshot(settings.dist_dir, settings.state_dir / "dist")
         self._moto = MotoProcess(settings.state_dir / "logs" / "moto.log")
         self._say(f"moto server on {self._moto.endpoint_url}")
         terraform = Terraform(
@@ -107,14 +109,12 @@ class LocalSystem:
         )
         self._say("terraform init + apply of terraform/environments/local ...")
         terraform.init()
-        terraform.apply(
-            {"endpoint_url": self._moto.endpoint_url, "dist_dir": str(settings.dist_dir)}
-        )
+        terraform.apply({"endpoint_url": self._moto.endpoint_url, "dist_dir": str(dist_dir)})
         outputs = terraform.outputs()
         moto = Moto(self._moto.endpoint_url, _region(settings.state_dir / "terraform.tfstate"))
         self._runtime = Runtime(
             moto,
-            settings.dist_dir,
+            dist_dir,
             settings.state_dir,
             settings.port,
             self.logs,
@@ -131,6 +131,19 @@ class LocalSystem:
 
     def _say(self, message: str) -> None:
         self.logs.write("local", message)
+
+
+def _snapshot(dist_dir: Path, target: Path) -> Path:
+    """A copy of the zips, so the code Terraform deploys is the code the runtime runs even
+    if dist/ is rebuilt meanwhile."""
+    zips = sorted(dist_dir.glob("*.zip"))
+    if not zips:
+        raise RuntimeError(f"no Lambda zips in {dist_dir}: run `make package` first")
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for path in zips:
+        shutil.copy2(path, target / path.name)
+    return target
 
 
 def _region(state_file: Path) -> str:

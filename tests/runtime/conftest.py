@@ -23,8 +23,6 @@ REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/local-runtime-test"
 FAST = RetryDelays(stream_s=(0.05,), async_s=(0.05,), bus_s=(0.05,))
 
-pytestmark = pytest.mark.runtime
-
 
 @pytest.fixture
 def moto() -> Iterator[Moto]:

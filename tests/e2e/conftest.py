@@ -1,0 +1,127 @@
+"""The whole system, started once per test session exactly as `make up` starts it (moto,
+terraform apply of the local environment, the local runtime), on a free port and in a
+temporary state directory; the tests drive it over HTTP only."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import requests
+
+from scripts.local.__main__ import down, up
+from scripts.local.system import REPO, Settings
+
+T = TypeVar("T")
+CONVERGENCE_S = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not any((REPO / "dist").glob("*.zip")):
+        pytest.fail("dist/ holds no Lambda zips: run `make package` (make test does) first")
+    state_dir: Path = tmp_path_factory.mktemp("local-system")
+    settings = Settings(state_dir=state_dir, port=_free_port())
+    if up(settings) != 0:
+        pytest.fail(f"the local system did not come up; see {state_dir / 'local.log'}")
+    try:
+        yield (state_dir / "api-url").read_text().strip()
+    finally:
+        down(settings)
+
+
+class Api:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+
+    def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        return requests.post(
+            f"{self.base_url}{path}",
+            json=body if raw is None else None,
+            data=raw,
+            headers={"content-type": "application/json", **(headers or {})},
+            timeout=30,
+        )
+
+    def get(self, path: str, **params: Any) -> requests.Response:
+        return requests.get(f"{self.base_url}{path}", params=params, timeout=30)
+
+    def credit(self, account: str, amount: str, **kwargs: Any) -> requests.Response:
+        return self.post(f"/accounts/{account}/credits", {"amount": amount}, **kwargs)
+
+    def debit(self, account: str, amount: str, **kwargs: Any) -> requests.Response:
+        return self.post(f"/accounts/{account}/debits", {"amount": amount}, **kwargs)
+
+    def events(self, account: str) -> list[dict[str, Any]]:
+        """Every stored event of the account, following the pages."""
+        events: list[dict[str, Any]] = []
+        after: int | None = None
+        while True:
+            params = {"limit": 100, **({"after": after} if after is not None else {})}
+            response = self.get(f"/accounts/{account}/events", **params)
+            if response.status_code == 404:
+                return events
+            assert response.status_code == 200, response.text
+            page = response.json()
+            events += page["events"]
+            after = page["nextAfter"]
+            if after is None:
+                return events
+
+    def balance_at(self, account: str, version: int) -> dict[str, Any]:
+        """The balance once the read models reflect ``version`` (the pipeline is async)."""
+        return eventually(
+            lambda: self._balance_if_at(account, version),
+            f"balance of {account} to reach version {version}",
+        )
+
+    def _balance_if_at(self, account: str, version: int) -> dict[str, Any] | None:
+        response = self.get(f"/accounts/{account}/balance")
+        if response.status_code != 200:
+            return None
+        balance: dict[str, Any] = response.json()
+        return balance if balance["version"] >= version else None
+
+
+def eventually(probe: Callable[[], T | None], what: str, timeout_s: float = CONVERGENCE_S) -> T:
+    """Poll until ``probe`` returns something, with a deadline rather than a fixed sleep."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        result = probe()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+@pytest.fixture
+def api(api_url: str) -> Api:
+    return Api(api_url)
+
+
+@pytest.fixture
+def account() -> str:
+    """A fresh account per test: the tests share one system and may run in any order."""
+    return f"e2e-{uuid.uuid4().hex[:12]}"
