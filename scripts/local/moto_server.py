@@ -74,6 +74,8 @@ def _put_event_invoke_config(
     """Put *replaces* a function's async config on AWS; moto appends and keeps reading
     the first one, so an update would never take effect."""
     function = self.get_function(function_name)
+    # moto's validation also fails with a KeyError when no destination is given.
+    config = {"DestinationConfig": {}, **config}
     function.event_invoke_config = [
         EventInvokeConfig(function.function_arn, function.last_modified, config)
     ]

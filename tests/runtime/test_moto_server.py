@@ -1,0 +1,71 @@
+"""Our moto launcher: what it turns off in moto, and what it fixes for Terraform."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.runtime.conftest import Bench
+
+pytestmark = pytest.mark.runtime
+
+
+def test_stream_records_survive_writes_to_a_table_with_an_event_source_mapping(
+    bench: Bench,
+) -> None:
+    # GIVEN a table whose stream is mapped to a function (moto would consume its records)
+    arn = bench.function("consumer", {"handler.py": "def lambda_handler(e, c):\n    pass\n"})
+    dynamodb = bench.moto.client("dynamodb")
+    stream_arn = dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    bench.moto.client("lambda").create_event_source_mapping(
+        EventSourceArn=stream_arn, FunctionName=arn, StartingPosition="TRIM_HORIZON"
+    )
+
+    # WHEN items are written
+    for item_id in ("a", "b", "c"):
+        dynamodb.put_item(TableName="t", Item={"id": {"S": item_id}})
+
+    # THEN every record is still there for the runtime's poller
+    streams = bench.moto.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in records] == ["a", "b", "c"]
+
+
+def test_put_events_succeeds_with_lambda_targets_and_still_feeds_queues(bench: Bench) -> None:
+    # GIVEN a rule with a Lambda target and a queue target
+    arn = bench.function("consumer", {"handler.py": "def lambda_handler(e, c):\n    pass\n"})
+    queue_url, queue_arn = bench.queue("q")
+    events = bench.moto.client("events")
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["s"]}))
+    events.put_targets(Rule="r", Targets=[{"Id": "f", "Arn": arn}, {"Id": "q", "Arn": queue_arn}])
+
+    # WHEN an event is published (moto alone raises NotImplementedError for the Lambda)
+    result = events.put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}])
+
+    # THEN it is accepted and the queue target got it
+    assert result["FailedEntryCount"] == 0
+    assert len(bench.messages(queue_url, 1)) == 1
+
+
+def test_event_invoke_configs_read_back_as_aws_returns_them(bench: Bench) -> None:
+    bench.function("f", {"handler.py": "def lambda_handler(e, c):\n    pass\n"})
+    lambda_ = bench.moto.client("lambda")
+
+    lambda_.put_function_event_invoke_config(FunctionName="f", MaximumRetryAttempts=2)
+    lambda_.put_function_event_invoke_config(FunctionName="f", MaximumRetryAttempts=0)
+    config = lambda_.get_function_event_invoke_config(FunctionName="f")
+
+    # A put replaces the previous config, and LastModified is a timestamp (boto3 parses it).
+    assert config["MaximumRetryAttempts"] == 0
+    assert config["LastModified"].year >= 2024
