@@ -45,9 +45,7 @@ def cli_config(directory: Path) -> Path:
         path.write_text("")
     else:
         path.write_text(
-            "provider_installation {\n"
-            f'  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n'
-            "}\n"
+            f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
         )
     return path
 
@@ -66,6 +64,7 @@ class Terraform:
 
     def __init__(self, root: Path, work_dir: Path, extra_env: dict[str, str] | None = None):
         self.root = root
+        self.variables: list[str] = []  # -var arguments a test applied with
         work_dir.mkdir(parents=True, exist_ok=True)
         self.env = {
             **os.environ,

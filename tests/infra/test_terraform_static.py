@@ -53,10 +53,9 @@ def checkov_executable() -> Path:
     if not (CHECKOV_VENV / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(CHECKOV_VENV)], check=True)
         (CHECKOV_VENV / ".gitignore").write_text("*\n")  # as Python 3.13's venv does
+    pip = [str(CHECKOV_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     subprocess.run(
-        [str(CHECKOV_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-        + ["--disable-pip-version-check", "-r", str(CHECKOV_REQUIREMENTS)],
-        check=True,
+        [*pip, "--disable-pip-version-check", "-r", str(CHECKOV_REQUIREMENTS)], check=True
     )
     stamp.write_text(wanted)
     return executable
@@ -66,10 +65,9 @@ def test_checkov_finds_no_failed_check(tmp_path):
     # GIVEN a clean copy of terraform/ (no .terraform left by a local init)
     tree = copy_tree(tmp_path / "terraform")
     # WHEN checkov scans it
+    scan = [str(checkov_executable()), "--directory", str(tree), "--framework", "terraform"]
     result = subprocess.run(
-        [str(checkov_executable()), "--directory", str(tree), "--framework", "terraform"]
-        + ["--output", "json", "--quiet", "--compact", "--skip-download"]
-        + ["--download-external-modules", "false"],
+        [*scan, "--output", "json", "--quiet", "--compact", "--skip-download"],
         capture_output=True,
         text=True,
         timeout=600,
