@@ -9,6 +9,7 @@ instead. Replayed events carry the source `ledger.replay`: only projections get 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import threading
@@ -32,8 +33,9 @@ from banking.domain.read_models import PROJECTIONS
 from scripts.ops.aws import Ledger
 
 Runner = Callable[[ReplayJob], ReplayResult]
-# In-process work is cut into slices this long, so progress is shown as it goes.
-IN_PROCESS_SLICE_SECONDS = 2.0
+# In-process work is cut into slices of this many items, so progress shows as it
+# goes. (Not of a duration: a slow scan page would then end every slice after one item.)
+IN_PROCESS_SLICE_ITEMS = 5_000
 
 
 class ReplayFunctionFailed(Exception):
@@ -133,8 +135,8 @@ def in_process_runner(ledger: Ledger) -> Runner:
     bus = EventBridgePublisher(events, ledger.prefix)
 
     def run_here(job: ReplayJob) -> ReplayResult:
-        deadline = time.monotonic() + IN_PROCESS_SLICE_SECONDS
-        return run_job(job, store, bus, should_stop=lambda: time.monotonic() > deadline)
+        items = itertools.count(1)
+        return run_job(job, store, bus, should_stop=lambda: next(items) >= IN_PROCESS_SLICE_ITEMS)
 
     return run_here
 
