@@ -64,14 +64,12 @@ class BusDelivery:
         invoker: AsyncInvoker,
         destinations: Destinations,
         logs: Logs,
-        retry_delays_s: tuple[float, ...] = (1.0, 2.0, 4.0),
     ) -> None:
         self._moto = moto
         self._wiring = wiring
         self._invoker = invoker
         self._destinations = destinations
         self._logs = logs
-        self._retry_delays_s = retry_delays_s
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
         self._handovers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bus-handover")
@@ -144,25 +142,28 @@ class BusDelivery:
                     self._handovers.submit(self._hand_over, rule, target, event)
 
     def _hand_over(self, rule: Rule, target: Target, event: dict[str, Any]) -> None:
-        """Hand the event to Lambda, retrying per the target's RetryPolicy, then its DLQ."""
-        started = time.time()
-        attempt = 0
-        while not self._stopped.is_set():
-            try:
-                function = self._wiring.function(target.arn)
-            except KeyError as exc:
-                error = str(exc)
-            else:
-                self._invoker.submit(function, target_input(target, event))
-                return
-            attempt += 1
-            delay = self._retry_delays_s[min(attempt - 1, len(self._retry_delays_s) - 1)]
-            if attempt > target.max_retry_attempts or (
-                time.time() + delay - started > target.max_event_age_s
-            ):
-                break
-            time.sleep(delay)
-        self._logs.write("runtime", f"rule {rule.name}: could not deliver to {target.arn}: {error}")
+        """Hand the event to Lambda's async invocation, as EventBridge does.
+
+        A missing function or a resource policy that does not let the rule invoke it are
+        non-retriable errors: EventBridge sends the event to the target's dead-letter
+        queue at once. (Its RetryPolicy covers retriable errors such as throttling, which
+        the runtime never produces: it queues invocations instead.)
+        """
+        try:
+            function = self._wiring.function(target.arn)
+        except KeyError as exc:
+            self._dead_letter(rule, target, event, "RESOURCE_NOT_FOUND", str(exc))
+            return
+        if not function.allows("events.amazonaws.com", rule.arn):
+            message = f"no permission lets {rule.arn} invoke {function.name}"
+            self._dead_letter(rule, target, event, "NO_PERMISSIONS", message)
+            return
+        self._invoker.submit(function, target_input(target, event))
+
+    def _dead_letter(
+        self, rule: Rule, target: Target, event: dict[str, Any], code: str, message: str
+    ) -> None:
+        self._logs.write("runtime", f"rule {rule.name}: not delivered to {target.arn}: {message}")
         if target.dead_letter_arn:
             self._destinations.send(
                 target.dead_letter_arn,
@@ -170,7 +171,7 @@ class BusDelivery:
                 {
                     "RULE_ARN": rule.arn,
                     "TARGET_ARN": target.arn,
-                    "ERROR_CODE": "ResourceNotFoundException",
-                    "ERROR_MESSAGE": error,
+                    "ERROR_CODE": code,
+                    "ERROR_MESSAGE": message,
                 },
             )

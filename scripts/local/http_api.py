@@ -144,6 +144,18 @@ def build_event(
     return event
 
 
+def source_arn(event: dict[str, Any], region: str) -> str:
+    """The execute-api ARN API Gateway invokes the function on behalf of, which the
+    function's resource policy (aws_lambda_permission) must allow."""
+    context = event["requestContext"]
+    route_key = str(event["routeKey"])
+    resource = route_key if route_key == "$default" else route_key.replace(" ", "", 1)
+    return (
+        f"arn:aws:execute-api:{region}:{context['accountId']}:{context['apiId']}"
+        f"/{context['stage']}/{resource}"
+    )
+
+
 @dataclass(frozen=True)
 class HttpResponse:
     status: int

@@ -13,7 +13,7 @@ from scripts.local.aws import Moto
 from scripts.local.bus import BusDelivery
 from scripts.local.code import CodeStore
 from scripts.local.destinations import Destinations
-from scripts.local.http_api import HttpApiServer
+from scripts.local.http_api import HttpApiServer, source_arn
 from scripts.local.logs import Logs
 from scripts.local.stream_poller import StreamPollers
 from scripts.local.wiring import AsyncConfig, Wiring
@@ -26,7 +26,6 @@ class RetryDelays:
 
     stream_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0)
     async_s: tuple[float, ...] = (1.0, 2.0)
-    bus_s: tuple[float, ...] = (1.0, 2.0, 4.0)
 
 
 class Runtime:
@@ -58,6 +57,17 @@ class Runtime:
         assert self.wiring is not None
         return self._pools[self.wiring.function(function_arn).arn].invoke(event)
 
+    def _invoke_for_api(self, function_arn: str, event: dict[str, Any]) -> Outcome:
+        """Invoke for API Gateway, which needs the function's resource policy to allow it."""
+        assert self.wiring is not None
+        function = self.wiring.function(function_arn)
+        source = source_arn(event, self._moto.region)
+        if not function.allows("apigateway.amazonaws.com", source):
+            message = f"no permission lets {source} invoke {function.name} (aws_lambda_permission)"
+            self._logs.write("runtime", f"API Gateway: 500, {message}")
+            return Outcome("", error={"errorMessage": message, "errorType": "AccessDenied"})
+        return self.invoke(function_arn, event)
+
     def start(self) -> None:
         self.wiring = wiring = wiring_module.with_async_overrides(
             wiring_module.load(self._moto), self._async_overrides
@@ -76,9 +86,7 @@ class Runtime:
             )
         destinations = Destinations(self._moto, self._logs)
         invoker = AsyncInvoker(self.invoke, destinations, self._logs, self._retry_delays.async_s)
-        bus = BusDelivery(
-            self._moto, wiring, invoker, destinations, self._logs, self._retry_delays.bus_s
-        )
+        bus = BusDelivery(self._moto, wiring, invoker, destinations, self._logs)
         pollers = StreamPollers(
             self._moto,
             wiring.stream_mappings,
@@ -91,7 +99,7 @@ class Runtime:
         if len(wiring.apis) > 1:
             self._logs.write("runtime", f"{len(wiring.apis)} HTTP APIs; serving the first only")
         if wiring.apis:
-            self.api_server = HttpApiServer(wiring.apis[0], self._port, self.invoke)
+            self.api_server = HttpApiServer(wiring.apis[0], self._port, self._invoke_for_api)
             self.api_server.start()
             self._stoppables.append(self.api_server)
         bus.start()

@@ -130,7 +130,7 @@ class LocalSystem:
             self._moto.stop()
 
     def _say(self, message: str) -> None:
-        self.logs.write("local", message)
+        self.logs.write("system", message)
 
 
 def _snapshot(dist_dir: Path, target: Path) -> Path:

@@ -4,6 +4,8 @@ the functions, routes, stream mappings, rules and targets are whatever moto hold
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -29,6 +31,23 @@ class AsyncConfig:
 
 
 @dataclass(frozen=True)
+class Permission:
+    """One statement of a function's resource policy (aws_lambda_permission)."""
+
+    principal: str
+    source_arn_pattern: str | None
+
+    def allows(self, principal: str, source_arn: str) -> bool:
+        if self.principal not in (principal, "*"):
+            return False
+        if self.source_arn_pattern is None:
+            return True
+        # ArnLike: * is any run of characters (slashes included), ? any one character.
+        regex = re.escape(self.source_arn_pattern).replace(r"\*", ".*").replace(r"\?", ".")
+        return re.fullmatch(regex, source_arn) is not None
+
+
+@dataclass(frozen=True)
 class Function:
     name: str
     arn: str
@@ -40,6 +59,11 @@ class Function:
     code_sha256: str
     dead_letter_arn: str | None = None
     async_config: AsyncConfig = field(default_factory=AsyncConfig)
+    permissions: tuple[Permission, ...] = ()
+
+    def allows(self, principal: str, source_arn: str) -> bool:
+        """Whether the resource policy lets ``principal`` invoke it on behalf of ``source_arn``."""
+        return any(p.allows(principal, source_arn) for p in self.permissions)
 
 
 @dataclass(frozen=True)
@@ -146,6 +170,7 @@ def _functions(moto: Moto) -> Iterator[Function]:
             code_sha256=config["CodeSha256"],
             dead_letter_arn=config.get("DeadLetterConfig", {}).get("TargetArn"),
             async_config=_async_config(lambda_, config["FunctionName"]),
+            permissions=_permissions(lambda_, config["FunctionName"]),
         )
 
 
@@ -161,6 +186,25 @@ def _async_config(lambda_: Any, function_name: str) -> AsyncConfig:
         on_failure_arn=destinations.get("OnFailure", {}).get("Destination") or None,
         on_success_arn=destinations.get("OnSuccess", {}).get("Destination") or None,
     )
+
+
+def _permissions(lambda_: Any, function_name: str) -> tuple[Permission, ...]:
+    try:
+        policy = json.loads(lambda_.get_policy(FunctionName=function_name)["Policy"])
+    except lambda_.exceptions.ResourceNotFoundException:
+        return ()
+    permissions = []
+    for statement in policy.get("Statement", []):
+        if statement.get("Effect", "Allow") != "Allow":
+            continue
+        principal = statement.get("Principal", {})
+        service = principal.get("Service", "*") if isinstance(principal, dict) else principal
+        condition = statement.get("Condition", {})
+        source = next(
+            (v.get("AWS:SourceArn") for v in condition.values() if "AWS:SourceArn" in v), None
+        )
+        permissions.append(Permission(principal=service, source_arn_pattern=source))
+    return tuple(permissions)
 
 
 def _function_arn_of_integration(uri: str) -> str:

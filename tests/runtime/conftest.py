@@ -21,7 +21,7 @@ from scripts.local.supervisor import RetryDelays, Runtime
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/local-runtime-test"
-FAST = RetryDelays(stream_s=(0.05,), async_s=(0.05,), bus_s=(0.05,))
+FAST = RetryDelays(stream_s=(0.05,), async_s=(0.05,))
 
 
 @pytest.fixture
@@ -81,6 +81,16 @@ class Bench:
             Environment={"Variables": environment or {}},
         )
         return str(created["FunctionArn"])
+
+    def allow(self, function: str, principal: str, source_arn: str) -> None:
+        """Grant what aws_lambda_permission grants."""
+        self.moto.client("lambda").add_permission(
+            FunctionName=function,
+            StatementId=f"allow-{abs(hash((principal, source_arn)))}",
+            Action="lambda:InvokeFunction",
+            Principal=principal,
+            SourceArn=source_arn,
+        )
 
     def queue(self, name: str) -> tuple[str, str]:
         sqs = self.moto.client("sqs")

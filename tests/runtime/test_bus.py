@@ -46,8 +46,15 @@ def test_patterns_match_with_eventbridge_semantics() -> None:
 
 
 def _bus_with_target(
-    bench: Bench, handler: str, pattern: dict[str, object], on_failure: str | None = None
+    bench: Bench,
+    handler: str,
+    pattern: dict[str, object],
+    on_failure: str | None = None,
+    *,
+    allowed: bool = True,
+    dead_letter_arn: str | None = None,
 ) -> str:
+    """A bus rule with the function as target, wired as the Terraform modules wire it."""
     observed_url, _ = bench.queue("observed")
     arn = bench.function(
         "consumer", {"handler.py": handler}, environment={"OBSERVED_QUEUE_URL": observed_url}
@@ -60,12 +67,19 @@ def _bus_with_target(
         )
     events = bench.moto.client("events")
     events.create_event_bus(Name="ledger")
-    events.put_rule(Name="balance-changed", EventBusName="ledger", EventPattern=json.dumps(pattern))
-    events.put_targets(
-        Rule="balance-changed",
-        EventBusName="ledger",
-        Targets=[{"Id": "consumer", "Arn": arn, "RetryPolicy": {"MaximumRetryAttempts": 2}}],
-    )
+    rule_arn = events.put_rule(
+        Name="balance-changed", EventBusName="ledger", EventPattern=json.dumps(pattern)
+    )["RuleArn"]
+    if allowed:
+        bench.allow("consumer", "events.amazonaws.com", rule_arn)
+    target: dict[str, object] = {
+        "Id": "consumer",
+        "Arn": arn,
+        "RetryPolicy": {"MaximumRetryAttempts": 2},
+    }
+    if dead_letter_arn:
+        target["DeadLetterConfig"] = {"Arn": dead_letter_arn}
+    events.put_targets(Rule="balance-changed", EventBusName="ledger", Targets=[target])
     return observed_url
 
 
@@ -131,3 +145,24 @@ def test_a_poison_event_lands_in_the_dead_letter_destination_and_others_are_deli
     assert failure["requestContext"]["condition"] == "RetriesExhausted"
     assert failure["requestContext"]["approximateInvokeCount"] == 2
     assert failure["responsePayload"]["errorType"] == "ValueError"
+
+
+def test_an_event_for_a_function_that_does_not_allow_the_rule_goes_to_the_target_dlq(
+    bench: Bench,
+) -> None:
+    # GIVEN a target function lacking the aws_lambda_permission for the rule
+    dlq_url, dlq_arn = bench.queue("target-dlq")
+    observed_url = _bus_with_target(
+        bench, RECORD, {"source": ["ledger.test"]}, allowed=False, dead_letter_arn=dlq_arn
+    )
+    bench.start()
+
+    # WHEN a matching event is published
+    _publish(bench, "CreditEvent", {"n": 1})
+
+    # THEN EventBridge cannot invoke it and the event lands in the target's DLQ
+    [message] = bench.messages(dlq_url, 1)
+    assert json.loads(message["Body"])["detail"] == {"n": 1}
+    assert message["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "NO_PERMISSIONS"
+    assert message["MessageAttributes"]["RULE_ARN"]["StringValue"].endswith("balance-changed")
+    assert bench.messages(observed_url, 1, timeout_s=1) == []

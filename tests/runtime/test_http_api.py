@@ -25,10 +25,13 @@ ECHO = (
 )
 
 
-def _api(bench: Bench, routes: list[str]) -> str:
+def _api(bench: Bench, routes: list[str], *, allowed: bool = True) -> str:
     function_arn = bench.function("echo", {"handler.py": ECHO})
     gateway = bench.moto.client("apigatewayv2")
     api_id = gateway.create_api(Name="test", ProtocolType="HTTP")["ApiId"]
+    if allowed:
+        execution_arn = f"arn:aws:execute-api:eu-west-1:123456789012:{api_id}"
+        bench.allow("echo", "apigateway.amazonaws.com", f"{execution_arn}/*/*")
     integration = gateway.create_integration(
         ApiId=api_id,
         IntegrationType="AWS_PROXY",
@@ -141,3 +144,13 @@ def test_a_bare_json_answer_is_a_200_with_that_body(bench: Bench) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {"hello": "world"}
+
+
+def test_a_function_whose_policy_does_not_allow_the_api_is_a_500(bench: Bench) -> None:
+    # GIVEN a route whose function lacks the aws_lambda_permission for API Gateway
+    url = _api(bench, ["GET /bare"], allowed=False)
+
+    response = requests.get(f"{url}/bare", timeout=10)
+
+    # THEN API Gateway cannot invoke it, as on AWS
+    assert response.status_code == 500
