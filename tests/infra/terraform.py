@@ -14,6 +14,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = ROOT / "terraform"
 ENVIRONMENTS = ("local", "dev", "prod")
+# Every directory under lambdas/ is one function (docs/architecture.md).
+LAMBDAS = sorted(p.parent.name for p in (ROOT / "lambdas").glob("*/handler.py"))
 PLUGIN_DIRS = (
     "/opt/tf-plugins",
     "~/.terraform.d/plugins",

@@ -19,11 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.infra.terraform import ROOT, Terraform, copy_tree, resources
+from tests.infra.terraform import LAMBDAS, ROOT, Terraform, copy_tree, resources
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("terraform-local-apply")]
 
-LAMBDAS = sorted(p.parent.name for p in (ROOT / "lambdas").glob("*/handler.py"))
 XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",

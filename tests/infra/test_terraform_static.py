@@ -6,11 +6,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.infra.terraform import ENVIRONMENTS, ROOT, TERRAFORM_DIR, Terraform, copy_tree
+from tests.infra.terraform import (
+    ENVIRONMENTS,
+    LAMBDAS,
+    ROOT,
+    TERRAFORM_DIR,
+    Terraform,
+    copy_tree,
+    resources,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -85,3 +95,68 @@ def test_checkov_finds_no_failed_check(tmp_path):
     assert not failed, "\n".join(failed)
     assert result.returncode == 0, result.stderr[-3000:]
     assert all(report["summary"]["parsing_errors"] == 0 for report in reports), reports
+
+
+# dev and prod planned offline: the backend swapped for a local one and the provider
+# given dummy credentials; a first plan of an empty state calls no AWS API.
+OFFLINE_PLAN_OVERRIDE = """
+terraform {
+  backend "local" {}
+}
+
+provider "aws" {
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+}
+"""
+
+
+def planned(environment: str, tmp_path: Path) -> dict[str, Any]:
+    tree = copy_tree(tmp_path / "terraform")
+    root = tree / "environments" / environment
+    (root / "zz_offline_plan_override.tf").write_text(OFFLINE_PLAN_OVERRIDE)
+    dist = tmp_path / "dist"  # only their hashes matter to a plan
+    dist.mkdir()
+    for name in LAMBDAS:
+        with zipfile.ZipFile(dist / f"{name}.zip", "w") as archive:
+            archive.writestr("handler.py", "")
+    terraform = Terraform(root, tmp_path / "work")
+    terraform.run("init", "-no-color", f"-backend-config=path={tmp_path / 'state'}")
+    terraform.run("plan", "-no-color", f"-out={tmp_path / 'plan'}", f"-var=dist_dir={dist}")
+    return terraform.show_json(str(tmp_path / "plan"))
+
+
+@pytest.mark.parametrize(
+    ("environment", "protected", "retention"), [("dev", False, 30), ("prod", True, 365)]
+)
+def test_aws_environment_plans_with_its_protections(environment, protected, retention, tmp_path):
+    # GIVEN dev or prod, WHEN planned from an empty state
+    plan = planned(environment, tmp_path)
+    # THEN it creates one function per Lambda directory, named for the environment
+    functions = [r["values"] for r in resources(plan, "aws_lambda_function")]
+    assert sorted(f["function_name"] for f in functions) == [
+        f"ledger-{environment}-{name}" for name in LAMBDAS
+    ]
+    # AND its tables are recoverable, and deletable only where that is meant
+    tables = [r["values"] for r in resources(plan, "aws_dynamodb_table")]
+    assert len(tables) == 3
+    for table in tables:
+        assert table["point_in_time_recovery"] == [{"enabled": True}], table["name"]
+        assert table["deletion_protection_enabled"] is protected, table["name"]
+        assert table["server_side_encryption"][0]["enabled"] is True, table["name"]
+    for group in resources(plan, "aws_cloudwatch_log_group"):
+        assert group["values"]["retention_in_days"] == retention, group["address"]
+    # AND the functions EventBridge invokes retry, then set failures aside
+    configs = {
+        change["address"]: change["change"]
+        for change in plan["resource_changes"]
+        if change["type"] == "aws_lambda_function_event_invoke_config"
+    }
+    assert {address.split('"')[1] for address in configs} == {"dispatcher", "projectors"}
+    for change in configs.values():
+        assert 0 <= change["after"]["maximum_retry_attempts"] <= 2
+        # the queue ARN is known after apply: the destination is set, to an unknown value
+        assert change["after_unknown"]["destination_config"][0]["on_failure"][0]["destination"]
