@@ -1,0 +1,171 @@
+"""The printed table, from the results of one run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=True))
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _work(results: dict[str, Any]) -> str:
+    cells = results["work"]["transactions"]
+    rows = []
+    for cell in cells.values():
+        rows.append(
+            [
+                f"{cell['history']:,}",
+                "yes" if cell["idempotency_key"] else "no",
+                f"{cell['aws_requests']:g}",
+                f"{cell['items_read']:g}",
+                f"{cell['read_units']:g}",
+                f"{cell['write_units']:g}",
+                f"{cell['bus_entries']:g}",
+                f"{sum(cell['invocations'].values()):g}",
+                f"{cell['log_bytes']:,.0f}",
+                f"${cell['cost_per_million']:.2f}",
+            ]
+        )
+    text = _table(
+        [
+            "prior events",
+            "idem. key",
+            "AWS requests",
+            "items read",
+            "RRU",
+            "WRU",
+            "bus entries",
+            "invocations",
+            "log bytes",
+            "$/million tx",
+        ],
+        rows,
+    )
+    ratios = []
+    for key in (False, True):
+        mine = [c for c in cells.values() if c["idempotency_key"] is key]
+        small = min(mine, key=lambda c: c["history"])
+        large = max(mine, key=lambda c: c["history"])
+        for figure in ("aws_requests", "read_units", "write_units", "cost_per_million"):
+            ratio = large[figure] / small[figure] if small[figure] else float("nan")
+            ratios.append(
+                f"{figure} {large['history']:,} vs {small['history']:,}"
+                f"{' (key)' if key else ''}: {ratio:.3f}"
+            )
+    return text + "\nflatness (must be <= 1.1): " + "; ".join(ratios)
+
+
+def _reference(results: dict[str, Any]) -> str:
+    rows = []
+    for entry in results["work"]["seed_dispatcher"].values():
+        rows.append(
+            [
+                f"{entry['history']:,}",
+                entry["variant"],
+                f"{entry['ours_items_read']:g}",
+                f"{entry['items_read']:g}",
+                f"{entry['events_in_window']:g}",
+                f"{entry['requests']:g}",
+                f"{entry['read_units']:g}",
+                f"{entry['ms']:.0f}",
+                f"${entry['read_units'] * 0.125:.2f}",
+                f"${entry['ours_cost_per_million_tx']:.2f}",
+                f"${entry['seed_cost_per_million_tx']:.2f}",
+            ]
+        )
+    return (
+        _table(
+            [
+                "prior events",
+                "seed variant",
+                "ours: items read",
+                "seed: items read",
+                "in 90 days",
+                "requests",
+                "RRU",
+                "ms",
+                "seed reads $/M ev",
+                "ours $/M tx",
+                "seed $/M tx",
+            ],
+            rows,
+        )
+        + "\n(ours: 1 GetItem, 1 RRU, $0.13 per million events in reads)"
+    )
+
+
+def _load(results: dict[str, Any]) -> str:
+    load = results["load"]
+    return "\n".join(
+        [
+            f"accepted commands/s: {load['accepted_per_s']:.1f} ({load['clients']} clients, "
+            f"{load['accounts']} accounts, {load['seconds']:.0f}s, statuses {load['statuses']})",
+            f"raw conditional PutItem/s on the same moto: {load['raw_conditional_puts_per_s']:.1f}"
+            f"  -> commands / raw puts = {load['commands_vs_raw_puts']:.3f}",
+            f"projection lag (201 -> balance shows the version), {load['lag_samples']} samples: "
+            f"p50 {load['lag_p50_s']:.3f}s  p95 {load['lag_p95_s']:.3f}s  "
+            f"p99 {load['lag_p99_s']:.3f}s",
+            f"projection lag from the projectors' ProjectionLag metric (stored -> read model"
+            f" written), {load['metric_lag_samples']} events: p50 {load['metric_lag_p50_s']:.3f}s"
+            f"  p95 {load['metric_lag_p95_s']:.3f}s  p99 {load['metric_lag_p99_s']:.3f}s",
+            f"drain after the load: {load['drain_s']:.1f}s "
+            f"({load['not_projected_after_drain']} accounts not projected); accepted and "
+            f"projected, window + drain: {load['projected_per_s']:.1f}/s",
+        ]
+    )
+
+
+def _cold(results: dict[str, Any]) -> str:
+    cold = results["cold_start"]
+    rows = [
+        [
+            name,
+            f"{entry['zip_bytes'] / 1e6:.2f} MB",
+            f"{entry['import_ms']:.0f}",
+            f"{entry['import_ms_with_bytecode']:.0f}",
+            f"{entry['import_vs_boto3']:.1f}x",
+        ]
+        for name, entry in cold["functions"].items()
+    ]
+    rows.append(["boto3 alone", "", f"{cold['boto3_import_ms']:.0f}", "", "1.0x"])
+    return (
+        _table(["function", "zip", "import ms", "with .pyc", "vs boto3"], rows)
+        + f"\n(median of {cold['repetitions']}, fresh interpreter each)"
+    )
+
+
+def _scan(results: dict[str, Any]) -> str:
+    scan, replay = results["scan"], results["replay"]
+    lines = [
+        f"raw Scan of the events table: {scan['items_per_s']:,.0f} items/s "
+        f"({scan['items']:,} items in {scan['seconds']:.1f}s)"
+    ]
+    if replay.get("measured"):
+        lines.append(
+            f"ledger replay: {replay['events_per_s']:,.0f} events/s "
+            f"({replay['events_per_s'] / scan['items_per_s']:.3f} of the raw scan)"
+        )
+    else:
+        lines.append(f"ledger replay: {replay['reason']}")
+    return "\n".join(lines)
+
+
+def render(results: dict[str, Any]) -> str:
+    sections = [
+        ("Work per accepted command, whole pipeline (medians)", _work),
+        ("Dispatcher reads per event: ours vs the seed's 3-month design", _reference),
+        ("End to end on the local runtime", _load),
+        ("Cold-start proxies", _cold),
+        ("Replay", _scan),
+    ]
+    out = []
+    for title, section in sections:
+        out.append(f"\n== {title} ==\n{section(results)}")
+    out.append(f"\nprices: {results['prices_as_of']}")
+    return "\n".join(out)
