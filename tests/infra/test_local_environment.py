@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -307,3 +308,26 @@ def test_outputs_give_the_local_runtime_its_wiring(outputs):
         "dispatcher_async", "projectors_async",
     }  # fmt: skip
     assert set(outputs["async_invocation"]) == {"dispatcher", "projectors"}
+
+
+def contract_environment() -> dict[str, set[str]]:
+    """Variables each function gets, from docs/architecture.md's table (`all` = every
+    function the contract lists)."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    listed = set(re.findall(r"^\| (\w+)\s+\| `<prefix>-\1`", text, flags=re.MULTILINE))
+    section = text.split("### Environment variables", 1)[1].split("\n## ", 1)[0]
+    expected: dict[str, set[str]] = {name: set() for name in listed}
+    for variable, users in re.findall(r"^\| `(\w+)`\s*\|\s*([\w, ]+?)\s*\|", section, re.M):
+        for user in listed if users == "all" else (u.strip() for u in users.split(",")):
+            expected[user].add(variable)
+    return expected
+
+
+def test_each_function_gets_exactly_the_environment_the_contract_gives_it(state):
+    contract = contract_environment()
+    assert contract, "no function found in docs/architecture.md"
+    for function in by_type(state, "aws_lambda_function"):
+        directory = function["function_name"].removeprefix("ledger-local-")
+        if directory in contract:
+            variables = set(function["environment"][0]["variables"])
+            assert variables == contract[directory], directory
