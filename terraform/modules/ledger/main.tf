@@ -62,8 +62,10 @@ locals {
       }
     }
     replay = {
-      description      = "Re-publishes one scan segment (or one account) of the events table for the projectors."
-      timeout          = 300
+      description = "Re-publishes one scan segment (or one account) of the events table for the projectors."
+      # It stops 15 s before this and answers where it stopped; under boto3's default 60 s
+      # read timeout, so the synchronous caller (ledger replay) never retries a live call.
+      timeout          = 60
       async_on_failure = false
       environment = {
         EVENTS_TABLE_NAME = module.events_table.dynamodb_table_name
