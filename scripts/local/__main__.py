@@ -75,6 +75,10 @@ def _pid_file(settings: Settings) -> Path:
 
 
 def up(settings: Settings) -> int:
+    pid_file = _pid_file(settings)
+    if pid_file.exists() and _group_alive(int(pid_file.read_text())):
+        print(f"error: already up (see {pid_file}); `make down` first", file=sys.stderr)
+        return 1
     try:
         check_port_free(settings.port)
     except PortTakenError as exc:

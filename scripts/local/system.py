@@ -128,6 +128,7 @@ class LocalSystem:
             self._runtime.stop()
         if self._moto is not None:
             self._moto.stop()
+        self.logs.close()
 
     def _say(self, message: str) -> None:
         self.logs.write("system", message)

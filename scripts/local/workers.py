@@ -25,7 +25,12 @@ from scripts.local.logs import Logs
 from scripts.local.wiring import Function
 
 WORKER_MAIN = Path(__file__).with_name("worker_main.py")
-INIT_TIMEOUT_S = 10  # Lambda's limit on the init phase of an on-demand function.
+# Lambda allows 10 s for the init phase on a sandbox of its own; here every sandbox
+# shares the machine's few CPUs, and a burst of cold starts slows each one down.
+INIT_TIMEOUT_S = 30
+# Cold starts under way at once per function. A burst of requests is mostly served by
+# the warm workers, which free up in milliseconds, rather than by ten slow cold starts.
+MAX_CONCURRENT_COLD_STARTS = 2
 DEFAULT_CONCURRENCY = 10
 
 
@@ -189,6 +194,7 @@ class FunctionPool:
         self._max = max_concurrency
         self._idle: list[_Worker] = []
         self._running = 0
+        self._starting = 0
         self._closed = False
         self._lock = threading.Condition()
 
@@ -215,20 +221,28 @@ class FunctionPool:
 
     def _acquire(self) -> _Worker:
         with self._lock:
-            while not self._idle and self._running >= self._max and not self._closed:
+            while not (self._idle or self._closed or self._may_start_one()):
                 self._lock.wait()
             if self._closed:
                 raise RuntimeError(f"{self.function.name}: the runtime is stopping")
             self._running += 1
             if self._idle:
                 return self._idle.pop()
+            self._starting += 1
         try:
             return _Worker(self.function, self._code_dir, self._runtime_dir, self._env, self._logs)
         except BaseException:
             with self._lock:
                 self._running -= 1
-                self._lock.notify()
+                self._lock.notify_all()
             raise
+        finally:
+            with self._lock:
+                self._starting -= 1
+                self._lock.notify_all()
+
+    def _may_start_one(self) -> bool:
+        return self._running < self._max and self._starting < MAX_CONCURRENT_COLD_STARTS
 
     def _release(self, worker: _Worker) -> None:
         with self._lock:
@@ -237,7 +251,7 @@ class FunctionPool:
                 self._idle.append(worker)
             else:
                 worker.kill()
-            self._lock.notify()
+            self._lock.notify_all()
 
     def close(self) -> None:
         with self._lock:
