@@ -50,6 +50,8 @@ def _work(results: dict[str, Any]) -> str:
     ratios = []
     for key in (False, True):
         mine = [c for c in cells.values() if c["idempotency_key"] is key]
+        if not mine:
+            continue
         small = min(mine, key=lambda c: c["history"])
         large = max(mine, key=lambda c: c["history"])
         for figure in ("aws_requests", "read_units", "write_units", "cost_per_million"):
@@ -141,18 +143,21 @@ def _cold(results: dict[str, Any]) -> str:
 
 
 def _scan(results: dict[str, Any]) -> str:
-    scan, replay = results["scan"], results["replay"]
+    scan = results["scan"]
     lines = [
         f"raw Scan of the events table: {scan['items_per_s']:,.0f} items/s "
         f"({scan['items']:,} items in {scan['seconds']:.1f}s)"
     ]
-    if replay.get("measured"):
-        lines.append(
-            f"ledger replay: {replay['events_per_s']:,.0f} events/s "
-            f"({replay['events_per_s'] / scan['items_per_s']:.3f} of the raw scan)"
-        )
-    else:
-        lines.append(f"ledger replay: {replay['reason']}")
+    for key, label in (("replay", "replay --all"), ("replay_every_event", "--every-event")):
+        replay = results.get(key, {"reason": "not measured: replay not yet available"})
+        if replay.get("measured"):
+            lines.append(
+                f"ledger {label}: {replay['events_per_s']:,.0f} events read/s, "
+                f"{replay['published']:,} published "
+                f"({replay['events_per_s'] / scan['items_per_s']:.3f} of the raw scan)"
+            )
+        else:
+            lines.append(f"ledger {label}: {replay['reason']}")
     return "\n".join(lines)
 
 
