@@ -83,8 +83,11 @@ class BusDelivery:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         self._stopped.set()
+
+    def stop(self) -> None:
+        self.request_stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self._handovers.shutdown(wait=False, cancel_futures=True)

@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> None:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # Ctrl-C in `make run` reaches the whole process group; moto must outlive the
+    # runtime's orderly stop, which ends this server last (with SIGTERM).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop.wait()
     server.stop()
     sys.exit(0)

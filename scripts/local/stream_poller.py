@@ -242,7 +242,10 @@ class StreamPollers:
                 thread.start()
                 self._threads.append(thread)
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         self._stopped.set()
+
+    def stop(self) -> None:
+        self.request_stop()
         for thread in self._threads:
             thread.join(timeout=5)

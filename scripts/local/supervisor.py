@@ -107,7 +107,11 @@ class Runtime:
         self._stoppables += [pollers, bus, invoker]
 
     def stop(self) -> None:
+        # Stop taking work first, then end the functions (which unblocks invokes in
+        # flight), then wait for the pollers: none of them is left retrying meanwhile.
         for part in self._stoppables:
-            part.stop()
+            getattr(part, "request_stop", part.stop)()
         for pool in self._pools.values():
             pool.close()
+        for part in self._stoppables:
+            part.stop()

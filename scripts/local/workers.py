@@ -72,6 +72,10 @@ def lambda_environment(function: Function, endpoint_url: str, region: str) -> di
     }
 
 
+class PoolClosedError(RuntimeError):
+    pass
+
+
 class _Worker:
     def __init__(
         self, function: Function, code_dir: Path, runtime_dir: Path, env: dict[str, str], logs: Logs
@@ -151,10 +155,17 @@ class _Worker:
     def invoke(self, event: Any, request_id: str) -> Outcome:
         timeout_s = self._function.timeout_s
         deadline_ms = int((time.time() + timeout_s) * 1000)
-        self._requests.write(
-            json.dumps({"event": event, "requestId": request_id, "deadlineMs": deadline_ms}) + "\n"
-        )
-        self._requests.flush()
+        try:
+            self._requests.write(
+                json.dumps({"event": event, "requestId": request_id, "deadlineMs": deadline_ms})
+                + "\n"
+            )
+            self._requests.flush()
+        except OSError:  # the worker was killed: the runtime is stopping
+            return Outcome(
+                request_id,
+                error={"errorMessage": "the runtime exited", "errorType": "Runtime.ExitError"},
+            )
         answer = self._next_answer(timeout_s)
         if answer is None:
             self.kill()
@@ -193,6 +204,7 @@ class FunctionPool:
         self._logs = logs
         self._max = max_concurrency
         self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
         self._running = 0
         self._starting = 0
         self._closed = False
@@ -202,7 +214,10 @@ class FunctionPool:
         request_id = str(uuid.uuid4())
         started = time.monotonic()
         self._logs.write(self.function.name, f"START RequestId: {request_id} Version: $LATEST")
-        worker = self._acquire()
+        try:
+            worker = self._acquire()
+        except PoolClosedError as exc:
+            return Outcome(request_id, error={"errorMessage": str(exc), "errorType": "Stopping"})
         try:
             if worker.init_error is not None:
                 outcome = Outcome(request_id, error=worker.init_error)
@@ -224,13 +239,20 @@ class FunctionPool:
             while not (self._idle or self._closed or self._may_start_one()):
                 self._lock.wait()
             if self._closed:
-                raise RuntimeError(f"{self.function.name}: the runtime is stopping")
+                raise PoolClosedError(f"{self.function.name}: the runtime is stopping")
             self._running += 1
             if self._idle:
-                return self._idle.pop()
+                worker = self._idle.pop()
+                self._busy.add(worker)
+                return worker
             self._starting += 1
         try:
-            return _Worker(self.function, self._code_dir, self._runtime_dir, self._env, self._logs)
+            worker = _Worker(
+                self.function, self._code_dir, self._runtime_dir, self._env, self._logs
+            )
+            with self._lock:
+                self._busy.add(worker)
+            return worker
         except BaseException:
             with self._lock:
                 self._running -= 1
@@ -247,6 +269,7 @@ class FunctionPool:
     def _release(self, worker: _Worker) -> None:
         with self._lock:
             self._running -= 1
+            self._busy.discard(worker)
             if worker.alive and not self._closed:
                 self._idle.append(worker)
             else:
@@ -254,9 +277,10 @@ class FunctionPool:
             self._lock.notify_all()
 
     def close(self) -> None:
+        """Kill every worker, busy ones included: their invokes end with an error."""
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
+            workers, self._idle = [*self._idle, *self._busy], []
             self._lock.notify_all()
-        for worker in idle:
+        for worker in workers:
             worker.kill()

@@ -4,6 +4,7 @@ temporary state directory; the tests drive it over HTTP only."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import uuid
@@ -35,10 +36,14 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = Settings(state_dir=state_dir, port=_free_port())
     if up(settings) != 0:
         pytest.fail(f"the local system did not come up; see {state_dir / 'local.log'}")
+    pgid = int((state_dir / "local.pid").read_text())
     try:
         yield (state_dir / "api-url").read_text().strip()
     finally:
         down(settings)
+        # `down` stops every process `up` started: moto, runtime, function workers.
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pgid, 0)
 
 
 class Api:
