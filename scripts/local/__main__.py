@@ -12,6 +12,7 @@ The state directory is ``.local`` (or LEDGER_LOCAL_DIR), the port LEDGER_PORT (8
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -153,6 +154,10 @@ def down(settings: Settings) -> int:
 
 
 def _group_alive(pgid: int) -> bool:
+    # When `up` ran in this very process (the e2e tests), its exited leader stays a
+    # zombie, still counted in the group, until reaped here.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pgid, os.WNOHANG)
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
