@@ -149,7 +149,7 @@ def _scan(results: dict[str, Any]) -> str:
         f"({scan['items']:,} items in {scan['seconds']:.1f}s)"
     ]
     for key, label in (("replay", "replay --all"), ("replay_every_event", "--every-event")):
-        replay = results.get(key, {"reason": "not measured: replay not yet available"})
+        replay = results.get(key, {"reason": "not measured in --quick"})
         if replay.get("measured"):
             lines.append(
                 f"ledger {label}: {replay['events_per_s']:,.0f} events read/s, "
