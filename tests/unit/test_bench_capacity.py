@@ -3,6 +3,8 @@ rules and a hand-worked bill."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bench.capacity import item_size, number_size, read_units, write_units
@@ -11,7 +13,7 @@ from bench.prices import Work, cost_per_million
 
 def test_item_size_counts_names_strings_numbers_and_map_overheads():
     # GIVEN an item shaped like a stored event's key and snapshot
-    item = {
+    item: dict[str, Any] = {
         "accountId": {"S": "alice"},  # 9 + 5
         "version": {"N": "1001"},  # 7 + (2 digits pairs + 1) = 7 + 3
         "snapshot": {"M": {"balance": {"S": "12.34"}}},  # 8 + 3 + (1 + 7 + 5)
