@@ -103,6 +103,9 @@ class AsyncInvoker:
                 function.name, f"async event dropped after {attempts} attempts ({condition})"
             )
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         self._stopped.set()
+
+    def stop(self) -> None:
+        self.request_stop()
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -213,8 +213,12 @@ class HttpApiServer:
     def start(self) -> None:
         self._thread.start()
 
+    def request_stop(self) -> None:
+        self.stop()
+
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
 
     def handle(self, request: HttpRequest) -> HttpResponse:

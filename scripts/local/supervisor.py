@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from scripts.local import wiring as wiring_module
 from scripts.local.async_invoke import AsyncInvoker
@@ -18,6 +18,11 @@ from scripts.local.logs import Logs
 from scripts.local.stream_poller import StreamPollers
 from scripts.local.wiring import AsyncConfig, Wiring
 from scripts.local.workers import DEFAULT_CONCURRENCY, FunctionPool, Outcome
+
+
+class _Part(Protocol):
+    def request_stop(self) -> None: ...  # stop taking work, without waiting
+    def stop(self) -> None: ...  # and wait for the work under way
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class Runtime:
         self._retry_delays = retry_delays or RetryDelays()
         self._async_overrides = async_overrides or {}
         self._pools: dict[str, FunctionPool] = {}
-        self._stoppables: list[Any] = []
+        self._parts: list[_Part] = []
         self.wiring: Wiring | None = None
         self.api_server: HttpApiServer | None = None
 
@@ -101,17 +106,17 @@ class Runtime:
         if wiring.apis:
             self.api_server = HttpApiServer(wiring.apis[0], self._port, self._invoke_for_api)
             self.api_server.start()
-            self._stoppables.append(self.api_server)
+            self._parts.append(self.api_server)
         bus.start()
         pollers.start()
-        self._stoppables += [pollers, bus, invoker]
+        self._parts += [pollers, bus, invoker]
 
     def stop(self) -> None:
         # Stop taking work first, then end the functions (which unblocks invokes in
         # flight), then wait for the pollers: none of them is left retrying meanwhile.
-        for part in self._stoppables:
-            getattr(part, "request_stop", part.stop)()
+        for part in self._parts:
+            part.request_stop()
         for pool in self._pools.values():
             pool.close()
-        for part in self._stoppables:
+        for part in self._parts:
             part.stop()
