@@ -370,6 +370,18 @@ module "alarms" {
       }
     },
     {
+      projection_lag = {
+        name                = "${local.prefix}-projection-lag"
+        description         = "Read models trail the stored events: balances served are stale."
+        namespace           = "Ledger"
+        metric_name         = "ProjectionLag"
+        dimensions          = { service = "ledger-projectors" }
+        statistic           = "Maximum"
+        period              = 60
+        evaluation_periods  = 5
+        threshold           = var.projection_lag_alarm_milliseconds
+        comparison_operator = "GreaterThanThreshold"
+      }
       fanout_iterator_age = {
         name                = "${module.functions["fanout"].lambda_function_name}-iterator-age"
         description         = "The events stream is read late: projections lag behind the stored events."
@@ -384,7 +396,117 @@ module "alarms" {
       }
     },
   )
-  alarm_actions = var.alarm_actions
+  alarm_actions = concat(var.alarm_actions, module.alarm_topic[*].sns_topic_arn)
 
   tags = local.tags
+}
+
+module "alarm_topic" {
+  source = "../sns_topic"
+  count  = var.alarm_topic_enabled ? 1 : 0
+
+  name            = "${local.prefix}-alarms"
+  account_id      = local.account_id
+  email_addresses = var.alarm_email_addresses
+
+  tags = local.tags
+}
+
+locals {
+  # Taken from a resource's ARN rather than data sources, so that planning needs no
+  # AWS call (the offline plans of dev and prod in tests/infra rely on it).
+  account_id       = split(":", module.events_table.dynamodb_table_arn)[4]
+  dashboard_region = split(":", module.events_table.dynamodb_table_arn)[3]
+  function_names   = [for function in module.functions : function.lambda_function_name]
+
+  # One time series per function for a metric of the AWS/Lambda namespace.
+  lambda_metric = {
+    for metric in ["Invocations", "Errors", "Throttles", "Duration"] : metric => [
+      for name in local.function_names : ["AWS/Lambda", metric, "FunctionName", name]
+    ]
+  }
+}
+
+module "dashboard" {
+  source = "../dashboard"
+
+  name = local.prefix
+  widgets = [
+    {
+      type = "metric", x = 0, y = 0, width = 12, height = 6
+      properties = {
+        title  = "Commands accepted and rejected (by code)"
+        region = local.dashboard_region
+        stat   = "Sum"
+        period = 60
+        metrics = [
+          [{ expression = "SEARCH('{Ledger,service,type} MetricName=\"CommandAccepted\"', 'Sum', 60)", id = "accepted" }],
+          [{ expression = "SEARCH('{Ledger,service,code} MetricName=\"CommandRejected\"', 'Sum', 60)", id = "rejected" }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 12, y = 0, width = 12, height = 6
+      properties = {
+        title  = "Version conflicts retried, events fanned out and dispatched"
+        region = local.dashboard_region
+        stat   = "Sum"
+        period = 60
+        metrics = [
+          ["Ledger", "VersionConflictRetried", "service", "ledger-commands"],
+          ["Ledger", "EventsFannedOut", "service", "ledger-fanout"],
+          ["Ledger", "FanoutRecordsFailed", "service", "ledger-fanout"],
+          [{ expression = "SEARCH('{Ledger,service,type} MetricName=\"EventsDispatched\"', 'Sum', 60)", id = "dispatched" }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 0, y = 6, width = 12, height = 6
+      properties = {
+        title  = "Projection lag (ms): recorded to read model written"
+        region = local.dashboard_region
+        period = 60
+        metrics = [
+          ["Ledger", "ProjectionLag", "service", "ledger-projectors", { stat = "p50" }],
+          ["Ledger", "ProjectionLag", "service", "ledger-projectors", { stat = "p99" }],
+          ["Ledger", "ProjectionLag", "service", "ledger-projectors", { stat = "Maximum" }],
+        ]
+        annotations = { horizontal = [{ label = "alarm", value = var.projection_lag_alarm_milliseconds }] }
+      }
+    },
+    {
+      type = "metric", x = 12, y = 6, width = 12, height = 6
+      properties = {
+        title  = "Records sent to dead-letter queues"
+        region = local.dashboard_region
+        stat   = "Sum"
+        period = 60
+        metrics = [
+          for key, queue in module.dead_letter_queues : ["AWS/SQS", "NumberOfMessagesSent", "QueueName", queue.sqs_queue_name]
+        ]
+      }
+    },
+    {
+      type = "metric", x = 0, y = 12, width = 12, height = 6
+      properties = {
+        title   = "Function errors and throttles"
+        region  = local.dashboard_region
+        stat    = "Sum"
+        period  = 60
+        metrics = concat(local.lambda_metric["Errors"], local.lambda_metric["Throttles"])
+      }
+    },
+    {
+      type = "metric", x = 12, y = 12, width = 12, height = 6
+      properties = {
+        title  = "Events stream iterator age (ms)"
+        region = local.dashboard_region
+        stat   = "Maximum"
+        period = 60
+        metrics = [
+          ["AWS/Lambda", "IteratorAge", "FunctionName", module.functions["fanout"].lambda_function_name],
+        ]
+      }
+    },
+  ]
 }

@@ -79,3 +79,13 @@ output "async_invocation" {
     } if function.async_on_failure
   }
 }
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = module.dashboard.dashboard_name
+}
+
+output "alarm_topic_arn" {
+  description = "ARN of the alarm topic, when alarm_topic_enabled."
+  value       = one(module.alarm_topic[*].sns_topic_arn)
+}

@@ -143,3 +143,21 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "projection_lag_alarm_milliseconds" {
+  description = "Projection lag (event recorded to read model written) above which the projection-lag alarm fires."
+  type        = number
+  default     = 30000
+}
+
+variable "alarm_topic_enabled" {
+  description = "Create an SNS topic that every alarm notifies (in addition to alarm_actions)."
+  type        = bool
+  default     = false
+}
+
+variable "alarm_email_addresses" {
+  description = "E-mail addresses subscribed to the alarm topic, when it is enabled."
+  type        = list(string)
+  default     = []
+}

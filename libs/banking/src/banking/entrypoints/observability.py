@@ -18,9 +18,14 @@ tracer = Tracer()
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:
-    """A metric with its own dimensions, flushed at once (e.g. rejections by code)."""
+    """A metric with its own dimensions, flushed at once (e.g. rejections by code),
+    alongside the `service` dimension every other metric of the function has."""
     with single_metric(
-        name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=NAMESPACE,
+        default_dimensions={"service": str(metrics.service)},
     ) as metric:
         for key, dimension in dimensions.items():
             metric.add_dimension(name=key, value=dimension)
