@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moto.awslambda.models import EventInvokeConfig, LambdaBackend
+from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import Rule
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
@@ -82,7 +83,31 @@ def _put_event_invoke_config(
     return function.event_invoke_config[0].response()
 
 
+def _atomic(write: Any, lock: threading.RLock) -> Any:
+    """Make a DynamoDB write atomic, as the service is.
+
+    moto checks a write's condition and then applies it without a lock, and its server
+    is threaded: two conditional puts of one version could both pass the check. The
+    ledger's optimistic concurrency rests on that check, so every write takes one lock.
+    """
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return write(*args, **kwargs)
+
+    return locked
+
+
 def patch_moto() -> None:
+    dynamodb_writes = threading.RLock()
+    for name in (
+        "put_item",
+        "update_item",
+        "delete_item",
+        "transact_write_items",
+        "batch_write_item",
+    ):
+        setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name), dynamodb_writes))
     setattr(LambdaBackend, "send_dynamodb_items", _send_dynamodb_items_disabled)  # noqa: B010
     setattr(EventInvokeConfig, "response", _event_invoke_config_response)  # noqa: B010
     setattr(LambdaBackend, "put_function_event_invoke_config", _put_event_invoke_config)  # noqa: B010

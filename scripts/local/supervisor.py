@@ -14,6 +14,7 @@ from scripts.local.bus import BusDelivery
 from scripts.local.code import CodeStore
 from scripts.local.destinations import Destinations
 from scripts.local.http_api import HttpApiServer, source_arn
+from scripts.local.invoke_api import InvokeApiServer
 from scripts.local.logs import Logs
 from scripts.local.stream_poller import StreamPollers
 from scripts.local.wiring import AsyncConfig, Wiring
@@ -57,6 +58,7 @@ class Runtime:
         self._parts: list[_Part] = []
         self.wiring: Wiring | None = None
         self.api_server: HttpApiServer | None = None
+        self.invoke_api: InvokeApiServer | None = None
 
     def invoke(self, function_arn: str, event: Any) -> Outcome:
         assert self.wiring is not None
@@ -107,6 +109,10 @@ class Runtime:
             self.api_server = HttpApiServer(wiring.apis[0], self._port, self._invoke_for_api)
             self.api_server.start()
             self._parts.append(self.api_server)
+        # Synchronous invocations by operator tools (`ledger replay`).
+        self.invoke_api = InvokeApiServer(self.invoke)
+        self.invoke_api.start()
+        self._parts.append(self.invoke_api)
         bus.start()
         pollers.start()
         self._parts += [pollers, bus, invoker]

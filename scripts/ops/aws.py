@@ -2,8 +2,10 @@
 
 Names follow the Terraform root of each environment (`ledger-<environment>-…`). The
 endpoint is, in order: `--endpoint-url`, `$LEDGER_ENDPOINT_URL`, the local runtime's
-moto (`.local/moto-url`, written by `make up`/`make run`) for the `local`
-environment, else AWS itself with the usual credential chain.
+moto (`.local/moto-url`, written by `make up`/`make run`; `$LEDGER_LOCAL_DIR` moves
+`.local`) for the `local` environment, else AWS itself with the usual credential
+chain. Locally, Lambda invocations go to the runtime's Invoke API (`.local/lambda-url`),
+since moto cannot run function code.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from attrs import frozen
 from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCAL_ENDPOINT_FILE = ROOT / ".local" / "moto-url"
+LOCAL_DIR = Path(os.environ.get("LEDGER_LOCAL_DIR") or ROOT / ".local")
 LOCAL_REGION = "eu-west-1"
 
 
@@ -31,22 +33,23 @@ class Ledger:
     environment: str
     endpoint_url: str | None
     region: str | None
+    lambda_endpoint_url: str | None = None
 
     @classmethod
     def from_args(cls, args: Namespace) -> Ledger:
         environment = args.environment
         endpoint = args.endpoint_url or os.environ.get("LEDGER_ENDPOINT_URL")
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        lambda_endpoint = endpoint
         if environment == "local":
             if endpoint is None:
-                if not LOCAL_ENDPOINT_FILE.exists():
-                    raise NotRunning("the local system is not running: start it with `make up`")
-                endpoint = LOCAL_ENDPOINT_FILE.read_text().strip()
+                endpoint = _local_pointer("moto-url")
+                lambda_endpoint = _local_pointer("lambda-url")
             region = region or LOCAL_REGION
             # moto accepts any credentials; the usual chain may have none on a laptop.
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-        return cls(environment, endpoint, region)
+        return cls(environment, endpoint, region, lambda_endpoint)
 
     @property
     def prefix(self) -> str:
@@ -63,8 +66,15 @@ class Ledger:
     def client(self, service: str) -> Any:
         client: Any = boto3.client(  # type: ignore[call-overload]  # any service, by name
             service,
-            endpoint_url=self.endpoint_url,
+            endpoint_url=self.lambda_endpoint_url if service == "lambda" else self.endpoint_url,
             region_name=self.region,
             config=Config(retries={"mode": "standard", "max_attempts": 5}),
         )
         return client
+
+
+def _local_pointer(name: str) -> str:
+    path = LOCAL_DIR / name
+    if not path.exists():
+        raise NotRunning(f"the local system is not running ({path} is missing): `make up`")
+    return path.read_text().strip()
