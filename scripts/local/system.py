@@ -123,12 +123,13 @@ class LocalSystem:
         self._runtime.start()
         # Where operator tools (scripts/ops, `ledger ...`) find this system.
         (settings.state_dir / "moto-url").write_text(self._moto.endpoint_url + "\n")
+        (settings.state_dir / "region").write_text(moto.region + "\n")
         if self._runtime.invoke_api is not None:
             (settings.state_dir / "lambda-url").write_text(self._runtime.invoke_api.url + "\n")
         self._say(f"up in {time.monotonic() - started:.1f}s")
 
     def stop(self) -> None:
-        for pointer in ("moto-url", "lambda-url"):
+        for pointer in ("moto-url", "lambda-url", "region"):
             (self.settings.state_dir / pointer).unlink(missing_ok=True)
         if self._runtime is not None:
             self._runtime.stop()

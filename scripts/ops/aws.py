@@ -21,7 +21,6 @@ from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_DIR = Path(os.environ.get("LEDGER_LOCAL_DIR") or ROOT / ".local")
-LOCAL_REGION = "eu-west-1"
 
 
 class NotRunning(Exception):
@@ -45,7 +44,8 @@ class Ledger:
             if endpoint is None:
                 endpoint = _local_pointer("moto-url")
                 lambda_endpoint = _local_pointer("lambda-url")
-            region = region or LOCAL_REGION
+            # The region Terraform created the local resources in, whatever the shell says.
+            region = _local_pointer("region") if (LOCAL_DIR / "region").exists() else region
             # moto accepts any credentials; the usual chain may have none on a laptop.
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
