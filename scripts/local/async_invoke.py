@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from scripts.local.destinations import Destinations, now_iso
+from scripts.local.faults import ASYNC_RETRY, DEAD_LETTERED, Faults
 from scripts.local.logs import Logs
 from scripts.local.wiring import Function
 from scripts.local.workers import Outcome
@@ -28,8 +29,10 @@ class AsyncInvoker:
         destinations: Destinations,
         logs: Logs,
         retry_delays_s: tuple[float, ...] = (1.0, 2.0),
+        faults: Faults | None = None,
     ) -> None:
         self._invoke = invoke
+        self._faults = faults or Faults.off()
         self._destinations = destinations
         self._logs = logs
         self._retry_delays_s = retry_delays_s
@@ -54,6 +57,7 @@ class AsyncInvoker:
             self._give_up(function, event, outcome, attempt, "EventAgeExceeded")
             return
         self._logs.write(function.name, f"async invoke failed, retry {attempt} in {delay}s")
+        self._faults.note(ASYNC_RETRY, function.name)
         timer = threading.Timer(
             delay,
             lambda: self._resubmit(function, event, queued_at, attempt + 1),
@@ -69,6 +73,7 @@ class AsyncInvoker:
         self, function: Function, event: Any, outcome: Outcome, attempts: int, condition: str
     ) -> None:
         error = outcome.error or {}
+        self._faults.note(DEAD_LETTERED, function.name)
         if function.async_config.on_failure_arn:
             record = {
                 "version": "1.0",

@@ -27,6 +27,7 @@ from moto.events.utils import EventTemplateParser
 from scripts.local.async_invoke import AsyncInvoker
 from scripts.local.aws import Moto
 from scripts.local.destinations import Destinations
+from scripts.local.faults import DUPLICATE, Faults
 from scripts.local.logs import Logs
 from scripts.local.wiring import Rule, Target, Wiring
 
@@ -64,9 +65,11 @@ class BusDelivery:
         invoker: AsyncInvoker,
         destinations: Destinations,
         logs: Logs,
+        faults: Faults | None = None,
     ) -> None:
         self._moto = moto
         self._wiring = wiring
+        self._faults = faults or Faults.off()
         self._invoker = invoker
         self._destinations = destinations
         self._logs = logs
@@ -142,7 +145,22 @@ class BusDelivery:
                 continue
             for target in rule.targets:
                 if target.is_lambda:
-                    self._handovers.submit(self._hand_over, rule, target, event)
+                    self._deliver(rule, target, event)
+
+    def _deliver(self, rule: Rule, target: Target, event: dict[str, Any]) -> None:
+        """Hand over now, or (with faults on) late, twice, or both."""
+        function = target.arn.rsplit(":", 1)[-1]
+        copies = 2 if self._faults.inject(DUPLICATE, function) else 1
+        for _ in range(copies):
+            delay = self._faults.delay_s(function)
+            if delay:
+                timer = threading.Timer(
+                    delay, lambda: self._handovers.submit(self._hand_over, rule, target, event)
+                )
+                timer.daemon = True
+                timer.start()
+            else:
+                self._handovers.submit(self._hand_over, rule, target, event)
 
     def _hand_over(self, rule: Rule, target: Target, event: dict[str, Any]) -> None:
         """Hand the event to Lambda's async invocation, as EventBridge does.

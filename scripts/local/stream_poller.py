@@ -19,6 +19,7 @@ from typing import Any
 
 from scripts.local.aws import Moto
 from scripts.local.destinations import Destinations, now_iso
+from scripts.local.faults import DEAD_LETTERED, DUPLICATE, STREAM_RETRY, Faults
 from scripts.local.logs import Logs
 from scripts.local.wiring import UNLIMITED, StreamMapping
 from scripts.local.workers import Outcome
@@ -76,8 +77,10 @@ class ShardPoller:
         function_name: str,
         retry_delays_s: tuple[float, ...],
         stopped: threading.Event,
+        faults: Faults | None = None,
     ) -> None:
         self._streams = moto.client("dynamodbstreams")
+        self._faults = faults or Faults.off()
         self._mapping = mapping
         self._shard_id = shard_id
         self._invoke = invoke
@@ -133,10 +136,13 @@ class ShardPoller:
             if limit != UNLIMITED and attempts > limit:
                 self._set_aside(records, attempts, "RetryAttemptsExhausted")
                 return
+            self._faults.note(STREAM_RETRY, self._function_name)
             self._stopped.wait(self._retry_delays_s[min(attempts, len(self._retry_delays_s)) - 1])
 
     def _invoke_batch(self, records: list[dict[str, Any]]) -> None:
         outcome = self._invoke(self._mapping.function_arn, {"Records": records})
+        if not outcome.failed and self._faults.inject(DUPLICATE, self._function_name):
+            outcome = self._invoke(self._mapping.function_arn, {"Records": records})
         if outcome.failed:
             raise _Failed(0, whole_batch=True)
         if not self._mapping.report_batch_item_failures:
@@ -163,6 +169,7 @@ class ShardPoller:
             f"{len(records)} stream record(s) {first['SequenceNumber']}..{last['SequenceNumber']}"
             f" set aside: {condition}",
         )
+        self._faults.note(DEAD_LETTERED, self._function_name)
         if not self._mapping.on_failure_arn:
             return
         self._destinations.send(
@@ -211,8 +218,10 @@ class StreamPollers:
         destinations: Destinations,
         logs: Logs,
         retry_delays_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0),
+        faults: Faults | None = None,
     ) -> None:
         self._moto = moto
+        self._faults = faults
         self._mappings = mappings
         self._invoke = invoke
         self._function_names = function_names
@@ -237,6 +246,7 @@ class StreamPollers:
                     self._function_names[mapping.function_arn],
                     self._retry_delays_s,
                     self._stopped,
+                    self._faults,
                 )
                 thread = threading.Thread(target=poller.run, daemon=True, name="stream-poller")
                 thread.start()

@@ -13,6 +13,7 @@ from scripts.local.aws import Moto
 from scripts.local.bus import BusDelivery
 from scripts.local.code import CodeStore
 from scripts.local.destinations import Destinations
+from scripts.local.faults import Faults
 from scripts.local.http_api import HttpApiServer, source_arn
 from scripts.local.invoke_api import InvokeApiServer
 from scripts.local.logs import Logs
@@ -45,8 +46,11 @@ class Runtime:
         max_concurrency: int = DEFAULT_CONCURRENCY,
         retry_delays: RetryDelays | None = None,
         async_overrides: Mapping[str, AsyncConfig] | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self._moto = moto
+        # LEDGER_FAULTS switches fault injection on (docs/reliability.md).
+        self.faults = faults or Faults.from_env(state_dir)
         self._dist_dir = dist_dir
         self._state_dir = state_dir
         self._port = port
@@ -80,6 +84,9 @@ class Runtime:
             wiring_module.load(self._moto), self._async_overrides
         )
         self._logs.write("runtime", "wiring read from moto:\n" + wiring_module.describe(wiring))
+        if self.faults.enabled:
+            self.faults.start_journal()
+            self._logs.write("runtime", f"fault injection on: {self.faults.settings.to_json()}")
         code = CodeStore(self._dist_dir, self._state_dir)
         for function in wiring.functions.values():
             self._pools[function.arn] = FunctionPool(
@@ -90,10 +97,13 @@ class Runtime:
                 self._moto.region,
                 self._logs,
                 self._max_concurrency,
+                self.faults,
             )
         destinations = Destinations(self._moto, self._logs)
-        invoker = AsyncInvoker(self.invoke, destinations, self._logs, self._retry_delays.async_s)
-        bus = BusDelivery(self._moto, wiring, invoker, destinations, self._logs)
+        invoker = AsyncInvoker(
+            self.invoke, destinations, self._logs, self._retry_delays.async_s, self.faults
+        )
+        bus = BusDelivery(self._moto, wiring, invoker, destinations, self._logs, self.faults)
         pollers = StreamPollers(
             self._moto,
             wiring.stream_mappings,
@@ -102,6 +112,7 @@ class Runtime:
             destinations,
             self._logs,
             self._retry_delays.stream_s,
+            self.faults,
         )
         if len(wiring.apis) > 1:
             self._logs.write("runtime", f"{len(wiring.apis)} HTTP APIs; serving the first only")

@@ -15,6 +15,7 @@ written is the init outcome. The function's own stdout/stderr go to its logs.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 
@@ -51,6 +53,22 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
         "errorType": error_type or type(exc).__name__,
         "stackTrace": traceback.format_tb(exc.__traceback__),
     }
+
+
+def _install_faults() -> None:
+    """With LEDGER_FAULTS set, the DynamoDB faults of scripts/local/faults.py, hooked into
+    boto3 before the handler creates its clients. Loaded by path: nothing of the project
+    is importable in here."""
+    if not os.environ.get("LEDGER_FAULTS"):
+        return
+    name = "ledger_local_faults"
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("faults.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while building
+    spec.loader.exec_module(module)
+    module.install_in_worker()
 
 
 def _load_handler() -> Callable[[Any, LambdaContext], Any]:
@@ -92,6 +110,7 @@ def main() -> None:
     requests = os.fdopen(int(request_fd), "r", encoding="utf-8")
     out = os.fdopen(int(response_fd), "w", encoding="utf-8")
     try:
+        _install_faults()
         handler = _load_handler()
     except Exception as exc:  # noqa: BLE001 - an init failure is reported on every invoke
         print(f"[ERROR] Runtime.ImportModuleError: {exc}", file=sys.stderr)

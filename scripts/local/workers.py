@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from scripts.local.aws import FAKE_CREDENTIALS
+from scripts.local.faults import INVOKE_ERROR, INVOKE_TIMEOUT, Faults
 from scripts.local.logs import Logs
 from scripts.local.wiring import Function
 
@@ -196,11 +197,16 @@ class FunctionPool:
         region: str,
         logs: Logs,
         max_concurrency: int = DEFAULT_CONCURRENCY,
+        faults: Faults | None = None,
     ) -> None:
         self.function = function
         self._code_dir = code_dir
         self._runtime_dir = runtime_dir
-        self._env = lambda_environment(function, endpoint_url, region)
+        self._faults = faults or Faults.off()
+        self._env = {
+            **lambda_environment(function, endpoint_url, region),
+            **self._faults.worker_environment(),
+        }
         self._logs = logs
         self._max = max_concurrency
         self._idle: list[_Worker] = []
@@ -222,7 +228,7 @@ class FunctionPool:
             if worker.init_error is not None:
                 outcome = Outcome(request_id, error=worker.init_error)
             else:
-                outcome = worker.invoke(event, request_id)
+                outcome = self._invoke_with_faults(worker, event, request_id)
         finally:
             self._release(worker)
         elapsed_ms = (time.monotonic() - started) * 1000
@@ -232,6 +238,25 @@ class FunctionPool:
             f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms"
             + (f"\tError: {outcome.error['errorType']}" if outcome.error else ""),
         )
+        return outcome
+
+    def _invoke_with_faults(self, worker: _Worker, event: Any, request_id: str) -> Outcome:
+        name = self.function.name
+        if self._faults.inject(INVOKE_ERROR, name):
+            return Outcome(
+                request_id,
+                error={"errorMessage": "injected fault", "errorType": "Injected.InvokeError"},
+            )
+        outcome = worker.invoke(event, request_id)
+        if not outcome.failed and self._faults.inject(INVOKE_TIMEOUT, name):
+            # The work is done but its answer is lost, as when a function times out
+            # after its writes: the caller must treat the outcome as unknown.
+            worker.kill()
+            message = f"Task timed out after {self.function.timeout_s:.2f} seconds (injected)"
+            self._logs.write(name, f"{request_id} {message}")
+            return Outcome(
+                request_id, error={"errorMessage": message, "errorType": "Sandbox.Timedout"}
+            )
         return outcome
 
     def _acquire(self) -> _Worker:

@@ -1,0 +1,277 @@
+"""Fault injection: the local runtime failing on purpose, to show nothing is lost when
+AWS misbehaves the ways it is allowed to.
+
+Off unless ``LEDGER_FAULTS`` is set, to a JSON object or to the path of a file holding
+one (``up``/``run`` pass it on to the runtime; the runtime passes it on to the function
+workers). Every key is optional; a rate is a probability per occasion, 0 to 1:
+
+- ``invoke_error_rate``: an invocation fails before the handler runs (runtime).
+- ``invoke_timeout_rate``: the handler runs, then the invocation times out: its answer
+  is lost and the worker killed (runtime).
+- ``duplicate_rate``: a stream batch or a bus event is delivered twice (poller, bus).
+- ``delay_rate``, ``max_delay_s``: a bus event is held back up to ``max_delay_s``
+  (default 2 s), so events reach their targets out of order (bus).
+- ``dynamodb_throttle_rate``: a DynamoDB call is answered
+  ``ProvisionedThroughputExceededException`` without reaching the table (a botocore
+  hook in the functions' clients).
+- ``dynamodb_error_rate``: a DynamoDB call is answered 500 ``InternalServerError``
+  without reaching the table (same).
+- ``crash_after_write_rate``: the function's process dies right after a ``PutItem`` or
+  ``TransactWriteItems`` succeeded, before it answers (same).
+- ``seed``: seeds the random draws (each worker process adds its pid).
+
+Every fault injected, and every redelivery it causes, is one JSON line in
+``<state dir>/faults.jsonl`` (``{"kind", "function"}``), which ``summary`` counts.
+
+Standard library only at import time: function workers load this file by path before
+anything else of theirs is importable (see worker_main).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, cast
+
+ENV = "LEDGER_FAULTS"
+JOURNAL_ENV = "LEDGER_FAULTS_JOURNAL"
+JOURNAL_NAME = "faults.jsonl"
+WRITE_OPERATIONS = ("PutItem", "TransactWriteItems")
+CRASH_EXIT_CODE = 137
+
+# What each kind of fault draws against.
+INVOKE_ERROR = "invoke_error"
+INVOKE_TIMEOUT = "invoke_timeout"
+DUPLICATE = "duplicate_delivery"
+DELAY = "delayed_delivery"
+DYNAMODB_THROTTLE = "dynamodb_throttle"
+DYNAMODB_ERROR = "dynamodb_error"
+CRASH_AFTER_WRITE = "crash_after_write"
+# What the runtime does about them, noted for the report.
+STREAM_RETRY = "stream_batch_retried"
+ASYNC_RETRY = "async_invoke_retried"
+DEAD_LETTERED = "dead_lettered"
+
+
+class FaultSettingsError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    invoke_error_rate: float = 0.0
+    invoke_timeout_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    delay_rate: float = 0.0
+    max_delay_s: float = 2.0
+    dynamodb_throttle_rate: float = 0.0
+    dynamodb_error_rate: float = 0.0
+    crash_after_write_rate: float = 0.0
+    seed: int | None = None
+
+    @classmethod
+    def parse(cls, value: str) -> FaultSettings:
+        """A JSON object, or the path of a file holding one."""
+        text = value.strip()
+        if not text.startswith("{"):
+            try:
+                text = Path(text).read_text(encoding="utf-8")
+            except OSError as error:
+                raise FaultSettingsError(f"{ENV}: not JSON, nor a readable file: {error}") from None
+        try:
+            raw = json.loads(text)
+        except ValueError as error:
+            raise FaultSettingsError(f"{ENV}: not JSON: {error}") from None
+        if not isinstance(raw, dict):
+            raise FaultSettingsError(f"{ENV}: expected a JSON object")
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> FaultSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise FaultSettingsError(f"{ENV}: unknown setting(s) {unknown}; known: {sorted(known)}")
+        settings = cls(**raw)
+        for name, rate in asdict(settings).items():
+            if name.endswith("_rate") and not (
+                isinstance(rate, int | float) and 0 <= float(rate) <= 1
+            ):
+                raise FaultSettingsError(f"{ENV}: {name} must be between 0 and 1, not {rate!r}")
+        if settings.max_delay_s < 0:
+            raise FaultSettingsError(f"{ENV}: max_delay_s must not be negative")
+        return settings
+
+    @property
+    def enabled(self) -> bool:
+        return any(
+            value for name, value in asdict(self).items() if name.endswith("_rate") and value
+        )
+
+    def rate(self, kind: str) -> float:
+        return float(
+            {
+                INVOKE_ERROR: self.invoke_error_rate,
+                INVOKE_TIMEOUT: self.invoke_timeout_rate,
+                DUPLICATE: self.duplicate_rate,
+                DELAY: self.delay_rate,
+                DYNAMODB_THROTTLE: self.dynamodb_throttle_rate,
+                DYNAMODB_ERROR: self.dynamodb_error_rate,
+                CRASH_AFTER_WRITE: self.crash_after_write_rate,
+            }[kind]
+        )
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v is not None})
+
+
+class Faults:
+    """Draws faults for the runtime and journals them; inert when nothing is switched on."""
+
+    def __init__(self, settings: FaultSettings, journal: Path | None, *, salt: int = 0) -> None:
+        self.settings = settings
+        self.journal = journal
+        self._random = random.Random(None if settings.seed is None else settings.seed + salt)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def off(cls) -> Faults:
+        return cls(FaultSettings(), None)
+
+    @classmethod
+    def from_env(cls, state_dir: Path, environ: Mapping[str, str] = os.environ) -> Faults:
+        value = environ.get(ENV, "")
+        if not value.strip():
+            return cls.off()
+        settings = FaultSettings.parse(value)
+        return cls(settings, state_dir / JOURNAL_NAME) if settings.enabled else cls.off()
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    def inject(self, kind: str, function: str) -> bool:
+        """Whether this occasion gets the fault ``kind``; a fault injected is journalled."""
+        rate = self.settings.rate(kind)
+        if rate <= 0:
+            return False
+        with self._lock:
+            hit = self._random.random() < rate
+        if hit:
+            self.note(kind, function)
+        return hit
+
+    def delay_s(self, function: str) -> float:
+        """How long to hold a delivery back: 0 mostly, up to max_delay_s at delay_rate."""
+        if not self.inject(DELAY, function):
+            return 0.0
+        with self._lock:
+            return self._random.uniform(0, self.settings.max_delay_s)
+
+    def start_journal(self) -> None:
+        """An empty journal: `make up` reuses its state directory."""
+        if self.journal is not None and self.enabled:
+            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            self.journal.write_text("", encoding="utf-8")
+
+    def note(self, kind: str, function: str) -> None:
+        """Journal something that happened (a fault, or a redelivery it caused)."""
+        if self.journal is None or not self.enabled:
+            return
+        line = json.dumps({"kind": kind, "function": function}) + "\n"
+        # One small O_APPEND write per line: runtime threads and function workers
+        # append to the same journal without tearing each other's lines.
+        with self.journal.open("a", encoding="utf-8") as journal:
+            journal.write(line)
+
+    def worker_environment(self) -> dict[str, str]:
+        """What a function worker needs to inject its own faults (botocore hooks)."""
+        if not self.enabled or self.journal is None:
+            return {}
+        return {ENV: self.settings.to_json(), JOURNAL_ENV: str(self.journal)}
+
+
+def summary(journal: Path) -> Counter[tuple[str, str]]:
+    """(kind, function) → how many times, from a journal."""
+    counts: Counter[tuple[str, str]] = Counter()
+    if journal.exists():
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                entry = json.loads(line)
+                counts[(str(entry["kind"]), str(entry["function"]))] += 1
+    return counts
+
+
+def totals(counts: Iterable[tuple[tuple[str, str], int]]) -> Counter[str]:
+    """Kind → how many times, over every function."""
+    by_kind: Counter[str] = Counter()
+    for (kind, _), count in counts:
+        by_kind[kind] += count
+    return by_kind
+
+
+# Inside a function worker: botocore hooks on the clients the handler creates.
+
+
+class _Body:
+    """The raw body botocore reads an AWSResponse's content from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterable[bytes]:
+        yield self._data
+
+
+def _dynamodb_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
+    headers = {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": "injected-fault"}
+    return status, headers, body.encode()
+
+
+def install_in_worker(environ: Mapping[str, str] = os.environ) -> Faults:
+    """Register the DynamoDB faults on boto3's default session, which every client the
+    handler creates afterwards copies. Call before the handler module is imported."""
+    value = environ.get(ENV, "")
+    journal = environ.get(JOURNAL_ENV)
+    if not value.strip() or not journal:
+        return Faults.off()
+    faults = Faults(FaultSettings.parse(value), Path(journal), salt=os.getpid())
+    function = environ.get("AWS_LAMBDA_FUNCTION_NAME", "?")
+
+    import boto3  # the Lambda runtime's, importable once worker_main has set sys.path
+    from botocore.awsrequest import AWSResponse
+
+    def before_send(request: Any, **_: Any) -> Any:
+        # Answered without reaching the table: standard retry mode retries both, and
+        # what outlasts its attempts surfaces as the function's error.
+        if faults.inject(DYNAMODB_THROTTLE, function):
+            status, headers, body = _dynamodb_error(
+                400, "ProvisionedThroughputExceededException", "injected throttling"
+            )
+        elif faults.inject(DYNAMODB_ERROR, function):
+            status, headers, body = _dynamodb_error(500, "InternalServerError", "injected error")
+        else:
+            return None
+        # botocore wraps any mapping of headers; its stubs ask for http.client's class.
+        return AWSResponse(request.url, status, cast(Any, headers), _Body(body))
+
+    def after_write(http_response: Any, **_: Any) -> None:
+        # The write is stored; the caller never hears so (its client sees a 500).
+        if http_response.status_code == 200 and faults.inject(CRASH_AFTER_WRITE, function):
+            os._exit(CRASH_EXIT_CODE)
+
+    boto3.setup_default_session()
+    session = boto3.DEFAULT_SESSION
+    assert session is not None
+    events = session.events
+    events.register("before-send.dynamodb", before_send)
+    for operation in WRITE_OPERATIONS:
+        events.register(f"after-call.dynamodb.{operation}", after_write)
+    return faults
