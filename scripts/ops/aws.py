@@ -78,3 +78,9 @@ def _local_pointer(name: str) -> str:
     if not path.exists():
         raise NotRunning(f"the local system is not running ({path} is missing): `make up`")
     return path.read_text().strip()
+
+
+def dead_letter_queue_urls(ledger: Ledger) -> list[str]:
+    """Every dead-letter queue of the ledger (by the `<prefix>-…-dlq` naming), sorted."""
+    urls = ledger.client("sqs").list_queues(QueueNamePrefix=ledger.prefix).get("QueueUrls", [])
+    return sorted(str(url) for url in urls if str(url).endswith("-dlq"))

@@ -18,7 +18,7 @@ from attrs import frozen
 from banking.adapters.dynamodb import DynamoDBProjectionStore
 from banking.domain.read_models import READ_MODEL_NAMES
 from banking.serialization import parse_time
-from scripts.ops.aws import Ledger
+from scripts.ops.aws import Ledger, dead_letter_queue_urls
 
 
 @frozen
@@ -144,9 +144,8 @@ def _oldest_unprojected(
 
 def _dead_letter_depths(ledger: Ledger) -> dict[str, int]:
     sqs = ledger.client("sqs")
-    urls = sqs.list_queues(QueueNamePrefix=ledger.prefix).get("QueueUrls", [])
     depths: dict[str, int] = {}
-    for url in sorted(u for u in urls if u.endswith("-dlq")):
+    for url in dead_letter_queue_urls(ledger):
         attributes = sqs.get_queue_attributes(
             QueueUrl=url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
