@@ -4,46 +4,29 @@ temporary state directory; the tests drive it over HTTP only."""
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import requests
 
-from scripts.local.__main__ import down, up
-from scripts.local.system import REPO, Settings
+from tests.local_system import System, local_system
 
 T = TypeVar("T")
 CONVERGENCE_S = 30
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    with local_system(tmp_path_factory.mktemp("local-system")) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")
-def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not any((REPO / "dist").glob("*.zip")):
-        pytest.fail("dist/ holds no Lambda zips: run `make package` (make test does) first")
-    state_dir: Path = tmp_path_factory.mktemp("local-system")
-    settings = Settings(state_dir=state_dir, port=_free_port())
-    if up(settings) != 0:
-        pytest.fail(f"the local system did not come up; see {state_dir / 'local.log'}")
-    pgid = int((state_dir / "local.pid").read_text())
-    try:
-        yield (state_dir / "api-url").read_text().strip()
-    finally:
-        down(settings)
-        # `down` stops every process `up` started: moto, runtime, function workers.
-        with pytest.raises(ProcessLookupError):
-            os.killpg(pgid, 0)
+def api_url(system: System) -> str:
+    return system.api_url
 
 
 class Api:
