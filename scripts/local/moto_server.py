@@ -98,8 +98,44 @@ def _atomic(write: Any, lock: threading.RLock) -> Any:
     return locked
 
 
+def _streams_kept_on_cancel(transact: Any) -> Any:
+    """A cancelled TransactWriteItems leaves the tables' streams as they were.
+
+    moto undoes a cancelled transaction by putting back deep copies of the tables taken
+    before it began. Each copy has a stream shard of its own, so the runtime's poller,
+    whose shard iterator holds the old shard, would never see another record (a version
+    conflict between two keyed commands silently stopped the whole pipeline); and the
+    records of the cancelled writes would stay in the old shard. The old shard goes back
+    on the restored table, without them. Runs under the write lock: nothing else appends.
+    """
+
+    def transact_write_items(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        shards = {
+            name: (table, table.stream_shard, len(table.stream_shard.items))
+            for name, table in self.tables.items()
+            if table.stream_shard is not None
+        }
+        try:
+            return transact(self, *args, **kwargs)
+        except Exception:
+            for name, (table, shard, length) in shards.items():
+                restored = self.tables.get(name)
+                if restored is not None and restored is not table:
+                    del shard.items[length:]
+                    shard.table = restored
+                    restored.stream_shard = shard
+            raise
+
+    return transact_write_items
+
+
 def patch_moto() -> None:
     dynamodb_writes = threading.RLock()
+    setattr(  # noqa: B010
+        DynamoDBBackend,
+        "transact_write_items",
+        _streams_kept_on_cancel(DynamoDBBackend.transact_write_items),
+    )
     for name in (
         "put_item",
         "update_item",

@@ -69,3 +69,44 @@ def test_event_invoke_configs_read_back_as_aws_returns_them(bench: Bench) -> Non
     # A put replaces the previous config, and LastModified is a timestamp (boto3 parses it).
     assert config["MaximumRetryAttempts"] == 0
     assert config["LastModified"].year >= 2024
+
+
+def test_a_cancelled_transaction_neither_stops_the_stream_nor_leaves_records_in_it(
+    bench: Bench,
+) -> None:
+    # GIVEN a table with a stream, read from its end as the runtime's poller reads it
+    dynamodb = bench.moto.client("dynamodb")
+    stream_arn = dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    dynamodb.put_item(TableName="t", Item={"id": {"S": "taken"}})
+    streams = bench.moto.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+    )["ShardIterator"]
+
+    # WHEN a transaction is cancelled (its second put's condition fails), then an item
+    # is written
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "t", "Item": {"id": {"S": "cancelled"}}}},
+                {
+                    "Put": {
+                        "TableName": "t",
+                        "Item": {"id": {"S": "taken"}},
+                        "ConditionExpression": "attribute_not_exists(id)",
+                    }
+                },
+            ]
+        )
+    dynamodb.put_item(TableName="t", Item={"id": {"S": "after"}})
+
+    # THEN the iterator taken before sees the later write, and nothing of the cancelled one
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in records] == ["after"]
