@@ -108,8 +108,13 @@ class QueueResult:
     name: str
     found: int = 0
     redriven: int = 0
-    events_sent: int = 0
+    # (account, version) of every event re-sent (or that would be, in a dry run)
+    events: list[tuple[str, int]] = field(factory=list)
     left: list[str] = field(factory=list)
+
+    @property
+    def events_sent(self) -> int:
+        return len(self.events)
 
 
 class Redriver:
@@ -144,7 +149,7 @@ class Redriver:
                 result.left.append(f"{message['MessageId']}: {error}")
                 continue
             result.redriven += 1
-            result.events_sent += len(entries)
+            result.events += [_key(entry) for entry in entries]
         for message in received:  # visible again at once, for the next run or a look
             self._sqs.change_message_visibility(
                 QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
@@ -241,6 +246,10 @@ class Redriver:
         print(line, file=self._out, flush=True)
 
 
+def _key(entry: BusEntry) -> tuple[str, int]:
+    return str(entry.detail.get("accountId")), int(entry.detail.get("version") or 0)
+
+
 def _describe(parked: StreamBatch | BusEvent) -> str:
     if isinstance(parked, StreamBatch):
         return f"stream batch {parked.start}..{parked.end} of {parked.shard_id}"
@@ -269,15 +278,25 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def run(args: argparse.Namespace) -> int:
+    results = redrive_queues(Ledger.from_args(args), args.queues, dry_run=args.dry_run)
+    return 1 if any(result.left for result in results) else 0
+
+
+def redrive_queues(
+    ledger: Ledger,
+    names: Sequence[str] | None = None,
+    *,
+    dry_run: bool = False,
+    out: TextIO | None = None,
+) -> list[QueueResult]:
+    """Redrive the queues named (every dead-letter queue by default), saying how it went."""
     out = out or sys.stdout
-    ledger = Ledger.from_args(args)
-    urls = select_queues(dead_letter_queue_urls(ledger), ledger.prefix, args.queues)
     redriver = Redriver(ledger, out)
-    left = 0
-    for url in urls:
-        result = redriver.redrive(url, dry_run=args.dry_run)
-        verb = "would redrive" if args.dry_run else "redriven"
+    results = []
+    for url in select_queues(dead_letter_queue_urls(ledger), ledger.prefix, names):
+        result = redriver.redrive(url, dry_run=dry_run)
+        verb = "would redrive" if dry_run else "redriven"
         print(
             f"{result.name}: {result.found} message(s), {verb} {result.redriven}, "
             f"{result.events_sent} event(s) re-sent, {len(result.left)} left",
@@ -285,8 +304,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         )
         for reason in result.left:
             print(f"  left: {reason}", file=out)
-        left += len(result.left)
-    return 1 if left else 0
+        results.append(result)
+    return results
 
 
 def select_queues(urls: Sequence[str], prefix: str, names: Sequence[str] | None) -> list[str]:

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             f"oldest unprojected event: {oldest.account_id} v{oldest.version}, "
             f"recorded {oldest.recorded_at.isoformat()} ({age:.0f}s ago)"
         )
-    depths = _dead_letter_depths(ledger)
+    depths = dead_letter_depths(ledger)
     print("dead-letter queues:")
     for name, depth in depths.items():
         print(f"  {name:<48} {depth}")
@@ -142,7 +142,7 @@ def _oldest_unprojected(
     return oldest
 
 
-def _dead_letter_depths(ledger: Ledger) -> dict[str, int]:
+def dead_letter_depths(ledger: Ledger) -> dict[str, int]:
     sqs = ledger.client("sqs")
     depths: dict[str, int] = {}
     for url in dead_letter_queue_urls(ledger):
