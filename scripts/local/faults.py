@@ -18,6 +18,8 @@ workers). Every key is optional; a rate is a probability per occasion, 0 to 1:
   without reaching the table (same).
 - ``crash_after_write_rate``: the function's process dies right after a ``PutItem`` or
   ``TransactWriteItems`` succeeded, before it answers (same).
+- ``functions``: rates for some functions only, by name or directory name, e.g.
+  ``{"projectors": {"invoke_error_rate": 0.3}}``; what it leaves out is as above.
 - ``seed``: seeds the random draws (each worker process adds its pid).
 
 Every fault injected, and every redelivery it causes, is one JSON line in
@@ -35,7 +37,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -74,6 +76,7 @@ class FaultSettings:
     dynamodb_error_rate: float = 0.0
     crash_after_write_rate: float = 0.0
     seed: int | None = None
+    functions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, value: str) -> FaultSettings:
@@ -99,6 +102,10 @@ class FaultSettings:
         if unknown:
             raise FaultSettingsError(f"{ENV}: unknown setting(s) {unknown}; known: {sorted(known)}")
         settings = cls(**raw)
+        for function, override in settings.functions.items():
+            if not isinstance(override, Mapping) or {"seed", "functions"} & set(override):
+                raise FaultSettingsError(f"{ENV}: functions.{function} must hold rates only")
+            cls.from_dict({**asdict(settings), "functions": {}, **override})
         for name, rate in asdict(settings).items():
             if name.endswith("_rate") and not (
                 isinstance(rate, int | float) and 0 <= float(rate) <= 1
@@ -110,9 +117,17 @@ class FaultSettings:
 
     @property
     def enabled(self) -> bool:
-        return any(
-            value for name, value in asdict(self).items() if name.endswith("_rate") and value
-        )
+        rates = [v for n, v in asdict(self).items() if n.endswith("_rate")]
+        rates += [v for o in self.functions.values() for n, v in o.items() if n.endswith("_rate")]
+        return any(rates)
+
+    def for_function(self, function: str) -> FaultSettings:
+        """The settings of one function: its overrides, if any, on the others."""
+        for name, override in self.functions.items():
+            if function == name or function.endswith(f"-{name}"):
+                rates: dict[str, Any] = dict(override)
+                return replace(self, functions={}, **rates)
+        return self
 
     def rate(self, kind: str) -> float:
         return float(
@@ -139,6 +154,7 @@ class Faults:
         self.journal = journal
         self._random = random.Random(None if settings.seed is None else settings.seed + salt)
         self._lock = threading.Lock()
+        self._by_function: dict[str, FaultSettings] = {}
 
     @classmethod
     def off(cls) -> Faults:
@@ -158,7 +174,10 @@ class Faults:
 
     def inject(self, kind: str, function: str) -> bool:
         """Whether this occasion gets the fault ``kind``; a fault injected is journalled."""
-        rate = self.settings.rate(kind)
+        settings = self._by_function.get(function)
+        if settings is None:
+            settings = self._by_function[function] = self.settings.for_function(function)
+        rate = settings.rate(kind)
         if rate <= 0:
             return False
         with self._lock:
@@ -172,7 +191,7 @@ class Faults:
         if not self.inject(DELAY, function):
             return 0.0
         with self._lock:
-            return self._random.uniform(0, self.settings.max_delay_s)
+            return self._random.uniform(0, self.settings.for_function(function).max_delay_s)
 
     def start_journal(self) -> None:
         """An empty journal: `make up` reuses its state directory."""

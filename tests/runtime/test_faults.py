@@ -73,6 +73,19 @@ def test_settings_come_from_json_or_a_file_and_reject_what_they_do_not_know(tmp_
     with pytest.raises(FaultSettingsError, match="between 0 and 1"):
         FaultSettings.parse('{"delay_rate": 2}')
     assert not FaultSettings.parse('{"max_delay_s": 1}').enabled
+    with pytest.raises(FaultSettingsError, match="between 0 and 1"):
+        FaultSettings.parse('{"functions": {"fanout": {"invoke_error_rate": -1}}}')
+
+
+def test_a_function_can_fail_more_often_than_the_others():
+    settings = FaultSettings.parse(
+        '{"invoke_error_rate": 0.1, "functions": {"projectors": {"invoke_error_rate": 0.5}}}'
+    )
+
+    assert settings.for_function("ledger-local-projectors").invoke_error_rate == 0.5
+    assert settings.for_function("projectors").invoke_error_rate == 0.5
+    assert settings.for_function("ledger-local-commands").invoke_error_rate == 0.1
+    assert FaultSettings.parse(settings.to_json()) == settings
 
 
 def test_an_injected_invoke_error_fails_the_invocation_before_the_handler_runs(
