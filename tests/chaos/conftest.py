@@ -1,0 +1,46 @@
+"""A local system of its own with faults injected (LEDGER_FAULTS), for the chaos runs.
+
+Its size and faults are settings, so a longer run is one command away:
+
+    LEDGER_CHAOS_REQUESTS=3000 LEDGER_CHAOS_CLIENTS=16 LEDGER_CHAOS_ACCOUNTS=50 \\
+        .venv/bin/pytest -m chaos -s
+
+``LEDGER_CHAOS_FAULTS`` replaces the faults below (JSON, as LEDGER_FAULTS takes), and
+``LEDGER_CHAOS_REPORT`` names a file to write the run's report to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.local_system import System, local_system
+
+# Every fault on at once, at rates a short run still sees each of many times.
+CHAOS_FAULTS = {
+    "invoke_error_rate": 0.05,
+    "invoke_timeout_rate": 0.02,
+    "duplicate_rate": 0.1,
+    "delay_rate": 0.2,
+    "max_delay_s": 1.0,
+    "dynamodb_throttle_rate": 0.05,
+    "dynamodb_error_rate": 0.03,
+    "crash_after_write_rate": 0.04,
+    # Failing often enough downstream that some events outlast every retry and are
+    # parked, so the run redrives them too.
+    "functions": {
+        "fanout": {"invoke_error_rate": 0.4},
+        "dispatcher": {"invoke_error_rate": 0.25},
+        "projectors": {"invoke_error_rate": 0.3},
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def chaos_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    faults = os.environ.get("LEDGER_CHAOS_FAULTS") or json.dumps(CHAOS_FAULTS)
+    with local_system(tmp_path_factory.mktemp("chaos-system"), {"LEDGER_FAULTS": faults}) as system:
+        yield system
