@@ -36,16 +36,21 @@ class Plan:
     load_accounts: int
     load_seconds: float
     raw_seconds: float
-    probers: int
     import_repetitions: int
+    # The steady open-loop run: this fraction of the sustained rate, long enough for
+    # steady_commands commands (at least steady_seconds, at most 120 s), from `senders`.
+    steady_fraction: float
+    steady_seconds: float
+    steady_commands: int
+    senders: int
     # With an Idempotency-Key a command is a TransactWriteItems, which moto runs by
     # deep-copying every table it writes to: seconds per command once the events table
     # holds the 10,000-event history, so only the quick run (small tables) measures it.
     with_key: bool
 
 
-FULL = Plan((10, 1_000, 10_000), 5, 3, 6, 200, 30.0, 10.0, 3, 5, with_key=False)
-QUICK = Plan((10, 100, 1_000), 2, 1, 4, 50, 8.0, 4.0, 2, 1, with_key=True)
+FULL = Plan((10, 1_000, 10_000), 5, 3, 6, 200, 30.0, 10.0, 5, 0.6, 45.0, 200, 8, with_key=False)
+QUICK = Plan((10, 100, 1_000), 2, 1, 3, 50, 5.0, 4.0, 1, 0.6, 8.0, 0, 3, with_key=True)
 
 
 def _in_process(function: Any, *args: Any) -> Any:
@@ -144,43 +149,109 @@ def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     projectors_log = system.log_path("projectors")
     # One more warm worker per step: a burst of simultaneous cold starts on a small
     # machine outlasts the runtime's 10 s init limit, which no Lambda sandbox shares.
-    warm_up = _in_process(load.ramp, system.api_url, accounts, plan.load_clients + plan.probers)
-    log_offset = projectors_log.stat().st_size if projectors_log.exists() else 0
-    result = _in_process(
-        load.commands, system.api_url, accounts, plan.load_clients, plan.load_seconds, plan.probers
+    warm_up = _in_process(
+        load.ramp,
+        system.api_url,
+        accounts,
+        max(plan.load_clients, plan.senders) + 1,
+        system.http_headers,
+    )
+    # 1. Saturation: closed-loop clients for the window, then the drain until every
+    # account's read model holds its last accepted version. The pipeline keeps up with
+    # what it both accepted and projected over window + drain.
+    log_offset = _size(projectors_log)
+    saturated = _in_process(
+        load.commands,
+        system.api_url,
+        accounts,
+        plan.load_clients,
+        plan.load_seconds,
+        system.http_headers,
     )
     bench = work.WorkBench(system)
-    drain_started = time.perf_counter()
-    pending = dict(result.pop("heads"))
-    while pending and time.perf_counter() - drain_started < 120:
-        pending = {a: v for a, v in pending.items() if bench._read_model_version(a) < v}
-        time.sleep(0.1)
-    drain_s = time.perf_counter() - drain_started
-    lags = result.pop("lags_s")
-    metric_lags = projection_lags(projectors_log, log_offset)
+    drain_s, pending = _drain(bench, saturated.pop("heads"))
+    saturated_lags = projection_lags(projectors_log, log_offset)
+    sustained = saturated["accepted"] / (saturated["seconds"] + drain_s)
+    time.sleep(2)  # the last projector invocations finish
+    # 2. Steady: open loop at a fraction of that, every accepted command probed.
+    rate = max(0.5, plan.steady_fraction * sustained)
+    seconds = min(120.0, max(plan.steady_seconds, plan.steady_commands / rate))
+    log_offset = _size(projectors_log)
+    steady = _in_process(
+        load.open_loop,
+        system.api_url,
+        accounts,
+        rate,
+        seconds,
+        plan.senders,
+        system.http_headers,
+    )
+    steady_metric = projection_lags(projectors_log, log_offset)
+    lags = steady.pop("lags_s")
+    late = steady.pop("late_s")
+    command_s = steady.pop("command_s")
     raw_rate = raw["writes"] / raw["seconds"]
-    rate = result["accepted"] / result["seconds"]
+    accepted_rate = saturated["accepted"] / saturated["seconds"]
     return {
         "warm_up": warm_up,
-        "clients": plan.load_clients,
         "accounts": plan.load_accounts,
-        **result,
-        "accepted_per_s": rate,
-        "lag_samples": len(lags),
-        "lag_p50_s": percentile(lags, 0.50),
-        "lag_p95_s": percentile(lags, 0.95),
-        "lag_p99_s": percentile(lags, 0.99),
-        "drain_s": drain_s,
-        "projected_per_s": result["accepted"] / (result["seconds"] + drain_s),
-        "metric_lag_samples": len(metric_lags),
-        "metric_lag_p50_s": percentile(metric_lags, 0.50),
-        "metric_lag_p95_s": percentile(metric_lags, 0.95),
-        "metric_lag_p99_s": percentile(metric_lags, 0.99),
-        "not_projected_after_drain": len(pending),
         "raw_conditional_puts_per_s": raw_rate,
         "raw": raw,
-        "commands_vs_raw_puts": rate / raw_rate,
+        "saturation": {
+            "clients": plan.load_clients,
+            **saturated,
+            "accepted_per_s": accepted_rate,
+            "drain_s": drain_s,
+            "not_projected_after_drain": len(pending),
+            "sustained_per_s": sustained,
+            "metric_lag_samples": len(saturated_lags),
+            "metric_lag_p50_s": percentile(saturated_lags, 0.50),
+            "metric_lag_max_s": max(saturated_lags, default=float("nan")),
+        },
+        "sustained_per_s": sustained,
+        "sustained_vs_raw_puts": sustained / raw_rate,
+        "accepted_vs_raw_puts": accepted_rate / raw_rate,
+        "steady": {
+            **steady,
+            "fraction_of_sustained": rate / sustained if sustained else float("nan"),
+            "senders": plan.senders,
+            "accepted_per_s": steady["accepted"] / steady["seconds"],
+            "unseen": len(steady["unseen"]),
+            "late_p50_s": percentile(late, 0.50),
+            "late_p99_s": percentile(late, 0.99),
+            "command_p50_s": percentile(command_s, 0.50),
+            "command_p99_s": percentile(command_s, 0.99),
+            "lag_samples": len(lags),
+            "lag_p50_s": percentile(lags, 0.50),
+            "lag_p95_s": percentile(lags, 0.95),
+            "lag_p99_s": percentile(lags, 0.99),
+            "lag_max_s": max(lags, default=float("nan")),
+            "metric_lag_samples": len(steady_metric),
+            "metric_lag_p50_s": percentile(steady_metric, 0.50),
+            "metric_lag_p95_s": percentile(steady_metric, 0.95),
+            "metric_lag_p99_s": percentile(steady_metric, 0.99),
+        },
     }
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _drain(bench: work.WorkBench, heads: dict[str, int]) -> tuple[float, dict[str, int]]:
+    """Seconds until every account's read model holds its head (at most 120 s), and
+    the accounts still behind then."""
+    started = time.perf_counter()
+    pending = dict(heads)
+    # One account at a time (a read of every account per pass would load the moto
+    # that the pipeline is draining through): wait for it, then the next.
+    for account, version in list(pending.items()):
+        while time.perf_counter() - started < 120:
+            if bench._read_model_version(account) >= version:
+                del pending[account]
+                break
+            time.sleep(0.1)
+    return time.perf_counter() - started, pending
 
 
 def projection_lags(log: Path, offset: int) -> list[float]:

@@ -1,15 +1,19 @@
 """Load generators, each run in a process of its own so the clients do not share an
 interpreter (and its lock) with the local runtime they measure.
 
-- commands: closed-loop clients POSTing credits across many accounts over HTTP, while
-  probers take accepted commands and poll the balance query until it shows their
-  version (projection lag, from the 201 to that answer);
+- commands: closed-loop clients POSTing credits across many accounts over HTTP, as fast
+  as the commands are accepted (the pipeline's saturation; the caller measures the
+  drain afterwards);
+- open_loop: credits sent at a fixed rate (Poisson arrivals), whatever the answers'
+  pace, each accepted one probed on the balance query until it shows its version
+  (projection lag, from the 201 to that answer);
 - raw puts: the same number of clients doing conditional PutItem straight to the moto
   server, the substrate's own limit.
 """
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 import time
@@ -22,20 +26,25 @@ from botocore.config import Config
 
 from scripts.local.aws import FAKE_CREDENTIALS
 
-PROBE_INTERVAL_S = 0.02
+PROBE_INTERVAL_S = 0.05
+
+
+def _session(headers: dict[str, str]) -> requests.Session:
+    session = requests.Session()
+    session.headers.update(headers)
+    return session
 
 
 def commands(
-    api_url: str, accounts: list[str], clients: int, seconds: float, probers: int
+    api_url: str, accounts: list[str], clients: int, seconds: float, headers: dict[str, str]
 ) -> dict[str, Any]:
     stop = threading.Event()
     lock = threading.Lock()
     statuses: Counter[int] = Counter()
     accepted: list[tuple[float, str, int]] = []  # (time of the 201, account, version)
-    lags: list[float] = []
 
     def client(index: int) -> None:
-        session, rng = requests.Session(), random.Random(index)
+        session, rng = _session(headers), random.Random(index)
         while not stop.is_set():
             account = rng.choice(accounts)
             try:
@@ -54,25 +63,7 @@ def commands(
                 if response.status_code == 201:
                     accepted.append((at, account, int(response.json()["version"])))
 
-    def prober() -> None:
-        session = requests.Session()
-        while not stop.is_set():
-            with lock:
-                latest = accepted[-1] if accepted else None
-            if latest is None:
-                time.sleep(PROBE_INTERVAL_S)
-                continue
-            at, account, version = latest
-            while not stop.is_set():
-                answer = session.get(f"{api_url}/accounts/{account}/balance", timeout=30)
-                if answer.status_code == 200 and int(answer.json()["version"]) >= version:
-                    with lock:
-                        lags.append(time.perf_counter() - at)
-                    break
-                time.sleep(PROBE_INTERVAL_S)
-
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    threads += [threading.Thread(target=prober) for _ in range(probers)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -88,12 +79,126 @@ def commands(
         "seconds": elapsed,
         "statuses": {str(code): count for code, count in statuses.items()},
         "accepted": len(accepted),
-        "lags_s": lags,
         "heads": heads,
     }
 
 
-def ramp(api_url: str, accounts: list[str], concurrency: int) -> dict[str, Any]:
+def open_loop(
+    api_url: str,
+    accounts: list[str],
+    rate: float,
+    seconds: float,
+    senders: int,
+    headers: dict[str, str],
+    probe_timeout_s: float = 60.0,
+) -> dict[str, Any]:
+    """Credits at `rate` per second for `seconds` (Poisson arrivals, fixed seed), each
+    sent at its scheduled time by one of `senders` threads; every 201 is then probed:
+    GET balance every PROBE_INTERVAL_S until the answer shows its version. Lag is from
+    the 201 to that answer. A probe still waiting after `probe_timeout_s` counts as
+    unseen; the run waits for every probe, so the tail is not cut off by the window."""
+    rng = random.Random(8)
+    schedule: list[tuple[float, str]] = []
+    at = rng.expovariate(rate)
+    while at < seconds:
+        schedule.append((at, rng.choice(accounts)))
+        at += rng.expovariate(rate)
+    work: queue.Queue[tuple[float, str] | None] = queue.Queue()
+    lock = threading.Lock()
+    statuses: Counter[int] = Counter()
+    lags: list[float] = []
+    late_s: list[float] = []  # how long after its scheduled time each command left
+    command_s: list[float] = []  # the POST's own time, request to 201
+    unseen: list[tuple[str, int]] = []
+    probes = [0]
+    probe_threads: list[threading.Thread] = []
+
+    def probe(account: str, version: int, accepted_at: float) -> None:
+        session = _session(headers)
+        while time.perf_counter() - accepted_at < probe_timeout_s:
+            try:
+                answer = session.get(f"{api_url}/accounts/{account}/balance", timeout=30)
+            except requests.RequestException:
+                answer = None
+            with lock:
+                probes[0] += 1
+            if (
+                answer is not None
+                and answer.status_code == 200
+                and int(answer.json()["version"]) >= version
+            ):
+                with lock:
+                    lags.append(time.perf_counter() - accepted_at)
+                return
+            time.sleep(PROBE_INTERVAL_S)
+        with lock:
+            unseen.append((account, version))
+
+    def sender() -> None:
+        session = _session(headers)
+        while (job := work.get()) is not None:
+            due, account = job
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            sent = time.perf_counter()
+            try:
+                response = session.post(
+                    f"{api_url}/accounts/{account}/credits",
+                    json={"amount": "1.00"},
+                    timeout=30,
+                )
+            except requests.RequestException:
+                with lock:
+                    statuses[0] += 1
+                continue
+            accepted_at = time.perf_counter()
+            with lock:
+                statuses[response.status_code] += 1
+                late_s.append(max(0.0, sent - due))
+                command_s.append(accepted_at - sent)
+            if response.status_code == 201:
+                thread = threading.Thread(
+                    target=probe, args=(account, int(response.json()["version"]), accepted_at)
+                )
+                with lock:
+                    probe_threads.append(thread)
+                thread.start()
+
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    started = time.perf_counter()
+    for offset, account in schedule:
+        work.put((started + offset, account))
+    for _ in threads:
+        work.put(None)
+    for thread in threads:
+        thread.join()
+    sent_s = time.perf_counter() - started
+    with lock:
+        waiting = list(probe_threads)
+    for thread in waiting:
+        thread.join()
+    return {
+        "target_rate": rate,
+        "scheduled": len(schedule),
+        "seconds": sent_s,
+        "statuses": {str(code): count for code, count in statuses.items()},
+        "accepted": statuses[201],
+        "lags_s": lags,
+        "late_s": late_s,
+        "command_s": command_s,
+        "unseen": unseen,
+        "probes": probes[0],
+        "probe_interval_s": PROBE_INTERVAL_S,
+        "total_seconds": time.perf_counter() - started,
+    }
+
+
+def ramp(
+    api_url: str, accounts: list[str], concurrency: int, headers: dict[str, str]
+) -> dict[str, Any]:
     """Steps of 1, 2, ... `concurrency` simultaneous credits and balance queries."""
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
@@ -101,7 +206,7 @@ def ramp(api_url: str, accounts: list[str], concurrency: int) -> dict[str, Any]:
 
     def one(index: int) -> None:
         account = accounts[index % len(accounts)]
-        session = requests.Session()
+        session = _session(headers)
         posted = session.post(
             f"{api_url}/accounts/{account}/credits", json={"amount": "1.00"}, timeout=60
         )

@@ -104,23 +104,39 @@ def _reference(results: dict[str, Any]) -> str:
 
 def _load(results: dict[str, Any]) -> str:
     load = results["load"]
-    return "\n".join(
+    sat, steady = load["saturation"], load["steady"]
+    raw = load["raw_conditional_puts_per_s"]
+    rows = [
         [
-            f"accepted commands/s: {load['accepted_per_s']:.1f} ({load['clients']} clients, "
-            f"{load['accounts']} accounts, {load['seconds']:.0f}s, statuses {load['statuses']})",
-            f"raw conditional PutItem/s on the same moto: {load['raw_conditional_puts_per_s']:.1f}"
-            f"  -> commands / raw puts = {load['commands_vs_raw_puts']:.3f}",
-            f"projection lag (201 -> balance shows the version), {load['lag_samples']} samples: "
-            f"p50 {load['lag_p50_s']:.3f}s  p95 {load['lag_p95_s']:.3f}s  "
-            f"p99 {load['lag_p99_s']:.3f}s",
-            f"projection lag from the projectors' ProjectionLag metric (stored -> read model"
-            f" written), {load['metric_lag_samples']} events: p50 {load['metric_lag_p50_s']:.3f}s"
-            f"  p95 {load['metric_lag_p95_s']:.3f}s  p99 {load['metric_lag_p99_s']:.3f}s",
-            f"drain after the load: {load['drain_s']:.1f}s "
-            f"({load['not_projected_after_drain']} accounts not projected); accepted and "
-            f"projected, window + drain: {load['projected_per_s']:.1f}/s",
-        ]
-    )
+            f"sustained: accepted and projected per second ({sat['clients']} closed-loop "
+            f"clients, {load['accounts']} accounts, {sat['seconds']:.0f} s + drain)",
+            f"{load['sustained_per_s']:.2f} ({sat['accepted']} x 201 in "
+            f"{sat['seconds']:.0f} s + {sat['drain_s']:.1f} s drain, "
+            f"{sat['not_projected_after_drain']} unprojected)",
+        ],
+        ["  accepted per second during the window", f"{sat['accepted_per_s']:.2f}"],
+        ["raw conditional PutItem per second, same moto", f"{raw:.1f}"],
+        ["sustained / raw puts", f"{load['sustained_vs_raw_puts']:.4f}"],
+        [
+            f"steady open loop: Poisson at {steady['target_rate']:.2f}/s "
+            f"({steady['fraction_of_sustained']:.0%} of sustained), {steady['seconds']:.0f} s",
+            f"{steady['accepted']} x 201 of {steady['scheduled']}, statuses "
+            f"{steady['statuses']}, sent late p99 {steady['late_p99_s']:.3f} s",
+        ],
+        [
+            f"  lag, 201 -> GET balance shows the version ({steady['lag_samples']} samples, "
+            f"{steady['unseen']} unseen in 60 s)",
+            f"p50 {steady['lag_p50_s']:.2f} s, p95 {steady['lag_p95_s']:.2f} s, "
+            f"p99 {steady['lag_p99_s']:.2f} s",
+        ],
+        [
+            f"  lag, projectors' ProjectionLag ({steady['metric_lag_samples']} values)",
+            f"p50 {steady['metric_lag_p50_s']:.2f} s, p95 {steady['metric_lag_p95_s']:.2f} s, "
+            f"p99 {steady['metric_lag_p99_s']:.2f} s",
+        ],
+        ["  POST credits, request -> 201", f"p50 {steady['command_p50_s']:.3f} s"],
+    ]
+    return _table(["figure", "value"], rows)
 
 
 def _cold(results: dict[str, Any]) -> str:

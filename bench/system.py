@@ -8,6 +8,7 @@ makes each AWS request and how long each invocation takes.
 
 from __future__ import annotations
 
+import importlib
 import json
 import socket
 import subprocess
@@ -29,6 +30,10 @@ from scripts.local.workers import Outcome
 
 REPO = Path(__file__).resolve().parents[1]
 FUNCTION_PREFIX = "ledger-local-"
+TERRAFORM_DIR = REPO / "terraform" / "environments" / "local"
+AUDIENCE = "ledger-local"
+# A back-office token: may write credits and read any account.
+TOKEN_SCOPES = ("ledger/transactions.write", "ledger/accounts.read")
 
 
 def short_name(function_name: str) -> str:
@@ -90,6 +95,10 @@ class BenchSystem:
         self.region = ""
         self.outputs: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
+        self.issuer: Any = None
+        # Sent with every HTTP request of the bench (a bearer token when the API has a
+        # JWT authorizer).
+        self.http_headers: dict[str, str] = {}
 
     @property
     def api_url(self) -> str:
@@ -114,14 +123,12 @@ class BenchSystem:
         if not line.startswith("MOTO_PORT="):
             raise RuntimeError(f"the metered moto server did not start; see {logs_dir}")
         self.endpoint_url = f"http://127.0.0.1:{line.removeprefix('MOTO_PORT=')}"
-        terraform = Terraform(
-            REPO / "terraform" / "environments" / "local",
-            self.state_dir,
-            logs_dir / "terraform.log",
-        )
+        terraform = Terraform(TERRAFORM_DIR, self.state_dir, logs_dir / "terraform.log")
+        variables = {"endpoint_url": self.endpoint_url, "dist_dir": str(self.dist_dir)}
+        variables.update(self._start_issuer())
         terraform.init()
         self.timings["terraform_init_s"] = time.monotonic() - started
-        terraform.apply({"endpoint_url": self.endpoint_url, "dist_dir": str(self.dist_dir)})
+        terraform.apply(variables)
         self.timings["terraform_apply_s"] = time.monotonic() - started
         self.outputs = terraform.outputs()
         self.region = _region(self.state_dir / "terraform.tfstate")
@@ -136,6 +143,19 @@ class BenchSystem:
         self.runtime.start()
         self.timings["up_s"] = time.monotonic() - started
 
+    def _start_issuer(self) -> dict[str, str]:
+        """The local token issuer, if the environment has a JWT authorizer: its URL and
+        audience for Terraform, and a token for the bench's requests."""
+        declared = "jwt_issuer" in "".join(path.read_text() for path in TERRAFORM_DIR.glob("*.tf"))
+        if not declared:
+            return {}
+        issuer_module = importlib.import_module("scripts.local.issuer")
+        self.issuer = issuer_module.Issuer(self.state_dir / "issuer", AUDIENCE)
+        self.issuer.start()
+        token = self.issuer.token("bench", scopes=TOKEN_SCOPES, ttl_s=6 * 3600)
+        self.http_headers = {"authorization": f"Bearer {token}"}
+        return {"jwt_issuer": self.issuer.url, "jwt_audience": json.dumps([AUDIENCE])}
+
     def stop(self) -> None:
         if self.runtime is not None:
             self.runtime.stop()
@@ -146,6 +166,8 @@ class BenchSystem:
             except subprocess.TimeoutExpired:
                 self.moto_process.kill()
                 self.moto_process.wait()
+        if self.issuer is not None:
+            self.issuer.stop()
 
     def environment(self, name: str) -> dict[str, str]:
         """The environment Terraform gave a function (table and bus names)."""

@@ -65,6 +65,7 @@ class WorkBench:
         self.projections_table = system.environment("projectors")["PROJECTIONS_TABLE_NAME"]
         self.dynamodb = client(system, "dynamodb", "bench")
         self.http = requests.Session()
+        self.http.headers.update(system.http_headers)
         self.accounts: dict[int, str] = {}
 
     def seed(self, sizes: Sequence[int]) -> dict[int, float]:
