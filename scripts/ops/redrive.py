@@ -8,10 +8,15 @@ Each queue holds one of three shapes, and each goes back where it failed:
   batch arrived, from the events table), each event is re-read from the events table
   as it is now, and its `EventStored` envelope is published again, as the fanout would;
 - an EventBridge target's dead letters (`…-event-stored-dlq`, `…-balance-changed-dlq`):
-  the event itself, put on the bus again;
+  the event itself;
 - a function's async on-failure records (`…-dispatcher-async-dlq`,
-  `…-projectors-async-dlq`): an invocation record whose `requestPayload` is the event,
-  put on the bus again.
+  `…-projectors-async-dlq`): an invocation record whose `requestPayload` is the event.
+
+A parked event goes back on the bus, except an `EventStored` envelope: it only points
+at a stored event, and the copy it carries may be the very thing that was fixed since
+(an item corrected in the events table), so the event is re-read and a fresh envelope
+published, as for a stream batch. A `CreditEvent`/`DebitEvent` goes back as it was:
+it carries the aggregate as of its version, which no fix changes.
 
 A message is deleted only once what it stands for was re-sent. Everything downstream
 is idempotent (version-guarded read models), so a redrive delivers at least once and
@@ -25,7 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
@@ -34,7 +39,11 @@ from botocore.exceptions import ClientError
 
 from banking.adapters.dynamodb import from_item
 from banking.adapters.eventbridge import EventBridgePublisher
-from banking.application.envelope import EventStored
+from banking.application.envelope import (
+    EVENT_STORED_DETAIL_TYPE,
+    EVENT_STORED_SOURCE,
+    EventStored,
+)
 from banking.application.fanout import envelope_entry
 from banking.application.ports import BusEntry
 from banking.serialization import parse_time
@@ -179,11 +188,19 @@ class Redriver:
                 yield message
 
     def _entries(self, parked: StreamBatch | BusEvent) -> list[BusEntry]:
-        if isinstance(parked, BusEvent):
-            return [parked.entry]
-        keys = self._stream_keys(parked)
-        if keys is None:
-            keys = self._keys_by_arrival(parked)
+        if isinstance(parked, StreamBatch):
+            keys = self._stream_keys(parked)
+            return self._envelopes(self._keys_by_arrival(parked) if keys is None else keys)
+        entry = parked.entry
+        if (entry.source, entry.detail_type) != (EVENT_STORED_SOURCE, EVENT_STORED_DETAIL_TYPE):
+            return [entry]
+        envelopes = self._envelopes([_key(entry)])
+        if not envelopes:
+            raise CannotRedrive(f"no stored event {_key(entry)}: nothing to re-send")
+        return envelopes
+
+    def _envelopes(self, keys: Iterable[tuple[str, int]]) -> list[BusEntry]:
+        """Fresh `EventStored` envelopes of these events, as they are stored now."""
         entries = []
         for account_id, version in keys:
             item = self._dynamodb.get_item(

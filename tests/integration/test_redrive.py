@@ -20,7 +20,7 @@ from scripts.ops.redrive import BusEvent, StreamBatch, Unrecognised, parse
 from tests.integration.conftest import published
 
 LEDGER = ["--environment", "test"]
-CREDIT = {
+CREDIT: dict[str, Any] = {
     "version": "0",
     "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
     "detail-type": "CreditEvent",
@@ -31,7 +31,7 @@ CREDIT = {
     "resources": [],
     "detail": {"accountId": "bob", "version": 4, "type": "CreditEvent"},
 }
-ENVELOPE = {
+ENVELOPE: dict[str, Any] = {
     **CREDIT,
     "detail-type": "EventStored",
     "source": "ledger.events",
@@ -135,15 +135,16 @@ def test_redrive_sends_every_parked_message_back_and_empties_the_queues(aws, dlq
     # GIVEN a stream batch set aside, an event a rule could not deliver, and a failed
     # async invocation
     _park(aws, dlqs["fanout-stream"], _stored_credit(aws, "alice"))
+    _stored_credit(aws, "carol")
     published(aws)
-    _park(aws, dlqs["event-stored"], ENVELOPE)
+    _park(aws, dlqs["event-stored"], {**ENVELOPE, "detail": {**ENVELOPE["detail"], "version": 1}})
     _park(aws, dlqs["projectors-async"], {"requestContext": {}, "requestPayload": CREDIT})
 
     # WHEN every queue is redriven
     assert main([*LEDGER, "redrive", "--all"]) == 0
 
-    # THEN the stored event's envelope is published again as the fanout would, the two
-    # events are put back on the bus as they were, and the queues are empty
+    # THEN the stored events' envelopes are published afresh as the fanout would, the
+    # state-carried event is put back on the bus as it was, and the queues are empty
     sent = sorted(published(aws), key=lambda e: e["detail"]["accountId"])
     assert [(e["source"], e["detail-type"], e["detail"]["accountId"]) for e in sent] == [
         ("ledger.events", "EventStored", "alice"),
@@ -153,6 +154,7 @@ def test_redrive_sends_every_parked_message_back_and_empties_the_queues(aws, dlq
     assert sent[0]["detail"]["payload"]["amount"] == "12.50"
     assert sent[0]["detail"]["version"] == 1
     assert sent[1]["detail"] == CREDIT["detail"]
+    assert sent[2]["detail"]["payload"]["eventId"] == "id-carol"
     assert all(_depth(aws, url) == 0 for url in dlqs.values())
 
 
@@ -167,8 +169,18 @@ def test_a_message_that_cannot_be_redriven_stays_and_fails_the_run(aws, dlqs, ca
     assert "1 left" in capsys.readouterr().out
 
 
-def test_a_dry_run_sends_nothing_and_keeps_every_message(aws, dlqs, capsys):
+def test_an_envelope_of_an_event_never_stored_stays_parked(aws, dlqs, capsys):
     _park(aws, dlqs["dispatcher-async"], {"requestPayload": ENVELOPE})
+
+    assert main([*LEDGER, "redrive", "--all"]) == 1
+
+    assert published(aws) == []
+    assert _depth(aws, dlqs["dispatcher-async"]) == 1
+    assert "no stored event ('carol', 2)" in capsys.readouterr().out
+
+
+def test_a_dry_run_sends_nothing_and_keeps_every_message(aws, dlqs, capsys):
+    _park(aws, dlqs["dispatcher-async"], {"requestPayload": CREDIT})
 
     assert main([*LEDGER, "redrive", "--all", "--dry-run"]) == 0
 
