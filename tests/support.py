@@ -25,8 +25,12 @@ def http_event(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     request_id: str = "req-1",
+    claims: dict[str, str] | None = None,
+    anonymous: bool = False,
 ) -> dict[str, Any]:
-    """A payload format 2.0 event, from the recorded fixture."""
+    """A payload format 2.0 event, from the recorded fixture, as the JWT authorizer passes
+    it on: with ``claims`` (by default a token owning the path's account that may also
+    write), or with no authorizer context at all when ``anonymous``."""
     event = copy.deepcopy(fixture_event("apigw_http_post_credit"))
     event["routeKey"] = event["requestContext"]["routeKey"] = route_key
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
@@ -40,7 +44,30 @@ def http_event(
         event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
     if body is None:
         event.pop("body")
+    if not anonymous:
+        account = (path_parameters or {}).get("accountId", "alice")
+        verified = claims if claims is not None else token_claims(account, WRITE_SCOPE)
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": verified, "scopes": None}}
     return event
+
+
+WRITE_SCOPE = "ledger/transactions.write"
+READ_ANY_SCOPE = "ledger/accounts.read"
+
+
+def token_claims(subject: str, *scopes: str, **extra: str) -> dict[str, str]:
+    """Claims as the HTTP API hands a verified token's claims over: every value a string."""
+    claims = {
+        "iss": "https://issuer.example",
+        "sub": subject,
+        "aud": "ledger-test",
+        "exp": "4102444800",
+        "iat": "1767225600",
+        **extra,
+    }
+    if scopes:
+        claims["scope"] = " ".join(scopes)
+    return claims
 
 
 def create_ledger_tables(client: Any, prefix: str) -> dict[str, str]:

@@ -8,13 +8,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.commands import record
+from banking.entrypoints.auth import Access, authorized_account, principal_of
 from banking.entrypoints.bootstrap import command_dependencies
-from banking.entrypoints.http import (
-    account_id_param,
-    json_response,
-    parse_json_body,
-    register_error_handlers,
-)
+from banking.entrypoints.http import json_response, parse_json_body, register_error_handlers
 from banking.entrypoints.observability import count, logger, metrics, tracer
 from banking.entrypoints.requests import correlation_id, idempotency_key, transaction_command
 from banking.entrypoints.responses import event_body
@@ -38,7 +34,8 @@ def debit(account_id: str) -> Response[str]:
 
 
 def _record(kind: str, account_id: str) -> Response[str]:
-    account_id = account_id_param(account_id)
+    # Who may write is settled before the body is even parsed.
+    account_id = authorized_account(app.current_event.raw_event, account_id, Access.WRITE)
     command = transaction_command(kind, account_id, parse_json_body(app))
     headers = app.current_event.headers
     event = record(
@@ -47,7 +44,12 @@ def _record(kind: str, account_id: str) -> Response[str]:
         idempotency_key=idempotency_key(headers),
         correlation_id=logger.get_correlation_id(),
     )
-    logger.info("recorded", extra={"accountId": account_id, "version": event.version})
+    # The audit trail: who recorded what where (never the amount or the description).
+    principal = principal_of(app.current_event.raw_event).subject
+    logger.info(
+        "recorded",
+        extra={"accountId": account_id, "version": event.version, "principal": principal},
+    )
     count("CommandAccepted", type=kind)
     return json_response(201, event_body(event))
 

@@ -23,7 +23,7 @@ class NotPublished(Exception):
     pass
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.correlationId")
+@logger.inject_lambda_context(correlation_id_path="detail.correlationId", log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:

@@ -21,7 +21,7 @@ from banking.serialization import state_carried_from_dict
 projections = projection_store(Settings.from_env())
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.correlationId")
+@logger.inject_lambda_context(correlation_id_path="detail.correlationId", log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:

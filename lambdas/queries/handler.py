@@ -13,8 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.queries import balance, history, statement
 from banking.domain.errors import InvalidRequest
+from banking.entrypoints.auth import Access, authorized_account
 from banking.entrypoints.bootstrap import event_store, projection_store, utc_now
-from banking.entrypoints.http import account_id_param, json_response, register_error_handlers
+from banking.entrypoints.http import json_response, register_error_handlers
 from banking.entrypoints.observability import logger, metrics, tracer
 from banking.entrypoints.responses import balance_body, history_body, statement_body
 from banking.entrypoints.settings import Settings
@@ -31,21 +32,21 @@ _QUERY_PARAMETERS = {"after", "limit"}
 
 @app.get("/accounts/<account_id>/balance")
 def get_balance(account_id: str) -> Response[str]:
-    account_id = account_id_param(account_id)
+    account_id = _readable(account_id)
     current = balance(account_id, projections, clock=utc_now, zone=settings.zone)
     return json_response(200, balance_body(current))
 
 
 @app.get("/accounts/<account_id>/statements/<month>")
 def get_statement(account_id: str, month: str) -> Response[str]:
-    account_id = account_id_param(account_id)
+    account_id = _readable(account_id)
     found = statement(account_id, month, projections, events)
     return json_response(200, statement_body(account_id, found))
 
 
 @app.get("/accounts/<account_id>/events")
 def get_events(account_id: str) -> Response[str]:
-    account_id = account_id_param(account_id)
+    account_id = _readable(account_id)
     parameters = app.current_event.query_string_parameters or {}
     unknown = sorted(set(parameters) - _QUERY_PARAMETERS)
     if unknown:
@@ -54,6 +55,10 @@ def get_events(account_id: str) -> Response[str]:
     limit = _integer(parameters, "limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
     page = history(account_id, events, after=after, limit=limit)
     return json_response(200, history_body(page))
+
+
+def _readable(account_id: str) -> str:
+    return authorized_account(app.current_event.raw_event, account_id, Access.READ)
 
 
 def _integer(parameters: dict[str, str], name: str, *, default: int, low: int, high: int) -> int:
@@ -65,7 +70,9 @@ def _integer(parameters: dict[str, str], name: str, *, default: int, low: int, h
     return int(raw)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False
+)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

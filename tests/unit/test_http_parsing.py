@@ -15,6 +15,7 @@ from banking.entrypoints.requests import idempotency_key, transaction_command
         '{"amount": Infinity}',
         '{"amount": "1", "amount": "2"}',
         "[" * 5000 + "]" * 5000,
+        '{"amount": "1", "x": ' + "[" * 900 + "]" * 900 + "}",  # parses, then too deep
         '{"a":' * 40 + "1" + "}" * 40,
     ],
 )

@@ -26,7 +26,7 @@ from banking.domain.errors import (
     InvalidRequest,
     StatementNotFound,
 )
-from banking.domain.identifiers import validate_account_id
+from banking.entrypoints.auth import Forbidden, Unauthenticated
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 32
@@ -52,7 +52,9 @@ class RouteNotFound(DomainError):
     code = "not_found"
 
 
-STATUS_BY_ERROR.update({PayloadTooLarge: 413, RouteNotFound: 404})
+STATUS_BY_ERROR.update(
+    {PayloadTooLarge: 413, RouteNotFound: 404, Unauthenticated: 401, Forbidden: 403}
+)
 
 
 def error_response(status: int, code: str, message: str) -> Response[str]:
@@ -84,10 +86,6 @@ def register_error_handlers(
 
 def _method(app: APIGatewayHttpResolver) -> str:
     return str(app.current_event.request_context.http.method)
-
-
-def account_id_param(account_id: str) -> str:
-    return validate_account_id(account_id)
 
 
 def parse_json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
@@ -130,7 +128,7 @@ def parse_json_object(text: str) -> dict[str, Any]:
         raise InvalidJson("request body is nested too deeply") from error
     except ValueError as error:
         raise InvalidJson(f"request body is not valid JSON: {error}") from error
-    if _depth(value) > MAX_JSON_DEPTH:
+    if _too_deep(value):
         raise InvalidJson("request body is nested too deeply")
     if not isinstance(value, dict):
         raise InvalidRequest("request body must be a JSON object")
@@ -158,9 +156,16 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(inner) for inner in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(inner) for inner in value), default=0)
-    return 0
+def _too_deep(value: Any) -> bool:
+    """Whether containers nest deeper than MAX_JSON_DEPTH; without recursion, since the
+    parser accepts nesting far deeper than the interpreter's stack would."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children)
+    return False

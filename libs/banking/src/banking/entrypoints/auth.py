@@ -1,0 +1,104 @@
+"""Who is calling, and may they touch this account: the functions' own check, behind
+the HTTP API's JWT authorizer (defence in depth, docs/security.md).
+
+The authorizer has verified the token and hands its claims over in
+``requestContext.authorizer.jwt.claims`` (payload format 2.0), every value a string:
+an array claim arrives as ``"[a b c]"``. A request without them reached the function
+through a route that has no authorizer, a misconfiguration: it is refused, never served.
+
+- Reading an account (balance, events, statements) needs a token that owns it (its
+  ``sub`` is the account id, or the id is in its ``ledger:accounts`` claim), or the
+  back-office scope ``ledger/accounts.read``.
+- Recording credits and debits needs the scope ``ledger/transactions.write``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+import attrs
+
+from banking.domain.errors import DomainError
+from banking.domain.identifiers import validate_account_id
+
+ACCOUNTS_CLAIM = "ledger:accounts"
+READ_ANY_ACCOUNT = "ledger/accounts.read"
+WRITE_TRANSACTIONS = "ledger/transactions.write"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class Access(Enum):
+    READ = "read"
+    WRITE = "write"
+
+
+@attrs.frozen
+class Principal:
+    """The verified caller: its subject, the accounts it owns and its scopes."""
+
+    subject: str
+    accounts: frozenset[str]
+    scopes: frozenset[str]
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> Principal:
+        subject = str(claims.get("sub") or "")
+        owned = {subject, *_words(claims.get(ACCOUNTS_CLAIM))} - {""}
+        # Cognito and most issuers put scopes in "scope"; some (Okta, Azure) in "scp".
+        scopes = {*_words(claims.get("scope")), *_words(claims.get("scp"))}
+        return cls(subject=subject, accounts=frozenset(owned), scopes=frozenset(scopes))
+
+    def owns(self, account_id: str) -> bool:
+        return account_id in self.accounts
+
+    def may(self, access: Access, account_id: str) -> bool:
+        if access is Access.WRITE:
+            return WRITE_TRANSACTIONS in self.scopes
+        return self.owns(account_id) or READ_ANY_ACCOUNT in self.scopes
+
+
+def _words(value: Any) -> list[str]:
+    """A claim as a list of words: a JSON array, a space-separated string, or the
+    ``"[a b]"`` string the HTTP API makes of an array claim."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return text.split()
+
+
+def principal_of(event: Mapping[str, Any]) -> Principal:
+    """The caller the JWT authorizer verified; Unauthenticated when none did."""
+    context = event.get("requestContext") or {}
+    jwt = (context.get("authorizer") or {}).get("jwt") or {}
+    claims = jwt.get("claims")
+    if not isinstance(claims, Mapping) or not claims.get("sub"):
+        raise Unauthenticated("the request carries no verified token")
+    return Principal.from_claims(claims)
+
+
+def authorized_account(event: Mapping[str, Any], account_id: str, access: Access) -> str:
+    """The account id of the path, once the caller is known (401), the id valid (400)
+    and the caller allowed ``access`` to it (403)."""
+    principal = principal_of(event)
+    account_id = validate_account_id(account_id)
+    if not principal.may(access, account_id):
+        needed = (
+            f"the scope {WRITE_TRANSACTIONS}"
+            if access is Access.WRITE
+            else f"ownership of the account or the scope {READ_ANY_ACCOUNT}"
+        )
+        raise Forbidden(f"{access.value} access to account {account_id} needs {needed}")
+    return account_id

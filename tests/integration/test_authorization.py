@@ -1,0 +1,131 @@
+"""The functions check who calls them themselves (defence in depth): a route deployed
+without its authorizer must not open the data, and a valid token only reaches what it
+may."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from banking.adapters.dynamodb import DynamoDBProjectionStore
+from banking.domain.money import Money
+from banking.domain.read_models import CurrentMonthBalance, TotalBalance
+from tests.integration.test_commands_handler import stored_versions
+from tests.support import READ_ANY_SCOPE, WRITE_SCOPE, http_event, token_claims
+
+CREDIT = "POST /accounts/{accountId}/credits"
+BALANCE = "GET /accounts/{accountId}/balance"
+EVENTS = "GET /accounts/{accountId}/events"
+STATEMENT = "GET /accounts/{accountId}/statements/{month}"
+
+
+@pytest.fixture
+def handlers(load_handler):
+    return {"POST": load_handler("commands"), "GET": load_handler("queries")}
+
+
+def call(handlers, context, route, account, **auth):
+    method, template = route.split(" ", 1)
+    path = template.replace("{accountId}", account).replace("{month}", "2026-01")
+    event = http_event(
+        method,
+        path,
+        route_key=route,
+        path_parameters={"accountId": account, "month": "2026-01"},
+        body=json.dumps({"amount": "10.00", "description": "salary"}) if method == "POST" else None,
+        **auth,
+    )
+    response = handlers[method].lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.fixture
+def alice_has_a_balance(aws):
+    store = DynamoDBProjectionStore(aws["dynamodb"], aws["tables"]["projections"])
+    store.save("alice", TotalBalance(Money(1000), 1))
+    store.save("alice", CurrentMonthBalance("2026-01", Money(1000), 1))
+
+
+@pytest.mark.parametrize("route", [CREDIT, BALANCE, EVENTS, STATEMENT])
+def test_a_request_that_skipped_the_authorizer_is_refused_and_stores_nothing(
+    handlers, context, aws, route
+):
+    # GIVEN a route deployed without its authorizer: no verified claims in the event
+    # WHEN a request reaches the function through it
+    status, body = call(handlers, context, route, "alice", anonymous=True)
+
+    # THEN the function itself refuses it, and nothing is stored
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
+    assert stored_versions(aws, "alice") == []
+
+
+@pytest.mark.parametrize("route", [BALANCE, EVENTS, STATEMENT])
+def test_reading_someone_elses_account_is_forbidden(handlers, context, alice_has_a_balance, route):
+    # GIVEN bob's token, WHEN he reads alice's account
+    status, body = call(handlers, context, route, "alice", claims=token_claims("bob"))
+
+    # THEN it is forbidden, whatever the account holds
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+
+
+def test_the_owner_reads_her_own_balance(handlers, context, alice_has_a_balance):
+    status, body = call(handlers, context, BALANCE, "alice", claims=token_claims("alice"))
+
+    assert (status, body["totalBalance"]) == (200, "10.00")
+
+
+def test_an_account_listed_in_the_accounts_claim_is_readable(
+    handlers, context, alice_has_a_balance
+):
+    # GIVEN a user whose token lists alice's account among hers, as the API renders arrays
+    claims = token_claims("user-42", **{"ledger:accounts": "[joint-1 alice]"})
+
+    status, _ = call(handlers, context, BALANCE, "alice", claims=claims)
+
+    assert status == 200
+
+
+def test_the_back_office_read_scope_reads_any_account(handlers, context, alice_has_a_balance):
+    claims = token_claims("audit-svc", READ_ANY_SCOPE)
+
+    assert call(handlers, context, BALANCE, "alice", claims=claims)[0] == 200
+
+
+def test_the_owner_without_the_write_scope_cannot_record_and_nothing_is_stored(
+    handlers, context, aws
+):
+    # GIVEN alice's own token, without the write scope
+    # WHEN she credits her own account
+    status, body = call(handlers, context, CREDIT, "alice", claims=token_claims("alice"))
+
+    # THEN it is forbidden and nothing is stored
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+    assert stored_versions(aws, "alice") == []
+
+
+def test_a_back_office_token_with_the_write_scope_records_on_any_account(handlers, context, aws):
+    claims = token_claims("payments-svc", WRITE_SCOPE)
+
+    status, body = call(handlers, context, CREDIT, "alice", claims=claims)
+
+    assert (status, body["version"]) == (201, 1)
+    assert stored_versions(aws, "alice") == [1]
+
+
+def test_a_forbidden_command_is_refused_before_its_body_is_read(handlers, context, aws):
+    # GIVEN a caller without the write scope sending a body that is not even JSON
+    event = http_event(
+        "POST",
+        "/accounts/alice/credits",
+        route_key=CREDIT,
+        path_parameters={"accountId": "alice"},
+        body="{not json" * 5000,
+        claims=token_claims("alice"),
+    )
+
+    response = handlers["POST"].lambda_handler(event, context)
+
+    # THEN the answer is about authorization, not about the body
+    assert response["statusCode"] == 403
+    assert stored_versions(aws, "alice") == []
