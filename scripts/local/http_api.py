@@ -15,12 +15,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from scripts.local.authorizer import FORBIDDEN, UNAUTHORIZED, Authorizers
 from scripts.local.wiring import HttpApi, Route
 from scripts.local.workers import Outcome
 
 ACCOUNT_ID = "123456789012"
 INTERNAL_ERROR = {"message": "Internal Server Error"}
 NOT_FOUND = {"message": "Not Found"}
+BAD_REQUEST = {"message": "Bad Request"}
+# API Gateway's HTTP API quotas: a 10 MB payload, 10 KB of request line and headers.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_HEADER_BYTES = 10 * 1024
+TOO_LARGE = {"message": "Request Entity Too Large"}
+HEADERS_TOO_LARGE = {"message": "Request Header Fields Too Large"}
 # Content types API Gateway passes as text; every other body (and a body without a
 # content type) reaches the function base64-encoded with isBase64Encoded true.
 TEXT_TYPES = re.compile(
@@ -87,7 +94,11 @@ class HttpRequest:
 
 
 def build_event(
-    api: HttpApi, route: Route, path_parameters: dict[str, str], request: HttpRequest
+    api: HttpApi,
+    route: Route,
+    path_parameters: dict[str, str],
+    request: HttpRequest,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The payload format 2.0 event API Gateway sends for this request."""
     url = urlsplit(request.target)
@@ -129,6 +140,8 @@ def build_event(
         },
         "isBase64Encoded": False,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
     if cookies:
         event["cookies"] = cookies
     if query:
@@ -136,12 +149,21 @@ def build_event(
     if path_parameters:
         event["pathParameters"] = path_parameters
     if request.body:
-        if TEXT_TYPES.match(headers.get("content-type", "")):
-            event["body"] = request.body.decode("utf-8", errors="replace")
+        if TEXT_TYPES.match(headers.get("content-type", "")) and _is_utf8(request.body):
+            event["body"] = request.body.decode("utf-8")
         else:
+            # Bytes that are not UTF-8 are passed on exactly, never "repaired" into text.
             event["body"] = base64.b64encode(request.body).decode()
             event["isBase64Encoded"] = True
     return event
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def source_arn(event: dict[str, Any], region: str) -> str:
@@ -199,10 +221,14 @@ class _Server(ThreadingHTTPServer):
 class HttpApiServer:
     """A threaded HTTP server serving one HTTP API on 127.0.0.1:<port>."""
 
-    def __init__(self, api: HttpApi, port: int, invoke: Invoke) -> None:
+    def __init__(
+        self, api: HttpApi, port: int, invoke: Invoke, log: Callable[[str], None] = print
+    ) -> None:
         self._api = api
         self._router = Router(api)
         self._invoke = invoke
+        self._authorizers = Authorizers()
+        self._log = log
         self._server = _Server(("127.0.0.1", port), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -227,7 +253,15 @@ class HttpApiServer:
         if matched is None:
             return _json_response(404, NOT_FOUND)
         route, path_parameters = matched
-        event = build_event(self._api, route, path_parameters, request)
+        headers = {name.lower(): value for name, value in request.headers}
+        verdict = self._authorizers.check(route, headers)
+        if not verdict.allowed:
+            # The reason goes to the runtime's log only, as API Gateway tells clients nothing.
+            self._log(f"authorizer: {verdict.status} on {route.route_key}: {verdict.reason}")
+            return _json_response(
+                verdict.status, FORBIDDEN if verdict.status == 403 else UNAUTHORIZED
+            )
+        event = build_event(self._api, route, path_parameters, request, verdict.context)
         response = to_http_response(self._invoke(route.function_arn, event))
         return HttpResponse(
             response.status,
@@ -242,20 +276,44 @@ class HttpApiServer:
             protocol_version = "HTTP/1.1"
 
             def _serve(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                request = HttpRequest(
-                    method=self.command,
-                    target=self.path,
-                    headers=list(self.headers.items()),
-                    body=self.rfile.read(length) if length else b"",
-                    source_ip=self.client_address[0],
+                refused = self._refusal()
+                if refused is not None:
+                    self.close_connection = True  # an unread body must not become a request
+                    response = _json_response(*refused)
+                else:
+                    length = int(self.headers.get("content-length") or 0)
+                    request = HttpRequest(
+                        method=self.command,
+                        target=self.path,
+                        headers=list(self.headers.items()),
+                        body=self.rfile.read(length) if length else b"",
+                        source_ip=self.client_address[0],
+                    )
+                    response = api_server.handle(request)
+                self._send(response)
+
+            def _refusal(self) -> tuple[int, dict[str, str]] | None:
+                """What API Gateway refuses before any route: limits and malformed framing."""
+                size = len(self.requestline) + sum(
+                    len(name) + len(value) for name, value in self.headers.items()
                 )
-                response = api_server.handle(request)
+                if size > MAX_HEADER_BYTES:
+                    return 431, HEADERS_TOO_LARGE
+                length = self.headers.get("content-length") or "0"
+                if not (length.isascii() and length.isdigit()):
+                    return 400, BAD_REQUEST
+                if int(length) > MAX_BODY_BYTES:
+                    return 413, TOO_LARGE
+                return None
+
+            def _send(self, response: HttpResponse) -> None:
                 self.send_response(response.status)
                 for name, value in response.headers:
                     if name not in ("content-length", "connection", "transfer-encoding"):
                         self.send_header(name, value)
                 self.send_header("content-length", str(len(response.body)))
+                if self.close_connection:
+                    self.send_header("connection", "close")
                 self.end_headers()
                 self.wfile.write(response.body)
 

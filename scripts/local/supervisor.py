@@ -117,7 +117,12 @@ class Runtime:
         if len(wiring.apis) > 1:
             self._logs.write("runtime", f"{len(wiring.apis)} HTTP APIs; serving the first only")
         if wiring.apis:
-            self.api_server = HttpApiServer(wiring.apis[0], self._port, self._invoke_for_api)
+            self.api_server = HttpApiServer(
+                wiring.apis[0],
+                self._port,
+                self._invoke_for_api,
+                log=lambda message: self._logs.write("runtime", message),
+            )
             self.api_server.start()
             self._parts.append(self.api_server)
         # Synchronous invocations by operator tools (`ledger replay`).

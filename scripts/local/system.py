@@ -15,12 +15,15 @@ from typing import Any
 
 from scripts.local import wiring
 from scripts.local.aws import Moto
+from scripts.local.issuer import Issuer
 from scripts.local.logs import Logs
 from scripts.local.supervisor import Runtime
 from scripts.local.terraform import Terraform
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 8080
+# The audience of the local environment's JWT authorizer, and of the tokens its issuer signs.
+AUDIENCE = "ledger-local"
 
 
 class PortTakenError(RuntimeError):
@@ -84,6 +87,7 @@ class LocalSystem:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._moto: MotoProcess | None = None
+        self._issuer: Issuer | None = None
         self._runtime: Runtime | None = None
         self.logs = Logs(settings.state_dir / "logs", sys.stdout if settings.console else None)
 
@@ -108,8 +112,20 @@ class LocalSystem:
             settings.state_dir / "logs" / "terraform.log",
         )
         self._say("terraform init + apply of terraform/environments/local ...")
+        # The issuer the API's JWT authorizer trusts: its URL goes into Terraform, and the
+        # runtime reads it back from moto with the rest of the wiring.
+        self._issuer = Issuer(settings.state_dir / "issuer", AUDIENCE)
+        self._issuer.start()
+        self._say(f"token issuer on {self._issuer.url} (make token SUB=... SCOPES=...)")
         terraform.init()
-        terraform.apply({"endpoint_url": self._moto.endpoint_url, "dist_dir": str(dist_dir)})
+        terraform.apply(
+            {
+                "endpoint_url": self._moto.endpoint_url,
+                "dist_dir": str(dist_dir),
+                "jwt_issuer": self._issuer.url,
+                "jwt_audience": json.dumps([AUDIENCE]),
+            }
+        )
         outputs = terraform.outputs()
         moto = Moto(self._moto.endpoint_url, _region(settings.state_dir / "terraform.tfstate"))
         self._runtime = Runtime(
@@ -135,6 +151,8 @@ class LocalSystem:
             self._runtime.stop()
         if self._moto is not None:
             self._moto.stop()
+        if self._issuer is not None:
+            self._issuer.stop()
         self.logs.close()
 
     def _say(self, message: str) -> None:

@@ -67,10 +67,25 @@ class Function:
 
 
 @dataclass(frozen=True)
+class JwtAuthorizer:
+    """An HTTP API's JWT authorizer (aws_apigatewayv2_authorizer, type JWT)."""
+
+    authorizer_id: str
+    name: str
+    identity_sources: tuple[str, ...]
+    issuer: str
+    audience: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Route:
     route_key: str
     function_arn: str
     payload_format_version: str
+    # NONE, JWT, AWS_IAM or CUSTOM; only NONE and JWT are emulated.
+    authorization_type: str = "NONE"
+    authorizer: JwtAuthorizer | None = None
+    authorization_scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,14 +245,36 @@ def _apis(moto: Moto) -> Iterator[HttpApi]:
             integration = integrations.get(target.removeprefix("integrations/"))
             if integration is None:
                 continue  # API Gateway answers 500 for such a route; nothing to invoke.
+            authorization_type = route.get("AuthorizationType") or "NONE"
             routes.append(
                 Route(
                     route_key=route["RouteKey"],
                     function_arn=_function_arn_of_integration(integration["IntegrationUri"]),
                     payload_format_version=integration.get("PayloadFormatVersion", "2.0"),
+                    authorization_type=authorization_type,
+                    authorizer=_jwt_authorizer(gateway, api_id, route)
+                    if authorization_type == "JWT"
+                    else None,
+                    authorization_scopes=tuple(route.get("AuthorizationScopes") or ()),
                 )
             )
         yield HttpApi(api_id=api_id, name=api.get("Name", api_id), routes=tuple(routes))
+
+
+def _jwt_authorizer(gateway: Any, api_id: str, route: dict[str, Any]) -> JwtAuthorizer:
+    """The route's authorizer. moto has no GetAuthorizers (the list); GetAuthorizer does."""
+    authorizer_id = route.get("AuthorizerId")
+    if not authorizer_id:
+        raise ValueError(f"route {route['RouteKey']!r} is JWT-authorized but names no authorizer")
+    found = gateway.get_authorizer(ApiId=api_id, AuthorizerId=authorizer_id)
+    config = found.get("JwtConfiguration") or {}
+    return JwtAuthorizer(
+        authorizer_id=authorizer_id,
+        name=found.get("Name", authorizer_id),
+        identity_sources=tuple(found.get("IdentitySource") or ("$request.header.Authorization",)),
+        issuer=config.get("Issuer", ""),
+        audience=tuple(config.get("Audience") or ()),
+    )
 
 
 def _stream_mappings(moto: Moto) -> Iterator[StreamMapping]:
@@ -308,7 +345,8 @@ def describe(wiring: Wiring) -> str:
     lines = []
     for api in wiring.apis:
         for route in api.routes:
-            lines.append(f"  route {route.route_key} -> {wiring.function(route.function_arn).name}")
+            function = wiring.function(route.function_arn).name
+            lines.append(f"  route {route.route_key} -> {function}{_guard(route)}")
     for esm in wiring.stream_mappings:
         lines.append(
             f"  stream {esm.stream_arn.split('/')[1]} -> {wiring.function(esm.function_arn).name}"
@@ -317,6 +355,15 @@ def describe(wiring: Wiring) -> str:
         for target in rule.targets:
             lines.append(f"  rule {rule.bus_name}/{rule.name} -> {target.arn.split(':')[-1]}")
     return "\n".join(lines) or "  (nothing wired)"
+
+
+def _guard(route: Route) -> str:
+    if route.authorization_type == "NONE":
+        return ""
+    scopes = (
+        f", scopes {' '.join(route.authorization_scopes)}" if route.authorization_scopes else ""
+    )
+    return f" ({route.authorization_type}{scopes})"
 
 
 def async_overrides_from_outputs(outputs: Mapping[str, Any]) -> dict[str, AsyncConfig]:

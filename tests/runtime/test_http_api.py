@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 
 import pytest
 import requests
@@ -154,3 +155,60 @@ def test_a_function_whose_policy_does_not_allow_the_api_is_a_500(bench: Bench) -
 
     # THEN API Gateway cannot invoke it, as on AWS
     assert response.status_code == 500
+
+
+def _raw(url: str, request: bytes) -> tuple[int, bytes]:
+    """Send bytes as they are (no client fixes the framing up) and read the answer."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "message"),
+    [
+        pytest.param(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n"
+            b"Connection: close\r\n\r\n",
+            413,
+            "Request Entity Too Large",
+            id="a body over 10 MB",
+        ),
+        pytest.param(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\nConnection: close\r\n\r\n",
+            400,
+            "Bad Request",
+            id="a negative content length",
+        ),
+        pytest.param(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1e3\r\nConnection: close\r\n\r\n",
+            400,
+            "Bad Request",
+            id="a content length that is not a number",
+        ),
+        pytest.param(
+            b"GET /upload HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"y" * 1000) for i in range(12))
+            + b"Connection: close\r\n\r\n",
+            431,
+            "Request Header Fields Too Large",
+            id="over 10 KB of headers",
+        ),
+    ],
+)
+def test_requests_beyond_api_gateways_limits_are_refused_before_any_function(
+    bench: Bench, request_bytes: bytes, status: int, message: str
+) -> None:
+    # GIVEN a served route
+    url = _api(bench, ["POST /upload", "GET /upload"])
+
+    # WHEN a request breaks API Gateway's limits or framing
+    answer = _raw(url, request_bytes)
+
+    # THEN it is refused as API Gateway refuses it
+    assert answer == (status, json.dumps({"message": message}).encode())
