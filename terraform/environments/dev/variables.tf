@@ -51,3 +51,36 @@ variable "alarm_actions" {
   type        = list(string)
   default     = []
 }
+
+variable "jwt_issuer" {
+  description = "Issuer URL of the tokens the HTTP API accepts, or null for this environment's own Cognito user pool (modules/cognito)."
+  type        = string
+  default     = null
+}
+
+variable "jwt_audience" {
+  description = "Audiences (or client ids) the HTTP API accepts, with jwt_issuer; with the Cognito pool, its app clients."
+  type        = list(string)
+  default     = []
+}
+
+variable "cognito_domain_prefix" {
+  description = "Prefix of the Cognito pool's hosted domain, unique in the region across AWS accounts (change it for your organisation)."
+  type        = string
+  default     = "ledger-dev"
+}
+
+variable "cognito_callback_urls" {
+  description = "Where the end users' app may be sent back after sign-in."
+  type        = list(string)
+  default     = ["https://localhost:3000/callback"]
+}
+
+variable "cognito_back_office_clients" {
+  description = "Client-credentials clients for back-office systems, by name, with their scopes (transactions.write, accounts.read)."
+  type        = map(list(string))
+  default = {
+    payments = ["transactions.write"]
+    support  = ["accounts.read"]
+  }
+}

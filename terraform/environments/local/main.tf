@@ -6,6 +6,8 @@ module "ledger" {
 
   overdraft_limit = var.overdraft_limit
   ledger_timezone = var.ledger_timezone
+  jwt_issuer      = var.jwt_issuer
+  jwt_audience    = var.jwt_audience
 
   log_retention_in_days = 1
 

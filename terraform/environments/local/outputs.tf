@@ -57,3 +57,13 @@ output "async_invocation" {
   description = "Retry limits and on-failure queue of each asynchronously invoked function, by Lambda directory."
   value       = module.ledger.async_invocation
 }
+
+output "jwt_issuer" {
+  description = "Issuer whose tokens the HTTP API accepts."
+  value       = module.ledger.jwt_issuer
+}
+
+output "jwt_audience" {
+  description = "Audiences (or client ids) the HTTP API accepts."
+  value       = module.ledger.jwt_audience
+}

@@ -33,3 +33,15 @@ variable "create_async_event_configs" {
   type        = bool
   default     = false
 }
+
+variable "jwt_issuer" {
+  description = "Issuer URL of the tokens the HTTP API accepts: the local issuer (scripts/local/issuer.py), whose URL `make up` passes."
+  type        = string
+  default     = "http://127.0.0.1:8081"
+}
+
+variable "jwt_audience" {
+  description = "Audiences the HTTP API accepts."
+  type        = list(string)
+  default     = ["ledger-local"]
+}

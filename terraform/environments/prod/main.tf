@@ -12,4 +12,24 @@ module "ledger" {
   log_retention_in_days          = var.log_retention_in_days
   reserved_concurrent_executions = var.reserved_concurrent_executions
   alarm_actions                  = var.alarm_actions
+
+  jwt_issuer   = local.jwt_issuer
+  jwt_audience = local.jwt_audience
+}
+
+# The environment's own identity provider, unless jwt_issuer names another one.
+module "cognito" {
+  source = "../../modules/cognito"
+  count  = var.jwt_issuer == null ? 1 : 0
+
+  name                = "ledger-prod"
+  domain_prefix       = var.cognito_domain_prefix
+  callback_urls       = var.cognito_callback_urls
+  back_office_clients = var.cognito_back_office_clients
+  deletion_protection = true
+}
+
+locals {
+  jwt_issuer   = var.jwt_issuer == null ? module.cognito[0].cognito_issuer : var.jwt_issuer
+  jwt_audience = var.jwt_issuer == null ? module.cognito[0].cognito_client_ids : var.jwt_audience
 }

@@ -57,3 +57,23 @@ output "async_invocation" {
   description = "Retry limits and on-failure queue of each asynchronously invoked function, by Lambda directory."
   value       = module.ledger.async_invocation
 }
+
+output "jwt_issuer" {
+  description = "Issuer whose tokens the HTTP API accepts."
+  value       = module.ledger.jwt_issuer
+}
+
+output "jwt_audience" {
+  description = "Audiences (or client ids) the HTTP API accepts."
+  value       = module.ledger.jwt_audience
+}
+
+output "cognito_token_endpoint" {
+  description = "Where back-office clients get tokens (client credentials), with the environment's Cognito pool."
+  value       = one(module.cognito[*].cognito_token_endpoint)
+}
+
+output "cognito_back_office_client_ids" {
+  description = "Identifier of each back-office client, by name, with the environment's Cognito pool."
+  value       = one(module.cognito[*].cognito_back_office_client_ids)
+}

@@ -18,13 +18,31 @@ resource "aws_apigatewayv2_integration" "this" {
   timeout_milliseconds = var.integration_timeout_milliseconds
 }
 
+# Every route needs a valid token of the issuer: no request reaches a function
+# unauthenticated (docs/security.md).
+resource "aws_apigatewayv2_authorizer" "this" {
+  api_id           = aws_apigatewayv2_api.this.id
+  name             = "${var.name}-jwt"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+
+  jwt_configuration {
+    issuer   = var.jwt_issuer
+    audience = var.jwt_audience
+  }
+}
+
 resource "aws_apigatewayv2_route" "this" {
-  #checkov:skip=CKV_AWS_309:The API contract (docs/architecture.md) has no client authentication yet; it is meant to sit behind an authorizer or a private integration chosen per deployment.
   for_each = var.routes
 
   api_id    = aws_apigatewayv2_api.this.id
   route_key = each.value.route_key
   target    = "integrations/${aws_apigatewayv2_integration.this[each.value.integration].id}"
+
+  authorization_type = "JWT"
+  authorizer_id      = aws_apigatewayv2_authorizer.this.id
+  # A token must hold at least one of these; none listed: any valid token.
+  authorization_scopes = length(each.value.authorization_scopes) > 0 ? each.value.authorization_scopes : null
 }
 
 resource "aws_cloudwatch_log_group" "access_logs" {
@@ -63,6 +81,10 @@ resource "aws_apigatewayv2_stage" "this" {
       integrationStatus  = "$context.integrationStatus"
       integrationLatency = "$context.integrationLatency"
       integrationError   = "$context.integrationErrorMessage"
+      # Who called (never the token itself, a header or a body: docs/security.md).
+      principal       = "$context.authorizer.claims.sub"
+      clientId        = "$context.authorizer.claims.client_id"
+      authorizerError = "$context.authorizer.error"
     })
   }
 

@@ -22,3 +22,8 @@ output "http_api_access_log_group_name" {
   description = "Name of the access-log group of the stage."
   value       = aws_cloudwatch_log_group.access_logs.name
 }
+
+output "http_api_authorizer_id" {
+  description = "Identifier of the JWT authorizer every route uses."
+  value       = aws_apigatewayv2_authorizer.this.id
+}

@@ -18,15 +18,31 @@ variable "integrations" {
 }
 
 variable "routes" {
-  description = "Routes by a key made of letters, digits, - and _: the route key (\"POST /path\" or \"$default\") and the key of the integration serving it."
+  description = "Routes by a key made of letters, digits, - and _: the route key (\"POST /path\" or \"$default\"), the key of the integration serving it, and the OAuth scopes of which a token must hold one (none: any valid token)."
   type = map(object({
-    route_key   = string
-    integration = string
+    route_key            = string
+    integration          = string
+    authorization_scopes = optional(list(string), [])
   }))
 
   validation {
     condition     = alltrue([for k in keys(var.routes) : can(regex("^[A-Za-z0-9_-]+$", k))])
     error_message = "Route keys may hold only letters, digits, - and _ (they name permission statements)."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "Issuer URL the JWT authorizer trusts (the token's iss; its keys are discovered at <issuer>/.well-known/openid-configuration), e.g. https://cognito-idp.<region>.amazonaws.com/<user pool id>."
+  type        = string
+}
+
+variable "jwt_audience" {
+  description = "Audiences the JWT authorizer accepts: a token's aud, or its client_id when it has no aud (Cognito access tokens)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.jwt_audience) > 0
+    error_message = "At least one audience is needed: a token for any audience must not pass."
   }
 }
 

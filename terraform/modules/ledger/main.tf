@@ -12,6 +12,9 @@ locals {
 
   table_read_actions = ["dynamodb:GetItem", "dynamodb:Query"]
 
+  # The OAuth scope that lets a back-office system record credits and debits.
+  write_scope = "ledger/transactions.write"
+
   # What each function is and what it is told (docs/architecture.md, "Lambdas").
   functions = {
     commands = {
@@ -305,9 +308,14 @@ module "http_api" {
     }
   }
 
+  # Every route needs a valid token. Writes need the back-office scope; reads need any
+  # valid token here, and the queries function checks that it owns the account or holds
+  # ledger/accounts.read (docs/security.md).
+  jwt_issuer   = var.jwt_issuer
+  jwt_audience = var.jwt_audience
   routes = {
-    post_credits  = { route_key = "POST /accounts/{accountId}/credits", integration = "commands" }
-    post_debits   = { route_key = "POST /accounts/{accountId}/debits", integration = "commands" }
+    post_credits  = { route_key = "POST /accounts/{accountId}/credits", integration = "commands", authorization_scopes = [local.write_scope] }
+    post_debits   = { route_key = "POST /accounts/{accountId}/debits", integration = "commands", authorization_scopes = [local.write_scope] }
     get_balance   = { route_key = "GET /accounts/{accountId}/balance", integration = "queries" }
     get_events    = { route_key = "GET /accounts/{accountId}/events", integration = "queries" }
     get_statement = { route_key = "GET /accounts/{accountId}/statements/{month}", integration = "queries" }

@@ -89,3 +89,13 @@ output "alarm_topic_arn" {
   description = "ARN of the alarm topic, when alarm_topic_enabled."
   value       = one(module.alarm_topic[*].sns_topic_arn)
 }
+
+output "jwt_issuer" {
+  description = "Issuer whose tokens the HTTP API accepts."
+  value       = var.jwt_issuer
+}
+
+output "jwt_audience" {
+  description = "Audiences (or client ids) the HTTP API accepts."
+  value       = var.jwt_audience
+}

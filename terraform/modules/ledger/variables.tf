@@ -161,3 +161,13 @@ variable "alarm_email_addresses" {
   type        = list(string)
   default     = []
 }
+
+variable "jwt_issuer" {
+  description = "Issuer URL of the tokens the HTTP API accepts (a Cognito user pool's, see modules/cognito, or any OpenID provider's)."
+  type        = string
+}
+
+variable "jwt_audience" {
+  description = "Audiences (or, for tokens without aud, client ids) the HTTP API accepts."
+  type        = list(string)
+}

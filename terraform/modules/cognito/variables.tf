@@ -1,0 +1,64 @@
+variable "name" {
+  description = "Name of the user pool (ledger-<environment>); its clients are named after it."
+  type        = string
+}
+
+variable "domain_prefix" {
+  description = "Prefix of the pool's hosted domain (<prefix>.auth.<region>.amazoncognito.com), unique in the region across all AWS accounts."
+  type        = string
+}
+
+variable "callback_urls" {
+  description = "Where the end-user client may send users back after signing in (HTTPS, except localhost)."
+  type        = list(string)
+}
+
+variable "logout_urls" {
+  description = "Where the end-user client may send users after signing out."
+  type        = list(string)
+  default     = []
+}
+
+variable "back_office_clients" {
+  description = "Client-credentials clients for back-office systems, by name, with the scopes of the ledger resource server each may have: transactions.write, accounts.read."
+  type        = map(list(string))
+  default = {
+    payments = ["transactions.write"]
+    support  = ["accounts.read"]
+  }
+
+  validation {
+    condition     = alltrue([for scopes in values(var.back_office_clients) : length(setsubtract(scopes, ["transactions.write", "accounts.read"])) == 0])
+    error_message = "The ledger's scopes are transactions.write and accounts.read."
+  }
+}
+
+variable "access_token_validity_minutes" {
+  description = "How long an access (and ID) token is valid: a stolen token's lifetime."
+  type        = number
+  default     = 60
+}
+
+variable "mfa_configuration" {
+  description = "Multi-factor authentication of end users: OFF, OPTIONAL or ON."
+  type        = string
+  default     = "OPTIONAL"
+}
+
+variable "pre_token_generation_lambda_arn" {
+  description = "A pre-token-generation trigger (event version V2_0) that adds the ledger:accounts claim to users' access tokens, or null."
+  type        = string
+  default     = null
+}
+
+variable "deletion_protection" {
+  description = "Whether the user pool refuses to be deleted."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags for the user pool."
+  type        = map(string)
+  default     = {}
+}
