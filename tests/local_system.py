@@ -10,10 +10,12 @@ import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from scripts.local.__main__ import down, up
+from scripts.local.issuer import token_for
 from scripts.local.system import REPO, Settings
 from scripts.ops.aws import Ledger
 
@@ -31,6 +33,10 @@ class System:
         return Ledger(
             "local", self._pointer("moto-url"), self._pointer("region"), self._pointer("lambda-url")
         )
+
+    def token(self, subject: str, *scopes: str, **options: Any) -> str:
+        """A token of this system's issuer, as `make token SUB=... SCOPES=...` prints."""
+        return token_for(self.state_dir, subject, scopes=scopes, **options)
 
     def _pointer(self, name: str) -> str:
         return (self.state_dir / name).read_text().strip()

@@ -29,10 +29,27 @@ def api_url(system: System) -> str:
     return system.api_url
 
 
+# The back-office identity most tests act as: it records on and reads any account.
+BACK_OFFICE = "e2e-back-office"
+WRITE_SCOPE = "ledger/transactions.write"
+READ_ANY_SCOPE = "ledger/accounts.read"
+
+
 class Api:
-    def __init__(self, base_url: str) -> None:
+    """The HTTP API as one caller sees it: every request carries ``token`` (none: none)."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = base_url
+        self.token = token
         self.session = requests.Session()
+
+    def as_(self, token: str | None) -> Api:
+        """The same API, called with another token (or none)."""
+        return Api(self.base_url, token)
+
+    def _auth(self, headers: dict[str, str] | None = None) -> dict[str, str]:
+        bearer = {"authorization": f"Bearer {self.token}"} if self.token else {}
+        return {**bearer, **(headers or {})}
 
     def post(
         self,
@@ -46,12 +63,20 @@ class Api:
             f"{self.base_url}{path}",
             json=body if raw is None else None,
             data=raw,
-            headers={"content-type": "application/json", **(headers or {})},
+            headers=self._auth({"content-type": "application/json", **(headers or {})}),
             timeout=30,
         )
 
     def get(self, path: str, **params: Any) -> requests.Response:
-        return requests.get(f"{self.base_url}{path}", params=params, timeout=30)
+        return requests.get(
+            f"{self.base_url}{path}", params=params, headers=self._auth(), timeout=30
+        )
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = self._auth(kwargs.pop("headers", None))
+        return requests.request(
+            method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs
+        )
 
     def credit(self, account: str, amount: str, **kwargs: Any) -> requests.Response:
         return self.post(f"/accounts/{account}/credits", {"amount": amount}, **kwargs)
@@ -104,9 +129,14 @@ def eventually(probe: Callable[[], T | None], what: str, timeout_s: float = CONV
         delay = min(delay * 2, 0.5)
 
 
+@pytest.fixture(scope="session")
+def back_office_token(system: System) -> str:
+    return system.token(BACK_OFFICE, WRITE_SCOPE, READ_ANY_SCOPE)
+
+
 @pytest.fixture
-def api(api_url: str) -> Api:
-    return Api(api_url)
+def api(api_url: str, back_office_token: str) -> Api:
+    return Api(api_url, back_office_token)
 
 
 @pytest.fixture

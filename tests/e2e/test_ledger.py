@@ -190,7 +190,7 @@ def test_bad_history_parameters_are_rejected(
     ("method", "path"), [("GET", "/nowhere"), ("DELETE", "/accounts/a1/credits")]
 )
 def test_an_unknown_route_is_not_found(api: Api, method: str, path: str) -> None:
-    response = requests.request(method, f"{api.base_url}{path}", timeout=30)
+    response = api.request(method, path)
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"

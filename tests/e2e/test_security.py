@@ -1,0 +1,210 @@
+"""Who may do what, and hostile input, over real HTTP: the JWT authorizer the local
+runtime enforces as Terraform declared it, then the functions' own checks. Whatever is
+refused stores nothing."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.e2e.conftest import READ_ANY_SCOPE, WRITE_SCOPE, Api
+from tests.local_system import System
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+UNAUTHORIZED = {"message": "Unauthorized"}
+
+
+def code(response) -> str:
+    return str(response.json()["error"]["code"])
+
+
+def test_a_request_without_a_token_is_unauthorized_and_stores_nothing(
+    api: Api, account: str
+) -> None:
+    # WHEN a credit is posted without a token
+    response = api.as_(None).credit(account, "10.00")
+
+    # THEN the authorizer refuses it, and nothing is stored
+    assert (response.status_code, response.json()) == (401, UNAUTHORIZED)
+    assert api.events(account) == []
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"ttl_s": -60}, id="expired"),
+        pytest.param({"claims": {"aud": "another-api"}}, id="for another audience"),
+        pytest.param({"claims": {"iss": "http://127.0.0.1:9/evil"}}, id="of another issuer"),
+    ],
+)
+def test_an_invalid_token_is_unauthorized_and_stores_nothing(
+    api: Api, system: System, account: str, options: dict[str, object]
+) -> None:
+    token = system.token("payments", WRITE_SCOPE, **options)
+
+    response = api.as_(token).credit(account, "10.00")
+
+    assert (response.status_code, response.json()) == (401, UNAUTHORIZED)
+    assert api.events(account) == []
+
+
+def test_a_tampered_token_is_unauthorized(api: Api, system: System, account: str) -> None:
+    # GIVEN a user's token whose payload is swapped for one claiming the write scope
+    header, _, signature = system.token(account).split(".")
+    _, forged_payload, _ = system.token(account, WRITE_SCOPE).split(".")
+
+    response = api.as_(f"{header}.{forged_payload}.{signature}").credit(account, "10.00")
+
+    assert response.status_code == 401
+    assert api.events(account) == []
+
+
+def test_a_user_cannot_record_even_on_her_own_account(
+    api: Api, system: System, account: str
+) -> None:
+    # GIVEN the account owner's own token, which has no write scope
+    owner = api.as_(system.token(account))
+
+    # WHEN she credits her own account
+    response = owner.credit(account, "1000000.00")
+
+    # THEN the route's scope check forbids it, and nothing is stored
+    assert response.status_code == 403
+    assert api.events(account) == []
+
+
+def test_the_owner_reads_her_account_and_nobody_else_does(
+    api: Api, system: System, account: str
+) -> None:
+    # GIVEN an account with one credit, recorded by the back office
+    assert api.credit(account, "10.00").status_code == 201
+    api.balance_at(account, 1)
+    owner = api.as_(system.token(account))
+    stranger = api.as_(system.token("mallory"))
+
+    for path in ("balance", "events", "statements/2026-01"):
+        # THEN the owner gets past the authorization (a statement may not exist)
+        assert owner.get(f"/accounts/{account}/{path}").status_code in (200, 404)
+        # AND a stranger is forbidden, with the API's error code
+        refused = stranger.get(f"/accounts/{account}/{path}")
+        assert (refused.status_code, code(refused)) == (403, "forbidden"), path
+
+
+def test_an_account_listed_in_the_tokens_accounts_claim_is_readable(
+    api: Api, system: System, account: str
+) -> None:
+    assert api.credit(account, "10.00").status_code == 201
+    user = api.as_(system.token("user-7", accounts=["joint-elsewhere", account]))
+
+    assert user.get(f"/accounts/{account}/events").status_code == 200
+
+
+def test_a_back_office_reader_reads_any_account_but_cannot_record(
+    api: Api, system: System, account: str
+) -> None:
+    assert api.credit(account, "10.00").status_code == 201
+    support = api.as_(system.token("support", READ_ANY_SCOPE))
+
+    assert support.get(f"/accounts/{account}/events").status_code == 200
+    assert support.credit(account, "5.00").status_code == 403
+    assert len(api.events(account)) == 1
+
+
+def test_an_unknown_route_needs_a_token_too(api: Api) -> None:
+    assert api.as_(None).request("GET", "/nowhere").status_code == 401
+    assert code(api.request("GET", "/nowhere")) == "not_found"
+
+
+def raw_request(api: Api, method: str, path: str, body: bytes = b"", **headers: str):
+    """The request exactly as written: no client normalises the path or the body."""
+    url = urlsplit(api.base_url)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        all_headers = {
+            "authorization": f"Bearer {api.token}",
+            "content-type": "application/json",
+            "content-length": str(len(body)),
+            **headers,
+        }
+        for name, value in all_headers.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "account_path",
+    [
+        "..%2Fvictim",
+        "victim%2F..%2Fother",
+        "%2E%2E",
+        "%D0%B0lice",  # a Cyrillic letter that looks like "a"
+        "alice%00",
+        "alice%20",
+        "al%C4%B1ce",  # dotless i
+        "x" * 65,
+    ],
+)
+def test_path_tricks_in_account_ids_are_refused_and_store_nothing(
+    api: Api, account_path: str
+) -> None:
+    # WHEN a credit is posted to an account id made of path tricks or look-alikes
+    status, body = raw_request(
+        api, "POST", f"/accounts/{account_path}/credits", b'{"amount": "1.00"}'
+    )
+
+    # THEN it is refused as an invalid account id, and no account was touched
+    assert (status, body["error"]["code"]) == (400, "invalid_account_id")
+    assert api.events("victim") == []
+    assert api.events("alice") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "error"),
+    [
+        (b'{"amount": "1.00", "amount": "9.00"}', "application/json", "invalid_json"),
+        (b'{"amount": NaN}', "application/json", "invalid_json"),
+        (b'{"amount": 1e400}', "application/json", "invalid_amount"),
+        (b'{"amount": -0}', "application/json", "invalid_amount"),
+        (b'{"amount": ' + b"9" * 5000 + b"}", "application/json", "invalid_amount"),
+        (
+            b'{"amount": "1.00", "x": ' + b"[" * 500 + b"]" * 500 + b"}",
+            "application/json",
+            "invalid_json",
+        ),
+        (b'{"amount": "1.00", "description": "\xff\xfe"}', "application/json", "invalid_json"),
+        (
+            b'{"amount": "1.00", "description": "\xff\xfe"}',
+            "application/octet-stream",
+            "invalid_json",
+        ),
+        (b'{"amount": "\xd9\xa1"}', "application/json", "invalid_amount"),  # an Arabic-Indic 1
+        (b'{"amount": "1.00", "accountId": "other"}', "application/json", "invalid_request"),
+    ],
+)
+def test_hostile_bodies_get_their_code_and_store_nothing(
+    api: Api, account: str, body: bytes, content_type: str, error: str
+) -> None:
+    status, answer = raw_request(
+        api, "POST", f"/accounts/{account}/credits", body, **{"content-type": content_type}
+    )
+
+    assert (status, answer["error"]["code"]) == (400, error)
+    assert api.events(account) == []
+
+
+def test_oversized_headers_are_refused_before_any_function(api: Api, account: str) -> None:
+    status, _ = raw_request(
+        api, "POST", f"/accounts/{account}/credits", b'{"amount": "1.00"}', **{"x-pad": "y" * 11000}
+    )
+
+    assert status == 431
+    assert api.events(account) == []
