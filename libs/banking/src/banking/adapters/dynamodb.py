@@ -73,6 +73,17 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
+def event_item(stored: StoredEvent) -> dict[str, Any]:
+    """The events-table item of a stored event (what an append writes)."""
+    return to_item(
+        {
+            **event_to_dict(stored.event),
+            "snapshot": snapshot_of(stored.state),
+            "correlationId": stored.correlation_id,
+        }
+    )
+
+
 def stored_event_from_item(data: dict[str, Any]) -> StoredEvent:
     """A deserialized events-table item back to the stored event (raises UnknownEvent)."""
     event = event_from_dict(data)
@@ -129,13 +140,7 @@ class DynamoDBEventStore:
         return stored_event_from_item(from_item(response["Item"]))
 
     def append(self, stored: StoredEvent, idempotency: IdempotencyRecord | None = None) -> None:
-        item = to_item(
-            {
-                **event_to_dict(stored.event),
-                "snapshot": snapshot_of(stored.state),
-                "correlationId": stored.correlation_id,
-            }
-        )
+        item = event_item(stored)
         if idempotency is None:
             self._put_event(item)
         else:
