@@ -13,7 +13,7 @@ import yaml
 from jsonschema import Draft4Validator
 from openapi_spec_validator import validate
 
-from tests.support import http_event
+from tests.support import http_event, token_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
@@ -73,7 +73,7 @@ def handlers(load_handler):
     return {"POST": load_handler("commands"), "GET": load_handler("queries")}
 
 
-def call(handlers, context, route, account, *, body=None, query=None):
+def call(handlers, context, route, account, *, body=None, query=None, **auth):
     method, template = route.split(" ", 1)
     event = http_event(
         method,
@@ -82,6 +82,7 @@ def call(handlers, context, route, account, *, body=None, query=None):
         path_parameters={"accountId": account},
         body=body,
         query=query,
+        **auth,
     )
     response = handlers[method].lambda_handler(event, context)
     return response["statusCode"], json.loads(response["body"])
@@ -112,3 +113,19 @@ def test_every_route_answers_as_documented(handlers, context):
     check(events, *answer)
     answer = call(handlers, context, events, "alice", query={"limit": "0"})
     check(events, *answer)
+
+
+def test_the_functions_refusals_answer_as_documented(handlers, context):
+    # GIVEN each route, reached without verified claims, then with a stranger's token
+    for route in [
+        "POST /accounts/{accountId}/credits",
+        "GET /accounts/{accountId}/balance",
+        "GET /accounts/{accountId}/events",
+    ]:
+        body = '{"amount": "1.00"}' if route.startswith("POST") else None
+        # THEN the 401 and the 403 are the documented ones
+        unauthenticated = call(handlers, context, route, "alice", body=body, anonymous=True)
+        forbidden = call(handlers, context, route, "alice", body=body, claims=token_claims("bob"))
+        assert (unauthenticated[0], forbidden[0]) == (401, 403)
+        check(route, *unauthenticated)
+        check(route, *forbidden)
