@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt libs/banking/pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install package test lint typecheck unit integration infra e2e run up down bench clean
+.PHONY: help install package test lint typecheck unit integration infra e2e run up down token bench clean
 
 help:
 	@echo "make run      - bring the whole system up locally, in the foreground (Ctrl-C stops it)"
 	@echo "make up/down  - the same in the background / stop it"
+	@echo "make token SUB=alice [SCOPES=...] [ACCOUNTS=...] - a token of the running system's issuer"
 	@echo "make test     - lint, type-check and run every test (installs what it needs)"
 	@echo "make package  - build dist/<lambda>.zip for every Lambda"
 	@echo "make bench    - run the benchmarks"
@@ -49,6 +50,12 @@ up: package
 
 down: $(STAMP)
 	$(BIN)/python -m scripts.local down
+
+# A token of the running system's local issuer: SUB (required), SCOPES and ACCOUNTS
+# (space-separated), TTL (seconds). See docs/security.md.
+token: $(STAMP)
+	@test -n "$(SUB)" || { echo 'usage: make token SUB=alice [SCOPES="ledger/transactions.write"] [ACCOUNTS="acc-1 acc-2"] [TTL=3600]' >&2; exit 2; }
+	@$(BIN)/python -m scripts.local.issuer token --sub '$(SUB)' --scopes '$(SCOPES)' --accounts '$(ACCOUNTS)' --ttl '$(or $(TTL),3600)'
 
 bench: package
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)

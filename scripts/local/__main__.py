@@ -35,17 +35,20 @@ def _settings() -> Settings:
 
 def _try_this(api_url: str) -> str:
     account = "acc-123"
+    auth = '-H "authorization: Bearer $TOKEN"'
     return "\n".join(
         [
             f"API_URL={api_url}",
-            "Try this:",
-            f"  curl -s -X POST {api_url}/accounts/{account}/credits "
+            "Try this (every request needs a token of the local issuer, docs/security.md):",
+            '  TOKEN=$(make -s token SUB=payments SCOPES="ledger/transactions.write")',
+            f"  curl -s -X POST {api_url}/accounts/{account}/credits {auth} "
             "-H 'content-type: application/json' -d '{\"amount\": \"100.00\"}'",
-            f"  curl -s -X POST {api_url}/accounts/{account}/debits "
+            f"  curl -s -X POST {api_url}/accounts/{account}/debits {auth} "
             "-H 'content-type: application/json' -H 'Idempotency-Key: debit-1' "
             '-d \'{"amount": "12.34", "description": "coffee"}\'',
-            f"  curl -s {api_url}/accounts/{account}/balance",
-            f"  curl -s '{api_url}/accounts/{account}/events?limit=10'",
+            f"  TOKEN=$(make -s token SUB={account})",
+            f"  curl -s {api_url}/accounts/{account}/balance {auth}",
+            f"  curl -s '{api_url}/accounts/{account}/events?limit=10' {auth}",
         ]
     )
 
