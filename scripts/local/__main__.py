@@ -115,7 +115,8 @@ def up(settings: Settings) -> int:
             print(f"error: the local system exited (code {process.returncode}):", file=sys.stderr)
             print(log_path.read_text()[-4000:], file=sys.stderr)
             return 1
-        if _answers(api_url):
+        # The pointers for operator tools are written once the API already answers.
+        if _answers(api_url) and (settings.state_dir / "lambda-url").exists():
             (settings.state_dir / "api-url").write_text(api_url + "\n")
             print(_try_this(api_url))
             print(f"Logs: {settings.state_dir / 'logs'} and {log_path}; `make down` stops it.")

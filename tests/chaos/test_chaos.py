@@ -43,7 +43,7 @@ from scripts.ops.aws import Ledger
 from scripts.ops.redrive import QueueResult, redrive_queues
 from scripts.ops.status import AccountStatus, dead_letter_depths
 from scripts.ops.verify import verify_accounts
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import BACK_OFFICE, WRITE_SCOPE, Api
 from tests.local_system import System
 
 pytestmark = [pytest.mark.chaos, pytest.mark.xdist_group("chaos")]
@@ -200,7 +200,8 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_every_read_m
     run = uuid.uuid4().hex[:6]
     seed = int(os.environ.get("LEDGER_CHAOS_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
-    api, ledger = Api(chaos_system.api_url), chaos_system.ledger()
+    api = Api(chaos_system.api_url, chaos_system.token(BACK_OFFICE, WRITE_SCOPE))
+    ledger = chaos_system.ledger()
     started = time.monotonic()
 
     # GIVEN a planned stream of credits and debits over many accounts
