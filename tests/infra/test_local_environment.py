@@ -331,3 +331,35 @@ def test_each_function_gets_exactly_the_environment_the_contract_gives_it(state)
         if directory in contract:
             variables = set(function["environment"][0]["variables"])
             assert variables == contract[directory], directory
+
+
+def test_every_route_needs_a_token_of_the_issuer_and_writes_need_their_scope(state, outputs):
+    # GIVEN the applied authorizer and routes
+    (authorizer,) = by_type(state, "aws_apigatewayv2_authorizer")
+    routes = {r["route_key"]: r for r in by_type(state, "aws_apigatewayv2_route")}
+
+    # THEN the authorizer checks JWTs of the configured issuer and audience
+    assert authorizer["authorizer_type"] == "JWT"
+    assert authorizer["identity_sources"] == ["$request.header.Authorization"]
+    assert authorizer["jwt_configuration"] == [
+        {"issuer": outputs["jwt_issuer"], "audience": outputs["jwt_audience"]}
+    ]
+    # AND every route, $default included, uses it
+    for key, route in routes.items():
+        assert route["authorization_type"] == "JWT", key
+        assert route["authorizer_id"] == authorizer["id"], key
+    # AND recording needs the write scope, reading any valid token (the functions check more)
+    scoped = {key for key, route in routes.items() if route["authorization_scopes"]}
+    assert scoped == {"POST /accounts/{accountId}/credits", "POST /accounts/{accountId}/debits"}
+    for key in scoped:
+        assert routes[key]["authorization_scopes"] == ["ledger/transactions.write"]
+
+
+def test_access_logs_name_the_caller_but_hold_no_token_header_or_body(state):
+    (stage,) = by_type(state, "aws_apigatewayv2_stage")
+    log_format = stage["access_log_settings"][0]["format"]
+    fields = json.loads(log_format)
+
+    assert fields["principal"] == "$context.authorizer.claims.sub"
+    for leaky in ("$request.header", "$request.body", "$input", "requestOverride", "querystring"):
+        assert leaky.lower() not in log_format.lower()
