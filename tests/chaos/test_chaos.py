@@ -48,7 +48,7 @@ from tests.local_system import System
 
 pytestmark = [pytest.mark.chaos, pytest.mark.xdist_group("chaos")]
 
-REQUESTS = int(os.environ.get("LEDGER_CHAOS_REQUESTS", "200"))
+REQUESTS = int(os.environ.get("LEDGER_CHAOS_REQUESTS", "160"))
 CLIENTS = int(os.environ.get("LEDGER_CHAOS_CLIENTS", "8"))
 ACCOUNTS = int(os.environ.get("LEDGER_CHAOS_ACCOUNTS", "10"))
 KEYED_SHARE = 0.5  # requests sent with an Idempotency-Key
