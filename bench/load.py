@@ -5,8 +5,10 @@ interpreter (and its lock) with the local runtime they measure.
   as the commands are accepted (the pipeline's saturation; the caller measures the
   drain afterwards);
 - open_loop: credits sent at a fixed rate (Poisson arrivals), whatever the answers'
-  pace, each accepted one probed on the balance query until it shows its version
-  (projection lag, from the 201 to that answer);
+  pace, while a few probers each take the latest accepted command and poll the balance
+  query until it shows its version (projection lag, from the 201 to that answer). The
+  probers are few and slow on purpose: a probe per command, every 50 ms, was itself
+  ~40 queries/s, more than the pipeline's own load, and overloaded it.
 - raw puts: the same number of clients doing conditional PutItem straight to the moto
   server, the substrate's own limit.
 """
@@ -26,7 +28,7 @@ from botocore.config import Config
 
 from scripts.local.aws import FAKE_CREDENTIALS
 
-PROBE_INTERVAL_S = 0.05
+PROBE_INTERVAL_S = 0.1
 
 
 def _session(headers: dict[str, str]) -> requests.Session:
@@ -89,14 +91,16 @@ def open_loop(
     rate: float,
     seconds: float,
     senders: int,
+    probers: int,
     headers: dict[str, str],
     probe_timeout_s: float = 60.0,
 ) -> dict[str, Any]:
     """Credits at `rate` per second for `seconds` (Poisson arrivals, fixed seed), each
-    sent at its scheduled time by one of `senders` threads; every 201 is then probed:
-    GET balance every PROBE_INTERVAL_S until the answer shows its version. Lag is from
-    the 201 to that answer. A probe still waiting after `probe_timeout_s` counts as
-    unseen; the run waits for every probe, so the tail is not cut off by the window."""
+    sent at its scheduled time by one of `senders` threads. Each of `probers` threads
+    takes the latest accepted command not yet probed and GETs its balance every
+    PROBE_INTERVAL_S until the answer shows its version; lag is from the 201 to that
+    answer. A probe still waiting after `probe_timeout_s` counts as unseen; probes
+    taken before the last send are finished, so the tail is not cut off."""
     rng = random.Random(8)
     schedule: list[tuple[float, str]] = []
     at = rng.expovariate(rate)
@@ -105,34 +109,49 @@ def open_loop(
         at += rng.expovariate(rate)
     work: queue.Queue[tuple[float, str] | None] = queue.Queue()
     lock = threading.Lock()
+    sending = threading.Event()
+    sending.set()
     statuses: Counter[int] = Counter()
+    accepted: list[tuple[float, str, int]] = []  # (time of the 201, account, version)
     lags: list[float] = []
     late_s: list[float] = []  # how long after its scheduled time each command left
     command_s: list[float] = []  # the POST's own time, request to 201
     unseen: list[tuple[str, int]] = []
     probes = [0]
-    probe_threads: list[threading.Thread] = []
+    probed = [0]  # accepted[:probed] were taken or skipped
 
-    def probe(account: str, version: int, accepted_at: float) -> None:
+    def prober() -> None:
         session = _session(headers)
-        while time.perf_counter() - accepted_at < probe_timeout_s:
-            try:
-                answer = session.get(f"{api_url}/accounts/{account}/balance", timeout=30)
-            except requests.RequestException:
-                answer = None
+        while True:
             with lock:
-                probes[0] += 1
-            if (
-                answer is not None
-                and answer.status_code == 200
-                and int(answer.json()["version"]) >= version
-            ):
+                latest = accepted[-1] if len(accepted) > probed[0] else None
+                probed[0] = len(accepted)
+            if latest is None:
+                if not sending.is_set():
+                    return
+                time.sleep(PROBE_INTERVAL_S / 2)
+                continue
+            accepted_at, account, version = latest
+            while True:
+                try:
+                    answer = session.get(f"{api_url}/accounts/{account}/balance", timeout=30)
+                except requests.RequestException:
+                    answer = None
                 with lock:
-                    lags.append(time.perf_counter() - accepted_at)
-                return
-            time.sleep(PROBE_INTERVAL_S)
-        with lock:
-            unseen.append((account, version))
+                    probes[0] += 1
+                if (
+                    answer is not None
+                    and answer.status_code == 200
+                    and int(answer.json()["version"]) >= version
+                ):
+                    with lock:
+                        lags.append(time.perf_counter() - accepted_at)
+                    break
+                if time.perf_counter() - accepted_at > probe_timeout_s:
+                    with lock:
+                        unseen.append((account, version))
+                    break
+                time.sleep(PROBE_INTERVAL_S)
 
     def sender() -> None:
         session = _session(headers)
@@ -157,16 +176,12 @@ def open_loop(
                 statuses[response.status_code] += 1
                 late_s.append(max(0.0, sent - due))
                 command_s.append(accepted_at - sent)
-            if response.status_code == 201:
-                thread = threading.Thread(
-                    target=probe, args=(account, int(response.json()["version"]), accepted_at)
-                )
-                with lock:
-                    probe_threads.append(thread)
-                thread.start()
+                if response.status_code == 201:
+                    accepted.append((accepted_at, account, int(response.json()["version"])))
 
     threads = [threading.Thread(target=sender) for _ in range(senders)]
-    for thread in threads:
+    probe_threads = [threading.Thread(target=prober) for _ in range(probers)]
+    for thread in threads + probe_threads:
         thread.start()
     started = time.perf_counter()
     for offset, account in schedule:
@@ -176,10 +191,12 @@ def open_loop(
     for thread in threads:
         thread.join()
     sent_s = time.perf_counter() - started
-    with lock:
-        waiting = list(probe_threads)
-    for thread in waiting:
+    sending.clear()
+    for thread in probe_threads:
         thread.join()
+    heads: dict[str, int] = {}
+    for _, account, version in accepted:
+        heads[account] = max(heads.get(account, 0), version)
     return {
         "target_rate": rate,
         "scheduled": len(schedule),
@@ -191,7 +208,9 @@ def open_loop(
         "command_s": command_s,
         "unseen": unseen,
         "probes": probes[0],
+        "probers": probers,
         "probe_interval_s": PROBE_INTERVAL_S,
+        "heads": heads,
         "total_seconds": time.perf_counter() - started,
     }
 

@@ -125,6 +125,7 @@ def _load(results: dict[str, Any]) -> str:
         ],
         [
             f"  lag, 201 -> GET balance shows the version ({steady['lag_samples']} samples, "
+            f"{steady['probers']} prober every {steady['probe_interval_s']} s, "
             f"{steady['unseen']} unseen in 60 s)",
             f"p50 {steady['lag_p50_s']:.2f} s, p95 {steady['lag_p95_s']:.2f} s, "
             f"p99 {steady['lag_p99_s']:.2f} s",
@@ -134,7 +135,14 @@ def _load(results: dict[str, Any]) -> str:
             f"p50 {steady['metric_lag_p50_s']:.2f} s, p95 {steady['metric_lag_p95_s']:.2f} s, "
             f"p99 {steady['metric_lag_p99_s']:.2f} s",
         ],
-        ["  POST credits, request -> 201", f"p50 {steady['command_p50_s']:.3f} s"],
+        [
+            "  POST credits, request -> 201",
+            f"p50 {steady['command_p50_s']:.3f} s, p99 {steady['command_p99_s']:.3f} s",
+        ],
+        [
+            "  drain after the last send",
+            f"{steady['drain_s']:.1f} s ({steady['not_projected_after_drain']} unprojected)",
+        ],
     ]
     return _table(["figure", "value"], rows)
 
@@ -165,7 +173,7 @@ def _scan(results: dict[str, Any]) -> str:
         f"({scan['items']:,} items in {scan['seconds']:.1f}s)"
     ]
     for key, label in (("replay", "replay --all"), ("replay_every_event", "--every-event")):
-        replay = results.get(key, {"reason": "not measured in --quick"})
+        replay = results.get(key, {"reason": "not measured (python -m bench --every-event)"})
         if replay.get("measured"):
             lines.append(
                 f"ledger {label}: {replay['events_per_s']:,.0f} events read/s, "

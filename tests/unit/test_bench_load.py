@@ -73,19 +73,21 @@ def api() -> Iterator[tuple[str, FakeApi]]:
         server.server_close()
 
 
-def test_every_accepted_command_is_probed_until_its_version_shows(
+def test_sampled_commands_are_probed_until_their_version_shows(
     api: tuple[str, FakeApi],
 ) -> None:
     # GIVEN an API whose balance shows a version 0.2 s after its 201
     url, fake = api
 
     # WHEN credits arrive at 20/s for 1 s on a few accounts, with a token
-    result = open_loop(url, ["a", "b", "c"], 20.0, 1.0, 3, {"authorization": "Bearer t"})
+    result = open_loop(url, ["a", "b", "c"], 20.0, 1.0, 3, 1, {"authorization": "Bearer t"})
 
-    # THEN every scheduled command was sent and accepted, each lag sample is the
-    # visibility delay (plus at most a few probe intervals), and the token went along
+    # THEN every scheduled command was sent and accepted, the prober sampled several,
+    # each lag sample is the visibility delay (plus at most a few probe intervals),
+    # and the token went along
     assert result["scheduled"] > 5
-    assert result["accepted"] == result["scheduled"] == len(result["lags_s"])
+    assert result["accepted"] == result["scheduled"]
+    assert len(result["lags_s"]) >= 3
     assert result["unseen"] == []
     assert all(VISIBLE_AFTER_S - 0.01 <= lag < VISIBLE_AFTER_S + 0.5 for lag in result["lags_s"])
     assert fake.authorizations == {"Bearer t"}
