@@ -173,6 +173,9 @@ class DynamoDBEventStore:
         )
         try:
             self._client.transact_write_items(
+                # The same token makes the SDK's retry of a transaction whose answer
+                # was lost a no-op instead of a conflict with itself.
+                ClientRequestToken=record.event.event_id[:36],
                 TransactItems=[
                     {
                         "Put": {
@@ -192,7 +195,7 @@ class DynamoDBEventStore:
                             "ExpressionAttributeValues": {":now": {"N": str(int(now.timestamp()))}},
                         }
                     },
-                ]
+                ],
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
