@@ -89,5 +89,7 @@ def test_sampled_commands_are_probed_until_their_version_shows(
     assert result["accepted"] == result["scheduled"]
     assert len(result["lags_s"]) >= 3
     assert result["unseen"] == []
-    assert all(VISIBLE_AFTER_S - 0.01 <= lag < VISIBLE_AFTER_S + 0.5 for lag in result["lags_s"])
+    # Never reported before it is visible; the upper bound only catches a runaway
+    # (it is loose: a loaded CI machine delays the probes).
+    assert all(VISIBLE_AFTER_S - 0.01 <= lag < VISIBLE_AFTER_S + 5 for lag in result["lags_s"])
     assert fake.authorizations == {"Bearer t"}
