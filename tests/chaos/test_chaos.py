@@ -200,6 +200,7 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_every_read_m
     run = uuid.uuid4().hex[:6]
     seed = int(os.environ.get("LEDGER_CHAOS_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
+    print(f"chaos run {run}: LEDGER_CHAOS_SEED={seed} replays its requests")
     api = Api(chaos_system.api_url, chaos_system.token(BACK_OFFICE, WRITE_SCOPE))
     ledger = chaos_system.ledger()
     started = time.monotonic()
