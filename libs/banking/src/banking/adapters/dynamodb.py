@@ -154,24 +154,9 @@ class DynamoDBEventStore:
                 ConditionExpression="attribute_not_exists(version)",
             )
         except ClientError as error:
-            if not _failed_condition(error):
-                raise
-            if self._holds(item):
-                # Our own write: boto3 sent it again after its answer was lost (a read
-                # timeout), and the retry found the version taken by the first send.
-                # Deciding again would store the command a second time.
-                return
-            raise VersionConflict(str(item["version"])) from error
-
-    def _holds(self, item: dict[str, Any]) -> bool:
-        """Whether the item's version already holds this very event."""
-        existing = self._client.get_item(
-            TableName=self._events,
-            Key={"accountId": item["accountId"], "version": item["version"]},
-            ProjectionExpression="eventId",
-            ConsistentRead=True,
-        ).get("Item")
-        return existing is not None and existing.get("eventId") == item["eventId"]
+            if _failed_condition(error):
+                raise VersionConflict(str(item["version"])) from error
+            raise
 
     def _put_event_with_key(self, item: dict[str, Any], record: IdempotencyRecord) -> None:
         if self._idempotency is None:

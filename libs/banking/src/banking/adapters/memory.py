@@ -66,8 +66,6 @@ class InMemoryEventStore:
         event = stored.event
         with self._lock:
             stream = self._streams[event.account_id]
-            if 0 < event.version <= len(stream) and stream[event.version - 1] == stored:
-                return  # the same append again, as after a lost answer: already stored
             if event.version != len(stream) + 1:
                 raise VersionConflict(f"{event.account_id} is at version {len(stream)}")
             if idempotency is not None:
