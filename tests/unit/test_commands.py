@@ -119,3 +119,21 @@ def test_exhausted_retries_on_version_conflicts_are_reported():
     deps = dependencies(AlwaysConflicting(), max_attempts=3)
     with pytest.raises(ConcurrentModification):
         record(RecordCredit("alice", Money(1)), deps)
+
+
+class LosesTheAnswer(InMemoryEventStore):
+    """The write lands, but its answer is lost and the SDK's retry hits its own item."""
+
+    def append(self, stored, idempotency=None):
+        super().append(stored, idempotency)
+        raise VersionConflict("the retry found the version taken (by the first try)")
+
+
+def test_a_write_whose_answer_was_lost_is_stored_once():
+    # GIVEN a store that loses every answer after writing
+    deps = dependencies(LosesTheAnswer())
+    # WHEN a credit is recorded
+    event = record(RecordCredit("alice", Money(100)), deps)
+    # THEN it is the one stored event, not decided again at the next version
+    assert event.version == 1
+    assert deps.store.load("alice").version == 1

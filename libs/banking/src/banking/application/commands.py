@@ -14,6 +14,7 @@ from attrs import frozen
 
 from banking.application.ports import (
     Clock,
+    EventNotFound,
     EventStore,
     IdempotencyKeyTaken,
     IdempotencyRecord,
@@ -80,6 +81,8 @@ def record(
         except IdempotencyKeyTaken:
             continue  # the next pass finds the winner's record and answers with it
         except VersionConflict:
+            if _landed(deps.store, event):
+                return event
             deps.on_conflict()
             deps.sleep(_backoff(attempt, deps.settings))
             continue
@@ -88,6 +91,20 @@ def record(
         f"account {command.account_id} changed concurrently "
         f"{deps.settings.max_attempts} times; retry the request"
     )
+
+
+def _landed(store: EventStore, event: Event) -> bool:
+    """Whether the version we were refused holds our own event.
+
+    A put whose answer was lost (a timeout, a 500 after the write) is retried by the
+    SDK, and the retry then fails its condition on the item the first try wrote:
+    that "conflict" is our success, and deciding again would store the command twice.
+    """
+    try:
+        stored = store.get(event.account_id, event.version)
+    except EventNotFound:
+        return False
+    return stored.event.event_id == event.event_id
 
 
 def fingerprint_of(command: Command) -> str:
