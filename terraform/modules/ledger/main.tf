@@ -331,6 +331,14 @@ module "http_api" {
   tags = local.tags
 }
 
+locals {
+  # AWS/Lambda metrics alarmed on for every function, and what a breach means.
+  function_alarm_metrics = {
+    Errors    = "failed invocations"
+    Throttles = "invocations refused for lack of concurrency"
+  }
+}
+
 module "alarms" {
   source = "../metric_alarms"
 
@@ -350,26 +358,14 @@ module "alarms" {
       }
     },
     {
-      for name, function in module.functions : "${name}_errors" => {
-        name                = "${function.lambda_function_name}-errors"
-        description         = "${function.lambda_function_name} failed invocations."
+      # Failed and throttled invocations: one alarm per function and metric.
+      for pair in setproduct(keys(module.functions), keys(local.function_alarm_metrics)) :
+      "${pair[0]}_${lower(pair[1])}" => {
+        name                = "${module.functions[pair[0]].lambda_function_name}-${lower(pair[1])}"
+        description         = "${module.functions[pair[0]].lambda_function_name} ${local.function_alarm_metrics[pair[1]]}."
         namespace           = "AWS/Lambda"
-        metric_name         = "Errors"
-        dimensions          = { FunctionName = function.lambda_function_name }
-        statistic           = "Sum"
-        period              = 60
-        evaluation_periods  = 1
-        threshold           = 0
-        comparison_operator = "GreaterThanThreshold"
-      }
-    },
-    {
-      for name, function in module.functions : "${name}_throttles" => {
-        name                = "${function.lambda_function_name}-throttles"
-        description         = "${function.lambda_function_name} invocations refused for lack of concurrency."
-        namespace           = "AWS/Lambda"
-        metric_name         = "Throttles"
-        dimensions          = { FunctionName = function.lambda_function_name }
+        metric_name         = pair[1]
+        dimensions          = { FunctionName = module.functions[pair[0]].lambda_function_name }
         statistic           = "Sum"
         period              = 60
         evaluation_periods  = 1
