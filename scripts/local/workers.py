@@ -108,6 +108,7 @@ class _Worker:
         os.close(response_write)
         self._requests = os.fdopen(request_write, "w", encoding="utf-8")
         self._responses: queue.Queue[str | None] = queue.Queue()
+        self._exited = False
         for stream in (self.process.stdout, self.process.stderr):
             assert stream is not None
             threading.Thread(target=self._pump_logs, args=(stream,), daemon=True).start()
@@ -143,6 +144,9 @@ class _Worker:
         except queue.Empty:
             return None
         if line is None:
+            # The response pipe closed: the process is exiting, even if it is not yet
+            # reaped, so it must not go back to the pool as a warm worker.
+            self._exited = True
             return {
                 "error": {"errorMessage": "the runtime exited", "errorType": "Runtime.ExitError"}
             }
@@ -151,7 +155,7 @@ class _Worker:
 
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return not self._exited and self.process.poll() is None
 
     def invoke(self, event: Any, request_id: str) -> Outcome:
         timeout_s = self._function.timeout_s
@@ -163,6 +167,7 @@ class _Worker:
             )
             self._requests.flush()
         except OSError:  # the worker was killed: the runtime is stopping
+            self._exited = True
             return Outcome(
                 request_id,
                 error={"errorMessage": "the runtime exited", "errorType": "Runtime.ExitError"},
