@@ -296,11 +296,11 @@ _REPLAY_SUMMARY = re.compile(r"read (\d+) events .*published (\d+), failed (\d+)
 
 
 def measure_replay(system: BenchSystem, *extra: str) -> dict[str, Any]:
-    """`ledger replay --all --in-process` (scripts.ops) against the same moto: the
-    replay function itself cannot be invoked through moto, which runs no Lambda code."""
-    command = [sys.executable, "-m", "scripts.ops", "--endpoint-url", system.endpoint_url]
-    command += ["--environment", "local", "replay", "--all", "--in-process", *extra]
-    env = {**os.environ, "AWS_REGION": system.region, "AWS_DEFAULT_REGION": system.region}
+    """`ledger replay --all` (scripts.ops) as an operator runs it: each segment in the
+    replay function, run by the bench's runtime behind its Lambda Invoke API."""
+    command = [sys.executable, "-m", "scripts.ops", "--environment", "local"]
+    command += ["replay", "--all", *extra]
+    env = {**os.environ, "LEDGER_LOCAL_DIR": str(system.state_dir)}
     started = time.perf_counter()
     try:
         done = subprocess.run(
@@ -319,7 +319,7 @@ def measure_replay(system: BenchSystem, *extra: str) -> dict[str, Any]:
     read, published, failed = map(int, summary[-1])
     return {
         "measured": True,
-        "command": " ".join(["ledger", *command[5:]]),
+        "command": " ".join(["ledger", *command[3:]]),
         "events_read": read,
         "published": published,
         "failed": failed,

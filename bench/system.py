@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from scripts.local import wiring
 from scripts.local.aws import Moto
 from scripts.local.logs import Logs
 from scripts.local.supervisor import Runtime
+from scripts.local.system import free_port, write_pointers
 from scripts.local.terraform import Terraform
 from scripts.local.workers import Outcome
 
@@ -38,13 +38,6 @@ TOKEN_SCOPES = ("ledger/transactions.write", "ledger/accounts.read")
 
 def short_name(function_name: str) -> str:
     return function_name.removeprefix(FUNCTION_PREFIX)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class MeteredRuntime(Runtime):
@@ -132,8 +125,9 @@ class BenchSystem:
         self.timings["terraform_apply_s"] = time.monotonic() - started
         self.outputs = terraform.outputs()
         self.region = _region(self.state_dir / "terraform.tfstate")
+        moto = Moto(self.endpoint_url, self.region)
         self.runtime = MeteredRuntime(
-            Moto(self.endpoint_url, self.region),
+            moto,
             self.dist_dir,
             self.state_dir,
             self.port,
@@ -141,6 +135,7 @@ class BenchSystem:
             async_overrides=wiring.async_overrides_from_outputs(self.outputs),
         )
         self.runtime.start()
+        write_pointers(self.state_dir, moto, self.runtime)
         self.timings["up_s"] = time.monotonic() - started
 
     def _start_issuer(self) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from scripts.local.__main__ import down, up
 from scripts.local.issuer import token_for
-from scripts.local.system import REPO, Settings
+from scripts.local.system import REPO, Settings, free_port
 from scripts.ops.aws import Ledger
 
 
@@ -40,12 +39,6 @@ class System:
 
     def _pointer(self, name: str) -> str:
         return (self.state_dir / name).read_text().strip()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -26,6 +26,14 @@ DEFAULT_PORT = 8080
 AUDIENCE = "ledger-local"
 
 
+def free_port() -> int:
+    """A loopback port free right now (for a system of its own: tests, benchmarks)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 class PortTakenError(RuntimeError):
     pass
 
@@ -137,15 +145,11 @@ class LocalSystem:
             async_overrides=wiring.async_overrides_from_outputs(outputs),
         )
         self._runtime.start()
-        # Where operator tools (scripts/ops, `ledger ...`) find this system.
-        (settings.state_dir / "moto-url").write_text(self._moto.endpoint_url + "\n")
-        (settings.state_dir / "region").write_text(moto.region + "\n")
-        if self._runtime.invoke_api is not None:
-            (settings.state_dir / "lambda-url").write_text(self._runtime.invoke_api.url + "\n")
+        write_pointers(settings.state_dir, moto, self._runtime)
         self._say(f"up in {time.monotonic() - started:.1f}s")
 
     def stop(self) -> None:
-        for pointer in ("moto-url", "lambda-url", "region"):
+        for pointer in POINTERS:
             (self.settings.state_dir / pointer).unlink(missing_ok=True)
         if self._runtime is not None:
             self._runtime.stop()
@@ -157,6 +161,18 @@ class LocalSystem:
 
     def _say(self, message: str) -> None:
         self.logs.write("system", message)
+
+
+POINTERS = ("moto-url", "lambda-url", "region")
+
+
+def write_pointers(state_dir: Path, moto: Moto, runtime: Runtime) -> None:
+    """Where operator tools (scripts/ops, `ledger ...` with LEDGER_LOCAL_DIR) find a
+    running system: its moto, its region and its Lambda Invoke API."""
+    (state_dir / "moto-url").write_text(moto.endpoint_url + "\n")
+    (state_dir / "region").write_text(moto.region + "\n")
+    if runtime.invoke_api is not None:
+        (state_dir / "lambda-url").write_text(runtime.invoke_api.url + "\n")
 
 
 def _snapshot(dist_dir: Path, target: Path) -> Path:

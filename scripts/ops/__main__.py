@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 # Subcommand modules; each exposes `register(subparsers)` adding its parser, with
 # `set_defaults(run=callable(args) -> int)`.
-COMMANDS: tuple[str, ...] = ("status", "replay", "rebuild", "verify", "redrive")
+COMMANDS: tuple[str, ...] = ("status", "replay", "rebuild", "verify", "prune", "redrive")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,8 @@ generation, and switch readers to it once it has caught up.
    counterpart in G at the same version or newer. `--verify` also folds every
    account and compares G with the fold.
 5. Switch the pointer: readers read G. The old generation stays written during a
-   grace period, for readers whose cached pointer is a few seconds old.
+   grace period, for readers whose cached pointer is a few seconds old; `ledger
+   prune` deletes it afterwards.
 
 If G does not catch up in time, or differs from the fold, it is abandoned: readers
 never saw it.
@@ -97,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
             return _abandon(projections, name, generation, "it differs from the fold")
     grace_until = datetime.now(UTC) + timedelta(seconds=3 * POINTER_TTL)
     projections.switch(name, generation, grace_until=grace_until)
-    print(f"{name}: readers now read generation {generation}; {active} is kept for rollback")
+    print(
+        f"{name}: readers now read generation {generation}; generation {active} is written "
+        f"until {grace_until:%H:%M:%S} UTC, then `ledger prune --projection {name}` deletes it"
+    )
     return 0
 
 

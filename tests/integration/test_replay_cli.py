@@ -1,4 +1,4 @@
-"""`ledger replay`, `ledger verify` and `ledger rebuild` on moto, run in-process, with
+"""`ledger replay`, `verify`, `rebuild` and `prune` on moto, run in-process, with
 the projectors taking the replayed events from the bus."""
 
 from __future__ import annotations
@@ -119,3 +119,34 @@ def test_rebuild_replaces_a_wrong_read_model_without_readers_seeing_it_half_buil
     ]
     assert main([*LEDGER, "verify"]) == 0
     assert "readers now read generation 1" in capsys.readouterr().out
+
+
+def test_prune_deletes_the_replaced_generation_once_nobody_reads_it(
+    aws, delivering_runner, monkeypatch, capsys
+):
+    # GIVEN read models rebuilt into generation 1
+    write_history(aws, {"alice": 2, "bob": 1})
+    assert main([*LEDGER, "verify", "--repair", "--in-process"]) == 0
+    rebuild_args = ["rebuild", "--projection", TOTAL_BALANCE, "--pointer-wait", "0"]
+    assert main([*LEDGER, *rebuild_args, "--in-process"]) == 0
+    old = {"accountId": {"S": "bob"}, "readModel": {"S": TOTAL_BALANCE}}
+    table = aws["tables"]["projections"]
+    # WHEN pruned during the grace period, THEN the old generation is kept
+    assert main([*LEDGER, "prune", "--projection", TOTAL_BALANCE]) == 0
+    assert "deleted 0 item(s) in 0 generation(s)" in capsys.readouterr().out
+    assert "Item" in aws["dynamodb"].get_item(TableName=table, Key=old)
+
+    # WHEN the grace period is over: a dry run counts, a prune deletes
+    monkeypatch.setattr(
+        "banking.application.generations.Generations.written",
+        lambda generations, now: [generations.active],
+    )
+    assert main([*LEDGER, "prune", "--projection", TOTAL_BALANCE, "--dry-run"]) == 0
+    assert "generation 0: would delete 2 item(s)" in capsys.readouterr().out
+    assert "Item" in aws["dynamodb"].get_item(TableName=table, Key=old)
+    assert main([*LEDGER, "prune", "--projection", TOTAL_BALANCE]) == 0
+    assert "generation 0: deleted 2 item(s)" in capsys.readouterr().out
+
+    # THEN the old items are gone, and readers still read every balance
+    assert "Item" not in aws["dynamodb"].get_item(TableName=table, Key=old)
+    assert main([*LEDGER, "verify"]) == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import count
 from zoneinfo import ZoneInfo
 
@@ -10,7 +10,7 @@ import pytest
 
 from banking.adapters.memory import InMemoryEventStore, InMemoryProjectionStore, InMemoryPublisher
 from banking.application.commands import CommandDependencies, record
-from banking.application.generations import GenerationConflict, parse_sort_key, sort_key
+from banking.application.generations import parse_sort_key, sort_key
 from banking.application.ports import BusEntry, ProjectionStore, StoredEvent
 from banking.application.projection import project
 from banking.application.replay import (
@@ -232,49 +232,7 @@ def test_sort_keys_keep_generation_zero_plain_and_parse_back():
     )
 
 
-def test_a_generation_being_built_is_written_but_not_read_until_the_switch():
-    # GIVEN a total balance in the active generation, and a rebuild started
-    projections = InMemoryProjectionStore()
-    projections.save("alice", TotalBalance(Money(100), 1))
-    generation = projections.start_building(TOTAL_BALANCE)
-    # WHEN a new event is projected
-    projections.save("alice", TotalBalance(Money(300), 2))
-    # THEN both generations have it, readers still read the active one
-    assert projections.load("alice") == [TotalBalance(Money(300), 2)]
-    assert projections.lagging(TOTAL_BALANCE, generation) == []
-    # WHEN the rebuild switches
-    projections.switch(TOTAL_BALANCE, generation, grace_until=datetime.now(UTC))
-    # THEN readers read the new generation
-    assert projections.generations(TOTAL_BALANCE).active == generation
-    assert projections.load("alice") == [TotalBalance(Money(300), 2)]
-
-
-def test_a_new_generation_lags_until_it_holds_every_item_of_the_active_one():
-    projections = InMemoryProjectionStore()
-    projections.save("alice", TotalBalance(Money(100), 1))
-    projections.save("bob", TotalBalance(Money(100), 1))
-    generation = projections.start_building(TOTAL_BALANCE)
-    projections.save("alice", TotalBalance(Money(200), 2))
-    assert [lag.account_id for lag in projections.lagging(TOTAL_BALANCE, generation)] == ["bob"]
-
-
-def test_only_one_rebuild_of_a_read_model_runs_at_a_time():
-    projections = InMemoryProjectionStore()
-    projections.start_building(TOTAL_BALANCE)
-    with pytest.raises(GenerationConflict):
-        projections.start_building(TOTAL_BALANCE)
-
-
-def test_the_previous_generation_is_kept_written_during_the_grace_period():
-    projections = InMemoryProjectionStore()
-    generation = projections.start_building(TOTAL_BALANCE)
-    projections.switch(
-        TOTAL_BALANCE, generation, grace_until=datetime.now(UTC) + timedelta(minutes=1)
-    )
-    projections.save("alice", TotalBalance(Money(100), 1))
-    assert projections.load("alice", generations={TOTAL_BALANCE: 0}) == [
-        TotalBalance(Money(100), 1)
-    ]
+# The generations themselves: tests/integration/test_projection_store_contract.py.
 
 
 # Verification

@@ -45,3 +45,9 @@ variable "jwt_audience" {
   type        = list(string)
   default     = ["ledger-local"]
 }
+
+variable "live_stream_enabled" {
+  description = "Whether the fanout reads the events table's stream; the replay benchmark switches it off to seed history the live path never saw."
+  type        = bool
+  default     = true
+}

@@ -254,6 +254,7 @@ module "events_stream" {
 
   event_source_arn           = module.events_table.dynamodb_table_stream_arn
   function_name              = module.functions["fanout"].lambda_function_arn
+  enabled                    = var.live_stream_enabled
   starting_position          = "LATEST"
   batch_size                 = var.stream_batch_size
   maximum_retry_attempts     = var.stream_maximum_retry_attempts

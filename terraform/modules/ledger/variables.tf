@@ -72,6 +72,12 @@ variable "reserved_concurrent_executions" {
   default     = {}
 }
 
+variable "live_stream_enabled" {
+  description = "Whether the fanout reads the events table's stream (false pauses the live path; stored events wait in the stream for 24 hours)."
+  type        = bool
+  default     = true
+}
+
 variable "stream_batch_size" {
   description = "Most stream records one fanout invocation receives."
   type        = number

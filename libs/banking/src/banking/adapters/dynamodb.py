@@ -10,6 +10,7 @@ cannot leave an event without its key (or a key without its event).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -60,6 +61,10 @@ from banking.serialization import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+# BatchWriteItem takes at most 25 requests; what it leaves unprocessed is sent again.
+BATCH_WRITE_LIMIT = 25
+BATCH_WRITE_ATTEMPTS = 8
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -475,6 +480,42 @@ class DynamoDBProjectionStore:
     def lagging(self, read_model: str, generation: int) -> Sequence[Lag]:
         active = self._pointer(read_model).active
         versions: dict[int, dict[tuple[str, str | None], int]] = {active: {}, generation: {}}
+        for account_id, item_generation, qualifier, data in self._items_of(read_model):
+            if item_generation in versions:
+                key = (account_id, qualifier)
+                versions[item_generation][key] = _int(data["lastKnownVersion"])
+        return lag_between(versions[active], versions[generation])
+
+    def prune(self, read_model: str, *, now: datetime, dry_run: bool = False) -> dict[int, int]:
+        # The pointer as it is now: a generation a rebuild opens meanwhile is above its
+        # `latest`, so never pruned, even if its first items show up in this scan.
+        pointer = self._pointer(read_model)
+        counts: Counter[int] = Counter()
+        doomed: list[dict[str, Any]] = []
+        for account_id, generation, _, data in self._items_of(read_model):
+            if pointer.prunable(generation, now):
+                counts[generation] += 1
+                doomed.append(
+                    {"accountId": {"S": account_id}, "readModel": {"S": str(data["readModel"])}}
+                )
+        if not dry_run:
+            for start in range(0, len(doomed), BATCH_WRITE_LIMIT):
+                self._delete(doomed[start : start + BATCH_WRITE_LIMIT])
+        return dict(counts)
+
+    def _delete(self, keys: list[dict[str, Any]]) -> None:
+        requests: list[Any] = [{"DeleteRequest": {"Key": key}} for key in keys]
+        for attempt in range(BATCH_WRITE_ATTEMPTS):
+            response = self._client.batch_write_item(RequestItems={self._table: requests})
+            requests = list(response.get("UnprocessedItems", {}).get(self._table, []))
+            if not requests:
+                return
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        raise RuntimeError(f"{len(requests)} item(s) of {self._table} still unprocessed")
+
+    def _items_of(self, read_model: str) -> Iterator[tuple[str, int, str | None, dict[str, Any]]]:
+        """Every item of `read_model`, of any generation: (account, generation, qualifier,
+        item), without the pointers."""
         request: dict[str, Any] = {
             "TableName": self._table,
             "FilterExpression": "begins_with(readModel, :name) AND accountId <> :pointers",
@@ -488,14 +529,12 @@ class DynamoDBProjectionStore:
             response = self._client.scan(**request)
             for raw in response.get("Items", []):
                 data = from_item(raw)
-                name, item_generation, qualifier = parse_sort_key(str(data["readModel"]))
-                if name == read_model and item_generation in versions:
-                    key = (str(data["accountId"]), qualifier)
-                    versions[item_generation][key] = _int(data["lastKnownVersion"])
+                name, generation, qualifier = parse_sort_key(str(data["readModel"]))
+                if name == read_model:
+                    yield str(data["accountId"]), generation, qualifier, data
             if "LastEvaluatedKey" not in response:
-                break
+                return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return lag_between(versions[active], versions[generation])
 
 
 def _format_until(moment: datetime) -> str:

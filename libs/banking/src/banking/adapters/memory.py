@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -192,6 +192,18 @@ class InMemoryProjectionStore:
                 if name == read_model and item_generation in versions:
                     versions[item_generation][(account_id, qualifier)] = model.version
         return lag_between(versions[active], versions[generation])
+
+    def prune(self, read_model: str, *, now: datetime, dry_run: bool = False) -> dict[int, int]:
+        counts: Counter[int] = Counter()
+        with self._lock:
+            pointer = self._pointers.get(read_model, Generations())
+            for key in list(self._models):
+                name, generation, _ = parse_sort_key(key[1])
+                if name == read_model and pointer.prunable(generation, now):
+                    counts[generation] += 1
+                    if not dry_run:
+                        del self._models[key]
+        return dict(counts)
 
 
 class InMemoryPublisher:

@@ -47,6 +47,11 @@ class Generations:
             generations.append(self.previous)
         return generations
 
+    def prunable(self, generation: int, now: datetime) -> bool:
+        """Whether nobody writes or reads `generation` any more: an abandoned one, or one
+        replaced and past its grace period. One above `latest` may be starting: never."""
+        return generation <= self.latest and generation not in self.written(now)
+
 
 @frozen
 class Lag:
@@ -75,6 +80,10 @@ class GenerationStore(Protocol):
 
     def lagging(self, read_model: str, generation: int) -> Sequence[Lag]:
         """Every item of the active generation that `generation` is behind of."""
+
+    def prune(self, read_model: str, *, now: datetime, dry_run: bool = False) -> dict[int, int]:
+        """Delete the items of every prunable generation (`dry_run`: count them only);
+        answers how many items each such generation held."""
 
 
 def sort_key(read_model: str, generation: int, qualifier: str | None = None) -> str:
