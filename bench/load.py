@@ -37,6 +37,21 @@ def _session(headers: dict[str, str]) -> requests.Session:
     return session
 
 
+def _credit(session: requests.Session, api_url: str, account: str) -> requests.Response | None:
+    """POST a 1.00 credit; None when the request itself failed."""
+    try:
+        return session.post(
+            f"{api_url}/accounts/{account}/credits", json={"amount": "1.00"}, timeout=30
+        )
+    except requests.RequestException:
+        return None
+
+
+def _status(response: requests.Response | None) -> int:
+    """The status to count: 0 for a request that got no answer."""
+    return 0 if response is None else response.status_code
+
+
 def commands(
     api_url: str, accounts: list[str], clients: int, seconds: float, headers: dict[str, str]
 ) -> dict[str, Any]:
@@ -49,20 +64,11 @@ def commands(
         session, rng = _session(headers), random.Random(index)
         while not stop.is_set():
             account = rng.choice(accounts)
-            try:
-                response = session.post(
-                    f"{api_url}/accounts/{account}/credits",
-                    json={"amount": "1.00"},
-                    timeout=30,
-                )
-            except requests.RequestException:
-                with lock:
-                    statuses[0] += 1
-                continue
+            response = _credit(session, api_url, account)
             at = time.perf_counter()
             with lock:
-                statuses[response.status_code] += 1
-                if response.status_code == 201:
+                statuses[_status(response)] += 1
+                if response is not None and response.status_code == 201:
                     accepted.append((at, account, int(response.json()["version"])))
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
@@ -161,19 +167,12 @@ def open_loop(
             if wait > 0:
                 time.sleep(wait)
             sent = time.perf_counter()
-            try:
-                response = session.post(
-                    f"{api_url}/accounts/{account}/credits",
-                    json={"amount": "1.00"},
-                    timeout=30,
-                )
-            except requests.RequestException:
-                with lock:
-                    statuses[0] += 1
-                continue
+            response = _credit(session, api_url, account)
             accepted_at = time.perf_counter()
             with lock:
-                statuses[response.status_code] += 1
+                statuses[_status(response)] += 1
+                if response is None:
+                    continue
                 late_s.append(max(0.0, sent - due))
                 command_s.append(accepted_at - sent)
                 if response.status_code == 201:

@@ -128,7 +128,9 @@ def run_on_local_runtime(events: int, segments: int) -> int:
         replay = [*ledger, "replay", "--all", "--segments", str(segments)]
         print("$ " + " ".join(["scripts/ledger", *replay[1:]]), flush=True)
         started = time.monotonic()
-        subprocess.run(replay, env=environment, check=True)
+        if subprocess.run(replay, env=environment, check=False).returncode != 0:
+            print(f"the replay failed; the system's logs are in {state_dir / 'logs'}")
+            return 1
         replayed = time.monotonic() - started
         print(f"replay function: {events / replayed:,.0f} events read/s ({replayed:.1f}s)")
         waited = wait_until_projected(dynamodb, events // PER_ACCOUNT)

@@ -15,12 +15,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.replay import ReplayJob, result_to_payload, run_job
-from banking.entrypoints.bootstrap import event_store, publisher
+from banking.entrypoints.bootstrap import BATCH_READ_TIMEOUT_S, event_store, publisher
 from banking.entrypoints.observability import logger, metrics, tracer
 from banking.entrypoints.settings import Settings
 
 settings = Settings.from_env()
-store = event_store(settings)
+store = event_store(settings, read_timeout_s=BATCH_READ_TIMEOUT_S)
 bus = publisher(settings)
 
 # Time kept back for the last batch and the answer (a page of items, one PutEvents).

@@ -8,6 +8,7 @@ once it listens on 127.0.0.1, then serves until killed.
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import signal
 import sys
@@ -17,6 +18,8 @@ from typing import Any
 
 from moto.awslambda.models import EventInvokeConfig, LambdaBackend
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 from moto.events.models import Rule
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
@@ -129,6 +132,85 @@ def _streams_kept_on_cancel(transact: Any) -> Any:
     return transact_write_items
 
 
+def _scan_by_partition(scan: Any) -> Any:
+    """A Scan page costs about what it returns, as on DynamoDB.
+
+    For every page, moto lists and sorts the whole table, hashes every item's key to
+    pick a parallel-scan segment and compares every item with the start key: a replay
+    of 100,000 events (a few dozen 1 MB pages per segment) spent its time there, holding
+    the server for seconds per page. This walks the partitions in the same order (hash
+    key, then range key), skips whole partitions before the start key or outside the
+    segment, and gives the same pages and answers. Index scans and the legacy
+    ScanFilter still go to moto's own (tests/runtime/test_moto_scan.py compares both).
+    """
+
+    def scan_by_partition(
+        self: Table,
+        filters: dict[str, Any],
+        limit: int | None,
+        exclusive_start_key: dict[str, Any] | None,
+        filter_expression: Any = None,
+        index_name: str | None = None,
+        consistent_read: bool = False,
+        projection_expression: Any = None,
+        segments: tuple[Any, Any] = (None, None),
+    ) -> tuple[list[Item], int, dict[str, Any] | None]:
+        if index_name or filters:
+            return scan(  # type: ignore[no-any-return]
+                self,
+                filters,
+                limit,
+                exclusive_start_key,
+                filter_expression,
+                index_name,
+                consistent_read,
+                projection_expression,
+                segments,
+            )
+        start: tuple[DynamoType, DynamoType | None] | None = None
+        if exclusive_start_key is not None:
+            start_range = exclusive_start_key.get(self.range_key_attr or "")
+            start = (
+                DynamoType(exclusive_start_key[self.hash_key_attr]),
+                DynamoType(start_range) if start_range is not None else None,
+            )
+        results: list[Item] = []
+        size = 0
+        last_evaluated_key = None
+        for hash_key in sorted(self.items):
+            if start is not None and hash_key < start[0]:
+                continue
+            partition: Any = self.items[hash_key]
+            items = (
+                [partition[r] for r in sorted(partition)] if self.range_key_attr else [partition]
+            )
+            if not items or not items[0].is_within_segment(segments):
+                continue
+            for item in items:
+                if start is not None and hash_key == start[0] and not _after(item, start[1]):
+                    continue
+                if len(results) == limit or size + item.size() > RESULT_SIZE_LIMIT:
+                    last_evaluated_key = self._get_last_evaluated_key(results[-1], None)
+                    break
+                results.append(copy.deepcopy(item))
+                size += item.size()
+            if last_evaluated_key is not None:
+                break
+        scanned_count = len(results)
+        if filter_expression is not None:
+            results = [item for item in results if filter_expression.expr(item)]
+        if projection_expression:
+            results = [item.project(projection_expression) for item in results]
+        return results, scanned_count, last_evaluated_key
+
+    return scan_by_partition
+
+
+def _after(item: Item, start_range: DynamoType | None) -> bool:
+    """Whether an item of the start key's partition comes after the start key."""
+    return start_range is not None and item.range_key is not None and item.range_key > start_range
+
+
 def patch_moto() -> None:
     dynamodb_writes = threading.RLock()
     setattr(  # noqa: B010
@@ -144,6 +226,7 @@ def patch_moto() -> None:
         "batch_write_item",
     ):
         setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name), dynamodb_writes))
+    setattr(Table, "scan", _scan_by_partition(Table.scan))  # noqa: B010
     setattr(LambdaBackend, "send_dynamodb_items", _send_dynamodb_items_disabled)  # noqa: B010
     setattr(EventInvokeConfig, "response", _event_invoke_config_response)  # noqa: B010
     setattr(LambdaBackend, "put_function_event_invoke_config", _put_event_invoke_config)  # noqa: B010

@@ -72,5 +72,8 @@ class Terraform:
         )
 
     def outputs(self) -> dict[str, Any]:
+        """The root's outputs by name, with the ledger module's (the `ledger` output) among
+        them as if each were an output of its own."""
         raw: dict[str, Any] = json.loads(self._run("output", "-json"))
-        return {name: value["value"] for name, value in raw.items()}
+        values = {name: value["value"] for name, value in raw.items()}
+        return {**values.pop("ledger", {}), **values}

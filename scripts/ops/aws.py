@@ -20,6 +20,7 @@ from attrs import frozen
 from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_MAX_TIMEOUT_S = 900
 LOCAL_DIR = Path(os.environ.get("LEDGER_LOCAL_DIR") or ROOT / ".local")
 
 
@@ -64,11 +65,16 @@ class Ledger:
         return f"{self.prefix}-projections"
 
     def client(self, service: str) -> Any:
+        config = Config(retries={"mode": "standard", "max_attempts": 5})
+        if service == "lambda":
+            # A synchronous invoke answers when the function ends, up to 15 minutes: a
+            # shorter read timeout would give up on it and retry, running it twice.
+            config = config.merge(Config(read_timeout=LAMBDA_MAX_TIMEOUT_S + 60))
         client: Any = boto3.client(  # type: ignore[call-overload]  # any service, by name
             service,
             endpoint_url=self.lambda_endpoint_url if service == "lambda" else self.endpoint_url,
             region_name=self.region,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}),
+            config=config,
         )
         return client
 

@@ -1,4 +1,4 @@
-"""The bench's steady open-loop run, against a fake API whose read model shows each
+"""The bench's closed-loop and steady open-loop runs, against a fake API whose read model shows each
 accepted version a fixed delay after its 201."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench.load import open_loop
+from bench.load import commands, open_loop
 
 VISIBLE_AFTER_S = 0.2
 
@@ -92,4 +92,19 @@ def test_sampled_commands_are_probed_until_their_version_shows(
     # Never reported before it is visible; the upper bound only catches a runaway
     # (it is loose: a loaded CI machine delays the probes).
     assert all(VISIBLE_AFTER_S - 0.01 <= lag < VISIBLE_AFTER_S + 5 for lag in result["lags_s"])
+    assert fake.authorizations == {"Bearer t"}
+
+
+def test_closed_loop_clients_count_every_answer_and_each_account_s_head(
+    api: tuple[str, FakeApi],
+) -> None:
+    # GIVEN the fake API
+    url, fake = api
+
+    # WHEN two clients send credits for half a second
+    result = commands(url, ["a", "b"], 2, 0.5, {"authorization": "Bearer t"})
+
+    # THEN every answer is counted, and each account's head is its last version
+    assert result["accepted"] == result["statuses"]["201"] > 2
+    assert result["heads"] == {account: len(h) for account, h in fake.versions.items()}
     assert fake.authorizations == {"Bearer t"}

@@ -271,3 +271,62 @@ def test_a_wrong_value_at_the_right_version_needs_a_rebuild(store):
         attempts=1,
     )
     assert [d.repairable for d in found] == [False]
+
+
+def live_commands(store: InMemoryEventStore) -> CommandDependencies:
+    ids = count()
+    return CommandDependencies(
+        store=store, clock=lambda: datetime(2026, 2, 20, tzinfo=UTC), new_id=lambda: f"l{next(ids)}"
+    )
+
+
+def live_credit(deps: CommandDependencies) -> None:
+    record(RecordCredit("bob", Money(100)), deps)
+
+
+def test_verify_accepts_read_models_that_trail_live_traffic_but_caught_up_with_the_first_look(
+    store,
+):
+    # GIVEN bob's read models projected up to his last event (v6)
+    projections, publisher = InMemoryProjectionStore(), InMemoryPublisher()
+    run_job(ReplayJob(account_id="bob", options=ReplayOptions(every_event=True)), store, publisher)
+    project_all(publisher.published, projections)
+    deps = live_commands(store)
+    live_credit(deps)  # v7 stored, in flight when verify looks
+
+    def live_traffic(_: float) -> None:
+        # Between two looks, v7 lands and v8 is stored: the read models trail the fold.
+        live = InMemoryPublisher()
+        run_job(ReplayJob(account_id="bob", options=ReplayOptions(every_event=True)), store, live)
+        project_all(live.published, projections)
+        live_credit(deps)
+
+    # WHEN verified while events keep coming
+    found = verify_account("bob", store, projections.load, UTC_ZONE, sleep=live_traffic)
+
+    # THEN nothing is reported: every read model is right at its own version, and at or
+    # past the version the first look's fold had
+    assert found == []
+
+
+def test_verify_reports_a_read_model_that_stays_behind_the_first_look(store):
+    # GIVEN bob's read models stuck before his last event, while new events keep coming
+    projections, publisher = InMemoryProjectionStore(), InMemoryPublisher()
+    run_job(ReplayJob(account_id="bob", options=ReplayOptions(every_event=True)), store, publisher)
+    project_all(publisher.published[:-1], projections)
+    deps = live_commands(store)
+
+    # WHEN verified
+    found = verify_account(
+        "bob",
+        store,
+        projections.load,
+        UTC_ZONE,
+        sleep=lambda _: live_credit(deps),
+    )
+
+    # THEN the balances are reported: right at their version (v5), but never caught up
+    # with the v6 the first look saw
+    assert {(d.read_model, d.actual.version if d.actual else None) for d in found} >= {
+        (TOTAL_BALANCE, 5)
+    }

@@ -66,8 +66,8 @@ locals {
     }
     replay = {
       description = "Re-publishes one scan segment (or one account) of the events table for the projectors."
-      # It stops 15 s before this and answers where it stopped; under boto3's default 60 s
-      # read timeout, so the synchronous caller (ledger replay) never retries a live call.
+      # It stops 15 s before this and answers where it stopped, so the operator's progress
+      # line moves every minute; the caller waits for answers up to 16 min (ops/aws.py).
       timeout          = 60
       async_on_failure = false
       environment = {

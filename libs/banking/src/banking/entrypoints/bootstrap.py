@@ -36,17 +36,27 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
-def dynamodb_client() -> DynamoDBClient:
-    return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+# A batch function (the replay) reads whole 1 MB scan pages and has minutes with no
+# caller waiting: it gives an answer as long as the SDK's default does.
+BATCH_READ_TIMEOUT_S = 60
+
+
+def dynamodb_client(*, read_timeout_s: float | None = None) -> DynamoDBClient:
+    config = _CLIENT_CONFIG
+    if read_timeout_s is not None:
+        config = config.merge(Config(read_timeout=read_timeout_s))
+    return boto3.client("dynamodb", config=config)
 
 
 def events_client() -> EventBridgeClient:
     return boto3.client("events", config=_CLIENT_CONFIG)
 
 
-def event_store(settings: Settings, *, with_idempotency: bool = False) -> DynamoDBEventStore:
+def event_store(
+    settings: Settings, *, with_idempotency: bool = False, read_timeout_s: float | None = None
+) -> DynamoDBEventStore:
     return DynamoDBEventStore(
-        dynamodb_client(),
+        dynamodb_client(read_timeout_s=read_timeout_s),
         settings.required("EVENTS_TABLE_NAME"),
         settings.required("IDEMPOTENCY_TABLE_NAME") if with_idempotency else None,
         clock=utc_now,
