@@ -33,6 +33,11 @@ from scripts.local.wiring import Rule, Target, Wiring
 
 TAP_RULE = "ledger-local-runtime-tap"
 MATCH_EVERYTHING = json.dumps({"source": [{"prefix": ""}]})
+# moto's SQS does work in proportion to a queue's length for every message sent to it
+# (it recomputes the queue's attributes), so a backlog in the tap would slow every
+# PutEvents down: several pollers keep it drained. EventBridge gives events to targets
+# in no particular order, and neither do they.
+TAP_POLLERS = 3
 
 
 def rule_matches(rule: Rule, event: dict[str, Any]) -> bool:
@@ -80,11 +85,15 @@ class BusDelivery:
     def start(self) -> None:
         for bus_name in self._wiring.bus_names:
             queue = self._install_tap(bus_name)
-            thread = threading.Thread(
-                target=self._poll, args=(bus_name, queue), daemon=True, name=f"bus-{bus_name}"
-            )
-            thread.start()
-            self._threads.append(thread)
+            for index in range(TAP_POLLERS):
+                thread = threading.Thread(
+                    target=self._poll,
+                    args=(bus_name, queue),
+                    daemon=True,
+                    name=f"bus-{bus_name}-{index}",
+                )
+                thread.start()
+                self._threads.append(thread)
 
     def request_stop(self) -> None:
         self._stopped.set()
@@ -121,7 +130,14 @@ class BusDelivery:
                 continue
             for message in messages:
                 self._route(bus_name, self._as_eventbridge_event(json.loads(message["Body"])))
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if messages:
+                sqs.delete_message_batch(
+                    QueueUrl=queue_url,
+                    Entries=[
+                        {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                        for index, message in enumerate(messages)
+                    ],
+                )
 
     def _as_eventbridge_event(self, tapped: dict[str, Any]) -> dict[str, Any]:
         """The event as EventBridge gives it to a target: moto's SQS delivery drops the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -110,3 +111,22 @@ def test_a_cancelled_transaction_neither_stops_the_stream_nor_leaves_records_in_
     # THEN the iterator taken before sees the later write, and nothing of the cancelled one
     records = streams.get_records(ShardIterator=iterator)["Records"]
     assert [r["dynamodb"]["Keys"]["id"]["S"] for r in records] == ["after"]
+
+
+def test_sqs_delays_and_visibility_timeouts_keep_time(bench: Bench) -> None:
+    # GIVEN a queue on our moto server (whose SQS reads the clock its own, cheaper way)
+    sqs = bench.moto.client("sqs")
+    url = sqs.create_queue(QueueName="clocked")["QueueUrl"]
+
+    # WHEN a message is sent with a delay of 1 s
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=1)
+
+    # THEN it is not there at once, and is after the delay
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    time.sleep(1.2)
+    received = sqs.receive_message(QueueUrl=url, VisibilityTimeout=1)["Messages"]
+    assert [m["Body"] for m in received] == ["later"]
+    # AND once received it stays hidden for its visibility timeout, then comes back
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    time.sleep(1.2)
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["later"]
