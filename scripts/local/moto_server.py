@@ -209,6 +209,53 @@ def _scan_by_partition(scan: Any) -> Any:
     return scan_by_partition
 
 
+def _query_by_partition(query: Any) -> Any:
+    """A Query reads its partition only, as on DynamoDB.
+
+    For a Query of the table itself, moto lists and sorts the whole table, then keeps
+    the items of the one partition asked for: every command (which loads its account
+    with a Query) cost in proportion to the whole ledger's history, not the account's.
+    This runs moto's own Query on a view of the table that holds that one partition.
+    Index queries still go to moto's unchanged (tests/runtime/test_moto_scan.py).
+    """
+
+    def query_by_partition(
+        self: Table,
+        hash_key: DynamoType,
+        range_comparison: str | None,
+        range_objs: list[DynamoType],
+        limit: int,
+        exclusive_start_key: dict[str, Any],
+        scan_index_forward: bool,
+        projection_expressions: Any,
+        index_name: str | None = None,
+        consistent_read: bool = False,
+        filter_expression: Any = None,
+        **filter_kwargs: Any,
+    ) -> Any:
+        table = self
+        if not index_name:
+            table = copy.copy(self)  # shares everything but the `items` attribute
+            partition = self.items.get(hash_key)
+            table.items = {hash_key: partition} if partition is not None else {}  # type: ignore[assignment]
+        return query(
+            table,
+            hash_key,
+            range_comparison,
+            range_objs,
+            limit,
+            exclusive_start_key,
+            scan_index_forward,
+            projection_expressions,
+            index_name,
+            consistent_read,
+            filter_expression,
+            **filter_kwargs,
+        )
+
+    return query_by_partition
+
+
 def _after(item: Item, start_range: DynamoType | None) -> bool:
     """Whether an item of the start key's partition comes after the start key."""
     return start_range is not None and item.range_key is not None and item.range_key > start_range
@@ -241,6 +288,7 @@ def patch_moto() -> None:
     ):
         setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name), dynamodb_writes))
     setattr(Table, "scan", _scan_by_partition(Table.scan))  # noqa: B010
+    setattr(Table, "query", _query_by_partition(Table.query))  # noqa: B010
     setattr(moto.sqs.models, "unix_time_millis", _sqs_clock)  # noqa: B010
     setattr(LambdaBackend, "send_dynamodb_items", _send_dynamodb_items_disabled)  # noqa: B010
     setattr(EventInvokeConfig, "response", _event_invoke_config_response)  # noqa: B010

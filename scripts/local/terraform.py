@@ -72,8 +72,12 @@ class Terraform:
         )
 
     def outputs(self) -> dict[str, Any]:
-        """The root's outputs by name, with the ledger module's (the `ledger` output) among
-        them as if each were an output of its own."""
-        raw: dict[str, Any] = json.loads(self._run("output", "-json"))
-        values = {name: value["value"] for name, value in raw.items()}
-        return {**values.pop("ledger", {}), **values}
+        return output_values(self._run("output", "-json"))
+
+
+def output_values(output_json: str) -> dict[str, Any]:
+    """`terraform output -json` by name, with the ledger module's outputs (the root's
+    `ledger` output) among them as if each were an output of its own."""
+    raw: dict[str, Any] = json.loads(output_json)
+    values = {name: value["value"] for name, value in raw.items()}
+    return {**values.pop("ledger", {}), **values}

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from scripts.local.terraform import output_values
 from tests.infra.terraform import LAMBDAS, ROOT, Terraform, copy_tree, resources
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("terraform-local-apply")]
@@ -99,8 +100,7 @@ def state(local: Terraform) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def outputs(local: Terraform) -> dict[str, Any]:
-    raw = json.loads(local.run("output", "-json").stdout)
-    return {name: value["value"] for name, value in raw.items()}
+    return output_values(local.run("output", "-json").stdout)
 
 
 def by_type(state: dict[str, Any], kind: str) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
-"""Our moto server's Scan (scripts.local.moto_server._scan_by_partition) gives the pages
-moto's own gives: same items, same order, same LastEvaluatedKey, whole table or a
-parallel-scan segment, with filters and projections."""
+"""Our moto server's Scan and Query (scripts.local.moto_server: `_scan_by_partition`,
+`_query_by_partition`) give the pages moto's own give: same items, same order, same
+LastEvaluatedKey; whole table or a parallel-scan segment, key conditions, backwards,
+with filters and projections."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from moto import mock_aws
 from moto.dynamodb.models.table import Table
 
-from scripts.local.moto_server import _scan_by_partition
+from scripts.local.moto_server import _query_by_partition, _scan_by_partition
 
 pytestmark = pytest.mark.runtime
 
@@ -67,10 +68,10 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield client
 
 
-def pages(client: Any, **request: Any) -> list[tuple[list[Any], Any, int]]:
+def pages(client: Any, operation: str = "scan", **request: Any) -> list[tuple[list[Any], Any, int]]:
     found = []
     while True:
-        page = client.scan(**request)
+        page = getattr(client, operation)(**request)
         found.append((page.get("Items"), page.get("LastEvaluatedKey"), page["ScannedCount"]))
         if "LastEvaluatedKey" not in page:
             return found
@@ -115,5 +116,55 @@ def test_pages_are_those_of_moto_s_own_scan(
     ours = pages(dynamodb, **request_)
 
     # THEN the pages are the same, and there were several
+    assert ours == theirs
+    assert len(theirs) > 1 or "Limit" not in request_
+
+
+def query(account: str, condition: str = "", **extra: Any) -> dict[str, Any]:
+    values = {":a": {"S": account}, **extra.pop("values", {})}
+    return {
+        "TableName": "events",
+        "KeyConditionExpression": "accountId = :a" + condition,
+        "ExpressionAttributeValues": values,
+        **extra,
+    }
+
+
+QUERIES: list[dict[str, Any]] = [
+    query("acct-029"),
+    query("acct-029", Limit=4),
+    query("acct-028", " AND version > :v", values={":v": {"N": "9"}}, Limit=5),
+    query(
+        "acct-028",
+        " AND version BETWEEN :a1 AND :a2",
+        values={":a1": {"N": "2"}, ":a2": {"N": "12"}},
+    ),
+    query("acct-029", ScanIndexForward=False, Limit=6),
+    query(
+        "acct-029",
+        FilterExpression="kind = :k",
+        values={":k": {"S": "debit"}},
+        ProjectionExpression="version",
+        Limit=7,
+    ),
+    query("acct-404"),
+    {
+        "TableName": "keys",
+        "KeyConditionExpression": "#k = :k",
+        "ExpressionAttributeNames": {"#k": "key"},
+        "ExpressionAttributeValues": {":k": {"S": "k77"}},
+    },
+]
+
+
+@pytest.mark.parametrize("request_", QUERIES, ids=lambda r: str(sorted(r.items()))[:60])
+def test_query_pages_are_those_of_moto_s_own_query(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch, request_: dict[str, Any]
+) -> None:
+    theirs = pages(dynamodb, "query", **request_)
+
+    monkeypatch.setattr(Table, "query", _query_by_partition(Table.query))
+    ours = pages(dynamodb, "query", **request_)
+
     assert ours == theirs
     assert len(theirs) > 1 or "Limit" not in request_
