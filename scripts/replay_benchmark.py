@@ -140,7 +140,9 @@ def run_on_local_runtime(events: int, segments: int) -> int:
             f"{events / projected:,.0f} events/s ({projected:.1f}s)",
             flush=True,
         )
+        started = time.monotonic()
         verified = subprocess.run([*ledger, "verify"], env=environment, check=False)
+        print(f"ledger verify: {time.monotonic() - started:.1f}s")
         return verified.returncode
     finally:
         down(settings)
