@@ -14,10 +14,12 @@ from moto import mock_aws
 from moto.dynamodb.models.table import Table
 
 from scripts.local.moto_server import _query_by_partition, _scan_by_partition
+from tests.support import create_ledger_tables
 
 pytestmark = pytest.mark.runtime
 
 REGION = "eu-west-1"
+EVENTS, KEYS = "scan-events", "scan-idempotency"  # tests.support.create_ledger_tables
 PADDING = "x" * 9_000  # ~110 items make a 1 MB page: size-limited pages too
 
 
@@ -32,30 +34,13 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName="events",
-            KeySchema=[
-                {"AttributeName": "accountId", "KeyType": "HASH"},
-                {"AttributeName": "version", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "accountId", "AttributeType": "S"},
-                {"AttributeName": "version", "AttributeType": "N"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        client.create_table(
-            TableName="keys",
-            KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_tables(client, "scan")
         # Partitions of 1 to 30 items, written out of order; numbers that sort
         # differently as strings (9 < 10).
         for account in range(40, 0, -1):
             for version in range(account % 30 + 1, 0, -1):
                 client.put_item(
-                    TableName="events",
+                    TableName=EVENTS,
                     Item={
                         "accountId": {"S": f"acct-{account:03d}"},
                         "version": {"N": str(version)},
@@ -64,7 +49,9 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                     },
                 )
         for key in range(150, 0, -1):
-            client.put_item(TableName="keys", Item={"key": {"S": f"k{key}"}, "n": {"N": str(key)}})
+            client.put_item(
+                TableName=KEYS, Item={"idempotencyKey": {"S": f"k{key}"}, "n": {"N": str(key)}}
+            )
         yield client
 
 
@@ -79,12 +66,12 @@ def pages(client: Any, operation: str = "scan", **request: Any) -> list[tuple[li
 
 
 REQUESTS: list[dict[str, Any]] = [
-    {"TableName": "events"},
-    {"TableName": "events", "Limit": 7},
-    {"TableName": "events", "Segment": 0, "TotalSegments": 3},
-    {"TableName": "events", "Segment": 2, "TotalSegments": 3, "Limit": 11},
+    {"TableName": EVENTS},
+    {"TableName": EVENTS, "Limit": 7},
+    {"TableName": EVENTS, "Segment": 0, "TotalSegments": 3},
+    {"TableName": EVENTS, "Segment": 2, "TotalSegments": 3, "Limit": 11},
     {
-        "TableName": "events",
+        "TableName": EVENTS,
         "Segment": 1,
         "TotalSegments": 4,
         "FilterExpression": "kind = :k",
@@ -92,11 +79,11 @@ REQUESTS: list[dict[str, Any]] = [
         "ProjectionExpression": "accountId, version",
         "Limit": 13,
     },
-    {"TableName": "events", "Select": "COUNT", "Limit": 50},
-    {"TableName": "keys", "Limit": 9},
-    {"TableName": "keys", "Segment": 1, "TotalSegments": 2},
+    {"TableName": EVENTS, "Select": "COUNT", "Limit": 50},
+    {"TableName": KEYS, "Limit": 9},
+    {"TableName": KEYS, "Segment": 1, "TotalSegments": 2},
     {
-        "TableName": "events",
+        "TableName": EVENTS,
         "ScanFilter": {
             "kind": {"AttributeValueList": [{"S": "debit"}], "ComparisonOperator": "EQ"}
         },
@@ -123,7 +110,7 @@ def test_pages_are_those_of_moto_s_own_scan(
 def query(account: str, condition: str = "", **extra: Any) -> dict[str, Any]:
     values = {":a": {"S": account}, **extra.pop("values", {})}
     return {
-        "TableName": "events",
+        "TableName": EVENTS,
         "KeyConditionExpression": "accountId = :a" + condition,
         "ExpressionAttributeValues": values,
         **extra,
@@ -149,9 +136,9 @@ QUERIES: list[dict[str, Any]] = [
     ),
     query("acct-404"),
     {
-        "TableName": "keys",
+        "TableName": KEYS,
         "KeyConditionExpression": "#k = :k",
-        "ExpressionAttributeNames": {"#k": "key"},
+        "ExpressionAttributeNames": {"#k": "idempotencyKey"},
         "ExpressionAttributeValues": {":k": {"S": "k77"}},
     },
 ]
