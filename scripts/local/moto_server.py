@@ -23,6 +23,7 @@ from moto.core.utils import unix_time_millis
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.events.models import Rule
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
@@ -90,11 +91,16 @@ def _put_event_invoke_config(
 
 
 def _atomic(write: Any, lock: threading.RLock) -> Any:
-    """Make a DynamoDB write atomic, as the service is.
+    """Make a DynamoDB request atomic, as the service's are.
 
     moto checks a write's condition and then applies it without a lock, and its server
     is threaded: two conditional puts of one version could both pass the check. The
     ledger's optimistic concurrency rests on that check, so every write takes one lock.
+    And readers see what a write does half done: an UpdateItem of a new item first
+    stores the bare key, then sets the attributes (a rebuild's scan found a statement
+    with no `lastKnownVersion`); a cancelled transaction is undone after it was
+    visible. So every DynamoDB request, its answer written out included, takes that
+    same lock (moto's server is bound to one CPU anyway).
     """
 
     def locked(*args: Any, **kwargs: Any) -> Any:
@@ -287,6 +293,7 @@ def patch_moto() -> None:
         "batch_write_item",
     ):
         setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name), dynamodb_writes))
+    setattr(DynamoHandler, "call_action", _atomic(DynamoHandler.call_action, dynamodb_writes))  # noqa: B010
     setattr(Table, "scan", _scan_by_partition(Table.scan))  # noqa: B010
     setattr(Table, "query", _query_by_partition(Table.query))  # noqa: B010
     setattr(moto.sqs.models, "unix_time_millis", _sqs_clock)  # noqa: B010

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -130,3 +131,43 @@ def test_sqs_delays_and_visibility_timeouts_keep_time(bench: Bench) -> None:
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
     time.sleep(1.2)
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["later"]
+
+
+def test_readers_never_see_an_update_half_done(bench: Bench) -> None:
+    # GIVEN a table, and a writer creating items with UpdateItem (moto stores the bare
+    # key first, then sets the attributes)
+    dynamodb = bench.moto.client("dynamodb")
+    dynamodb.create_table(
+        TableName="half",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    done = threading.Event()
+
+    def write() -> None:
+        writer = bench.moto.client("dynamodb")
+        for index in range(80):
+            writer.update_item(
+                TableName="half",
+                Key={"id": {"S": f"item-{index}"}},
+                # Many actions: moto validates them between storing the key and setting them.
+                UpdateExpression="SET version = :v, " + ", ".join(f"a{n} = :a" for n in range(40)),
+                ExpressionAttributeValues={":v": {"N": str(index)}, ":a": {"S": "1.00"}},
+            )
+        done.set()
+
+    # WHEN a reader scans the table while the writer writes
+    writer = threading.Thread(target=write)
+    writer.start()
+    seen, bare = 0, []
+    while not done.is_set():
+        for item in dynamodb.scan(TableName="half")["Items"]:
+            seen += 1
+            if "version" not in item:
+                bare.append(item)
+    writer.join()
+
+    # THEN it saw many items, and every one of them whole
+    assert seen > 80
+    assert bare == []
