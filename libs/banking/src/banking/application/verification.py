@@ -65,7 +65,12 @@ def expected_read_models(
     read_models: Sequence[str] = tuple(PROJECTIONS),
 ) -> Expected:
     events = list(events)
-    history = read_models_by_version(account_id, events, zone, read_models)
+    return _latest(events, read_models_by_version(account_id, events, zone, read_models))
+
+
+def _latest(
+    events: Sequence[Event], history: dict[tuple[int, str, str | None], ReadModel]
+) -> Expected:
     # In event order, so each key ends with its latest model.
     latest = {(name, qualifier): model for (_, name, qualifier), model in history.items()}
     return Expected(events[-1].version if events else 0, latest)
@@ -119,13 +124,13 @@ def verify_account(
     found: list[Difference] = []
     for attempt in range(attempts):
         events = all_events(store, account_id)
-        expected = expected_read_models(account_id, events, zone, read_models)
+        history = read_models_by_version(account_id, events, zone, read_models)
+        expected = _latest(events, history)
         found = differences(account_id, expected, load(account_id), read_models)
         if baseline is None:
             baseline = expected
         elif found:
-            at_versions = read_models_by_version(account_id, events, zone, read_models)
-            found = [d for d in found if not _landed_since(d, baseline, at_versions)]
+            found = [d for d in found if not _landed_since(d, baseline, history)]
         if not found:
             return []
         if attempt + 1 < attempts:
