@@ -90,22 +90,23 @@ def _put_event_invoke_config(
     return function.event_invoke_config[0].response()
 
 
-def _atomic(write: Any, lock: threading.RLock) -> Any:
-    """Make a DynamoDB request atomic, as the service's are.
+def _atomic(call_action: Any) -> Any:
+    """Make every DynamoDB request atomic, as the service's are.
 
-    moto checks a write's condition and then applies it without a lock, and its server
-    is threaded: two conditional puts of one version could both pass the check. The
-    ledger's optimistic concurrency rests on that check, so every write takes one lock.
-    And readers see what a write does half done: an UpdateItem of a new item first
-    stores the bare key, then sets the attributes (a rebuild's scan found a statement
-    with no `lastKnownVersion`); a cancelled transaction is undone after it was
-    visible. So every DynamoDB request, its answer written out included, takes that
-    same lock (moto's server is bound to one CPU anyway).
+    moto's server is threaded and moto takes no lock: a write's condition is checked,
+    then applied, so two conditional puts of one version could both pass the check
+    (the ledger's optimistic concurrency rests on it); and readers see a write half
+    done: an UpdateItem of a new item first stores the bare key, then sets the
+    attributes (a rebuild's scan found a statement with no `lastKnownVersion`), and a
+    cancelled transaction is undone after it was visible. So each DynamoDB request,
+    its answer written out included, holds one lock (moto's server is bound to one
+    CPU anyway).
     """
+    lock = threading.RLock()
 
     def locked(*args: Any, **kwargs: Any) -> Any:
         with lock:
-            return write(*args, **kwargs)
+            return call_action(*args, **kwargs)
 
     return locked
 
@@ -118,7 +119,8 @@ def _streams_kept_on_cancel(transact: Any) -> Any:
     whose shard iterator holds the old shard, would never see another record (a version
     conflict between two keyed commands silently stopped the whole pipeline); and the
     records of the cancelled writes would stay in the old shard. The old shard goes back
-    on the restored table, without them. Runs under the write lock: nothing else appends.
+    on the restored table, without them. Runs under the request lock (`_atomic`):
+    nothing else appends.
     """
 
     def transact_write_items(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
@@ -150,7 +152,7 @@ def _scan_by_partition(scan: Any) -> Any:
     the server for seconds per page. This walks the partitions in the same order (hash
     key, then range key), skips whole partitions before the start key or outside the
     segment, and gives the same pages and answers. Index scans and the legacy
-    ScanFilter still go to moto's own (tests/runtime/test_moto_scan.py compares both).
+    ScanFilter still go to moto's own (tests/integration/test_moto_scan.py compares both).
     """
 
     def scan_by_partition(
@@ -222,7 +224,7 @@ def _query_by_partition(query: Any) -> Any:
     the items of the one partition asked for: every command (which loads its account
     with a Query) cost in proportion to the whole ledger's history, not the account's.
     This runs moto's own Query on a view of the table that holds that one partition.
-    Index queries still go to moto's unchanged (tests/runtime/test_moto_scan.py).
+    Index queries still go to moto's unchanged (tests/integration/test_moto_scan.py).
     """
 
     def query_by_partition(
@@ -279,21 +281,12 @@ def _sqs_clock(dt: datetime | None = None) -> float:
 
 
 def patch_moto() -> None:
-    dynamodb_writes = threading.RLock()
     setattr(  # noqa: B010
         DynamoDBBackend,
         "transact_write_items",
         _streams_kept_on_cancel(DynamoDBBackend.transact_write_items),
     )
-    for name in (
-        "put_item",
-        "update_item",
-        "delete_item",
-        "transact_write_items",
-        "batch_write_item",
-    ):
-        setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name), dynamodb_writes))
-    setattr(DynamoHandler, "call_action", _atomic(DynamoHandler.call_action, dynamodb_writes))  # noqa: B010
+    setattr(DynamoHandler, "call_action", _atomic(DynamoHandler.call_action))  # noqa: B010
     setattr(Table, "scan", _scan_by_partition(Table.scan))  # noqa: B010
     setattr(Table, "query", _query_by_partition(Table.query))  # noqa: B010
     setattr(moto.sqs.models, "unix_time_millis", _sqs_clock)  # noqa: B010
