@@ -5,54 +5,39 @@ with filters and projections."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from moto.dynamodb.models.table import Table
 
 from scripts.local.moto_server import _query_by_partition, _scan_by_partition
-from tests.support import create_ledger_tables
 
-pytestmark = pytest.mark.runtime
-
-REGION = "eu-west-1"
-EVENTS, KEYS = "scan-events", "scan-idempotency"  # tests.support.create_ledger_tables
+# The `aws` fixture's tables (tests/integration/conftest.py).
+EVENTS, KEYS = "ledger-test-events", "ledger-test-idempotency"
 PADDING = "x" * 9_000  # ~110 items make a 1 MB page: size-limited pages too
 
 
 @pytest.fixture
-def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        create_ledger_tables(client, "scan")
-        # Partitions of 1 to 30 items, written out of order; numbers that sort
-        # differently as strings (9 < 10).
-        for account in range(40, 0, -1):
-            for version in range(account % 30 + 1, 0, -1):
-                client.put_item(
-                    TableName=EVENTS,
-                    Item={
-                        "accountId": {"S": f"acct-{account:03d}"},
-                        "version": {"N": str(version)},
-                        "kind": {"S": "credit" if version % 3 else "debit"},
-                        "padding": {"S": PADDING if account % 4 == 0 else "-"},
-                    },
-                )
-        for key in range(150, 0, -1):
+def dynamodb(aws: dict[str, Any]) -> Any:
+    client = aws["dynamodb"]
+    # Partitions of 1 to 30 items, written out of order; numbers that sort
+    # differently as strings (9 < 10).
+    for account in range(40, 0, -1):
+        for version in range(account % 30 + 1, 0, -1):
             client.put_item(
-                TableName=KEYS, Item={"idempotencyKey": {"S": f"k{key}"}, "n": {"N": str(key)}}
+                TableName=EVENTS,
+                Item={
+                    "accountId": {"S": f"acct-{account:03d}"},
+                    "version": {"N": str(version)},
+                    "kind": {"S": "credit" if version % 3 else "debit"},
+                    "padding": {"S": PADDING if account % 4 == 0 else "-"},
+                },
             )
-        yield client
+    for key in range(150, 0, -1):
+        client.put_item(
+            TableName=KEYS, Item={"idempotencyKey": {"S": f"k{key}"}, "n": {"N": str(key)}}
+        )
+    return client
 
 
 def pages(client: Any, operation: str = "scan", **request: Any) -> list[tuple[list[Any], Any, int]]:
