@@ -20,7 +20,7 @@ import pytest
 
 from banking.adapters.dynamodb import DynamoDBProjectionStore
 from banking.adapters.memory import InMemoryProjectionStore
-from banking.application.generations import GenerationConflict
+from banking.application.ports import GenerationConflict
 from banking.domain.money import Money
 from banking.domain.read_models import (
     MONTHLY_STATEMENT,

@@ -11,15 +11,13 @@ import pytest
 from banking.adapters.memory import InMemoryEventStore, InMemoryProjectionStore, InMemoryPublisher
 from banking.application.commands import CommandDependencies, record
 from banking.application.generations import parse_sort_key, sort_key
-from banking.application.ports import BusEntry, ProjectionStore, StoredEvent
+from banking.application.ports import BusEntry, Cursor, ProjectionStore, StoredEvent, Unreadable
 from banking.application.projection import project
 from banking.application.replay import (
     REPLAY_SOURCE,
-    Cursor,
     RateLimiter,
     ReplayJob,
     ReplayOptions,
-    Unreadable,
     replay,
     run_job,
 )

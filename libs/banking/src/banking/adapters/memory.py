@@ -11,23 +11,20 @@ from datetime import UTC, datetime
 
 from attrs import evolve
 
-from banking.application.generations import (
-    GenerationConflict,
-    Generations,
-    Lag,
-    lag_between,
-    parse_sort_key,
-    sort_key,
-)
+from banking.application.generations import lag_between, parse_sort_key, sort_key
 from banking.application.ports import (
     BusEntry,
+    Cursor,
     EventNotFound,
+    GenerationConflict,
+    Generations,
     IdempotencyKeyTaken,
     IdempotencyRecord,
+    Lag,
+    Scanned,
     StoredEvent,
     VersionConflict,
 )
-from banking.application.replay import Cursor, Scanned
 from banking.domain.account import Account
 from banking.domain.events import Event
 from banking.domain.read_models import (

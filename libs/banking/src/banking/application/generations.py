@@ -10,11 +10,7 @@ was before generations existed: its items keep their plain keys.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Protocol
-
-from attrs import frozen
+from banking.application.ports import Lag
 
 # How long projectors and readers may cache the pointers (seconds): a rebuild waits
 # this long before it scans, and keeps the old generation written this long after.
@@ -22,68 +18,6 @@ POINTER_TTL_SECONDS = 10.0
 
 # Not a valid account id (identifiers.py), so never the partition of a real account.
 POINTER_PARTITION = "#generations"
-
-
-@frozen
-class Generations:
-    active: int = 0
-    building: int | None = None
-    previous: int | None = None
-    previous_until: datetime | None = None
-    # The highest generation ever started: a new one never reuses an abandoned one's items.
-    latest: int = 0
-
-    def written(self, now: datetime) -> list[int]:
-        """The generations a projector keeps up to date at `now`, the active one first."""
-        generations = [self.active]
-        if self.building is not None:
-            generations.append(self.building)
-        if (
-            self.previous is not None
-            and self.previous_until is not None
-            and now < self.previous_until
-            and self.previous not in generations
-        ):
-            generations.append(self.previous)
-        return generations
-
-    def prunable(self, generation: int, now: datetime) -> bool:
-        """Whether nobody writes or reads `generation` any more: an abandoned one, or one
-        replaced and past its grace period. One above `latest` may be starting: never."""
-        return generation <= self.latest and generation not in self.written(now)
-
-
-@frozen
-class Lag:
-    """An item of the active generation that the building one has not caught up with."""
-
-    account_id: str
-    qualifier: str | None
-    active_version: int
-    building_version: int | None
-
-
-class GenerationConflict(Exception):
-    """Another rebuild of this read model started, switched or was abandoned meanwhile."""
-
-
-class GenerationStore(Protocol):
-    def generations(self, read_model: str) -> Generations: ...
-
-    def start_building(self, read_model: str) -> int:
-        """Open a fresh generation for writes; raises GenerationConflict if one is open."""
-
-    def switch(self, read_model: str, generation: int, *, grace_until: datetime) -> None:
-        """Make `generation` the active one; the old one stays written until `grace_until`."""
-
-    def abandon(self, read_model: str, generation: int) -> None: ...
-
-    def lagging(self, read_model: str, generation: int) -> Sequence[Lag]:
-        """Every item of the active generation that `generation` is behind of."""
-
-    def prune(self, read_model: str, *, now: datetime, dry_run: bool = False) -> dict[int, int]:
-        """Delete the items of every prunable generation (`dry_run`: count them only);
-        answers how many items each such generation held."""
 
 
 def sort_key(read_model: str, generation: int, qualifier: str | None = None) -> str:

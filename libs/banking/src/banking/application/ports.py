@@ -1,9 +1,10 @@
-"""The ports the use cases depend on. Adapters implement them for DynamoDB and
-EventBridge; `banking.adapters.memory` implements them in memory, for real."""
+"""The ports the use cases depend on, and the types they exchange. Adapters implement
+them for DynamoDB and EventBridge; `banking.adapters.memory` implements them in memory,
+for real (docs/architecture.md has the table of which module implements which)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -11,7 +12,7 @@ from attrs import frozen
 
 from banking.domain.account import Account
 from banking.domain.events import Event
-from banking.domain.read_models import ReadModel
+from banking.domain.read_models import MonthlyStatement, ReadModel
 
 Clock = Callable[[], datetime]
 IdGenerator = Callable[[], str]
@@ -27,6 +28,11 @@ class IdempotencyKeyTaken(Exception):
 
 class EventNotFound(Exception):
     pass
+
+
+class StoreThrottled(Exception):
+    """The store refused a write for capacity, even after the SDK's own retries: the
+    request may be tried again later (nothing was stored)."""
 
 
 @frozen
@@ -71,12 +77,111 @@ class EventStore(Protocol):
     def idempotency_record(self, account_id: str, key: str) -> IdempotencyRecord | None: ...
 
 
+@frozen
+class Cursor:
+    """The key of the last item a scan handled: the next one resumes after it."""
+
+    account_id: str
+    version: int
+
+
+@frozen
+class Unreadable:
+    """A stored item this code cannot read (unknown type or schema version): reported,
+    never silently skipped, and it does not stop the others."""
+
+    account_id: str
+    version: int
+    error: str
+
+
+Scanned = StoredEvent | Unreadable
+
+
+class EventScanner(Protocol):
+    def scan(
+        self, *, segment: int = 0, total_segments: int = 1, after: Cursor | None = None
+    ) -> Iterable[Scanned]:
+        """One parallel-scan segment; each account's events in version order."""
+
+    def scan_account(self, account_id: str, *, after: Cursor | None = None) -> Iterable[Scanned]:
+        """One account's events in version order."""
+
+
 class ProjectionStore(Protocol):
     def save(self, account_id: str, model: ReadModel) -> bool:
         """Write the read model iff its version is newer than the stored one; returns
         whether it was written."""
 
     def load(self, account_id: str) -> Sequence[ReadModel]: ...
+
+
+class StatementReader(Protocol):
+    def statement(self, account_id: str, month: str) -> MonthlyStatement | None: ...
+
+
+@frozen
+class Generations:
+    """The generation pointer of one read model (see application.generations)."""
+
+    active: int = 0
+    building: int | None = None
+    previous: int | None = None
+    previous_until: datetime | None = None
+    # The highest generation ever started: a new one never reuses an abandoned one's items.
+    latest: int = 0
+
+    def written(self, now: datetime) -> list[int]:
+        """The generations a projector keeps up to date at `now`, the active one first."""
+        generations = [self.active]
+        if self.building is not None:
+            generations.append(self.building)
+        if (
+            self.previous is not None
+            and self.previous_until is not None
+            and now < self.previous_until
+            and self.previous not in generations
+        ):
+            generations.append(self.previous)
+        return generations
+
+    def prunable(self, generation: int, now: datetime) -> bool:
+        """Whether nobody writes or reads `generation` any more: an abandoned one, or one
+        replaced and past its grace period. One above `latest` may be starting: never."""
+        return generation <= self.latest and generation not in self.written(now)
+
+
+@frozen
+class Lag:
+    """An item of the active generation that the building one has not caught up with."""
+
+    account_id: str
+    qualifier: str | None
+    active_version: int
+    building_version: int | None
+
+
+class GenerationConflict(Exception):
+    """Another rebuild of this read model started, switched or was abandoned meanwhile."""
+
+
+class GenerationStore(Protocol):
+    def generations(self, read_model: str) -> Generations: ...
+
+    def start_building(self, read_model: str) -> int:
+        """Open a fresh generation for writes; raises GenerationConflict if one is open."""
+
+    def switch(self, read_model: str, generation: int, *, grace_until: datetime) -> None:
+        """Make `generation` the active one; the old one stays written until `grace_until`."""
+
+    def abandon(self, read_model: str, generation: int) -> None: ...
+
+    def lagging(self, read_model: str, generation: int) -> Sequence[Lag]:
+        """Every item of the active generation that `generation` is behind of."""
+
+    def prune(self, read_model: str, *, now: datetime, dry_run: bool = False) -> dict[int, int]:
+        """Delete the items of every prunable generation (`dry_run`: count them only);
+        answers how many items each such generation held."""
 
 
 class Publisher(Protocol):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from attrs import frozen
 
-from banking.application.ports import Clock, EventStore, ProjectionStore
+from banking.application.ports import Clock, EventStore, ProjectionStore, StatementReader
 from banking.domain.account import month_of
 from banking.domain.errors import AccountNotFound, InvalidRequest, StatementNotFound
 from banking.domain.events import Event
@@ -59,10 +58,6 @@ def history(account_id: str, store: EventStore, *, after: int, limit: int) -> Ev
 
 
 _MONTH = re.compile(r"\A[0-9]{4}-(0[1-9]|1[0-2])\Z", re.ASCII)
-
-
-class StatementReader(Protocol):
-    def statement(self, account_id: str, month: str) -> MonthlyStatement | None: ...
 
 
 def statement(

@@ -17,55 +17,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from attrs import define, evolve, field, frozen
 
 from banking.application.dispatch import bus_entry
-from banking.application.ports import BusEntry, Publisher, StoredEvent
+from banking.application.ports import (
+    BusEntry,
+    Cursor,
+    EventScanner,
+    Publisher,
+    Scanned,
+    StoredEvent,
+    Unreadable,
+)
 from banking.domain.read_models import StateCarriedEvent
 
 REPLAY_SOURCE = "ledger.replay"
 MAX_ENTRIES_PER_PUBLISH = 10
 PUBLISH_ATTEMPTS = 3
-
-
-@frozen
-class Cursor:
-    """The key of the last item handled: a scan resumes after it."""
-
-    account_id: str
-    version: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"accountId": self.account_id, "version": self.version}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> Cursor | None:
-        return cls(str(data["accountId"]), int(data["version"])) if data else None
-
-
-@frozen
-class Unreadable:
-    """A stored item this code cannot read (unknown type or schema version): reported,
-    never silently skipped, and it does not stop the others."""
-
-    account_id: str
-    version: int
-    error: str
-
-
-Scanned = StoredEvent | Unreadable
-
-
-class EventScanner(Protocol):
-    def scan(
-        self, *, segment: int = 0, total_segments: int = 1, after: Cursor | None = None
-    ) -> Iterable[Scanned]:
-        """One parallel-scan segment; each account's events in version order."""
-
-    def scan_account(self, account_id: str, *, after: Cursor | None = None) -> Iterable[Scanned]:
-        """One account's events in version order."""
 
 
 @frozen
@@ -237,7 +207,7 @@ class ReplayJob:
         payload: dict[str, Any] = {
             "segment": self.segment,
             "totalSegments": self.total_segments,
-            "startKey": self.start.to_json() if self.start else None,
+            "startKey": _cursor_to_json(self.start),
             "rateLimit": self.options.rate_limit,
             "target": list(self.options.read_models) if self.options.read_models else None,
             "everyEvent": self.options.every_event,
@@ -259,7 +229,7 @@ class ReplayJob:
             segment=segment,
             total_segments=total,
             account_id=payload.get("accountId"),
-            start=Cursor.from_json(payload.get("startKey")),
+            start=_cursor_from_json(payload.get("startKey")),
             options=ReplayOptions(
                 read_models=tuple(str(name) for name in target) if target else None,
                 every_event=bool(payload.get("everyEvent", False)),
@@ -292,7 +262,7 @@ def result_to_payload(result: ReplayResult) -> dict[str, Any]:
         "read": result.read,
         "published": result.published,
         "failures": result.failures,
-        "lastEvaluatedKey": result.cursor.to_json() if result.cursor else None,
+        "lastEvaluatedKey": _cursor_to_json(result.cursor),
     }
 
 
@@ -301,5 +271,13 @@ def result_from_payload(payload: dict[str, Any]) -> ReplayResult:
         read=int(payload["read"]),
         published=int(payload["published"]),
         failures=[str(failure) for failure in payload.get("failures", [])],
-        cursor=Cursor.from_json(payload.get("lastEvaluatedKey")),
+        cursor=_cursor_from_json(payload.get("lastEvaluatedKey")),
     )
+
+
+def _cursor_to_json(cursor: Cursor | None) -> dict[str, Any] | None:
+    return {"accountId": cursor.account_id, "version": cursor.version} if cursor else None
+
+
+def _cursor_from_json(data: dict[str, Any] | None) -> Cursor | None:
+    return Cursor(str(data["accountId"]), int(data["version"])) if data else None

@@ -1,45 +1,26 @@
-"""The event store and the projection store on DynamoDB.
-
-Events table: partition key `accountId`, sort key `version`; one item per event, in
-its JSON form, plus `snapshot` (the account state after it) and `correlationId`.
-An append is a put conditional on the version being free. With an idempotency key,
-the event and the key are written in one transaction, so a crash between the two
-cannot leave an event without its key (or a key without its event).
-"""
+"""The projection store on DynamoDB: read models, one item per account, read model
+(and month, for statements) and generation, guarded by `lastKnownVersion`; and the
+generation pointers of each read model, in the partition `#generations`."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from banking.adapters.dynamodb.codec import failed_condition, from_item, to_item, whole
 from banking.application.generations import (
     POINTER_PARTITION,
     POINTER_TTL_SECONDS,
-    GenerationConflict,
-    Generations,
-    Lag,
     lag_between,
     parse_sort_key,
     sort_key,
 )
-from banking.application.ports import (
-    EventNotFound,
-    IdempotencyKeyTaken,
-    IdempotencyRecord,
-    StoredEvent,
-    VersionConflict,
-)
-from banking.application.replay import Cursor, Scanned, Unreadable
-from banking.domain.account import Account
-from banking.domain.errors import UnknownEvent
-from banking.domain.events import Event
+from banking.application.ports import GenerationConflict, Generations, Lag
 from banking.domain.money import Money
 from banking.domain.read_models import (
     CURRENT_MONTH_BALANCE,
@@ -52,12 +33,6 @@ from banking.domain.read_models import (
     TotalBalance,
     qualifier_of,
 )
-from banking.serialization import (
-    account_from_snapshot,
-    event_from_dict,
-    event_to_dict,
-    snapshot_of,
-)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -65,239 +40,6 @@ if TYPE_CHECKING:
 # BatchWriteItem takes at most 25 requests; what it leaves unprocessed is sent again.
 BATCH_WRITE_LIMIT = 25
 BATCH_WRITE_ATTEMPTS = 8
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def to_item(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in data.items() if value is not None}
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
-
-
-def event_item(stored: StoredEvent) -> dict[str, Any]:
-    """The events-table item of a stored event (what an append writes)."""
-    return to_item(
-        {
-            **event_to_dict(stored.event),
-            "snapshot": snapshot_of(stored.state),
-            "correlationId": stored.correlation_id,
-        }
-    )
-
-
-def stored_event_from_item(data: dict[str, Any]) -> StoredEvent:
-    """A deserialized events-table item back to the stored event (raises UnknownEvent)."""
-    event = event_from_dict(data)
-    return StoredEvent(
-        event=event,
-        state=account_from_snapshot(event, data["snapshot"]),
-        correlation_id=data.get("correlationId"),
-    )
-
-
-def _failed_condition(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-class DynamoDBEventStore:
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        events_table: str,
-        idempotency_table: str | None = None,
-        *,
-        idempotency_ttl: timedelta = timedelta(days=7),
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._client = client
-        self._events = events_table
-        self._idempotency = idempotency_table
-        self._ttl = idempotency_ttl
-        self._clock = clock
-
-    def load(self, account_id: str) -> Account:
-        # The newest item carries the state after it: one read, however long the history.
-        response = self._client.query(
-            TableName=self._events,
-            KeyConditionExpression="accountId = :a",
-            ExpressionAttributeValues={":a": {"S": account_id}},
-            ScanIndexForward=False,
-            Limit=1,
-            ConsistentRead=True,
-        )
-        items = response.get("Items", [])
-        if not items:
-            return Account(account_id)
-        return stored_event_from_item(from_item(items[0])).state
-
-    def get(self, account_id: str, version: int) -> StoredEvent:
-        response = self._client.get_item(
-            TableName=self._events,
-            Key={"accountId": {"S": account_id}, "version": {"N": str(version)}},
-            ConsistentRead=True,
-        )
-        if "Item" not in response:
-            raise EventNotFound(f"{account_id} has no version {version}")
-        return stored_event_from_item(from_item(response["Item"]))
-
-    def append(self, stored: StoredEvent, idempotency: IdempotencyRecord | None = None) -> None:
-        item = event_item(stored)
-        if idempotency is None:
-            self._put_event(item)
-        else:
-            self._put_event_with_key(item, idempotency)
-
-    def _put_event(self, item: dict[str, Any]) -> None:
-        try:
-            self._client.put_item(
-                TableName=self._events,
-                Item=item,
-                ConditionExpression="attribute_not_exists(version)",
-            )
-        except ClientError as error:
-            if _failed_condition(error):
-                raise VersionConflict(str(item["version"])) from error
-            raise
-
-    def _put_event_with_key(self, item: dict[str, Any], record: IdempotencyRecord) -> None:
-        if self._idempotency is None:
-            raise ValueError("this store has no idempotency table")
-        now = self._now()
-        key_item = to_item(
-            {
-                "idempotencyKey": _key(record.account_id, record.key),
-                "accountId": record.account_id,
-                "fingerprint": record.fingerprint,
-                "event": event_to_dict(record.event),
-                "expiresAt": int((now + self._ttl).timestamp()),
-            }
-        )
-        try:
-            self._client.transact_write_items(
-                # The same token makes the SDK's retry of a transaction whose answer
-                # was lost a no-op instead of a conflict with itself.
-                ClientRequestToken=record.event.event_id[:36],
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._events,
-                            "Item": item,
-                            "ConditionExpression": "attribute_not_exists(version)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._idempotency,
-                            "Item": key_item,
-                            # TTL deletion lags by up to days: an expired key is free.
-                            "ConditionExpression": (
-                                "attribute_not_exists(idempotencyKey) OR expiresAt < :now"
-                            ),
-                            "ExpressionAttributeValues": {":now": {"N": str(int(now.timestamp()))}},
-                        }
-                    },
-                ],
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = [
-                reason.get("Code") for reason in error.response.get("CancellationReasons", [])
-            ]
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise IdempotencyKeyTaken(record.key) from error
-            # A failed version condition, or a concurrent transaction on the same
-            # items ("TransactionConflict"): either way, reload and decide again.
-            raise VersionConflict(str(item["version"])) from error
-
-    def events(self, account_id: str, *, after: int, limit: int) -> Sequence[Event]:
-        response = self._client.query(
-            TableName=self._events,
-            KeyConditionExpression="accountId = :a AND version > :v",
-            ExpressionAttributeValues={":a": {"S": account_id}, ":v": {"N": str(after)}},
-            ScanIndexForward=True,
-            Limit=limit,
-            ConsistentRead=True,
-        )
-        return [event_from_dict(from_item(item)) for item in response.get("Items", [])]
-
-    def scan(
-        self, *, segment: int = 0, total_segments: int = 1, after: Cursor | None = None
-    ) -> Iterator[Scanned]:
-        """Every stored event of one parallel-scan segment, each account's in version
-        order (a segment holds whole partitions), resuming after `after`."""
-        request: dict[str, Any] = {"TableName": self._events}
-        if total_segments > 1:
-            request.update(Segment=segment, TotalSegments=total_segments)
-        yield from self._pages("scan", request, after)
-
-    def scan_account(self, account_id: str, *, after: Cursor | None = None) -> Iterator[Scanned]:
-        request: dict[str, Any] = {
-            "TableName": self._events,
-            "KeyConditionExpression": "accountId = :a",
-            "ExpressionAttributeValues": {":a": {"S": account_id}},
-        }
-        yield from self._pages("query", request, after)
-
-    def _pages(
-        self, operation: str, request: dict[str, Any], after: Cursor | None
-    ) -> Iterator[Scanned]:
-        # Events are immutable, so an eventually consistent read (half the cost) sees
-        # them right; one appended during the scan reaches projections live anyway.
-        start = _cursor_key(after) if after else None
-        while True:
-            response: Any = getattr(self._client, operation)(
-                **request, **({"ExclusiveStartKey": start} if start else {})
-            )
-            for raw in response.get("Items", []):
-                yield _scanned(from_item(raw))
-            start = response.get("LastEvaluatedKey")
-            if not start:
-                return
-
-    def idempotency_record(self, account_id: str, key: str) -> IdempotencyRecord | None:
-        if self._idempotency is None:
-            return None
-        response = self._client.get_item(
-            TableName=self._idempotency,
-            Key={"idempotencyKey": {"S": _key(account_id, key)}},
-            ConsistentRead=True,
-        )
-        if "Item" not in response:
-            return None
-        data = from_item(response["Item"])
-        if int(data["expiresAt"]) < self._now().timestamp():
-            return None
-        return IdempotencyRecord(
-            account_id=account_id,
-            key=key,
-            fingerprint=str(data["fingerprint"]),
-            event=event_from_dict(data["event"]),
-        )
-
-    def _now(self) -> datetime:
-        from datetime import UTC
-
-        return self._clock() if self._clock else datetime.now(UTC)
-
-
-def _cursor_key(cursor: Cursor) -> dict[str, Any]:
-    return {"accountId": {"S": cursor.account_id}, "version": {"N": str(cursor.version)}}
-
-
-def _scanned(data: dict[str, Any]) -> Scanned:
-    try:
-        return stored_event_from_item(data)
-    except (UnknownEvent, KeyError, TypeError, ValueError) as error:
-        return Unreadable(str(data.get("accountId")), _int(data.get("version", 0)), repr(error))
-
-
-def _key(account_id: str, key: str) -> str:
-    return f"{account_id}#{key}"
 
 
 class DynamoDBProjectionStore:
@@ -360,7 +102,7 @@ class DynamoDBProjectionStore:
                 ExpressionAttributeValues=to_item(values),
             )
         except ClientError as error:
-            if _failed_condition(error):
+            if failed_condition(error):
                 return False
             raise
         return True
@@ -471,7 +213,7 @@ class DynamoDBProjectionStore:
                 ExpressionAttributeValues=to_item(values),
             )
         except ClientError as error:
-            if _failed_condition(error):
+            if failed_condition(error):
                 raise GenerationConflict(
                     f"the generations of {read_model} changed meanwhile"
                 ) from error
@@ -483,7 +225,7 @@ class DynamoDBProjectionStore:
         for account_id, item_generation, qualifier, data in self._items_of(read_model):
             if item_generation in versions:
                 key = (account_id, qualifier)
-                versions[item_generation][key] = _int(data["lastKnownVersion"])
+                versions[item_generation][key] = whole(data["lastKnownVersion"])
         return lag_between(versions[active], versions[generation])
 
     def prune(self, read_model: str, *, now: datetime, dry_run: bool = False) -> dict[int, int]:
@@ -544,11 +286,11 @@ def _format_until(moment: datetime) -> str:
 def _generations(data: dict[str, Any]) -> Generations:
     until = data.get("previousUntil")
     return Generations(
-        active=_int(data.get("active", 0)),
-        building=_int(data["building"]) if "building" in data else None,
-        previous=_int(data["previous"]) if "previous" in data else None,
+        active=whole(data.get("active", 0)),
+        building=whole(data["building"]) if "building" in data else None,
+        previous=whole(data["previous"]) if "previous" in data else None,
         previous_until=datetime.fromisoformat(str(until)) if until else None,
-        latest=_int(data.get("latest", 0)),
+        latest=whole(data.get("latest", 0)),
     )
 
 
@@ -567,7 +309,7 @@ def _fields(model: ReadModel) -> dict[str, Any]:
 
 
 def _model(name: str, data: dict[str, Any]) -> ReadModel | None:
-    version = _int(data["lastKnownVersion"])
+    version = whole(data["lastKnownVersion"])
     if name == TOTAL_BALANCE:
         return TotalBalance(amount=Money.of(str(data["amount"])), version=version)
     if name == CURRENT_MONTH_BALANCE:
@@ -580,11 +322,7 @@ def _model(name: str, data: dict[str, Any]) -> ReadModel | None:
             credits=Money.of(str(data["credits"])),
             debits=Money.of(str(data["debits"])),
             closing_balance=Money.of(str(data["closingBalance"])),
-            event_count=_int(data["eventCount"]),
+            event_count=whole(data["eventCount"]),
             version=version,
         )
     return None
-
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, Decimal | int) else int(str(value))

@@ -1,0 +1,63 @@
+"""How items look in the DynamoDB tables: the attribute-value codec and the events
+table's item of a stored event, shared by the stores of this package."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from banking.application.ports import StoredEvent
+from banking.serialization import (
+    account_from_snapshot,
+    event_from_dict,
+    event_to_dict,
+    snapshot_of,
+)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in data.items() if value is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def event_item(stored: StoredEvent) -> dict[str, Any]:
+    """The events-table item of a stored event (what an append writes)."""
+    return to_item(
+        {
+            **event_to_dict(stored.event),
+            "snapshot": snapshot_of(stored.state),
+            "correlationId": stored.correlation_id,
+        }
+    )
+
+
+def stored_event_from_item(data: dict[str, Any]) -> StoredEvent:
+    """A deserialized events-table item back to the stored event (raises UnknownEvent)."""
+    event = event_from_dict(data)
+    return StoredEvent(
+        event=event,
+        state=account_from_snapshot(event, data["snapshot"]),
+        correlation_id=data.get("correlationId"),
+    )
+
+
+def error_code(error: ClientError) -> str | None:
+    return error.response.get("Error", {}).get("Code")
+
+
+def failed_condition(error: ClientError) -> bool:
+    return error_code(error) == "ConditionalCheckFailedException"
+
+
+def whole(value: Any) -> int:
+    """A whole number as DynamoDB returns it (Decimal) or as a string."""
+    return int(value) if isinstance(value, Decimal | int) else int(str(value))
