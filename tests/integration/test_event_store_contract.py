@@ -6,6 +6,9 @@ The guarantees, numbered as the tests below check them:
  3. A version can be appended once: the second append is a VersionConflict.
  4. An event and its idempotency key are stored together or not at all.
  5. History is served in version order, in pages.
+ 6. A scan yields every stored event once, each account's in version order; parallel
+    segments share the accounts out whole; a scan resumes after a cursor.
+ 7. An account's scan yields its events in version order, resuming after a cursor.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pytest
 from banking.adapters.dynamodb import DynamoDBEventStore
 from banking.adapters.memory import InMemoryEventStore
 from banking.application.ports import (
+    Cursor,
     EventNotFound,
     IdempotencyKeyTaken,
     IdempotencyRecord,
@@ -110,3 +114,49 @@ def test_5_history_is_served_in_version_order_in_pages(store):
     assert [e.version for e in store.events("alice", after=6, limit=3)] == [7]
     assert list(store.events("alice", after=7, limit=3)) == []
     assert list(store.events("nobody", after=0, limit=3)) == []
+
+
+def append_history(store, account_id: str, count: int) -> list[StoredEvent]:
+    history, state = [], Account(account_id)
+    for amount in range(1, count + 1):
+        event = stored(state, amount)
+        store.append(event)
+        history.append(event)
+        state = event.state
+    return history
+
+
+def keys(items) -> list[tuple[str, int]]:
+    return [(item.event.account_id, item.event.version) for item in items]
+
+
+def test_6_a_scan_yields_every_event_once_each_account_in_order_and_resumes(store):
+    # GIVEN three accounts with a few events each
+    history = {name: append_history(store, name, 3) for name in ("alice", "bob", "carol")}
+    # WHEN the table is scanned whole, and in 4 parallel segments
+    whole = list(store.scan())
+    segments = [list(store.scan(segment=s, total_segments=4)) for s in range(4)]
+    # THEN every event comes once with its state, each account's in version order
+    assert sorted(whole, key=lambda item: keys([item])) == [
+        item for name in sorted(history) for item in history[name]
+    ]
+    for name in history:
+        assert [v for a, v in keys(whole) if a == name] == [1, 2, 3]
+    # AND the segments share the accounts out whole, together holding every event
+    accounts = [{account for account, _ in keys(segment)} for segment in segments]
+    assert sum(len(names) for names in accounts) == 3
+    assert sorted(key for segment in segments for key in keys(segment)) == sorted(keys(whole))
+    # AND a scan resumes right after its cursor
+    middle = keys(whole)[4]
+    assert keys(store.scan(after=Cursor(*middle))) == keys(whole)[5:]
+
+
+def test_7_an_accounts_scan_yields_its_events_in_order_and_resumes(store):
+    # GIVEN two accounts
+    alice = append_history(store, "alice", 4)
+    append_history(store, "bob", 2)
+    # WHEN one account is scanned, from the start and after its second event
+    # THEN only its events come, in version order, with their states
+    assert list(store.scan_account("alice")) == alice
+    assert list(store.scan_account("alice", after=Cursor("alice", 2))) == alice[2:]
+    assert list(store.scan_account("nobody")) == []
