@@ -12,7 +12,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.retries.standard import ExponentialBackoff
 from moto import mock_aws
+from moto.dynamodb.exceptions import (
+    ERROR_TYPE_PREFIX,
+    DynamodbException,
+    TransactionCanceledException,
+)
 from moto.dynamodb.models import DynamoDBBackend
 
 from tests.support import create_ledger_tables
@@ -118,3 +124,37 @@ class LambdaContext:
 @pytest.fixture
 def context() -> LambdaContext:
     return LambdaContext()
+
+
+def refuse(
+    monkeypatch: pytest.MonkeyPatch,
+    operation: str,
+    code: str,
+    *,
+    reasons: list[str] | None = None,
+    times: int | None = None,
+) -> list[str]:
+    """Make moto's DynamoDB answer `operation` (e.g. "put_item") with the error `code`
+    (a canceled transaction: with these cancellation reasons, one per item) the first
+    `times` times, or always. The answer goes over the wire as DynamoDB's would, so the
+    SDK parses it and its retry policy runs as in production. Returns the attempts
+    answered so."""
+    attempts: list[str] = []
+    original = getattr(DynamoDBBackend, operation)
+
+    def answer(*args: Any, **kwargs: Any) -> Any:
+        if times is not None and len(attempts) >= times:
+            return original(*args, **kwargs)
+        attempts.append(operation)
+        if reasons is not None:
+            raise TransactionCanceledException([(r, r, None) for r in reasons])
+        raise DynamodbException(ERROR_TYPE_PREFIX + code, f"refused for the test: {code}")
+
+    monkeypatch.setattr(DynamoDBBackend, operation, answer)
+    return attempts
+
+
+@pytest.fixture
+def instant_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's retries, without their backoff sleeps."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)

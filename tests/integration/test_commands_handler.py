@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from banking.application.ports import WriteCanceled
+from tests.integration.conftest import refuse
 from tests.support import http_event
 
 CREDIT_ROUTE = "POST /accounts/{accountId}/credits"
@@ -219,3 +221,86 @@ def test_commands_are_counted_accepted_and_rejected_by_code(commands, context, c
     }
     assert ("CommandAccepted", "credit") in names
     assert ("CommandRejected", "insufficient_funds") in names
+
+
+def test_a_throttled_command_is_answered_503_with_retry_after_and_stores_nothing(
+    commands, context, aws, monkeypatch, instant_sdk_retries
+):
+    # GIVEN the events table stays throttled through the SDK's retries
+    attempts = refuse(monkeypatch, "put_item", "ProvisionedThroughputExceededException")
+    event = http_event(
+        "POST",
+        "/accounts/alice/credits",
+        route_key=CREDIT_ROUTE,
+        path_parameters={"accountId": "alice"},
+        body=json.dumps({"amount": "10.00"}),
+    )
+    # WHEN a credit is recorded
+    response = commands.lambda_handler(event, context)
+    # THEN the client is told to come back, and the write was not retried as a conflict
+    assert response["statusCode"] == 503
+    assert json.loads(response["body"])["error"]["code"] == "service_unavailable"
+    assert response["headers"]["Retry-After"] == "1"
+    assert len(attempts) == 5  # the SDK's tries, once
+    assert stored_versions(aws, "alice") == []
+
+
+@pytest.mark.parametrize("reason", ["ThrottlingError", "ProvisionedThroughputExceeded"])
+def test_a_transaction_canceled_by_a_throttle_is_a_503_not_a_conflict(
+    commands, context, aws, monkeypatch, reason
+):
+    # GIVEN DynamoDB cancels the event-and-key transaction for capacity
+    attempts = refuse(
+        monkeypatch,
+        "transact_write_items",
+        "TransactionCanceledException",
+        reasons=[reason, "None"],
+    )
+    # WHEN a credit with an idempotency key is recorded
+    status, body = post(
+        commands, context, "credits", "alice", {"amount": "10.00"}, {"Idempotency-Key": "k1"}
+    )
+    # THEN it is answered "try later" at once, not retried until concurrent_modification
+    assert (status, body["error"]["code"]) == (503, "service_unavailable")
+    assert len(attempts) == 1
+    assert stored_versions(aws, "alice") == []
+
+
+def test_a_transaction_canceled_for_another_reason_fails_with_that_reason(
+    commands, context, aws, monkeypatch
+):
+    # GIVEN DynamoDB cancels the transaction as invalid
+    attempts = refuse(
+        monkeypatch,
+        "transact_write_items",
+        "TransactionCanceledException",
+        reasons=["ValidationError", "None"],
+    )
+    # WHEN a credit with an idempotency key is recorded
+    # THEN the function fails (a 500 at the gateway), its error naming the reason,
+    # and the write is not retried
+    with pytest.raises(WriteCanceled, match="ValidationError"):
+        post(commands, context, "credits", "alice", {"amount": "10.00"}, {"Idempotency-Key": "k"})
+    assert len(attempts) == 1
+    assert stored_versions(aws, "alice") == []
+
+
+def test_a_transaction_conflict_is_retried_like_a_version_conflict(
+    commands, context, aws, monkeypatch
+):
+    # GIVEN a concurrent transaction on the same items cancels the first try
+    attempts = refuse(
+        monkeypatch,
+        "transact_write_items",
+        "TransactionCanceledException",
+        reasons=["None", "TransactionConflict"],
+        times=1,
+    )
+    # WHEN a credit with an idempotency key is recorded
+    status, body = post(
+        commands, context, "credits", "alice", {"amount": "10.00"}, {"Idempotency-Key": "k"}
+    )
+    # THEN the command decided again and stored its event once
+    assert (status, body["version"]) == (201, 1)
+    assert len(attempts) == 1
+    assert stored_versions(aws, "alice") == [1]

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from banking.domain.account import Account
+from banking.domain.errors import DomainError
 from banking.domain.events import Event
 from banking.domain.read_models import MonthlyStatement, ReadModel
 
@@ -30,9 +31,21 @@ class EventNotFound(Exception):
     pass
 
 
-class StoreThrottled(Exception):
-    """The store refused a write for capacity, even after the SDK's own retries: the
-    request may be tried again later (nothing was stored)."""
+class StoreThrottled(DomainError):
+    """The store refused a write for capacity, even after the SDK's own retries:
+    nothing was stored, and the same request may be sent again a little later."""
+
+    code = "service_unavailable"
+
+
+class WriteCanceled(Exception):
+    """The store canceled a write for a reason that is neither a conflict nor a
+    throttle (a validation error, an item collection too large): a bug or a
+    misconfiguration, never retried."""
+
+    def __init__(self, reasons: Sequence[str | None]) -> None:
+        super().__init__(f"the store canceled the write: {', '.join(map(str, reasons))}")
+        self.reasons = list(reasons)
 
 
 @frozen

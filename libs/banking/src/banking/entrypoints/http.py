@@ -17,6 +17,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
+from banking.application.ports import StoreThrottled
 from banking.domain.errors import (
     AccountNotFound,
     ConcurrentModification,
@@ -37,7 +38,10 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     ConcurrentModification: 409,
     AccountNotFound: 404,
     StatementNotFound: 404,
+    StoreThrottled: 503,
 }
+# How long a client should wait before sending the same request again (seconds).
+RETRY_AFTER_BY_ERROR: dict[type[DomainError], int] = {StoreThrottled: 1}
 
 
 class InvalidJson(DomainError):
@@ -57,11 +61,14 @@ STATUS_BY_ERROR.update(
 )
 
 
-def error_response(status: int, code: str, message: str) -> Response[str]:
+def error_response(
+    status: int, code: str, message: str, *, retry_after: int | None = None
+) -> Response[str]:
     return Response(
         status_code=status,
         content_type="application/json",
         body=json.dumps({"error": {"code": code, "message": message}}),
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )
 
 
@@ -76,7 +83,12 @@ def register_error_handlers(
     def _domain_error(error: DomainError) -> Response[str]:
         if on_error is not None:
             on_error(error)
-        return error_response(STATUS_BY_ERROR.get(type(error), 400), error.code, error.message)
+        return error_response(
+            STATUS_BY_ERROR.get(type(error), 400),
+            error.code,
+            error.message,
+            retry_after=RETRY_AFTER_BY_ERROR.get(type(error)),
+        )
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[str]:

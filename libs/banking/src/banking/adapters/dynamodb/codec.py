@@ -54,6 +54,19 @@ def error_code(error: ClientError) -> str | None:
     return error.response.get("Error", {}).get("Code")
 
 
+# What DynamoDB answers when a table or account runs out of capacity; the SDK has
+# already retried these (standard retry mode) by the time the store sees them.
+THROTTLING_ERRORS = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+# The same, as a reason a transaction was canceled for.
+THROTTLING_REASONS = frozenset({"ProvisionedThroughputExceeded", "ThrottlingError"})
+
+
+def throttled(error: ClientError) -> bool:
+    return error_code(error) in THROTTLING_ERRORS
+
+
 def failed_condition(error: ClientError) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
 

@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from banking.adapters.dynamodb.codec import (
+    THROTTLING_REASONS,
+    error_code,
     event_item,
     failed_condition,
     from_item,
     stored_event_from_item,
+    throttled,
     to_item,
     whole,
 )
@@ -30,8 +33,10 @@ from banking.application.ports import (
     IdempotencyRecord,
     Scanned,
     StoredEvent,
+    StoreThrottled,
     Unreadable,
     VersionConflict,
+    WriteCanceled,
 )
 from banking.domain.account import Account
 from banking.domain.errors import UnknownEvent
@@ -100,6 +105,8 @@ class DynamoDBEventStore:
         except ClientError as error:
             if failed_condition(error):
                 raise VersionConflict(str(item["version"])) from error
+            if throttled(error):
+                raise StoreThrottled(f"events table throttled: {error_code(error)}") from error
             raise
 
     def _put_event_with_key(self, item: dict[str, Any], record: IdempotencyRecord) -> None:
@@ -142,16 +149,7 @@ class DynamoDBEventStore:
                 ],
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = [
-                reason.get("Code") for reason in error.response.get("CancellationReasons", [])
-            ]
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise IdempotencyKeyTaken(record.key) from error
-            # A failed version condition, or a concurrent transaction on the same
-            # items ("TransactionConflict"): either way, reload and decide again.
-            raise VersionConflict(str(item["version"])) from error
+            raise _transaction_error(error, item, record) from error
 
     def events(self, account_id: str, *, after: int, limit: int) -> Sequence[Event]:
         response = self._client.query(
@@ -220,6 +218,30 @@ class DynamoDBEventStore:
 
     def _now(self) -> datetime:
         return self._clock() if self._clock else datetime.now(UTC)
+
+
+def _transaction_error(
+    error: ClientError, item: dict[str, Any], record: IdempotencyRecord
+) -> Exception:
+    """What a failed append-with-key means. Only a version conflict is retried (by
+    reloading and deciding again); a throttle is answered "try later"; anything else
+    is a fault, reported with its reasons."""
+    if throttled(error):
+        return StoreThrottled(f"events table throttled: {error_code(error)}")
+    if error_code(error) != "TransactionCanceledException":
+        return error
+    # One reason per item, in order: the event, then the idempotency key.
+    reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+    event_reason, key_reason = [*reasons, None, None][:2]
+    if key_reason == "ConditionalCheckFailed":
+        return IdempotencyKeyTaken(record.key)
+    # Another writer took the version, or a concurrent transaction touched the same
+    # items: either way, reload and decide again.
+    if event_reason == "ConditionalCheckFailed" or "TransactionConflict" in reasons:
+        return VersionConflict(str(item["version"]))
+    if THROTTLING_REASONS.intersection(reasons):
+        return StoreThrottled(f"the transaction was throttled: {reasons}")
+    return WriteCanceled(reasons)
 
 
 def _cursor_key(cursor: Cursor) -> dict[str, Any]:
