@@ -6,12 +6,15 @@ retries) means "try later"; any other reason is a fault, reported with its reaso
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from banking.adapters.dynamodb import DynamoDBEventStore
+from banking.adapters.dynamodb import DynamoDBEventStore, event_item, from_item
+from banking.adapters.dynamodb.codec import stored_event_from_item
 from banking.application.ports import (
     IdempotencyKeyTaken,
     IdempotencyRecord,
@@ -111,3 +114,27 @@ def test_a_throttle_that_passes_within_the_sdks_retries_stores_the_event(store, 
     # THEN the SDK's third try stored it
     assert len(attempts) == 2
     assert store.get("alice", 1) == stored
+
+
+FIXTURE = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "events" / "dynamodb_stream_insert.json"
+)
+
+
+def test_the_recorded_events_table_item_reads_back_and_is_written_byte_for_byte_the_same():
+    # GIVEN an events-table item as the store has always written it
+    image = json.loads(FIXTURE.read_text())["Records"][0]["dynamodb"]["NewImage"]
+    # WHEN it is read
+    stored = stored_event_from_item(from_item(image))
+    # THEN it is the event and the state after it, and writing it again gives the same item
+    assert stored.state == Account(
+        "alice",
+        version=1,
+        balance=Money(1234),
+        month="2026-11",
+        month_credits=Money(1234),
+        month_debits=Money(0),
+        month_event_count=1,
+        last_recorded_at=datetime(2026, 11, 26, 7, tzinfo=UTC),
+    )
+    assert json.dumps(event_item(stored), sort_keys=True) == json.dumps(image, sort_keys=True)

@@ -25,6 +25,7 @@ from banking.domain.money import Money
 from banking.domain.read_models import (
     MONTHLY_STATEMENT,
     TOTAL_BALANCE,
+    CurrentMonthBalance,
     MonthlyStatement,
     TotalBalance,
 )
@@ -152,3 +153,39 @@ def test_7_pruning_deletes_only_what_nobody_writes_or_reads_any_more(projections
     assert projections.load("bob") == [balance(200, 2)]
     assert projections.load("bob", generations={TOTAL_BALANCE: 0}) == []
     assert projections.prune(TOTAL_BALANCE, now=after) == {}
+
+
+@pytest.mark.parametrize(
+    ("model", "item"),
+    [
+        (TotalBalance(Money(1234), 3), {"amount": {"S": "12.34"}}),
+        (
+            CurrentMonthBalance("2026-11", Money(-5), 3),
+            {"month": {"S": "2026-11"}, "amount": {"S": "-0.05"}},
+        ),
+        (
+            MonthlyStatement("2026-11", Money(1000), Money(250), Money(750), 4, 3),
+            {
+                "month": {"S": "2026-11"},
+                "credits": {"S": "10.00"},
+                "debits": {"S": "2.50"},
+                "closingBalance": {"S": "7.50"},
+                "eventCount": {"N": "4"},
+            },
+        ),
+    ],
+)
+def test_read_model_items_keep_the_shape_stored_items_have(aws, model, item):
+    # GIVEN the DynamoDB store
+    projections = DynamoDBProjectionStore(aws["dynamodb"], aws["tables"]["projections"])
+    # WHEN a read model is saved
+    projections.save("alice", model)
+    # THEN its item is the one the store has always written, and it reads back
+    (stored,) = aws["dynamodb"].scan(TableName=aws["tables"]["projections"])["Items"]
+    assert stored == {
+        "accountId": {"S": "alice"},
+        "readModel": stored["readModel"],
+        **item,
+        "lastKnownVersion": {"N": "3"},
+    }
+    assert projections.load("alice") == [model]

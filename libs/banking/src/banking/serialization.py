@@ -1,8 +1,12 @@
-"""The one cattrs converter: domain objects to and from their JSON form.
+"""The one cattrs converter: every object to and from its JSON form.
 
 The JSON form is what is stored in DynamoDB, published on the bus and returned over
 HTTP: camelCase keys, money as a string with exactly two decimals, times as ISO 8601
 in UTC. Event type names come from `TYPE_NAMES`, never from Python class names.
+
+The hooks of the domain's types are registered here (the domain knows no cattrs);
+an application type registers its own next to it (`application.envelope`,
+`application.replay`), on this converter and with `register_camel_case`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from banking.domain.account import Account
 from banking.domain.errors import UnknownEvent
 from banking.domain.events import SCHEMA_VERSION, TYPE_NAMES, TYPES_BY_NAME, Event
 from banking.domain.money import Money
-from banking.domain.read_models import Aggregate, StateCarriedEvent
+from banking.domain.read_models import (
+    Aggregate,
+    CurrentMonthBalance,
+    MonthlyStatement,
+    ReadModel,
+    StateCarriedEvent,
+    TotalBalance,
+)
 
 converter = Converter()
 converter.register_unstructure_hook(Money, str)
@@ -32,16 +43,36 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _register_camel_case(cls: type[Any]) -> None:
+def register_camel_case(cls: type[Any], **overrides: Any) -> None:
+    """Register `cls` as a JSON object of its fields in camelCase; `overrides` rename
+    or omit some fields (cattrs' `override`)."""
     renames: dict[str, Any] = {
         field.name: override(rename=_camel(field.name)) for field in attrs.fields(cls)
     }
+    renames.update(overrides)
     converter.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, converter, **renames))
     converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
 
 
 for _cls in (*TYPE_NAMES, Aggregate, StateCarriedEvent):
-    _register_camel_case(_cls)
+    register_camel_case(_cls)
+
+# A read model in the projections table: its fields, and its version under the name
+# the write condition guards (`lastKnownVersion`).
+for _read_model in (TotalBalance, CurrentMonthBalance, MonthlyStatement):
+    register_camel_case(_read_model, version=override(rename="lastKnownVersion"))
+
+# The snapshot stored with each event: the account state after it, without what the
+# event itself says (its account, its version, its time).
+register_camel_case(Account, last_recorded_at=override(omit=True))
+_SNAPSHOT_FIELDS: dict[str, Any] = {
+    field.name: override(
+        omit=field.name in ("account_id", "version", "last_recorded_at"),
+        rename=_camel(field.name),
+    )
+    for field in attrs.fields(Account)
+}
+_snapshot_of = make_dict_unstructure_fn(Account, converter, **_SNAPSHOT_FIELDS)
 
 
 def format_time(moment: datetime) -> str:
@@ -79,26 +110,26 @@ def event_from_dict(data: dict[str, Any]) -> Event:
 
 def snapshot_of(state: Account) -> dict[str, Any]:
     """The aggregate after an event, stored with it so loading an account costs one read."""
-    return {
-        "balance": str(state.balance),
-        "month": state.month,
-        "monthCredits": str(state.month_credits),
-        "monthDebits": str(state.month_debits),
-        "monthEventCount": state.month_event_count,
-    }
+    snapshot: dict[str, Any] = _snapshot_of(state)
+    return snapshot
 
 
 def account_from_snapshot(event: Event, snapshot: dict[str, Any]) -> Account:
-    return Account(
-        account_id=event.account_id,
-        version=event.version,
-        balance=Money.of(str(snapshot["balance"])),
-        month=str(snapshot["month"]),
-        month_credits=Money.of(str(snapshot["monthCredits"])),
-        month_debits=Money.of(str(snapshot["monthDebits"])),
-        month_event_count=int(snapshot["monthEventCount"]),
-        last_recorded_at=event.recorded_at,
-    )
+    fields = {**snapshot, "accountId": event.account_id, "version": event.version}
+    state = converter.structure(fields, Account)
+    return attrs.evolve(state, last_recorded_at=event.recorded_at)
+
+
+def read_model_to_item(model: ReadModel) -> dict[str, Any]:
+    """A read model as the projections table holds it (without its key)."""
+    item: dict[str, Any] = converter.unstructure(model)
+    return item
+
+
+def read_model_from_item(item: dict[str, Any], model_type: type[ReadModel]) -> ReadModel:
+    # Only the model's own fields: an item also holds its key attributes.
+    model: ReadModel = converter.structure(item, model_type)
+    return model
 
 
 def state_carried_to_dict(event: StateCarriedEvent) -> dict[str, Any]:

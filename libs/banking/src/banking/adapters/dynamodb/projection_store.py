@@ -21,18 +21,14 @@ from banking.application.generations import (
     sort_key,
 )
 from banking.application.ports import GenerationConflict, Generations, Lag
-from banking.domain.money import Money
 from banking.domain.read_models import (
-    CURRENT_MONTH_BALANCE,
     MONTHLY_STATEMENT,
     READ_MODEL_NAMES,
-    TOTAL_BALANCE,
-    CurrentMonthBalance,
     MonthlyStatement,
     ReadModel,
-    TotalBalance,
     qualifier_of,
 )
+from banking.serialization import read_model_from_item, read_model_to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -77,10 +73,11 @@ class DynamoDBProjectionStore:
         return written[0]
 
     def _save(self, account_id: str, model: ReadModel, generation: int) -> bool:
-        fields = _fields(model)
+        fields = read_model_to_item(model)
+        version = fields.pop("lastKnownVersion")
         names = {f"#f{index}": field for index, field in enumerate(fields)}
         values = {f":f{index}": value for index, value in enumerate(fields.values())}
-        names["#version"], values[":version"] = "lastKnownVersion", model.version
+        names["#version"], values[":version"] = "lastKnownVersion", version
         assignments = ", ".join(
             f"{name} = {value}" for name, value in zip(names, values, strict=True)
         )
@@ -294,35 +291,10 @@ def _generations(data: dict[str, Any]) -> Generations:
     )
 
 
-def _fields(model: ReadModel) -> dict[str, Any]:
-    if isinstance(model, TotalBalance):
-        return {"amount": str(model.amount)}
-    if isinstance(model, CurrentMonthBalance):
-        return {"month": model.month, "amount": str(model.amount)}
-    return {
-        "month": model.month,
-        "credits": str(model.credits),
-        "debits": str(model.debits),
-        "closingBalance": str(model.closing_balance),
-        "eventCount": model.event_count,
-    }
+_READ_MODEL_TYPES = {name: model_type for model_type, name in READ_MODEL_NAMES.items()}
 
 
-def _model(name: str, data: dict[str, Any]) -> ReadModel | None:
-    version = whole(data["lastKnownVersion"])
-    if name == TOTAL_BALANCE:
-        return TotalBalance(amount=Money.of(str(data["amount"])), version=version)
-    if name == CURRENT_MONTH_BALANCE:
-        return CurrentMonthBalance(
-            month=str(data["month"]), amount=Money.of(str(data["amount"])), version=version
-        )
-    if name == MONTHLY_STATEMENT:
-        return MonthlyStatement(
-            month=str(data["month"]),
-            credits=Money.of(str(data["credits"])),
-            debits=Money.of(str(data["debits"])),
-            closing_balance=Money.of(str(data["closingBalance"])),
-            event_count=whole(data["eventCount"]),
-            version=version,
-        )
-    return None
+def _model(name: str, item: dict[str, Any]) -> ReadModel | None:
+    """The read model an item holds; None for a name this code does not keep."""
+    model_type = _READ_MODEL_TYPES.get(name)
+    return read_model_from_item(item, model_type) if model_type else None
