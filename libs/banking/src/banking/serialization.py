@@ -18,6 +18,7 @@ import attrs
 from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from banking.application.ports import Cursor
 from banking.domain.account import Account
 from banking.domain.errors import UnknownEvent
 from banking.domain.events import SCHEMA_VERSION, TYPE_NAMES, TYPES_BY_NAME, Event
@@ -56,6 +57,8 @@ def register_camel_case(cls: type[Any], **overrides: Any) -> None:
 
 for _cls in (*TYPE_NAMES, Aggregate, StateCarriedEvent):
     register_camel_case(_cls)
+
+register_camel_case(Cursor)
 
 # A read model in the projections table: its fields, and its version under the name
 # the write condition guards (`lastKnownVersion`).

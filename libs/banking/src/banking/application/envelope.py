@@ -7,6 +7,8 @@ from typing import Any
 
 from attrs import frozen
 
+from banking.serialization import converter, register_camel_case
+
 EVENT_STORED_SOURCE = "ledger.events"
 EVENT_STORED_DETAIL_TYPE = "EventStored"
 STATE_CARRIED_SOURCE = "ledger.dispatcher"
@@ -40,27 +42,17 @@ class EventStored:
         )
 
     def to_detail(self) -> dict[str, Any]:
-        return {
-            "accountId": self.account_id,
-            "version": self.version,
-            "type": self.type,
-            "schemaVersion": self.schema_version,
-            "payload": self.payload,
-            "correlationId": self.correlation_id,
-            "replay": self.replay,
-        }
+        detail: dict[str, Any] = converter.unstructure(self)
+        return detail
 
     @classmethod
     def from_detail(cls, detail: dict[str, Any]) -> EventStored:
-        return cls(
-            account_id=str(detail["accountId"]),
-            version=int(detail["version"]),
-            type=str(detail["type"]),
-            schema_version=int(detail["schemaVersion"]),
-            payload=dict(detail.get("payload") or {}),
-            correlation_id=detail.get("correlationId"),
-            replay=bool(detail.get("replay", False)),
-        )
+        envelope: EventStored = converter.structure(detail, cls)
+        return envelope
+
+
+# On the bus: every field, in camelCase.
+register_camel_case(EventStored)
 
 
 def _plain(value: Any) -> Any:

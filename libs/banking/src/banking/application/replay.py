@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from attrs import define, evolve, field, frozen
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from banking.application.dispatch import bus_entry
 from banking.application.ports import (
@@ -32,6 +33,7 @@ from banking.application.ports import (
     Unreadable,
 )
 from banking.domain.read_models import StateCarriedEvent
+from banking.serialization import converter, register_camel_case
 
 REPLAY_SOURCE = "ledger.replay"
 MAX_ENTRIES_PER_PUBLISH = 10
@@ -204,39 +206,17 @@ class ReplayJob:
     options: ReplayOptions = ReplayOptions()
 
     def to_payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "segment": self.segment,
-            "totalSegments": self.total_segments,
-            "startKey": _cursor_to_json(self.start),
-            "rateLimit": self.options.rate_limit,
-            "target": list(self.options.read_models) if self.options.read_models else None,
-            "everyEvent": self.options.every_event,
-            "dryRun": self.options.dry_run,
-        }
-        if self.account_id is not None:
-            payload["accountId"] = self.account_id
+        payload: dict[str, Any] = converter.unstructure(self)
         return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> ReplayJob:
-        total = int(payload.get("totalSegments", 1))
-        segment = int(payload.get("segment", 0))
-        if not (1 <= total <= 1_000_000 and 0 <= segment < total):
-            raise ValueError(f"segment {segment} of {total} is not a valid parallel scan segment")
-        target = payload.get("target")
-        rate = payload.get("rateLimit")
-        return cls(
-            segment=segment,
-            total_segments=total,
-            account_id=payload.get("accountId"),
-            start=_cursor_from_json(payload.get("startKey")),
-            options=ReplayOptions(
-                read_models=tuple(str(name) for name in target) if target else None,
-                every_event=bool(payload.get("everyEvent", False)),
-                dry_run=bool(payload.get("dryRun", False)),
-                rate_limit=float(rate) if rate else None,
-            ),
-        )
+        job: ReplayJob = converter.structure(payload, cls)
+        if not (1 <= job.total_segments <= 1_000_000 and 0 <= job.segment < job.total_segments):
+            raise ValueError(
+                f"segment {job.segment} of {job.total_segments} is not a parallel scan segment"
+            )
+        return job
 
     def then(self, cursor: Cursor | None) -> ReplayJob:
         return evolve(self, start=cursor)
@@ -258,26 +238,41 @@ def run_job(
 
 
 def result_to_payload(result: ReplayResult) -> dict[str, Any]:
-    return {
-        "read": result.read,
-        "published": result.published,
-        "failures": result.failures,
-        "lastEvaluatedKey": _cursor_to_json(result.cursor),
-    }
+    payload: dict[str, Any] = converter.unstructure(result)
+    return payload
 
 
 def result_from_payload(payload: dict[str, Any]) -> ReplayResult:
-    return ReplayResult(
-        read=int(payload["read"]),
-        published=int(payload["published"]),
-        failures=[str(failure) for failure in payload.get("failures", [])],
-        cursor=_cursor_from_json(payload.get("lastEvaluatedKey")),
-    )
+    result: ReplayResult = converter.structure(payload, ReplayResult)
+    return result
 
 
-def _cursor_to_json(cursor: Cursor | None) -> dict[str, Any] | None:
-    return {"accountId": cursor.account_id, "version": cursor.version} if cursor else None
-
-
-def _cursor_from_json(data: dict[str, Any] | None) -> Cursor | None:
-    return Cursor(str(data["accountId"]), int(data["version"])) if data else None
+# The replay function's payload and answer. A job's options sit beside its segment
+# and cursor, not nested; a missing, empty or zero option means "none".
+register_camel_case(
+    ReplayOptions,
+    read_models=override(
+        rename="target", struct_hook=lambda names, _: tuple(map(str, names)) if names else None
+    ),
+    rate_limit=override(
+        rename="rateLimit", struct_hook=lambda rate, _: float(rate) if rate else None
+    ),
+)
+register_camel_case(ReplayResult, cursor=override(rename="lastEvaluatedKey"))
+_JOB_FIELDS: dict[str, Any] = {
+    "total_segments": override(rename="totalSegments"),
+    "account_id": override(rename="accountId", omit_if_default=True),
+    "start": override(rename="startKey"),
+    "options": override(omit=True),
+}
+_job_fields = make_dict_unstructure_fn(ReplayJob, converter, **_JOB_FIELDS)
+_job_from_fields = make_dict_structure_fn(ReplayJob, converter, **_JOB_FIELDS)
+converter.register_unstructure_hook(
+    ReplayJob, lambda job: {**_job_fields(job), **converter.unstructure(job.options)}
+)
+converter.register_structure_hook(
+    ReplayJob,
+    lambda payload, _: evolve(
+        _job_from_fields(payload, ReplayJob), options=converter.structure(payload, ReplayOptions)
+    ),
+)

@@ -1,0 +1,85 @@
+"""The JSON shapes the ledger publishes and passes between functions, pinned: they
+come from the one cattrs converter, and a change to them is a change of contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from banking.application.envelope import EventStored
+from banking.application.ports import Cursor
+from banking.application.replay import (
+    ReplayJob,
+    ReplayOptions,
+    ReplayResult,
+    result_from_payload,
+    result_to_payload,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
+
+
+def test_the_recorded_event_stored_detail_reads_and_is_published_again_unchanged():
+    # GIVEN an EventStored detail as the fanout publishes it
+    detail = json.loads((FIXTURES / "eventbridge_event_stored.json").read_text())["detail"]
+    # WHEN it is read and written again
+    envelope = EventStored.from_detail(detail)
+    # THEN nothing of it changed, key order included
+    assert json.dumps(envelope.to_detail()) == json.dumps(detail)
+    assert (envelope.account_id, envelope.version, envelope.schema_version) == ("alice", 1, 1)
+
+
+def test_a_replay_job_payload_has_its_options_beside_its_segment_and_cursor():
+    # GIVEN a job of one account, resuming after version 3, for one read model
+    job = ReplayJob(
+        account_id="alice",
+        start=Cursor("alice", 3),
+        options=ReplayOptions(read_models=("TotalBalanceForProfile",), rate_limit=50.0),
+    )
+    # WHEN it becomes the replay function's payload
+    payload = job.to_payload()
+    # THEN it has the shape the function reads, and reads back as the same job
+    assert payload == {
+        "segment": 0,
+        "totalSegments": 1,
+        "accountId": "alice",
+        "startKey": {"accountId": "alice", "version": 3},
+        "target": ["TotalBalanceForProfile"],
+        "everyEvent": False,
+        "dryRun": False,
+        "rateLimit": 50.0,
+    }
+    assert ReplayJob.from_payload(json.loads(json.dumps(payload))) == job
+
+
+def test_a_scan_job_payload_has_no_account_and_empty_options_mean_none():
+    # GIVEN a payload of segment 2 of 4 with empty and zero options
+    payload = {"segment": 2, "totalSegments": 4, "target": [], "rateLimit": 0}
+    # WHEN it is read
+    job = ReplayJob.from_payload(payload)
+    # THEN it is that segment, of every read model, unthrottled; and it has no accountId
+    assert (job.segment, job.total_segments, job.account_id) == (2, 4, None)
+    assert job.options == ReplayOptions(read_models=None, rate_limit=None)
+    assert "accountId" not in job.to_payload()
+
+
+@pytest.mark.parametrize("segments", [(4, 4), (-1, 4), (0, 0)])
+def test_a_replay_job_outside_the_parallel_scan_is_refused(segments):
+    segment, total = segments
+    with pytest.raises(ValueError, match="parallel scan segment"):
+        ReplayJob.from_payload({"segment": segment, "totalSegments": total})
+
+
+def test_a_replay_result_answers_where_to_continue():
+    result = ReplayResult(read=7, published=5, failures=["bob v2: bad"], cursor=Cursor("bob", 2))
+    payload = result_to_payload(result)
+    assert payload == {
+        "read": 7,
+        "published": 5,
+        "failures": ["bob v2: bad"],
+        "lastEvaluatedKey": {"accountId": "bob", "version": 2},
+    }
+    assert result_from_payload(payload) == result
+    assert result_from_payload({"read": 0, "published": 0}).cursor is None
