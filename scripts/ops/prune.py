@@ -6,7 +6,7 @@ written for a grace period (for readers whose cached pointer is a few seconds ol
 then left as it was; a rebuild that was abandoned leaves its generation too. Both are
 dead weight in the projections table. Pruning deletes them, and only them: never the
 active generation, the one being built, nor the previous one within its grace period
-(`banking.application.generations.Generations.prunable`).
+(`banking.application.ports.Generations.prunable`).
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def test_prune_deletes_the_replaced_generation_once_nobody_reads_it(
 
     # WHEN the grace period is over: a dry run counts, a prune deletes
     monkeypatch.setattr(
-        "banking.application.generations.Generations.written",
+        "banking.application.ports.Generations.written",
         lambda generations, now: [generations.active],
     )
     assert main([*LEDGER, "prune", "--projection", TOTAL_BALANCE, "--dry-run"]) == 0
