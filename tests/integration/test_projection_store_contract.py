@@ -20,7 +20,7 @@ import pytest
 
 from banking.adapters.dynamodb import DynamoDBProjectionStore
 from banking.adapters.memory import InMemoryProjectionStore
-from banking.application.ports import GenerationConflict
+from banking.application.ports import GenerationConflict, Generations
 from banking.domain.money import Money
 from banking.domain.read_models import (
     MONTHLY_STATEMENT,
@@ -189,3 +189,35 @@ def test_read_model_items_keep_the_shape_stored_items_have(aws, model, item):
         "lastKnownVersion": {"N": "3"},
     }
     assert projections.load("alice") == [model]
+
+
+def test_a_generation_pointer_keeps_the_shape_stored_pointers_have(aws):
+    # GIVEN a pointer item as the store has always written it
+    projections = DynamoDBProjectionStore(aws["dynamodb"], aws["tables"]["projections"])
+    pointer = {
+        "accountId": {"S": "#generations"},
+        "readModel": {"S": TOTAL_BALANCE},
+        "active": {"N": "1"},
+        "building": {"N": "2"},
+        "latest": {"N": "2"},
+        "previous": {"N": "0"},
+        "previousUntil": {"S": "2026-11-26T07:00:00+00:00"},
+    }
+    aws["dynamodb"].put_item(TableName=aws["tables"]["projections"], Item=pointer)
+    # WHEN it is read, and the building generation switched in
+    # THEN it reads as stored, and the switch writes its time in the same form
+    assert projections.generations(TOTAL_BALANCE) == Generations(
+        active=1,
+        building=2,
+        previous=0,
+        previous_until=datetime(2026, 11, 26, 7, tzinfo=UTC),
+        latest=2,
+    )
+    projections.switch(TOTAL_BALANCE, 2, grace_until=datetime(2026, 11, 27, 8, tzinfo=UTC))
+    (stored,) = aws["dynamodb"].scan(TableName=aws["tables"]["projections"])["Items"]
+    assert stored == {
+        **{key: value for key, value in pointer.items() if key != "building"},
+        "active": {"N": "2"},
+        "previous": {"N": "1"},
+        "previousUntil": {"S": "2026-11-27T08:00:00+00:00"},
+    }

@@ -18,7 +18,7 @@ import attrs
 from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from banking.application.ports import Cursor
+from banking.application.ports import Cursor, Generations
 from banking.domain.account import Account
 from banking.domain.errors import UnknownEvent
 from banking.domain.events import SCHEMA_VERSION, TYPE_NAMES, TYPES_BY_NAME, Event
@@ -59,6 +59,16 @@ for _cls in (*TYPE_NAMES, Aggregate, StateCarriedEvent):
     register_camel_case(_cls)
 
 register_camel_case(Cursor)
+
+# A generation pointer in the projections table. Its switch time has always been
+# stored as `isoformat()` in UTC ("+00:00", not "Z"), so it stays that way.
+register_camel_case(
+    Generations,
+    previous_until=override(
+        rename="previousUntil",
+        unstruct_hook=lambda moment: moment.astimezone(UTC).isoformat() if moment else None,
+    ),
+)
 
 # A read model in the projections table: its fields, and its version under the name
 # the write condition guards (`lastKnownVersion`).

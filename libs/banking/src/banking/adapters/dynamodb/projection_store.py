@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from attrs import evolve
 from botocore.exceptions import ClientError
 
 from banking.adapters.dynamodb.codec import failed_condition, from_item, to_item, whole
@@ -28,7 +29,7 @@ from banking.domain.read_models import (
     ReadModel,
     qualifier_of,
 )
-from banking.serialization import read_model_from_item, read_model_to_item
+from banking.serialization import converter, read_model_from_item, read_model_to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -154,7 +155,7 @@ class DynamoDBProjectionStore:
         )
         if not fresh:
             self._pointers = {
-                str(data["readModel"]): _generations(data)
+                str(data["readModel"]): converter.structure(data, Generations)
                 for data in self._query(POINTER_PARTITION)
             }
             self._pointers_read_at = self._monotonic()
@@ -166,7 +167,10 @@ class DynamoDBProjectionStore:
             Key={"accountId": {"S": POINTER_PARTITION}, "readModel": {"S": read_model}},
             ConsistentRead=True,
         )
-        return _generations(from_item(response["Item"])) if "Item" in response else Generations()
+        if "Item" not in response:
+            return Generations()
+        pointer: Generations = converter.structure(from_item(response["Item"]), Generations)
+        return pointer
 
     def start_building(self, read_model: str) -> int:
         current = self._pointer(read_model)
@@ -186,11 +190,14 @@ class DynamoDBProjectionStore:
 
     def switch(self, read_model: str, generation: int, *, grace_until: datetime) -> None:
         current = self._pointer(read_model)
+        switched = converter.unstructure(
+            evolve(current, active=generation, previous=current.active, previous_until=grace_until)
+        )
         self._update_pointer(
             read_model,
             "SET active = :g, previous = :old, previousUntil = :until REMOVE building",
             "building = :g AND active = :old",
-            {":g": generation, ":old": current.active, ":until": _format_until(grace_until)},
+            {":g": generation, ":old": current.active, ":until": switched["previousUntil"]},
         )
         self._pointers_read_at = None
 
@@ -274,21 +281,6 @@ class DynamoDBProjectionStore:
             if "LastEvaluatedKey" not in response:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
-def _format_until(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
-def _generations(data: dict[str, Any]) -> Generations:
-    until = data.get("previousUntil")
-    return Generations(
-        active=whole(data.get("active", 0)),
-        building=whole(data["building"]) if "building" in data else None,
-        previous=whole(data["previous"]) if "previous" in data else None,
-        previous_until=datetime.fromisoformat(str(until)) if until else None,
-        latest=whole(data.get("latest", 0)),
-    )
 
 
 _READ_MODEL_TYPES = {name: model_type for model_type, name in READ_MODEL_NAMES.items()}
