@@ -6,6 +6,7 @@ The guarantees, numbered as the tests below check them:
  3. A version can be appended once: the second append is a VersionConflict.
  4. An event and its idempotency key are stored together or not at all.
  5. History is served in version order, in pages.
+ 6. An idempotency key is its caller's: the same key of another caller is another key.
 """
 
 from __future__ import annotations
@@ -81,22 +82,23 @@ def test_3_a_version_can_be_appended_once(store):
 
 def test_4_an_event_and_its_idempotency_key_are_stored_together(store):
     first = stored(Account("alice"), 100)
-    store.append(first, IdempotencyRecord("alice", "k", "fp", first.event))
-    assert store.idempotency_record("alice", "k") == IdempotencyRecord(
-        "alice", "k", "fp", first.event
+    store.append(first, IdempotencyRecord("alice", "svc", "k", "fp", first.event))
+    assert store.idempotency_record("alice", "svc", "k") == IdempotencyRecord(
+        "alice", "svc", "k", "fp", first.event
     )
     # The key is taken: the next event is not stored either.
     second = stored(first.state, 100)
     with pytest.raises(IdempotencyKeyTaken):
-        store.append(second, IdempotencyRecord("alice", "k", "fp", second.event))
+        store.append(second, IdempotencyRecord("alice", "svc", "k", "fp", second.event))
     assert store.load("alice").version == 1
     # The version is taken: the new key is not stored either.
     with pytest.raises(VersionConflict):
         store.append(
-            stored(Account("alice"), 5), IdempotencyRecord("alice", "k2", "fp", first.event)
+            stored(Account("alice"), 5),
+            IdempotencyRecord("alice", "svc", "k2", "fp", first.event),
         )
-    assert store.idempotency_record("alice", "k2") is None
-    assert store.idempotency_record("bob", "k") is None
+    assert store.idempotency_record("alice", "svc", "k2") is None
+    assert store.idempotency_record("bob", "svc", "k") is None
 
 
 def test_5_history_is_served_in_version_order_in_pages(store):
@@ -110,3 +112,17 @@ def test_5_history_is_served_in_version_order_in_pages(store):
     assert [e.version for e in store.events("alice", after=6, limit=3)] == [7]
     assert list(store.events("alice", after=7, limit=3)) == []
     assert list(store.events("nobody", after=0, limit=3)) == []
+
+
+def test_6_an_idempotency_key_is_its_callers(store):
+    # GIVEN a key stored by one caller
+    first = stored(Account("alice"), 100)
+    store.append(first, IdempotencyRecord("alice", "payroll", "k", "fp", first.event))
+    # WHEN another caller stores the same key on the same account
+    second = stored(first.state, 100)
+    store.append(second, IdempotencyRecord("alice", "shop", "k", "fp", second.event))
+    # THEN each finds its own, and a caller whose name runs into the key finds neither
+    assert store.idempotency_record("alice", "payroll", "k").event == first.event
+    assert store.idempotency_record("alice", "shop", "k").event == second.event
+    assert store.idempotency_record("alice", "shop#k", "") is None
+    assert store.idempotency_record("alice", "sho", "p#k") is None

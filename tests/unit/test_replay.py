@@ -23,7 +23,12 @@ from banking.application.replay import (
     replay,
     run_job,
 )
-from banking.application.verification import all_events, expected_read_models, verify_account
+from banking.application.verification import (
+    all_events,
+    expected_read_models,
+    overwrite,
+    verify_account,
+)
 from banking.domain.account import RecordCredit, RecordDebit
 from banking.domain.money import Money
 from banking.domain.read_models import (
@@ -259,18 +264,49 @@ def test_verify_finds_a_missing_statement_and_a_stale_balance_and_both_are_repai
     assert verify_account("bob", store, projections.load, UTC_ZONE, sleep=lambda _: None) == []
 
 
-def test_a_wrong_value_at_the_right_version_needs_a_rebuild(store):
+def _verify_total(store, projections):
+    return verify_account(
+        "bob", store, projections.load, UTC_ZONE, read_models=(TOTAL_BALANCE,), attempts=1
+    )
+
+
+def test_a_wrong_value_at_the_right_version_is_overwritten_with_the_fold(store):
+    # GIVEN bob's total balance at his last version (6) but with a wrong amount
     projections = InMemoryProjectionStore()
     projections.save("bob", TotalBalance(Money(1), 6))
-    found = verify_account(
-        "bob",
-        store,
-        projections.load,
-        UTC_ZONE,
-        read_models=(TOTAL_BALANCE,),
-        attempts=1,
-    )
-    assert [d.repairable for d in found] == [False]
+    found = _verify_total(store, projections)
+    assert [(d.repairable, d.overwritable) for d in found] == [(False, True)]
+    # WHEN repaired
+    assert overwrite(found, projections) == found
+    # THEN it verifies
+    assert _verify_total(store, projections) == []
+
+
+def test_a_read_model_ahead_of_the_events_table_is_overwritten_with_the_fold(store):
+    # GIVEN a forged event that put bob's total balance at a version never stored, where
+    # the version guard refuses every true write (and so every replay)
+    projections = InMemoryProjectionStore()
+    projections.save("bob", TotalBalance(Money.of("1000000.00"), 999))
+    found = _verify_total(store, projections)
+    assert [(d.repairable, d.overwritable) for d in found] == [(False, True)]
+    # WHEN repaired
+    overwrite(found, projections)
+    # THEN the read model is the fold's again, and the next event's projection lands
+    assert _verify_total(store, projections) == []
+    [total] = projections.load("bob")
+    assert projections.save("bob", TotalBalance(total.amount + Money(1), total.version + 1))
+
+
+def test_a_repair_does_not_overwrite_a_read_model_that_changed_since_verify_saw_it(store):
+    # GIVEN a read model ahead of the events that verify found
+    projections = InMemoryProjectionStore()
+    projections.save("bob", TotalBalance(Money(1), 999))
+    found = _verify_total(store, projections)
+    # WHEN it changes before the repair writes
+    projections.save("bob", TotalBalance(Money(2), 1000))
+    # THEN the repair leaves it be (and says so)
+    assert overwrite(found, projections) == []
+    assert projections.load("bob") == [TotalBalance(Money(2), 1000)]
 
 
 def live_commands(store: InMemoryEventStore) -> CommandDependencies:

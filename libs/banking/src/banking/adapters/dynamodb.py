@@ -169,7 +169,7 @@ class DynamoDBEventStore:
         now = self._now()
         key_item = to_item(
             {
-                "idempotencyKey": _key(record.account_id, record.key),
+                "idempotencyKey": _key(record.account_id, record.caller, record.key),
                 "accountId": record.account_id,
                 "fingerprint": record.fingerprint,
                 "event": event_to_dict(record.event),
@@ -259,12 +259,14 @@ class DynamoDBEventStore:
             if not start:
                 return
 
-    def idempotency_record(self, account_id: str, key: str) -> IdempotencyRecord | None:
+    def idempotency_record(
+        self, account_id: str, caller: str, key: str
+    ) -> IdempotencyRecord | None:
         if self._idempotency is None:
             return None
         response = self._client.get_item(
             TableName=self._idempotency,
-            Key={"idempotencyKey": {"S": _key(account_id, key)}},
+            Key={"idempotencyKey": {"S": _key(account_id, caller, key)}},
             ConsistentRead=True,
         )
         if "Item" not in response:
@@ -274,6 +276,7 @@ class DynamoDBEventStore:
             return None
         return IdempotencyRecord(
             account_id=account_id,
+            caller=caller,
             key=key,
             fingerprint=str(data["fingerprint"]),
             event=event_from_dict(data["event"]),
@@ -296,8 +299,11 @@ def _scanned(data: dict[str, Any]) -> Scanned:
         return Unreadable(str(data.get("accountId")), _int(data.get("version", 0)), repr(error))
 
 
-def _key(account_id: str, key: str) -> str:
-    return f"{account_id}#{key}"
+def _key(account_id: str, caller: str, key: str) -> str:
+    # Scoped to the caller too. The caller's length makes the key unambiguous whatever
+    # characters a subject or a key holds (an account id never holds "#"). Keys stored
+    # in the earlier `account#key` form are simply not found: they expire within 7 days.
+    return f"{account_id}#{len(caller)}:{caller}#{key}"
 
 
 class DynamoDBProjectionStore:
@@ -334,7 +340,23 @@ class DynamoDBProjectionStore:
         ]
         return written[0]
 
-    def _save(self, account_id: str, model: ReadModel, generation: int) -> bool:
+    def repair(self, account_id: str, model: ReadModel, *, replacing: int | None) -> bool:
+        generation = self.generations(READ_MODEL_NAMES[type(model)]).active
+        if replacing is None:
+            return self._save(account_id, model, generation, "attribute_not_exists(#version)")
+        return self._save(
+            account_id, model, generation, "#version = :replacing", {":replacing": replacing}
+        )
+
+    def _save(
+        self,
+        account_id: str,
+        model: ReadModel,
+        generation: int,
+        # A projection never goes backwards: only a newer version lands.
+        condition: str = "attribute_not_exists(#version) OR #version < :version",
+        condition_values: dict[str, Any] | None = None,
+    ) -> bool:
         fields = _fields(model)
         names = {f"#f{index}": field for index, field in enumerate(fields)}
         values = {f":f{index}": value for index, value in enumerate(fields.values())}
@@ -354,10 +376,9 @@ class DynamoDBProjectionStore:
                     },
                 },
                 UpdateExpression=f"SET {assignments}",
-                # A projection never goes backwards: only a newer version lands.
-                ConditionExpression="attribute_not_exists(#version) OR #version < :version",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(values),
+                ExpressionAttributeValues=to_item({**values, **(condition_values or {})}),
             )
         except ClientError as error:
             if _failed_condition(error):

@@ -4,6 +4,10 @@ the fold says it must be.
 The expected read models come from the same projection functions the projectors
 run, applied to states from the fold (not from the stored snapshots), so a wrong
 snapshot shows up as well as a wrong or missing read model.
+
+A read model missing or behind is repaired by a replay (the projectors' own path); one
+at or ahead of the fold's version with another value (what a forged event leaves:
+the version guard then refuses every true write) is overwritten with the fold's.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from attrs import frozen
 
-from banking.application.ports import EventStore
+from banking.application.ports import EventStore, ProjectionStore
 from banking.domain.account import Account, evolve
 from banking.domain.events import Event
 from banking.domain.read_models import (
@@ -45,6 +49,16 @@ class Difference:
         (that takes a rebuild into a fresh generation)."""
         return self.expected is not None and (
             self.actual is None or self.actual.version < self.expected.version
+        )
+
+    @property
+    def overwritable(self) -> bool:
+        """Whether only an overwrite can fix it: the read model is at or ahead of the
+        fold's version (a replay's older or equal version never lands on it)."""
+        return (
+            self.expected is not None
+            and self.actual is not None
+            and self.actual.version >= self.expected.version
         )
 
     def __str__(self) -> str:
@@ -166,3 +180,16 @@ def _landed_since(
     owed = baseline.read_models.get(key)
     right_at_its_version = at_versions.get((actual.version, *key)) == actual
     return right_at_its_version and (owed is None or actual.version >= owed.version)
+
+
+def overwrite(found: Iterable[Difference], projections: ProjectionStore) -> list[Difference]:
+    """Overwrite each read model at or ahead of the fold with the fold's, iff it is still
+    the one verify saw (a true write landing meanwhile wins); returns those written."""
+    written = []
+    for difference in found:
+        expected, actual = difference.expected, difference.actual
+        if not difference.overwritable or expected is None or actual is None:
+            continue
+        if projections.repair(difference.account_id, expected, replacing=actual.version):
+            written.append(difference)
+    return written
