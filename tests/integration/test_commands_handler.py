@@ -273,9 +273,7 @@ def test_two_callers_reusing_one_key_and_body_each_store_their_payment(commands,
     assert stored_versions(aws, "alice") == [1, 2]
 
 
-def test_a_refused_debit_shows_its_figures_to_a_caller_who_may_read_the_account(
-    commands, context
-):
+def test_a_refused_debit_shows_its_figures_to_a_caller_who_may_read_the_account(commands, context):
     # GIVEN alice holding 10.00, and a token that owns her account and may write
     post(commands, context, "credits", "alice", {"amount": "10.00"})
     # WHEN a debit beyond the balance is refused
@@ -327,13 +325,17 @@ def test_a_corrupt_stored_event_is_a_500_logged_and_counted_never_a_400(
         ExpressionAttributeValues={":t": {"S": "ForgedEvent"}},
     )
     capsys.readouterr()
+    log = io.StringIO()
+    commands.logger.registered_handler.setStream(log)
     # WHEN a credit loads her account
     status, body = post(commands, context, "credits", "alice", {"amount": "1.00"})
     # THEN it is a server error that tells the caller nothing of the store, an error in
     # the log and a count of the metric the alarm watches; nothing is stored
     assert (status, body["error"]["code"]) == (500, "internal_error")
     assert "ForgedEvent" not in json.dumps(body)
-    out = capsys.readouterr().out
-    assert '"level":"ERROR"' in out.replace(" ", "")
-    assert "StoredEventUnreadable" in out
+    errors = [
+        line for line in map(json.loads, log.getvalue().splitlines()) if line["level"] == "ERROR"
+    ]
+    assert [line["message"] for line in errors] == ["stored event unreadable"]
+    assert "StoredEventUnreadable" in capsys.readouterr().out
     assert stored_versions(aws, "alice") == [1]

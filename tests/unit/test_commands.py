@@ -48,8 +48,12 @@ def test_a_rejected_command_stores_nothing():
 
 def test_a_retried_idempotency_key_returns_the_first_event_and_stores_nothing_new():
     deps = dependencies()
-    first = record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments")
-    again = record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments")
+    first = record(
+        RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments"
+    )
+    again = record(
+        RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments"
+    )
     assert again == first
     assert deps.store.load("alice").version == 1
 
@@ -132,7 +136,9 @@ def test_concurrent_duplicates_with_one_key_store_one_event():
 
     def credit(_):
         barrier.wait()
-        return record(RecordCredit("alice", Money(500)), deps, idempotency_key="same", caller="payments")
+        return record(
+            RecordCredit("alice", Money(500)), deps, idempotency_key="same", caller="payments"
+        )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(credit, range(8)))

@@ -87,5 +87,7 @@ def test_a_request_without_an_idempotency_key_is_refused():
 
 
 def test_ordinary_descriptions_in_any_script_are_accepted():
-    command = transaction_command("credit", "alice", {"amount": "1", "description": "Café – 東京 €"})
+    command = transaction_command(
+        "credit", "alice", {"amount": "1", "description": "Café – 東京 €"}
+    )
     assert command.description == "Café – 東京 €"
