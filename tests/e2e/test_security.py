@@ -129,6 +129,7 @@ def raw_request(api: Api, method: str, path: str, body: bytes = b"", **headers: 
             "authorization": f"Bearer {api.token}",
             "content-type": "application/json",
             "content-length": str(len(body)),
+            "idempotency-key": new_key(),
             **headers,
         }
         for name, value in all_headers.items():

@@ -82,9 +82,7 @@ def test_verify_reports_missing_read_models_and_repair_fixes_them(aws, deliverin
     assert main([*LEDGER, "verify", "--account", "alice"]) == 0
 
 
-def test_verify_repair_fixes_a_read_model_ahead_of_the_events_table(
-    aws, delivering_runner, capsys
-):
+def test_verify_repair_fixes_a_read_model_ahead_of_the_events_table(aws, delivering_runner, capsys):
     # GIVEN read models built, then a forged event that put bob's total balance at a
     # version never stored, where the version guard refuses every true write
     write_history(aws, {"alice": 1, "bob": 1})
