@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     report(found, len(accounts))
     if not found or not args.repair:
         return 1 if found else 0
-    overwritten = overwrite(found, projections)
-    print(f"overwrote {len(overwritten)} read model(s) ahead of the events with the fold's")
+    zone = ZoneInfo(args.timezone)
+    overwritten = overwrite(found, store, projections, zone)
+    print(f"overwrote {len(overwritten)} read model(s) at or ahead of the fold's version")
     repairable = sorted({d.account_id for d in found if d.repairable})
     names = tuple(sorted({d.read_model for d in found if d.repairable}))
     if repairable:

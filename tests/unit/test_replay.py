@@ -24,6 +24,7 @@ from banking.application.replay import (
     run_job,
 )
 from banking.application.verification import (
+    Difference,
     all_events,
     expected_read_models,
     overwrite,
@@ -277,7 +278,7 @@ def test_a_wrong_value_at_the_right_version_is_overwritten_with_the_fold(store):
     found = _verify_total(store, projections)
     assert [(d.repairable, d.overwritable) for d in found] == [(False, True)]
     # WHEN repaired
-    assert overwrite(found, projections) == found
+    assert overwrite(found, store, projections, UTC_ZONE) == found
     # THEN it verifies
     assert _verify_total(store, projections) == []
 
@@ -290,11 +291,29 @@ def test_a_read_model_ahead_of_the_events_table_is_overwritten_with_the_fold(sto
     found = _verify_total(store, projections)
     assert [(d.repairable, d.overwritable) for d in found] == [(False, True)]
     # WHEN repaired
-    overwrite(found, projections)
+    overwrite(found, store, projections, UTC_ZONE)
     # THEN the read model is the fold's again, and the next event's projection lands
     assert _verify_total(store, projections) == []
     assert projections.load("bob") == [TotalBalance(Money.of("5.00"), 6)]
     assert projections.save("bob", TotalBalance(Money.of("6.00"), 7))
+
+
+def test_a_repair_leaves_a_read_model_that_is_right_at_a_version_stored_since_verify(store):
+    # GIVEN bob's total balance found wrong, ahead of verify's fold at version 6
+    projections = InMemoryProjectionStore()
+    projections.save("bob", TotalBalance(Money(1), 7))
+    found = _verify_total(store, projections)
+    assert [d.overwritable for d in found] == [True]
+    # WHEN live traffic stores version 7 and projects it before the repair
+    live_credit(live_commands(store))
+    right = expected_read_models("bob", all_events(store, "bob"), UTC_ZONE).read_models
+    # THEN the repair writes the fold of version 7, not the stale one of version 6
+    assert overwrite(found, store, projections, UTC_ZONE) == found
+    assert projections.load("bob") == [right[(TOTAL_BALANCE, None)]]
+    # AND a read model that verify saw ahead but is right at a version stored since
+    # (live traffic between verify's fold and its look) is left alone
+    newer = Difference("bob", TOTAL_BALANCE, None, found[0].expected, right[(TOTAL_BALANCE, None)])
+    assert overwrite([newer], store, projections, UTC_ZONE) == []
 
 
 def test_a_repair_does_not_overwrite_a_read_model_that_changed_since_verify_saw_it(store):
@@ -305,7 +324,7 @@ def test_a_repair_does_not_overwrite_a_read_model_that_changed_since_verify_saw_
     # WHEN it changes before the repair writes
     projections.save("bob", TotalBalance(Money(2), 1000))
     # THEN the repair leaves it be (and says so)
-    assert overwrite(found, projections) == []
+    assert overwrite(found, store, projections, UTC_ZONE) == []
     assert projections.load("bob") == [TotalBalance(Money(2), 1000)]
 
 

@@ -182,14 +182,33 @@ def _landed_since(
     return right_at_its_version and (owed is None or actual.version >= owed.version)
 
 
-def overwrite(found: Iterable[Difference], projections: ProjectionStore) -> list[Difference]:
-    """Overwrite each read model at or ahead of the fold with the fold's, iff it is still
-    the one verify saw (a true write landing meanwhile wins); returns those written."""
-    written = []
+def overwrite(
+    found: Iterable[Difference],
+    store: EventStore,
+    projections: ProjectionStore,
+    zone: ZoneInfo,
+) -> list[Difference]:
+    """Overwrite each read model at or ahead of the fold's version that is wrong with the
+    fold's, as the events are now; returns those written.
+
+    Each account is folded again first, so a read model that is merely newer than
+    verify's look (live traffic) and right at its own version is left alone, and the
+    write replaces only the version verify saw (a true write landing meanwhile wins)."""
+    by_account: dict[str, list[Difference]] = {}
     for difference in found:
-        expected, actual = difference.expected, difference.actual
-        if not difference.overwritable or expected is None or actual is None:
-            continue
-        if projections.repair(difference.account_id, expected, replacing=actual.version):
-            written.append(difference)
+        if difference.overwritable:
+            by_account.setdefault(difference.account_id, []).append(difference)
+    written = []
+    for account_id, owed in by_account.items():
+        names = tuple(sorted({d.read_model for d in owed}))
+        events = all_events(store, account_id)
+        history = read_models_by_version(account_id, events, zone, names)
+        latest = _latest(events, history).read_models
+        for difference in owed:
+            key = (difference.read_model, difference.qualifier)
+            actual, fresh = difference.actual, latest.get(key)
+            if actual is None or fresh is None or history.get((actual.version, *key)) == actual:
+                continue
+            if projections.repair(account_id, fresh, replacing=actual.version):
+                written.append(difference)
     return written

@@ -92,13 +92,14 @@ def register_error_handlers(
 ) -> None:
     @app.exception_handler(DomainError)  # type: ignore[misc]  # powertools leaves it untyped
     def _domain_error(error: DomainError) -> Response[str]:
-        status = STATUS_BY_ERROR.get(type(error), 400)
-        if status >= 500:
-            return _server_error(error)
+        if isinstance(error, UnknownEvent):
+            return _unreadable_event(error)
         if on_error is not None:
             on_error(error)
         details = error.details if _may_read_account(app) else None
-        return error_response(status, error.code, error.message, details)
+        return error_response(
+            STATUS_BY_ERROR.get(type(error), 400), error.code, error.message, details
+        )
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[str]:
@@ -106,12 +107,14 @@ def register_error_handlers(
         return error_response(404, RouteNotFound.code, f"no route for {_method(app)} {path}")
 
 
-def _server_error(error: DomainError) -> Response[str]:
+def _unreadable_event(error: UnknownEvent) -> Response[str]:
     # What is wrong is for the operators (the log and the alarm), not for the caller.
     logger.error("stored event unreadable", extra={"code": error.code, "reason": error.message})
     count(UNREADABLE_EVENT_METRIC)
     return error_response(
-        500, INTERNAL_ERROR, "the account's stored events could not be read; retry later"
+        STATUS_BY_ERROR[UnknownEvent],
+        INTERNAL_ERROR,
+        "the account's stored events could not be read; retry later",
     )
 
 
