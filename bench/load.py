@@ -19,6 +19,7 @@ import queue
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -37,11 +38,17 @@ def _session(headers: dict[str, str]) -> requests.Session:
     return session
 
 
-def _credit(session: requests.Session, api_url: str, account: str) -> requests.Response | None:
-    """POST a 1.00 credit; None when the request itself failed."""
+def _credit(
+    session: requests.Session, api_url: str, account: str, *, timeout_s: float = 30
+) -> requests.Response | None:
+    """POST a 1.00 credit, with its own Idempotency-Key as the API requires; None when
+    the request itself failed."""
     try:
         return session.post(
-            f"{api_url}/accounts/{account}/credits", json={"amount": "1.00"}, timeout=30
+            f"{api_url}/accounts/{account}/credits",
+            json={"amount": "1.00"},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            timeout=timeout_s,
         )
     except requests.RequestException:
         return None
@@ -225,12 +232,10 @@ def ramp(
     def one(index: int) -> None:
         account = accounts[index % len(accounts)]
         session = _session(headers)
-        posted = session.post(
-            f"{api_url}/accounts/{account}/credits", json={"amount": "1.00"}, timeout=60
-        )
+        posted = _credit(session, api_url, account, timeout_s=60)
         queried = session.get(f"{api_url}/accounts/{account}/balance", timeout=60)
         with lock:
-            statuses[posted.status_code] += 1
+            statuses[_status(posted)] += 1
             statuses[queried.status_code] += 1
 
     for step in range(1, concurrency + 1):

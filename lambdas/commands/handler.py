@@ -36,16 +36,17 @@ def debit(account_id: str) -> Response[str]:
 def _record(kind: str, account_id: str) -> Response[str]:
     # Who may write is settled before the body is even parsed.
     account_id = authorized_account(app.current_event.raw_event, account_id, Access.WRITE)
+    principal = principal_of(app.current_event.raw_event).subject
+    key = idempotency_key(app.current_event.headers)
     command = transaction_command(kind, account_id, parse_json_body(app))
-    headers = app.current_event.headers
     event = record(
         command,
         dependencies,
-        idempotency_key=idempotency_key(headers),
+        idempotency_key=key,
+        caller=principal,
         correlation_id=logger.get_correlation_id(),
     )
     # The audit trail: who recorded what where (never the amount or the description).
-    principal = principal_of(app.current_event.raw_event).subject
     logger.info(
         "recorded",
         extra={"accountId": account_id, "version": event.version, "principal": principal},

@@ -42,7 +42,8 @@ def _try_this(api_url: str) -> str:
             "Try this (every request needs a token of the local issuer, docs/security.md):",
             '  TOKEN=$(make -s token SUB=payments SCOPES="ledger/transactions.write")',
             f"  curl -s -X POST {api_url}/accounts/{account}/credits {auth} "
-            "-H 'content-type: application/json' -d '{\"amount\": \"100.00\"}'",
+            "-H 'content-type: application/json' -H 'Idempotency-Key: credit-1' "
+            '-d \'{"amount": "100.00"}\'',
             f"  curl -s -X POST {api_url}/accounts/{account}/debits {auth} "
             "-H 'content-type: application/json' -H 'Idempotency-Key: debit-1' "
             '-d \'{"amount": "12.34", "description": "coffee"}\'',

@@ -12,11 +12,14 @@ Each queue holds one of three shapes, and each goes back where it failed:
 - a function's async on-failure records (`…-dispatcher-async-dlq`,
   `…-projectors-async-dlq`): an invocation record whose `requestPayload` is the event.
 
-A parked event goes back on the bus, except an `EventStored` envelope: it only points
-at a stored event, and the copy it carries may be the very thing that was fixed since
-(an item corrected in the events table), so the event is re-read and a fresh envelope
-published, as for a stream batch. A `CreditEvent`/`DebitEvent` goes back as it was:
-it carries the aggregate as of its version, which no fix changes.
+No parked copy goes back on the bus as it was: a dead-letter queue is only as
+trustworthy as whoever could send to it, and a forged state-carried event would land
+in the read models (and, being ahead, hold them there). A parked message only says
+which stored event to re-send: an `EventStored` envelope gets a fresh envelope, as for
+a stream batch, and a `CreditEvent`/`DebitEvent` is rebuilt from the events table as
+the dispatcher (source `ledger.dispatcher`) or the replay (source `ledger.replay`,
+keeping its `readModels`) builds it. One that names no stored event, or another type
+or source, stays parked.
 
 A message is deleted only once what it stands for was re-sent. Everything downstream
 is idempotent (version-guarded read models), so a redrive delivers at least once and
@@ -37,15 +40,21 @@ from typing import Any, TextIO
 from attrs import define, field, frozen
 from botocore.exceptions import ClientError
 
-from banking.adapters.dynamodb import from_item
+from banking.adapters.dynamodb import DynamoDBEventStore, from_item
 from banking.adapters.eventbridge import EventBridgePublisher
+from banking.application.dispatch import bus_entry
 from banking.application.envelope import (
     EVENT_STORED_DETAIL_TYPE,
     EVENT_STORED_SOURCE,
+    STATE_CARRIED_SOURCE,
     EventStored,
 )
 from banking.application.fanout import envelope_entry
-from banking.application.ports import BusEntry
+from banking.application.ports import BusEntry, EventNotFound
+from banking.application.replay import REPLAY_SOURCE, replay_entry
+from banking.domain.errors import UnknownEvent
+from banking.domain.events import type_name
+from banking.domain.read_models import PROJECTIONS, StateCarriedEvent
 from banking.serialization import parse_time
 from scripts.ops.aws import Ledger, dead_letter_queue_urls
 
@@ -131,6 +140,7 @@ class Redriver:
         self._ledger = ledger
         self._sqs = ledger.client("sqs")
         self._dynamodb = ledger.client("dynamodb")
+        self._store = DynamoDBEventStore(self._dynamodb, ledger.events_table)
         self._streams = ledger.client("dynamodbstreams")
         self._bus = EventBridgePublisher(ledger.client("events"), ledger.prefix)
         self._out = out
@@ -193,7 +203,7 @@ class Redriver:
             return self._envelopes(self._keys_by_arrival(parked) if keys is None else keys)
         entry = parked.entry
         if (entry.source, entry.detail_type) != (EVENT_STORED_SOURCE, EVENT_STORED_DETAIL_TYPE):
-            return [entry]
+            return [self._rebuilt(entry)]
         envelopes = self._envelopes([_key(entry)])
         if not envelopes:
             raise CannotRedrive(f"no stored event {_key(entry)}: nothing to re-send")
@@ -212,6 +222,27 @@ class Redriver:
                 continue  # events are never deleted: a record of something else
             entries.append(envelope_entry(EventStored.from_item(from_item(item))))
         return entries
+
+    def _rebuilt(self, parked: BusEntry) -> BusEntry:
+        """The state-carried event `parked` names, built afresh from the events table."""
+        if parked.source not in (STATE_CARRIED_SOURCE, REPLAY_SOURCE):
+            raise CannotRedrive(f"{parked.detail_type} from unknown source {parked.source!r}")
+        try:
+            account_id, version = _key(parked)
+            stored = self._store.get(account_id, version)
+        except (EventNotFound, UnknownEvent, KeyError, TypeError, ValueError) as error:
+            raise CannotRedrive(f"{parked.detail_type} names no readable stored event") from error
+        if type_name(stored.event) != parked.detail_type:
+            raise CannotRedrive(
+                f"{parked.detail_type} names {(account_id, version)}, "
+                f"which is a {type_name(stored.event)}"
+            )
+        if parked.source == REPLAY_SOURCE:
+            wanted = parked.detail.get("readModels")
+            names = [n for n in PROJECTIONS if n in wanted] if isinstance(wanted, list) else None
+            return replay_entry(stored, names)
+        carried = StateCarriedEvent.of(stored.event, stored.state)
+        return bus_entry(carried, correlation_id=stored.correlation_id, replay=False)
 
     def _stream_keys(self, batch: StreamBatch) -> list[tuple[str, int]] | None:
         """The (account, version) of every record of the batch, or None when the stream

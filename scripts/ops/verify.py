@@ -1,8 +1,10 @@
 """`ledger verify`: fold every account's stored events and compare each read model.
 
 Reports every read model that differs from the fold. `--repair` replays the accounts
-whose read models are missing or behind, through the same path as `ledger replay`
-(a read model at the fold's version but with another value needs `ledger rebuild`).
+whose read models are missing or behind, through the same path as `ledger replay`, and
+overwrites with the fold's every read model at or ahead of the fold's version with
+another value (a forged event's; the version guard would refuse any replay of it).
+A read model of an account or month that has no event at all is only reported.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore
 from banking.application.replay import ReplayJob, ReplayOptions
-from banking.application.verification import Difference, verify_account
+from banking.application.verification import Difference, overwrite, verify_account
 from banking.domain.read_models import PROJECTIONS, ReadModel
 from scripts.ops.aws import Ledger
 from scripts.ops.replay import run_jobs, runner
@@ -29,7 +31,11 @@ def register(subparsers: Any) -> None:
         "verify", help="compare every read model with the fold of the stored events"
     )
     parser.add_argument("--account", help="one account (default: every account, by scan)")
-    parser.add_argument("--repair", action="store_true", help="replay what is missing or behind")
+    parser.add_argument(
+        "--repair",
+        action="store_true",
+        help="replay what is missing or behind, overwrite what is ahead of the events",
+    )
     parser.add_argument(
         "--timezone",
         default=os.environ.get("LEDGER_TIMEZONE", "UTC"),
@@ -49,14 +55,17 @@ def run(args: argparse.Namespace) -> int:
     report(found, len(accounts))
     if not found or not args.repair:
         return 1 if found else 0
+    zone = ZoneInfo(args.timezone)
+    overwritten = overwrite(found, store, projections, zone)
+    print(f"overwrote {len(overwritten)} read model(s) at or ahead of the fold's version")
     repairable = sorted({d.account_id for d in found if d.repairable})
     names = tuple(sorted({d.read_model for d in found if d.repairable}))
-    print(f"repairing {len(repairable)} account(s) by replay of {', '.join(names)}")
-    jobs = [
-        ReplayJob(account_id=account, options=ReplayOptions(read_models=names))
-        for account in repairable
-    ]
-    if jobs:
+    if repairable:
+        print(f"repairing {len(repairable)} account(s) by replay of {', '.join(names)}")
+        jobs = [
+            ReplayJob(account_id=account, options=ReplayOptions(read_models=names))
+            for account in repairable
+        ]
         run_jobs(jobs, runner(ledger, in_process=args.in_process))
     remaining = verify_accounts(
         sorted({d.account_id for d in found}), store, projections.load, ZoneInfo(args.timezone)
@@ -82,7 +91,11 @@ def verify_accounts(
 
 def report(found: Sequence[Difference], accounts: int, *, after_repair: bool = False) -> None:
     for difference in found[:50]:
-        hint = "" if difference.repairable else "  (same version: needs `ledger rebuild`)"
+        hint = (
+            ""
+            if difference.repairable or difference.overwritable
+            else "  (no event to fold: needs a look by hand)"
+        )
         print(f"  {difference}{hint}")
     if len(found) > 50:
         print(f"  … and {len(found) - 50} more")

@@ -1,7 +1,8 @@
 """Chaos: many clients, many accounts, every fault at once; then nothing is lost.
 
-Concurrent clients send credits and debits (half with an Idempotency-Key, retried with
-the same key after a 5xx or a lost answer, some sent again after they succeeded) to a
+Concurrent clients send credits and debits (each with its Idempotency-Key, as the API
+requires, retried with the same key after a 5xx or a lost answer, some sent again after
+they succeeded) to a
 system whose functions fail, time out, crash after writing, get throttled, and whose
 deliveries are duplicated, delayed and reordered. Every request's outcome is recorded
 (acknowledged, rejected, unknown). Once the system is quiet and its dead letters are
@@ -51,9 +52,8 @@ pytestmark = [pytest.mark.chaos, pytest.mark.xdist_group("chaos")]
 REQUESTS = int(os.environ.get("LEDGER_CHAOS_REQUESTS", "160"))
 CLIENTS = int(os.environ.get("LEDGER_CHAOS_CLIENTS", "8"))
 ACCOUNTS = int(os.environ.get("LEDGER_CHAOS_ACCOUNTS", "10"))
-KEYED_SHARE = 0.5  # requests sent with an Idempotency-Key
-RESEND_SHARE = 0.25  # acknowledged keyed requests sent once more, as a client retry would
-ATTEMPTS = 5  # per keyed request, on a 5xx or a lost answer
+RESEND_SHARE = 0.25  # acknowledged requests sent once more, as a client retry would
+ATTEMPTS = 5  # per request, on a 5xx or a lost answer
 QUIET_DEADLINE_S = 180
 STALLED_S = 10  # longer than any retry chain: nothing moves, what is left is parked
 REDRIVE_ROUNDS = 5
@@ -67,7 +67,7 @@ class Request:
     account: str
     kind: str  # credits or debits
     amount: str
-    key: str | None
+    key: str
     description: str
     outcome: str = UNKNOWN
     code: str | int | None = None
@@ -85,7 +85,7 @@ def planned_requests(run: str, rng: random.Random) -> list[Request]:
             account=rng.choice(accounts),
             kind="credits" if rng.random() < 0.65 else "debits",
             amount=f"{rng.randint(1, 5000) / 100:.2f}",
-            key=f"k-{run}-{n}" if rng.random() < KEYED_SHARE else None,
+            key=f"k-{run}-{n}",
             description=f"chaos {run} request {n}",
         )
         for n in range(REQUESTS)
@@ -93,11 +93,11 @@ def planned_requests(run: str, rng: random.Random) -> list[Request]:
 
 
 def send(api: Api, request: Request, rng: random.Random) -> None:
-    """Send until acknowledged or rejected; only a keyed request is safe to send again."""
+    """Send until acknowledged or rejected; its key makes every request safe to send again."""
     body = {"amount": request.amount, "description": request.description}
-    headers = {"Idempotency-Key": request.key} if request.key else {}
+    headers = {"Idempotency-Key": request.key}
     path = f"/accounts/{request.account}/{request.kind}"
-    for attempt in range(ATTEMPTS if request.key else 1):
+    for attempt in range(ATTEMPTS):
         if attempt:
             time.sleep(rng.uniform(0, 0.05 * 2**attempt))
         request.attempts += 1
@@ -112,7 +112,7 @@ def send(api: Api, request: Request, rng: random.Random) -> None:
             error = response.json().get("error") or {}
             request.outcome, request.code = REJECTED, error.get("code", response.status_code)
             return
-    if request.outcome == ACKNOWLEDGED and request.key and rng.random() < RESEND_SHARE:
+    if request.outcome == ACKNOWLEDGED and rng.random() < RESEND_SHARE:
         request.resent += 1
         try:
             again = api.post(path, body, headers=headers)
@@ -307,9 +307,8 @@ def _report(
             "unknown": len(unknown),
             "unknown_and_stored": sum(r.description in stored_descriptions for r in unknown),
             "http_attempts": sum(r.attempts for r in planned),
-            "keyed": sum(r.key is not None for r in planned),
-            "keyed_retries_after_5xx_or_no_answer": sum(r.attempts - 1 for r in planned if r.key),
-            "keyed_resent_after_success": sum(r.resent for r in planned),
+            "retries_after_5xx_or_no_answer": sum(r.attempts - 1 for r in planned),
+            "resent_after_success": sum(r.resent for r in planned),
         },
         "faults_injected": {k: v for k, v in injected.items() if k != DEAD_LETTERED},
         "duplicate_deliveries": injected.get(DUPLICATE, 0),

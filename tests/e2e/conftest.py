@@ -79,10 +79,10 @@ class Api:
         )
 
     def credit(self, account: str, amount: str, **kwargs: Any) -> requests.Response:
-        return self.post(f"/accounts/{account}/credits", {"amount": amount}, **kwargs)
+        return self.post(f"/accounts/{account}/credits", {"amount": amount}, **_keyed(kwargs))
 
     def debit(self, account: str, amount: str, **kwargs: Any) -> requests.Response:
-        return self.post(f"/accounts/{account}/debits", {"amount": amount}, **kwargs)
+        return self.post(f"/accounts/{account}/debits", {"amount": amount}, **_keyed(kwargs))
 
     def events(self, account: str) -> list[dict[str, Any]]:
         """Every stored event of the account, following the pages."""
@@ -113,6 +113,18 @@ class Api:
             return None
         balance: dict[str, Any] = response.json()
         return balance if balance["version"] >= version else None
+
+
+def _keyed(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A payment as a client sends it: with a fresh Idempotency-Key unless it has one."""
+    headers = kwargs.get("headers") or {}
+    if not any(name.lower() == "idempotency-key" for name in headers):
+        headers = {"Idempotency-Key": new_key(), **headers}
+    return {**kwargs, "headers": headers}
+
+
+def new_key() -> str:
+    return str(uuid.uuid4())
 
 
 def eventually(probe: Callable[[], T | None], what: str, timeout_s: float = CONVERGENCE_S) -> T:

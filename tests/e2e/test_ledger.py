@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import Api, new_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -17,7 +17,11 @@ def test_credits_and_debits_are_stored_and_the_balance_converges(api: Api, accou
     # GIVEN a new account
     # WHEN it is credited twice and debited once
     first = api.credit(account, "100.00")
-    second = api.post(f"/accounts/{account}/credits", {"amount": 5.5, "description": "refund"})
+    second = api.post(
+        f"/accounts/{account}/credits",
+        {"amount": 5.5, "description": "refund"},
+        headers={"Idempotency-Key": new_key()},
+    )
     third = api.debit(account, "30.25")
 
     # THEN each command answers with the stored event, at consecutive versions
@@ -159,7 +163,9 @@ def test_a_debit_beyond_the_balance_is_refused_and_stores_nothing(api: Api, acco
 def test_a_bad_command_is_rejected_with_its_code_and_stores_nothing(
     api: Api, account: str, body: bytes, status: int, code: str
 ) -> None:
-    response = api.post(f"/accounts/{account}/credits", raw=body)
+    response = api.post(
+        f"/accounts/{account}/credits", raw=body, headers={"Idempotency-Key": new_key()}
+    )
 
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code

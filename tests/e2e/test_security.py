@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import READ_ANY_SCOPE, WRITE_SCOPE, Api
+from tests.e2e.conftest import READ_ANY_SCOPE, WRITE_SCOPE, Api, new_key
 from tests.local_system import System
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -129,6 +129,7 @@ def raw_request(api: Api, method: str, path: str, body: bytes = b"", **headers: 
             "authorization": f"Bearer {api.token}",
             "content-type": "application/json",
             "content-length": str(len(body)),
+            "idempotency-key": new_key(),
             **headers,
         }
         for name, value in all_headers.items():
@@ -208,3 +209,76 @@ def test_oversized_headers_are_refused_before_any_function(api: Api, account: st
 
     assert status == 431
     assert api.events(account) == []
+
+
+# Issue 15: payments need a key, keys are the caller's, refusals tell a caller only
+# what it may read, descriptions show what they say, nothing is cached.
+
+
+def test_a_payment_without_an_idempotency_key_is_refused_and_stores_nothing(
+    api: Api, account: str
+) -> None:
+    for kind in ("credits", "debits"):
+        response = api.post(f"/accounts/{account}/{kind}", {"amount": "1.00"})
+        assert (response.status_code, code(response)) == (400, "idempotency_key_required")
+    assert api.events(account) == []
+
+
+def test_two_back_office_systems_reusing_a_key_and_body_each_store_their_payment(
+    api: Api, system: System, account: str
+) -> None:
+    # GIVEN two systems that happen to send the same key with the same body
+    key = {"Idempotency-Key": "invoice-2026-001"}
+    payroll = api.as_(system.token("payroll", WRITE_SCOPE))
+    shop = api.as_(system.token("shop", WRITE_SCOPE))
+    # WHEN both post it
+    first, second = (
+        payroll.credit(account, "5.00", headers=key),
+        shop.credit(account, "5.00", headers=key),
+    )
+    # THEN both are stored, each once
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json()["eventId"] != second.json()["eventId"]
+    assert payroll.credit(account, "5.00", headers=key).json() == first.json()
+    assert len(api.events(account)) == 2
+
+
+def test_a_refused_debit_tells_only_a_reader_of_the_account_its_figures(
+    api: Api, system: System, account: str
+) -> None:
+    # GIVEN an account holding 5.00
+    assert api.credit(account, "5.00").status_code == 201
+    writer = api.as_(system.token("payments", WRITE_SCOPE))
+    # WHEN a write-only system and a back office that may read both overdraw it
+    blind, seeing = writer.debit(account, "5.01"), api.debit(account, "5.01")
+    # THEN both are refused; only the reader sees the balance and the limit
+    assert (blind.status_code, code(blind)) == (422, "insufficient_funds")
+    assert "details" not in blind.json()["error"]
+    assert "5.00" not in blind.text
+    assert (seeing.status_code, code(seeing)) == (422, "insufficient_funds")
+    assert seeing.json()["error"]["details"] == {"balance": "5.00", "overdraftLimit": "0.00"}
+    assert len(api.events(account)) == 1
+
+
+@pytest.mark.parametrize("text", ["pay\u202emoc.evil", "a\u200bb", "a\u2029b", "\ue000"])
+def test_a_description_hiding_or_reordering_text_is_refused(
+    api: Api, account: str, text: str
+) -> None:
+    response = api.post(
+        f"/accounts/{account}/credits",
+        {"amount": "1.00", "description": text},
+        headers={"Idempotency-Key": new_key()},
+    )
+    assert (response.status_code, code(response)) == (400, "invalid_request")
+    assert api.events(account) == []
+
+
+def test_no_answer_may_be_cached(api: Api, account: str) -> None:
+    answers = [
+        api.credit(account, "1.00"),
+        api.get(f"/accounts/{account}/events"),
+        api.debit(account, "99.00"),
+        api.request("GET", "/nowhere"),
+    ]
+    assert [a.status_code for a in answers] == [201, 200, 422, 404]
+    assert all(a.headers.get("cache-control") == "no-store" for a in answers)

@@ -5,13 +5,14 @@ may."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
 from banking.adapters.dynamodb import DynamoDBProjectionStore
 from banking.domain.money import Money
 from banking.domain.read_models import CurrentMonthBalance, TotalBalance
-from tests.integration.test_commands_handler import stored_versions
+from tests.integration.test_commands_handler import post, stored_versions
 from tests.support import READ_ANY_SCOPE, WRITE_SCOPE, http_event, token_claims
 
 CREDIT = "POST /accounts/{accountId}/credits"
@@ -34,6 +35,7 @@ def call(handlers, context, route, account, **auth):
         route_key=route,
         path_parameters={"accountId": account, "month": "2026-01"},
         body=json.dumps({"amount": "10.00", "description": "salary"}) if method == "POST" else None,
+        headers={"idempotency-key": str(uuid.uuid4())} if method == "POST" else None,
         **auth,
     )
     response = handlers[method].lambda_handler(event, context)
@@ -129,3 +131,29 @@ def test_a_forbidden_command_is_refused_before_its_body_is_read(handlers, contex
     # THEN the answer is about authorization, not about the body
     assert response["statusCode"] == 403
     assert stored_versions(aws, "alice") == []
+
+
+def test_a_refused_debit_tells_a_write_only_caller_no_figures(handlers, context):
+    # GIVEN alice holding 10.00, and a back-office token that may write but not read
+    writer = token_claims("payments-svc", WRITE_SCOPE)
+    post(handlers["POST"], context, "credits", "alice", {"amount": "10.00"}, claims=writer)
+    # WHEN its debit beyond the balance is refused
+    status, body = post(
+        handlers["POST"], context, "debits", "alice", {"amount": "10.01"}, claims=writer
+    )
+    # THEN it learns that, and neither the balance nor the overdraft limit
+    assert (status, body["error"]["code"]) == (422, "insufficient_funds")
+    assert "details" not in body["error"]
+    assert "10.00" not in json.dumps(body)
+
+
+def test_a_refused_debit_shows_its_figures_to_a_writer_that_may_also_read_any_account(
+    handlers, context
+):
+    both = token_claims("payments-svc", WRITE_SCOPE, READ_ANY_SCOPE)
+    post(handlers["POST"], context, "credits", "alice", {"amount": "10.00"}, claims=both)
+    status, body = post(
+        handlers["POST"], context, "debits", "alice", {"amount": "10.01"}, claims=both
+    )
+    assert status == 422
+    assert body["error"]["details"] == {"balance": "10.00", "overdraftLimit": "0.00"}

@@ -4,13 +4,14 @@ import base64
 import io
 import json
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from banking.application.ports import WriteCanceled
 from tests.integration.conftest import refuse
-from tests.support import http_event
+from tests.support import WRITE_SCOPE, http_event, token_claims
 
 CREDIT_ROUTE = "POST /accounts/{accountId}/credits"
 DEBIT_ROUTE = "POST /accounts/{accountId}/debits"
@@ -22,8 +23,24 @@ def commands(load_handler, monkeypatch):
     return load_handler("commands")
 
 
-def post(commands, context, kind, account, body=None, headers=None, *, raw=None, base64_body=False):
+def post(
+    commands,
+    context,
+    kind,
+    account,
+    body=None,
+    headers=None,
+    *,
+    raw=None,
+    base64_body=False,
+    keyed=True,
+    claims=None,
+):
+    """POST as a client does: with a fresh Idempotency-Key unless `headers` has one (or
+    `keyed` is False)."""
     text = raw if raw is not None else json.dumps(body)
+    if keyed:
+        headers = {"idempotency-key": str(uuid.uuid4()), **(headers or {})}
     event = http_event(
         "POST",
         f"/accounts/{account}/{kind}",
@@ -31,6 +48,7 @@ def post(commands, context, kind, account, body=None, headers=None, *, raw=None,
         path_parameters={"accountId": account},
         body=base64.b64encode(text.encode()).decode() if base64_body else text,
         headers=headers,
+        claims=claims,
     )
     event["isBase64Encoded"] = base64_body
     response = commands.lambda_handler(event, context)
@@ -126,6 +144,7 @@ def test_non_utf8_bodies_are_invalid_json(commands, context, aws):
         route_key=CREDIT_ROUTE,
         path_parameters={"accountId": "alice"},
         body=base64.b64encode(b'{"amount": "1.00\xff"}').decode(),
+        headers={"idempotency-key": "k-utf8"},
     )
     event["isBase64Encoded"] = True
     response = commands.lambda_handler(event, context)
@@ -223,17 +242,121 @@ def test_commands_are_counted_accepted_and_rejected_by_code(commands, context, c
     assert ("CommandRejected", "insufficient_funds") in names
 
 
+def test_a_credit_without_an_idempotency_key_is_refused_and_stores_nothing(commands, context, aws):
+    # GIVEN a client that sends no Idempotency-Key
+    # WHEN it posts a credit
+    status, body = post(commands, context, "credits", "alice", {"amount": "1.00"}, keyed=False)
+    # THEN it is refused with its own code, before anything is stored
+    assert (status, body["error"]["code"]) == (400, "idempotency_key_required")
+    assert "Idempotency-Key" in body["error"]["message"]
+    assert stored_versions(aws, "alice") == []
+
+
+def test_a_debit_without_an_idempotency_key_is_refused_and_stores_nothing(commands, context, aws):
+    post(commands, context, "credits", "alice", {"amount": "5.00"})
+    status, body = post(commands, context, "debits", "alice", {"amount": "1.00"}, keyed=False)
+    assert (status, body["error"]["code"]) == (400, "idempotency_key_required")
+    assert stored_versions(aws, "alice") == [1]
+
+
+def test_two_callers_reusing_one_key_and_body_each_store_their_payment(commands, context, aws):
+    # GIVEN two back-office systems that happen to pick the same key for the same body
+    key = {"idempotency-key": "invoice-1"}
+    payroll = token_claims("payroll-svc", WRITE_SCOPE)
+    shop = token_claims("shop-svc", WRITE_SCOPE)
+    # WHEN each posts its credit, and the first retries
+    first = post(commands, context, "credits", "alice", {"amount": "5.00"}, key, claims=payroll)
+    second = post(commands, context, "credits", "alice", {"amount": "5.00"}, key, claims=shop)
+    again = post(commands, context, "credits", "alice", {"amount": "5.00"}, key, claims=payroll)
+    # THEN each caller's key stores once: two payments, and the retry answers the first
+    assert (first[0], second[0], again[0]) == (201, 201, 201)
+    assert first[1]["eventId"] != second[1]["eventId"]
+    assert again[1] == first[1]
+    assert stored_versions(aws, "alice") == [1, 2]
+
+
+def test_a_refused_debit_shows_its_figures_to_a_caller_who_may_read_the_account(commands, context):
+    # GIVEN alice holding 10.00, and a token that owns her account and may write
+    post(commands, context, "credits", "alice", {"amount": "10.00"})
+    # WHEN a debit beyond the balance is refused
+    status, body = post(commands, context, "debits", "alice", {"amount": "10.01"})
+    # THEN the figures come as details, the message is generic
+    assert status == 422
+    assert body["error"]["details"] == {"balance": "10.00", "overdraftLimit": "0.00"}
+    assert "10.00" not in body["error"]["message"]
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\u2066", "\ue000", "\u2028", "\u0378"])
+def test_descriptions_with_invisible_or_direction_changing_characters_are_refused(
+    commands, context, aws, char
+):
+    status, body = post(
+        commands, context, "credits", "alice", {"amount": "1.00", "description": f"pay{char}x"}
+    )
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+    assert stored_versions(aws, "alice") == []
+
+
+def test_every_answer_forbids_caching(commands, context):
+    event = http_event(
+        "POST",
+        "/accounts/alice/credits",
+        route_key=CREDIT_ROUTE,
+        path_parameters={"accountId": "alice"},
+        body=json.dumps({"amount": "1.00"}),
+        headers={"idempotency-key": "k-cache"},
+    )
+    accepted = commands.lambda_handler(event, context)
+    refused = commands.lambda_handler({**event, "body": "{"}, context)
+    assert accepted["statusCode"] == 201
+    assert refused["statusCode"] == 400
+    assert accepted["headers"]["Cache-Control"] == "no-store"
+    assert refused["headers"]["Cache-Control"] == "no-store"
+
+
+def test_a_corrupt_stored_event_is_a_500_logged_and_counted_never_a_400(
+    commands, context, aws, capsys
+):
+    # GIVEN alice's last stored event of a type this code does not know
+    post(commands, context, "credits", "alice", {"amount": "1.00"})
+    aws["dynamodb"].update_item(
+        TableName=aws["tables"]["events"],
+        Key={"accountId": {"S": "alice"}, "version": {"N": "1"}},
+        UpdateExpression="SET #t = :t",
+        ExpressionAttributeNames={"#t": "type"},
+        ExpressionAttributeValues={":t": {"S": "ForgedEvent"}},
+    )
+    capsys.readouterr()
+    log = io.StringIO()
+    commands.logger.registered_handler.setStream(log)
+    # WHEN a credit loads her account
+    status, body = post(commands, context, "credits", "alice", {"amount": "1.00"})
+    # THEN it is a server error that tells the caller nothing of the store, an error in
+    # the log and a count of the metric the alarm watches; nothing is stored
+    assert (status, body["error"]["code"]) == (500, "internal_error")
+    assert "ForgedEvent" not in json.dumps(body)
+    errors = [
+        line for line in map(json.loads, log.getvalue().splitlines()) if line["level"] == "ERROR"
+    ]
+    assert [line["message"] for line in errors] == ["stored event unreadable"]
+    assert "StoredEventUnreadable" in capsys.readouterr().out
+    assert stored_versions(aws, "alice") == [1]
+
+
 def test_a_throttled_command_is_answered_503_with_retry_after_and_stores_nothing(
     commands, context, aws, monkeypatch, instant_sdk_retries
 ):
     # GIVEN the events table stays throttled through the SDK's retries
-    attempts = refuse(monkeypatch, "put_item", "ProvisionedThroughputExceededException")
+    attempts = refuse(
+        monkeypatch, "transact_write_items", "ProvisionedThroughputExceededException"
+    )
     event = http_event(
         "POST",
         "/accounts/alice/credits",
         route_key=CREDIT_ROUTE,
         path_parameters={"accountId": "alice"},
         body=json.dumps({"amount": "10.00"}),
+        headers={"idempotency-key": "k-throttled"},
     )
     # WHEN a credit is recorded
     response = commands.lambda_handler(event, context)

@@ -9,6 +9,7 @@ The guarantees, numbered as the tests below check them:
  6. A scan yields every stored event once, each account's in version order; parallel
     segments share the accounts out whole; a scan resumes after a cursor.
  7. An account's scan yields its events in version order, resuming after a cursor.
+ 8. An idempotency key is its caller's: the same key of another caller is another key.
 """
 
 from __future__ import annotations
@@ -85,22 +86,23 @@ def test_3_a_version_can_be_appended_once(store):
 
 def test_4_an_event_and_its_idempotency_key_are_stored_together(store):
     first = stored(Account("alice"), 100)
-    store.append(first, IdempotencyRecord("alice", "k", "fp", first.event))
-    assert store.idempotency_record("alice", "k") == IdempotencyRecord(
-        "alice", "k", "fp", first.event
+    store.append(first, IdempotencyRecord("alice", "svc", "k", "fp", first.event))
+    assert store.idempotency_record("alice", "svc", "k") == IdempotencyRecord(
+        "alice", "svc", "k", "fp", first.event
     )
     # The key is taken: the next event is not stored either.
     second = stored(first.state, 100)
     with pytest.raises(IdempotencyKeyTaken):
-        store.append(second, IdempotencyRecord("alice", "k", "fp", second.event))
+        store.append(second, IdempotencyRecord("alice", "svc", "k", "fp", second.event))
     assert store.load("alice").version == 1
     # The version is taken: the new key is not stored either.
     with pytest.raises(VersionConflict):
         store.append(
-            stored(Account("alice"), 5), IdempotencyRecord("alice", "k2", "fp", first.event)
+            stored(Account("alice"), 5),
+            IdempotencyRecord("alice", "svc", "k2", "fp", first.event),
         )
-    assert store.idempotency_record("alice", "k2") is None
-    assert store.idempotency_record("bob", "k") is None
+    assert store.idempotency_record("alice", "svc", "k2") is None
+    assert store.idempotency_record("bob", "svc", "k") is None
 
 
 def test_5_history_is_served_in_version_order_in_pages(store):
@@ -160,3 +162,17 @@ def test_7_an_accounts_scan_yields_its_events_in_order_and_resumes(store):
     assert list(store.scan_account("alice")) == alice
     assert list(store.scan_account("alice", after=Cursor("alice", 2))) == alice[2:]
     assert list(store.scan_account("nobody")) == []
+
+
+def test_8_an_idempotency_key_is_its_callers(store):
+    # GIVEN a key stored by one caller
+    first = stored(Account("alice"), 100)
+    store.append(first, IdempotencyRecord("alice", "payroll", "k", "fp", first.event))
+    # WHEN another caller stores the same key on the same account
+    second = stored(first.state, 100)
+    store.append(second, IdempotencyRecord("alice", "shop", "k", "fp", second.event))
+    # THEN each finds its own, and a caller whose name runs into the key finds neither
+    assert store.idempotency_record("alice", "payroll", "k").event == first.event
+    assert store.idempotency_record("alice", "shop", "k").event == second.event
+    assert store.idempotency_record("alice", "shop#k", "") is None
+    assert store.idempotency_record("alice", "sho", "p#k") is None

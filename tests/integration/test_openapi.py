@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,7 @@ def call(handlers, context, route, account, *, body=None, query=None, **auth):
         path_parameters={"accountId": account},
         body=body,
         query=query,
+        headers={"idempotency-key": str(uuid.uuid4())} if method == "POST" else None,
         **auth,
     )
     response = handlers[method].lambda_handler(event, context)
@@ -129,3 +131,36 @@ def test_the_functions_refusals_answer_as_documented(handlers, context):
         assert (unauthenticated[0], forbidden[0]) == (401, 403)
         check(route, *unauthenticated)
         check(route, *forbidden)
+
+
+def test_the_issue_15_refusals_answer_as_documented(handlers, context, aws):
+    credits = "POST /accounts/{accountId}/credits"
+    # GIVEN a payment without an Idempotency-Key
+    unkeyed = http_event(
+        "POST",
+        "/accounts/alice/credits",
+        route_key=credits,
+        path_parameters={"accountId": "alice"},
+        body='{"amount": "1.00"}',
+    )
+    response = handlers["POST"].lambda_handler(unkeyed, context)
+    # THEN its 400 is the documented one, with the documented code
+    assert response["statusCode"] == 400
+    check(credits, 400, json.loads(response["body"]))
+    # GIVEN a stored event this code cannot read
+    assert call(handlers, context, credits, "alice", body='{"amount": "1.00"}')[0] == 201
+    aws["dynamodb"].update_item(
+        TableName=aws["tables"]["events"],
+        Key={"accountId": {"S": "alice"}, "version": {"N": "1"}},
+        UpdateExpression="SET #t = :t",
+        ExpressionAttributeNames={"#t": "type"},
+        ExpressionAttributeValues={":t": {"S": "ForgedEvent"}},
+    )
+    # THEN the 500 is documented too
+    for route, body in (
+        (credits, '{"amount": "1.00"}'),
+        ("GET /accounts/{accountId}/events", None),
+    ):
+        status, answer = call(handlers, context, route, "alice", body=body)
+        assert status == 500
+        check(route, status, answer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from typing import Any
 
 import boto3
@@ -27,6 +28,7 @@ def credit(pipeline, context, account, amount, kind="credits"):
         route_key=f"POST /accounts/{{accountId}}/{kind}",
         path_parameters={"accountId": account},
         body=json.dumps({"amount": amount}),
+        headers={"idempotency-key": str(uuid.uuid4())},
         request_id=f"req-{account}-{amount}",
     )
     response = pipeline["commands"].lambda_handler(event, context)

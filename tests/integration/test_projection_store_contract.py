@@ -10,6 +10,8 @@ The guarantees, numbered as the tests below check them:
  6. An abandoned generation is never read, and the next rebuild does not reuse it.
  7. Pruning deletes exactly the generations nobody writes or reads any more (abandoned,
     or replaced and past the grace period), and nothing of another read model.
+ 8. A repair overwrites the active read model whatever its version, but only while it is
+    still the one the repair replaces (absent, or at the version given).
 """
 
 from __future__ import annotations
@@ -221,3 +223,20 @@ def test_a_generation_pointer_keeps_the_shape_stored_pointers_have(aws):
         "previous": {"N": "1"},
         "previousUntil": {"S": "2026-11-27T08:00:00+00:00"},
     }
+
+
+def test_8_a_repair_overwrites_only_the_read_model_it_replaces(projections):
+    # GIVEN a read model ahead of what the events say (version 999)
+    projections.save("alice", balance(10**8, 999))
+    # WHEN repaired as if it were at another version, nothing changes
+    assert projections.repair("alice", balance(100, 2), replacing=998) is False
+    assert projections.repair("alice", balance(100, 2), replacing=None) is False
+    # WHEN repaired as the one it is, it goes back to the right version
+    assert projections.repair("alice", balance(100, 2), replacing=999) is True
+    assert projections.load("alice") == [balance(100, 2)]
+    # THEN ordinary writes go forward from there
+    assert projections.save("alice", balance(150, 3)) is True
+    # AND a missing read model is repaired only while still missing
+    assert projections.repair("bob", balance(5, 1), replacing=None) is True
+    assert projections.repair("bob", balance(6, 1), replacing=None) is False
+    assert projections.load("bob") == [balance(5, 1)]

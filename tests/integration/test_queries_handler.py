@@ -79,6 +79,7 @@ def test_history_is_paginated_in_version_order(queries, context, load_handler):
             route_key="POST /accounts/{accountId}/credits",
             path_parameters={"accountId": "alice"},
             body=json.dumps({"amount": f"{amount}.00"}),
+            headers={"idempotency-key": f"credit-{amount}"},
         )
         assert commands.lambda_handler(event, context)["statusCode"] == 201
     route = "GET /accounts/{accountId}/events"
@@ -122,3 +123,49 @@ def test_an_unknown_route_is_not_found(queries, context):
 def test_a_bad_account_id_is_refused(queries, context):
     status, body = balance(queries, context, account="a" * 65)
     assert (status, body["error"]["code"]) == (400, "invalid_account_id")
+
+
+def test_a_corrupt_stored_event_in_the_history_is_a_500_never_a_400(
+    queries, context, load_handler, aws
+):
+    # GIVEN alice's one stored event, rewritten to a type this code does not know
+    commands = load_handler("commands")
+    event = http_event(
+        "POST",
+        "/accounts/alice/credits",
+        route_key="POST /accounts/{accountId}/credits",
+        path_parameters={"accountId": "alice"},
+        body=json.dumps({"amount": "1.00"}),
+        headers={"idempotency-key": "credit-1"},
+    )
+    assert commands.lambda_handler(event, context)["statusCode"] == 201
+    aws["dynamodb"].update_item(
+        TableName=aws["tables"]["events"],
+        Key={"accountId": {"S": "alice"}, "version": {"N": "1"}},
+        UpdateExpression="SET #t = :t",
+        ExpressionAttributeNames={"#t": "type"},
+        ExpressionAttributeValues={":t": {"S": "ForgedEvent"}},
+    )
+    # WHEN her history is read
+    status, body = get(
+        queries, context, "/accounts/alice/events", "GET /accounts/{accountId}/events"
+    )
+    # THEN the store's fault is a server error, which names nothing of it
+    assert (status, body["error"]["code"]) == (500, "internal_error")
+    assert "ForgedEvent" not in json.dumps(body)
+
+
+def test_answers_and_refusals_of_the_queries_forbid_caching(queries, context, aws):
+    store = DynamoDBProjectionStore(aws["dynamodb"], aws["tables"]["projections"])
+    store.save("alice", TotalBalance(Money(100), 1))
+    store.save("alice", CurrentMonthBalance(datetime.now(UTC).strftime("%Y-%m"), Money(100), 1))
+    for account in ("alice", "nobody"):
+        event = http_event(
+            "GET",
+            f"/accounts/{account}/balance",
+            route_key="GET /accounts/{accountId}/balance",
+            path_parameters={"accountId": account},
+        )
+        response = queries.lambda_handler(event, context)
+        assert response["statusCode"] == (200 if account == "alice" else 404)
+        assert response["headers"]["Cache-Control"] == "no-store"

@@ -29,7 +29,13 @@ CREDIT: dict[str, Any] = {
     "time": "2026-11-26T07:00:00Z",
     "region": "eu-west-1",
     "resources": [],
-    "detail": {"accountId": "bob", "version": 4, "type": "CreditEvent"},
+    # A parked copy that claims a balance the events table never had: a forgery.
+    "detail": {
+        "accountId": "bob",
+        "version": 1,
+        "type": "CreditEvent",
+        "aggregate": {"totalBalance": "999999.00"},
+    },
 }
 ENVELOPE: dict[str, Any] = {
     **CREDIT,
@@ -136,6 +142,7 @@ def test_redrive_sends_every_parked_message_back_and_empties_the_queues(aws, dlq
     # async invocation
     _park(aws, dlqs["fanout-stream"], _stored_credit(aws, "alice"))
     _stored_credit(aws, "carol")
+    _stored_credit(aws, "bob")
     published(aws)
     _park(aws, dlqs["event-stored"], {**ENVELOPE, "detail": {**ENVELOPE["detail"], "version": 1}})
     _park(aws, dlqs["projectors-async"], {"requestContext": {}, "requestPayload": CREDIT})
@@ -144,7 +151,8 @@ def test_redrive_sends_every_parked_message_back_and_empties_the_queues(aws, dlq
     assert main([*LEDGER, "redrive", "--all"]) == 0
 
     # THEN the stored events' envelopes are published afresh as the fanout would, the
-    # state-carried event is put back on the bus as it was, and the queues are empty
+    # state-carried event is rebuilt from the events table as the dispatcher builds it
+    # (not the parked copy), and the queues are empty
     sent = sorted(published(aws), key=lambda e: e["detail"]["accountId"])
     assert [(e["source"], e["detail-type"], e["detail"]["accountId"]) for e in sent] == [
         ("ledger.events", "EventStored", "alice"),
@@ -153,18 +161,22 @@ def test_redrive_sends_every_parked_message_back_and_empties_the_queues(aws, dlq
     ]
     assert sent[0]["detail"]["payload"]["amount"] == "12.50"
     assert sent[0]["detail"]["version"] == 1
-    assert sent[1]["detail"] == CREDIT["detail"]
+    assert sent[1]["detail"]["eventId"] == "id-bob"
+    assert sent[1]["detail"]["aggregate"]["totalBalance"] == "12.50"
+    assert sent[1]["detail"]["replay"] is False
     assert sent[2]["detail"]["payload"]["eventId"] == "id-carol"
     assert all(_depth(aws, url) == 0 for url in dlqs.values())
 
 
 def test_a_message_that_cannot_be_redriven_stays_and_fails_the_run(aws, dlqs, capsys):
+    _stored_credit(aws, "bob")
+    published(aws)
     _park(aws, dlqs["balance-changed"], {"something": "else"})
     _park(aws, dlqs["balance-changed"], CREDIT)
 
     assert main([*LEDGER, "redrive", "--queue", "balance-changed"]) == 1
 
-    assert [e["detail"] for e in published(aws)] == [CREDIT["detail"]]
+    assert [e["detail"]["eventId"] for e in published(aws)] == ["id-bob"]
     assert _depth(aws, dlqs["balance-changed"]) == 1
     assert "1 left" in capsys.readouterr().out
 
@@ -180,6 +192,8 @@ def test_an_envelope_of_an_event_never_stored_stays_parked(aws, dlqs, capsys):
 
 
 def test_a_dry_run_sends_nothing_and_keeps_every_message(aws, dlqs, capsys):
+    _stored_credit(aws, "bob")
+    published(aws)
     _park(aws, dlqs["dispatcher-async"], {"requestPayload": CREDIT})
 
     assert main([*LEDGER, "redrive", "--all", "--dry-run"]) == 0
@@ -192,3 +206,46 @@ def test_a_dry_run_sends_nothing_and_keeps_every_message(aws, dlqs, capsys):
 def test_an_unknown_queue_is_refused_with_the_queues_there_are(aws, dlqs):
     with pytest.raises(SystemExit, match="fanout-stream"):
         redrive.select_queues(list(dlqs.values()), "ledger-test", ["nowhere"])
+
+
+@pytest.mark.parametrize(
+    ("forged", "reason"),
+    [
+        ({**CREDIT, "detail": {**CREDIT["detail"], "version": 7}}, "names no readable"),
+        ({**CREDIT, "detail-type": "DebitEvent"}, "which is a CreditEvent"),
+        ({**CREDIT, "source": "someone.else"}, "unknown source"),
+    ],
+)
+def test_a_state_carried_event_the_events_table_does_not_back_stays_parked(
+    aws, dlqs, capsys, forged, reason
+):
+    # GIVEN bob's one stored credit, and a parked event that names another
+    _stored_credit(aws, "bob")
+    published(aws)
+    _park(aws, dlqs["balance-changed"], forged)
+
+    # WHEN redriven
+    assert main([*LEDGER, "redrive", "--all"]) == 1
+
+    # THEN nothing is sent, and the message stays for a look
+    assert published(aws) == []
+    assert _depth(aws, dlqs["balance-changed"]) == 1
+    assert reason in capsys.readouterr().out
+
+
+def test_a_parked_replay_event_is_rebuilt_as_a_replay_of_the_same_read_models(aws, dlqs):
+    _stored_credit(aws, "bob")
+    published(aws)
+    parked = {
+        **CREDIT,
+        "source": "ledger.replay",
+        "detail": {**CREDIT["detail"], "readModels": ["TotalBalanceForProfile", "Forged"]},
+    }
+    _park(aws, dlqs["projectors-async"], {"requestPayload": parked})
+
+    assert main([*LEDGER, "redrive", "--all"]) == 0
+
+    [sent] = published(aws)
+    assert (sent["source"], sent["detail"]["replay"]) == ("ledger.replay", True)
+    assert sent["detail"]["readModels"] == ["TotalBalanceForProfile"]
+    assert sent["detail"]["aggregate"]["totalBalance"] == "12.50"

@@ -82,6 +82,26 @@ def test_verify_reports_missing_read_models_and_repair_fixes_them(aws, deliverin
     assert main([*LEDGER, "verify", "--account", "alice"]) == 0
 
 
+def test_verify_repair_fixes_a_read_model_ahead_of_the_events_table(aws, delivering_runner, capsys):
+    # GIVEN read models built, then a forged event that put bob's total balance at a
+    # version never stored, where the version guard refuses every true write
+    write_history(aws, {"alice": 1, "bob": 1})
+    assert main([*LEDGER, "verify", "--repair", "--in-process"]) == 0
+    store = DynamoDBProjectionStore(aws["dynamodb"], aws["tables"]["projections"])
+    store.save("bob", TotalBalance(Money(99_999_999), 999))
+    assert store.save("bob", TotalBalance(Money(1), 9)) is False
+    capsys.readouterr()
+    # WHEN verified and repaired
+    assert main([*LEDGER, "verify", "--repair", "--in-process"]) == 0
+    # THEN the read model is the fold's again, and the next true write lands
+    assert "overwrote 1 read model(s)" in capsys.readouterr().out
+    assert main([*LEDGER, "verify"]) == 0
+    assert [m for m in store.load("bob") if isinstance(m, TotalBalance)] == [
+        TotalBalance(Money(1000 * 4 - 250 * 4), 8)
+    ]
+    assert store.save("bob", TotalBalance(Money(1), 9)) is True
+
+
 def test_rebuild_replaces_a_wrong_read_model_without_readers_seeing_it_half_built(
     aws, delivering_runner, capsys
 ):

@@ -48,27 +48,62 @@ def test_a_rejected_command_stores_nothing():
 
 def test_a_retried_idempotency_key_returns_the_first_event_and_stores_nothing_new():
     deps = dependencies()
-    first = record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1")
-    again = record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1")
+    first = record(
+        RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments"
+    )
+    again = record(
+        RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments"
+    )
     assert again == first
     assert deps.store.load("alice").version == 1
 
 
 def test_an_idempotency_key_reused_with_another_request_is_refused():
     deps = dependencies()
-    record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1")
+    record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments")
     with pytest.raises(IdempotencyKeyReused):
-        record(RecordCredit("alice", Money(999)), deps, idempotency_key="k1")
+        record(RecordCredit("alice", Money(999)), deps, idempotency_key="k1", caller="payments")
     with pytest.raises(IdempotencyKeyReused):
-        record(RecordDebit("alice", Money(1000)), deps, idempotency_key="k1")
+        record(RecordDebit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments")
     assert deps.store.load("alice").version == 1
 
 
 def test_idempotency_keys_are_scoped_to_the_account():
     deps = dependencies()
-    record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1")
-    record(RecordCredit("bob", Money(1000)), deps, idempotency_key="k1")
+    record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments")
+    record(RecordCredit("bob", Money(1000)), deps, idempotency_key="k1", caller="payments")
     assert deps.store.load("bob").version == 1
+
+
+def test_idempotency_keys_are_scoped_to_the_caller():
+    # GIVEN a credit that one back-office system recorded with its key
+    deps = dependencies()
+    first = record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="payroll")
+    # WHEN another system happens to send the same key and body
+    second = record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="shop")
+    # THEN that is its own payment, stored as such
+    assert second.event_id != first.event_id
+    assert deps.store.load("alice").version == 2
+
+
+def test_an_idempotency_key_without_its_caller_is_a_programming_error():
+    deps = dependencies()
+    with pytest.raises(ValueError, match="caller"):
+        record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1")
+    assert deps.store.load("alice").version == 0
+
+
+def test_a_refused_debit_names_no_figures_in_its_message_but_in_its_details():
+    # GIVEN an account holding 10.00
+    deps = dependencies(overdraft_limit=Money.of("5.00"))
+    record(RecordCredit("alice", Money.of("10.00")), deps)
+    # WHEN a debit would cross the overdraft limit
+    with pytest.raises(InsufficientFunds) as refused:
+        record(RecordDebit("alice", Money.of("15.01")), deps)
+    # THEN the message is generic and the figures are apart, for who may read them
+    assert "10.00" not in refused.value.message
+    assert "5.00" not in refused.value.message
+    assert dict(refused.value.details) == {"balance": "10.00", "overdraftLimit": "5.00"}
 
 
 def test_twenty_concurrent_debits_never_overdraw():
@@ -101,7 +136,9 @@ def test_concurrent_duplicates_with_one_key_store_one_event():
 
     def credit(_):
         barrier.wait()
-        return record(RecordCredit("alice", Money(500)), deps, idempotency_key="same")
+        return record(
+            RecordCredit("alice", Money(500)), deps, idempotency_key="same", caller="payments"
+        )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(credit, range(8)))

@@ -1,6 +1,6 @@
 import pytest
 
-from banking.domain.errors import InvalidAmount, InvalidRequest
+from banking.domain.errors import IdempotencyKeyRequired, InvalidAmount, InvalidRequest
 from banking.domain.identifiers import validate_account_id
 from banking.entrypoints.http import InvalidJson, parse_json_object
 from banking.entrypoints.requests import idempotency_key, transaction_command
@@ -38,6 +38,13 @@ def test_json_numbers_are_parsed_exactly_never_as_floats():
         ({"amount": "1.00", "description": 5}, InvalidRequest),
         ({"amount": "1.00", "description": "x" * 141}, InvalidRequest),
         ({"amount": "1.00", "description": "bell\x07"}, InvalidRequest),
+        # invisible and direction-changing characters, as control characters are
+        ({"amount": "1.00", "description": "pay\u202eevil"}, InvalidRequest),  # Cf: RLO
+        ({"amount": "1.00", "description": "pay\u200bme"}, InvalidRequest),  # Cf: zero width
+        ({"amount": "1.00", "description": "pay\ue000"}, InvalidRequest),  # Co: private use
+        ({"amount": "1.00", "description": "pay\u0378"}, InvalidRequest),  # Cn: unassigned
+        ({"amount": "1.00", "description": "a\u2028b"}, InvalidRequest),  # Zl
+        ({"amount": "1.00", "description": "a\u2029b"}, InvalidRequest),  # Zp
         ({"amount": "-1.00"}, InvalidAmount),
         ({"amount": None}, InvalidAmount),
     ],
@@ -70,3 +77,17 @@ def test_good_account_ids_are_accepted():
 def test_bad_idempotency_keys_are_refused(key):
     with pytest.raises(InvalidRequest):
         idempotency_key({"idempotency-key": key})
+
+
+def test_a_request_without_an_idempotency_key_is_refused():
+    # GIVEN headers without Idempotency-Key WHEN read THEN the key is required
+    with pytest.raises(IdempotencyKeyRequired) as refused:
+        idempotency_key({"content-type": "application/json"})
+    assert refused.value.code == "idempotency_key_required"
+
+
+def test_ordinary_descriptions_in_any_script_are_accepted():
+    command = transaction_command(
+        "credit", "alice", {"amount": "1", "description": "Café – 東京 €"}
+    )
+    assert command.description == "Café – 東京 €"

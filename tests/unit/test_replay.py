@@ -21,7 +21,13 @@ from banking.application.replay import (
     replay,
     run_job,
 )
-from banking.application.verification import all_events, expected_read_models, verify_account
+from banking.application.verification import (
+    Difference,
+    all_events,
+    expected_read_models,
+    overwrite,
+    verify_account,
+)
 from banking.domain.account import RecordCredit, RecordDebit
 from banking.domain.money import Money
 from banking.domain.read_models import (
@@ -257,18 +263,67 @@ def test_verify_finds_a_missing_statement_and_a_stale_balance_and_both_are_repai
     assert verify_account("bob", store, projections.load, UTC_ZONE, sleep=lambda _: None) == []
 
 
-def test_a_wrong_value_at_the_right_version_needs_a_rebuild(store):
+def _verify_total(store, projections):
+    return verify_account(
+        "bob", store, projections.load, UTC_ZONE, read_models=(TOTAL_BALANCE,), attempts=1
+    )
+
+
+def test_a_wrong_value_at_the_right_version_is_overwritten_with_the_fold(store):
+    # GIVEN bob's total balance at his last version (6) but with a wrong amount
     projections = InMemoryProjectionStore()
     projections.save("bob", TotalBalance(Money(1), 6))
-    found = verify_account(
-        "bob",
-        store,
-        projections.load,
-        UTC_ZONE,
-        read_models=(TOTAL_BALANCE,),
-        attempts=1,
-    )
-    assert [d.repairable for d in found] == [False]
+    found = _verify_total(store, projections)
+    assert [(d.repairable, d.overwritable) for d in found] == [(False, True)]
+    # WHEN repaired
+    assert overwrite(found, store, projections, UTC_ZONE) == found
+    # THEN it verifies
+    assert _verify_total(store, projections) == []
+
+
+def test_a_read_model_ahead_of_the_events_table_is_overwritten_with_the_fold(store):
+    # GIVEN a forged event that put bob's total balance at a version never stored, where
+    # the version guard refuses every true write (and so every replay)
+    projections = InMemoryProjectionStore()
+    projections.save("bob", TotalBalance(Money.of("1000000.00"), 999))
+    found = _verify_total(store, projections)
+    assert [(d.repairable, d.overwritable) for d in found] == [(False, True)]
+    # WHEN repaired
+    overwrite(found, store, projections, UTC_ZONE)
+    # THEN the read model is the fold's again, and the next event's projection lands
+    assert _verify_total(store, projections) == []
+    assert projections.load("bob") == [TotalBalance(Money.of("5.00"), 6)]
+    assert projections.save("bob", TotalBalance(Money.of("6.00"), 7))
+
+
+def test_a_repair_leaves_a_read_model_that_is_right_at_a_version_stored_since_verify(store):
+    # GIVEN bob's total balance found wrong, ahead of verify's fold at version 6
+    projections = InMemoryProjectionStore()
+    projections.save("bob", TotalBalance(Money(1), 7))
+    found = _verify_total(store, projections)
+    assert [d.overwritable for d in found] == [True]
+    # WHEN live traffic stores version 7 and projects it before the repair
+    live_credit(live_commands(store))
+    right = expected_read_models("bob", all_events(store, "bob"), UTC_ZONE).read_models
+    # THEN the repair writes the fold of version 7, not the stale one of version 6
+    assert overwrite(found, store, projections, UTC_ZONE) == found
+    assert projections.load("bob") == [right[(TOTAL_BALANCE, None)]]
+    # AND a read model that verify saw ahead but is right at a version stored since
+    # (live traffic between verify's fold and its look) is left alone
+    newer = Difference("bob", TOTAL_BALANCE, None, found[0].expected, right[(TOTAL_BALANCE, None)])
+    assert overwrite([newer], store, projections, UTC_ZONE) == []
+
+
+def test_a_repair_does_not_overwrite_a_read_model_that_changed_since_verify_saw_it(store):
+    # GIVEN a read model ahead of the events that verify found
+    projections = InMemoryProjectionStore()
+    projections.save("bob", TotalBalance(Money(1), 999))
+    found = _verify_total(store, projections)
+    # WHEN it changes before the repair writes
+    projections.save("bob", TotalBalance(Money(2), 1000))
+    # THEN the repair leaves it be (and says so)
+    assert overwrite(found, store, projections, UTC_ZONE) == []
+    assert projections.load("bob") == [TotalBalance(Money(2), 1000)]
 
 
 def live_commands(store: InMemoryEventStore) -> CommandDependencies:

@@ -40,7 +40,7 @@ class InMemoryEventStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._streams: dict[str, list[StoredEvent]] = defaultdict(list)
-        self._keys: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._keys: dict[tuple[str, str, str], IdempotencyRecord] = {}
         self.items_read = 0
 
     def load(self, account_id: str) -> Account:
@@ -66,7 +66,7 @@ class InMemoryEventStore:
             if event.version != len(stream) + 1:
                 raise VersionConflict(f"{event.account_id} is at version {len(stream)}")
             if idempotency is not None:
-                key = (idempotency.account_id, idempotency.key)
+                key = (idempotency.account_id, idempotency.caller, idempotency.key)
                 if key in self._keys:
                     raise IdempotencyKeyTaken(idempotency.key)
                 self._keys[key] = idempotency
@@ -79,9 +79,11 @@ class InMemoryEventStore:
             self.items_read += len(page)
             return page
 
-    def idempotency_record(self, account_id: str, key: str) -> IdempotencyRecord | None:
+    def idempotency_record(
+        self, account_id: str, caller: str, key: str
+    ) -> IdempotencyRecord | None:
         with self._lock:
-            return self._keys.get((account_id, key))
+            return self._keys.get((account_id, caller, key))
 
     def scan(
         self, *, segment: int = 0, total_segments: int = 1, after: Cursor | None = None
@@ -127,6 +129,17 @@ class InMemoryProjectionStore:
             return False
         self._models[key] = model
         return True
+
+    def repair(self, account_id: str, model: ReadModel, *, replacing: int | None) -> bool:
+        name = READ_MODEL_NAMES[type(model)]
+        with self._lock:
+            active = self._pointers.get(name, Generations()).active
+            key = (account_id, sort_key(name, active, qualifier_of(model)))
+            current = self._models.get(key)
+            if (current.version if current is not None else None) != replacing:
+                return False
+            self._models[key] = model
+            return True
 
     def load(
         self, account_id: str, *, generations: dict[str, int] | None = None

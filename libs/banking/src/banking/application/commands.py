@@ -54,12 +54,17 @@ def record(
     deps: CommandDependencies,
     *,
     idempotency_key: str | None = None,
+    caller: str | None = None,
     correlation_id: str | None = None,
 ) -> Event:
+    """Record the command; with an idempotency key, at most once per account, caller
+    (the token's subject) and key."""
+    if idempotency_key is not None and not caller:
+        raise ValueError("an idempotency key is scoped to its caller: give the caller")
     fingerprint = fingerprint_of(command)
     for attempt in range(deps.settings.max_attempts):
-        if idempotency_key is not None:
-            previous = deps.store.idempotency_record(command.account_id, idempotency_key)
+        if idempotency_key is not None and caller:
+            previous = deps.store.idempotency_record(command.account_id, caller, idempotency_key)
             if previous is not None:
                 return _replay(previous, fingerprint)
         state = deps.store.load(command.account_id)
@@ -71,8 +76,8 @@ def record(
             overdraft_limit=deps.settings.overdraft_limit,
         )
         claim = (
-            IdempotencyRecord(command.account_id, idempotency_key, fingerprint, event)
-            if idempotency_key is not None
+            IdempotencyRecord(command.account_id, caller, idempotency_key, fingerprint, event)
+            if idempotency_key is not None and caller
             else None
         )
         stored = StoredEvent(event, evolve(state, event, deps.settings.zone), correlation_id)

@@ -50,9 +50,12 @@ class WriteCanceled(Exception):
 
 @frozen
 class IdempotencyRecord:
-    """What a stored idempotency key remembers: the request it answered and the answer."""
+    """What a stored idempotency key remembers: the request it answered and the answer.
+    A key is the caller's own (the token's subject): two callers that happen to pick
+    the same key on the same account are two requests."""
 
     account_id: str
+    caller: str
     key: str
     fingerprint: str
     event: Event
@@ -87,7 +90,9 @@ class EventStore(Protocol):
     def events(self, account_id: str, *, after: int, limit: int) -> Sequence[Event]:
         """Up to `limit` events with a version greater than `after`, in version order."""
 
-    def idempotency_record(self, account_id: str, key: str) -> IdempotencyRecord | None: ...
+    def idempotency_record(
+        self, account_id: str, caller: str, key: str
+    ) -> IdempotencyRecord | None: ...
 
 
 @frozen
@@ -127,6 +132,12 @@ class ProjectionStore(Protocol):
         whether it was written."""
 
     def load(self, account_id: str) -> Sequence[ReadModel]: ...
+
+    def repair(self, account_id: str, model: ReadModel, *, replacing: int | None) -> bool:
+        """Write the read model into the active generation whatever its version, iff the
+        stored one is still at version `replacing` (None: absent); returns whether it
+        was written. Only for `verify --repair`: the one write that may go backwards,
+        to undo a read model ahead of the events table (a forged event's)."""
 
 
 class StatementReader(Protocol):

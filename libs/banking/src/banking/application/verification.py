@@ -4,6 +4,10 @@ the fold says it must be.
 The expected read models come from the same projection functions the projectors
 run, applied to states from the fold (not from the stored snapshots), so a wrong
 snapshot shows up as well as a wrong or missing read model.
+
+A read model missing or behind is repaired by a replay (the projectors' own path); one
+at or ahead of the fold's version with another value (what a forged event leaves:
+the version guard then refuses every true write) is overwritten with the fold's.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from attrs import frozen
 
-from banking.application.ports import EventStore
+from banking.application.ports import EventStore, ProjectionStore
 from banking.domain.account import Account, evolve
 from banking.domain.events import Event
 from banking.domain.read_models import (
@@ -45,6 +49,16 @@ class Difference:
         (that takes a rebuild into a fresh generation)."""
         return self.expected is not None and (
             self.actual is None or self.actual.version < self.expected.version
+        )
+
+    @property
+    def overwritable(self) -> bool:
+        """Whether only an overwrite can fix it: the read model is at or ahead of the
+        fold's version (a replay's older or equal version never lands on it)."""
+        return (
+            self.expected is not None
+            and self.actual is not None
+            and self.actual.version >= self.expected.version
         )
 
     def __str__(self) -> str:
@@ -166,3 +180,35 @@ def _landed_since(
     owed = baseline.read_models.get(key)
     right_at_its_version = at_versions.get((actual.version, *key)) == actual
     return right_at_its_version and (owed is None or actual.version >= owed.version)
+
+
+def overwrite(
+    found: Iterable[Difference],
+    store: EventStore,
+    projections: ProjectionStore,
+    zone: ZoneInfo,
+) -> list[Difference]:
+    """Overwrite each read model at or ahead of the fold's version that is wrong with the
+    fold's, as the events are now; returns those written.
+
+    Each account is folded again first, so a read model that is merely newer than
+    verify's look (live traffic) and right at its own version is left alone, and the
+    write replaces only the version verify saw (a true write landing meanwhile wins)."""
+    by_account: dict[str, list[Difference]] = {}
+    for difference in found:
+        if difference.overwritable:
+            by_account.setdefault(difference.account_id, []).append(difference)
+    written = []
+    for account_id, owed in by_account.items():
+        names = tuple(sorted({d.read_model for d in owed}))
+        events = all_events(store, account_id)
+        history = read_models_by_version(account_id, events, zone, names)
+        latest = _latest(events, history).read_models
+        for difference in owed:
+            key = (difference.read_model, difference.qualifier)
+            actual, fresh = difference.actual, latest.get(key)
+            if actual is None or fresh is None or history.get((actual.version, *key)) == actual:
+                continue
+            if projections.repair(account_id, fresh, replacing=actual.version):
+                written.append(difference)
+    return written

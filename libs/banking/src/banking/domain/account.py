@@ -75,9 +75,10 @@ def decide(
     # clocks disagree, so months in version order are months in time order.
     recorded_at = max(now, state.last_recorded_at) if state.last_recorded_at else now
     if isinstance(command, RecordDebit) and state.balance - command.amount < -overdraft_limit:
+        # The figures go in details, which only a caller who may read the account sees.
         raise InsufficientFunds(
-            f"debit of {command.amount} would take the balance of {state.balance} "
-            f"below the overdraft limit of {overdraft_limit}"
+            "the debit would take the balance below the account's overdraft limit",
+            {"balance": str(state.balance), "overdraftLimit": str(overdraft_limit)},
         )
     event_type = Credited if isinstance(command, RecordCredit) else Debited
     return event_type(

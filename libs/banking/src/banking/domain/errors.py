@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 
 class DomainError(Exception):
+    """`message` is for any caller; `details` are figures only a caller who may read
+    the account is shown (an error must not tell a caller what it may not read)."""
+
     code = "domain_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, details: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details: Mapping[str, str] = MappingProxyType(dict(details or {}))
 
 
 class InvalidAmount(DomainError):
@@ -25,6 +32,13 @@ class InvalidRequest(DomainError):
 
 class InsufficientFunds(DomainError):
     code = "insufficient_funds"
+
+
+class IdempotencyKeyRequired(DomainError):
+    """A request that moves money without an idempotency key: a client retrying it
+    after a lost answer could not help posting it twice."""
+
+    code = "idempotency_key_required"
 
 
 class IdempotencyKeyReused(DomainError):
@@ -47,6 +61,7 @@ class StatementNotFound(DomainError):
 
 
 class UnknownEvent(DomainError):
-    """A stored event whose type or schema version this code does not know."""
+    """A stored event whose type or schema version this code does not know: a corrupt
+    store or a deployment behind its data, never the caller's fault (a 500 over HTTP)."""
 
     code = "unknown_event"

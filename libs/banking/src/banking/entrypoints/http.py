@@ -1,8 +1,10 @@
 """The HTTP API's conventions, shared by the commands and queries functions.
 
-Errors are `{"error": {"code", "message"}}` with a stable code. Request bodies are
-parsed strictly: exact decimals (never floats), no NaN/Infinity, no duplicate keys,
-bounded size and depth.
+Errors are `{"error": {"code", "message"}}` with a stable code, plus `"details"`
+(figures such as a refused debit's balance) only for a caller who may read the
+account. Request bodies are parsed strictly: exact decimals (never floats), no
+NaN/Infinity, no duplicate keys, bounded size and depth. No answer may be cached:
+every one is about one caller's money, as it is now.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +28,10 @@ from banking.domain.errors import (
     InsufficientFunds,
     InvalidRequest,
     StatementNotFound,
+    UnknownEvent,
 )
-from banking.entrypoints.auth import Forbidden, Unauthenticated
+from banking.entrypoints.auth import Access, Forbidden, Unauthenticated, principal_of
+from banking.entrypoints.observability import count, logger
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 32
@@ -39,6 +43,8 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     AccountNotFound: 404,
     StatementNotFound: 404,
     StoreThrottled: 503,
+    # A stored event this code cannot read is the store's fault, never the caller's.
+    UnknownEvent: 500,
 }
 # How long a client should wait before sending the same request again (seconds).
 RETRY_AFTER_BY_ERROR: dict[type[DomainError], int] = {StoreThrottled: 1}
@@ -61,19 +67,36 @@ STATUS_BY_ERROR.update(
 )
 
 
+# The metric the "stored event unreadable" alarm watches (namespace Ledger).
+UNREADABLE_EVENT_METRIC = "StoredEventUnreadable"
+INTERNAL_ERROR = "internal_error"
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
 def error_response(
-    status: int, code: str, message: str, *, retry_after: int | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: Mapping[str, str] | None = None,
+    *,
+    retry_after: int | None = None,
 ) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=json.dumps({"error": {"code": code, "message": message}}),
-        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
-    )
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = dict(details)
+    response = json_response(status, {"error": error})
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def json_response(status: int, body: dict[str, Any]) -> Response[str]:
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body),
+        headers=dict(_NO_STORE),
+    )
 
 
 def register_error_handlers(
@@ -81,12 +104,16 @@ def register_error_handlers(
 ) -> None:
     @app.exception_handler(DomainError)  # type: ignore[misc]  # powertools leaves it untyped
     def _domain_error(error: DomainError) -> Response[str]:
+        if isinstance(error, UnknownEvent):
+            return _unreadable_event(error)
         if on_error is not None:
             on_error(error)
+        details = error.details if _may_read_account(app) else None
         return error_response(
             STATUS_BY_ERROR.get(type(error), 400),
             error.code,
             error.message,
+            details,
             retry_after=RETRY_AFTER_BY_ERROR.get(type(error)),
         )
 
@@ -94,6 +121,28 @@ def register_error_handlers(
     def _not_found(_: NotFoundError) -> Response[str]:
         path = app.current_event.raw_path
         return error_response(404, RouteNotFound.code, f"no route for {_method(app)} {path}")
+
+
+def _unreadable_event(error: UnknownEvent) -> Response[str]:
+    # What is wrong is for the operators (the log and the alarm), not for the caller.
+    logger.error("stored event unreadable", extra={"code": error.code, "reason": error.message})
+    count(UNREADABLE_EVENT_METRIC)
+    return error_response(
+        STATUS_BY_ERROR[UnknownEvent],
+        INTERNAL_ERROR,
+        "the account's stored events could not be read; retry later",
+    )
+
+
+def _may_read_account(app: APIGatewayHttpResolver) -> bool:
+    """Whether the caller may read the account of the request's path: only then does
+    an error show figures of it."""
+    account_id = (app.current_event.path_parameters or {}).get("accountId")
+    try:
+        principal = principal_of(app.current_event.raw_event)
+    except Unauthenticated:
+        return False
+    return account_id is not None and principal.may(Access.READ, account_id)
 
 
 def _method(app: APIGatewayHttpResolver) -> str:

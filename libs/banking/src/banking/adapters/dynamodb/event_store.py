@@ -115,7 +115,7 @@ class DynamoDBEventStore:
         now = self._now()
         key_item = to_item(
             {
-                "idempotencyKey": _key(record.account_id, record.key),
+                "idempotencyKey": _key(record.account_id, record.caller, record.key),
                 "accountId": record.account_id,
                 "fingerprint": record.fingerprint,
                 "event": event_to_dict(record.event),
@@ -196,12 +196,14 @@ class DynamoDBEventStore:
             if not start:
                 return
 
-    def idempotency_record(self, account_id: str, key: str) -> IdempotencyRecord | None:
+    def idempotency_record(
+        self, account_id: str, caller: str, key: str
+    ) -> IdempotencyRecord | None:
         if self._idempotency is None:
             return None
         response = self._client.get_item(
             TableName=self._idempotency,
-            Key={"idempotencyKey": {"S": _key(account_id, key)}},
+            Key={"idempotencyKey": {"S": _key(account_id, caller, key)}},
             ConsistentRead=True,
         )
         if "Item" not in response:
@@ -211,6 +213,7 @@ class DynamoDBEventStore:
             return None
         return IdempotencyRecord(
             account_id=account_id,
+            caller=caller,
             key=key,
             fingerprint=str(data["fingerprint"]),
             event=event_from_dict(data["event"]),
@@ -255,5 +258,8 @@ def _scanned(data: dict[str, Any]) -> Scanned:
         return Unreadable(str(data.get("accountId")), whole(data.get("version", 0)), repr(error))
 
 
-def _key(account_id: str, key: str) -> str:
-    return f"{account_id}#{key}"
+def _key(account_id: str, caller: str, key: str) -> str:
+    # Scoped to the caller too. The caller's length makes the key unambiguous whatever
+    # characters a subject or a key holds (an account id never holds "#"). Keys stored
+    # in the earlier `account#key` form are simply not found: they expire within 7 days.
+    return f"{account_id}#{len(caller)}:{caller}#{key}"

@@ -73,7 +73,23 @@ class DynamoDBProjectionStore:
         ]
         return written[0]
 
-    def _save(self, account_id: str, model: ReadModel, generation: int) -> bool:
+    def repair(self, account_id: str, model: ReadModel, *, replacing: int | None) -> bool:
+        generation = self.generations(READ_MODEL_NAMES[type(model)]).active
+        if replacing is None:
+            return self._save(account_id, model, generation, "attribute_not_exists(#version)")
+        return self._save(
+            account_id, model, generation, "#version = :replacing", {":replacing": replacing}
+        )
+
+    def _save(
+        self,
+        account_id: str,
+        model: ReadModel,
+        generation: int,
+        # A projection never goes backwards: only a newer version lands.
+        condition: str = "attribute_not_exists(#version) OR #version < :version",
+        condition_values: dict[str, Any] | None = None,
+    ) -> bool:
         fields = read_model_to_item(model)
         version = fields.pop("lastKnownVersion")
         names = {f"#f{index}": field for index, field in enumerate(fields)}
@@ -94,10 +110,9 @@ class DynamoDBProjectionStore:
                     },
                 },
                 UpdateExpression=f"SET {assignments}",
-                # A projection never goes backwards: only a newer version lands.
-                ConditionExpression="attribute_not_exists(#version) OR #version < :version",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(values),
+                ExpressionAttributeValues=to_item({**values, **(condition_values or {})}),
             )
         except ClientError as error:
             if failed_condition(error):
