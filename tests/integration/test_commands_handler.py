@@ -347,9 +347,7 @@ def test_a_throttled_command_is_answered_503_with_retry_after_and_stores_nothing
     commands, context, aws, monkeypatch, instant_sdk_retries
 ):
     # GIVEN the events table stays throttled through the SDK's retries
-    attempts = refuse(
-        monkeypatch, "transact_write_items", "ProvisionedThroughputExceededException"
-    )
+    attempts = refuse(monkeypatch, "transact_write_items", "ProvisionedThroughputExceededException")
     event = http_event(
         "POST",
         "/accounts/alice/credits",

@@ -53,7 +53,7 @@ def first_credit() -> StoredEvent:
 
 
 def key_of(stored: StoredEvent) -> IdempotencyRecord:
-    return IdempotencyRecord("alice", "key-1", "fingerprint", stored.event)
+    return IdempotencyRecord("alice", "payroll", "key-1", "fingerprint", stored.event)
 
 
 @pytest.mark.parametrize(
