@@ -17,8 +17,8 @@ from banking.application.verification import all_events, expected_read_models
 from banking.domain.account import RecordCredit, RecordDebit
 from banking.domain.money import Money
 from banking.domain.read_models import MONTHLY_STATEMENT, MonthlyStatement
-from tests.integration.conftest import published
-from tests.integration.test_pipeline_handlers import bus_event
+from tests.conftest import published
+from tests.support import bus_event
 from tests.support import http_event
 
 MONTHS = ("2026-01", "2026-02", "2026-04", "2026-05")

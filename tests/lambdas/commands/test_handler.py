@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support import http_event
+from tests.support import http_event, stored_versions
 
 CREDIT_ROUTE = "POST /accounts/{accountId}/credits"
 DEBIT_ROUTE = "POST /accounts/{accountId}/debits"
@@ -33,15 +33,6 @@ def post(commands, context, kind, account, body=None, headers=None, *, raw=None,
     event["isBase64Encoded"] = base64_body
     response = commands.lambda_handler(event, context)
     return response["statusCode"], json.loads(response["body"])
-
-
-def stored_versions(aws, account):
-    items = aws["dynamodb"].query(
-        TableName=aws["tables"]["events"],
-        KeyConditionExpression="accountId = :a",
-        ExpressionAttributeValues={":a": {"S": account}},
-    )["Items"]
-    return [int(item["version"]["N"]) for item in items]
 
 
 def test_a_credit_is_stored_and_answered_with_its_version(commands, context, aws):
