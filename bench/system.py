@@ -154,4 +154,3 @@ class BenchSystem:
         for path in (self.state_dir / "logs").glob(f"{FUNCTION_PREFIX}*.log"):
             sizes[short_name(path.stem)] = path.stat().st_size
         return sizes
-

@@ -2,9 +2,9 @@
 
 Each zip holds, at its root, the Lambda directory's own files, the ``banking``
 package from ``libs/banking/src`` and the third-party packages pinned in
-``lambdas/requirements.txt`` (one file: every Lambda runs on the same ones), installed for the Lambda runtime (CPython 3.11,
-manylinux2014 x86_64, wheels only). boto3, botocore and s3transfer are left to
-the Lambda runtime, which ships them.
+``lambdas/requirements.txt`` (one file: every Lambda runs on the same ones),
+installed for the Lambda runtime (CPython 3.11, manylinux2014 x86_64, wheels only).
+boto3, botocore and s3transfer are left to the Lambda runtime, which ships them.
 
 The same sources give byte-identical zips, whatever the checkout's file times,
 umask or the order the file system lists entries in: entries are sorted, every
@@ -215,7 +215,9 @@ def write_zip(entries: dict[str, Path], destination: Path) -> None:
             archive.writestr(info, path.read_bytes(), compresslevel=9)
 
 
-def build(lambda_dir: Path, dist: Path, cache_root: Path, python: str, requirements_file: Path) -> Path:
+def build(
+    lambda_dir: Path, dist: Path, cache_root: Path, python: str, requirements_file: Path
+) -> Path:
     requirements = third_party_requirements(requirements_file)
     packages = installed_packages(requirements, python, cache_root)
     entries = lambda_entries(lambda_dir, packages)

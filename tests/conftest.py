@@ -18,8 +18,8 @@ from moto.dynamodb.responses import DynamoHandler
 
 from scripts.local.aws import FAKE_CREDENTIALS
 from scripts.local.moto_patches import atomic
-from scripts.local.worker_main import LambdaContext
 from scripts.local.tables import create_ledger_tables
+from scripts.local.worker_main import LambdaContext
 
 REGION = "eu-west-1"
 TEST_FUNCTION = {

@@ -97,6 +97,7 @@ def credit(commands, context, account, amount, kind="credits"):
     assert response["statusCode"] == 201, response["body"]
     return json.loads(response["body"])
 
+
 def stream_records(aws):
     """The events table's stream records, shaped as Lambda delivers them."""
     streams = boto3.client("dynamodbstreams", region_name="eu-west-1")
@@ -118,6 +119,7 @@ def stream_records(aws):
             records.append(delivered)
     return records
 
+
 def bus_event(entry):
     event = copy.deepcopy(fixture_event("eventbridge_event_stored"))
     event["source"], event["detail-type"], event["detail"] = (
@@ -126,6 +128,7 @@ def bus_event(entry):
         entry["detail"],
     )
     return event
+
 
 def run_pipeline(pipeline, context, aws):
     """Stream records through the fanout, the dispatcher and the projectors, in turn."""
@@ -136,6 +139,7 @@ def run_pipeline(pipeline, context, aws):
     for event in carried:
         pipeline["projectors"].lambda_handler(bus_event(event), context)
     return carried
+
 
 def read_models(aws, account):
     items = aws["dynamodb"].query(

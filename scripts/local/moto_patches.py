@@ -314,9 +314,7 @@ PATCHES = (
         _ignore_original(_send_dynamodb_items_disabled),
         "5.1.17",
     ),
-    Patch(
-        EventInvokeConfig, "response", _ignore_original(_event_invoke_config_response), "5.1.17"
-    ),
+    Patch(EventInvokeConfig, "response", _ignore_original(_event_invoke_config_response), "5.1.17"),
     Patch(
         LambdaBackend,
         "put_function_event_invoke_config",
@@ -362,9 +360,13 @@ def check_moto_version(installed: str, pinned: str) -> None:
         )
 
 
+def installed_moto_version() -> str:
+    return metadata.version("moto")
+
+
 def apply_patches() -> None:
     """Check the installed moto against the pin, then patch it (once per process)."""
-    check_moto_version(metadata.version("moto"), pinned_moto_version())
+    check_moto_version(installed_moto_version(), pinned_moto_version())
     for patch in PATCHES:
         original = getattr(patch.owner, patch.attribute)
         setattr(patch.owner, patch.attribute, patch.replace(original))

@@ -157,7 +157,9 @@ class LocalSystem:
         self.moto = moto = Moto(
             self._moto.endpoint_url, _region(settings.state_dir / "terraform.tfstate")
         )
-        self.runtime = self._runtime_class(moto, dist_dir, settings.state_dir, settings.port, self.logs)
+        self.runtime = self._runtime_class(
+            moto, dist_dir, settings.state_dir, settings.port, self.logs
+        )
         self.runtime.start()
         write_pointers(settings.state_dir, moto, self.runtime)
         self.timings["up_s"] = time.monotonic() - started

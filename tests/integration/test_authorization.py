@@ -11,8 +11,7 @@ import pytest
 from banking.adapters.dynamodb import DynamoDBProjectionStore
 from banking.domain.money import Money
 from banking.domain.read_models import CurrentMonthBalance, TotalBalance
-from tests.support import stored_versions
-from tests.support import READ_ANY_SCOPE, WRITE_SCOPE, http_event, token_claims
+from tests.support import READ_ANY_SCOPE, WRITE_SCOPE, http_event, stored_versions, token_claims
 
 CREDIT = "POST /accounts/{accountId}/credits"
 BALANCE = "GET /accounts/{accountId}/balance"

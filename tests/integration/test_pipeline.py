@@ -4,7 +4,7 @@ projectors. Each handler's own tests are in tests/lambdas/<name>/."""
 
 from __future__ import annotations
 
-from tests.support import credit, run_pipeline, read_models
+from tests.support import credit, read_models, run_pipeline
 
 
 def test_events_flow_to_the_read_models(pipeline, context, aws):

@@ -15,8 +15,8 @@ from scripts.ops import rebuild, verify
 from scripts.ops.__main__ import main
 from scripts.ops.replay import in_process_runner
 from tests.conftest import published
-from tests.support import bus_event
 from tests.integration.test_statements import write_history
+from tests.support import bus_event
 
 LEDGER = ["--environment", "test"]
 

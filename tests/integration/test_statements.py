@@ -18,8 +18,7 @@ from banking.domain.account import RecordCredit, RecordDebit
 from banking.domain.money import Money
 from banking.domain.read_models import MONTHLY_STATEMENT, MonthlyStatement
 from tests.conftest import published
-from tests.support import bus_event
-from tests.support import http_event
+from tests.support import bus_event, http_event
 
 MONTHS = ("2026-01", "2026-02", "2026-04", "2026-05")
 

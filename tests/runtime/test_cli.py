@@ -30,4 +30,3 @@ def test_up_on_a_taken_port_fails_clearly_and_starts_nothing(
 def test_down_without_up_stops_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert down(Settings(state_dir=tmp_path)) == 0
     assert "nothing to stop" in capsys.readouterr().out
-
