@@ -27,6 +27,7 @@ import requests
 from botocore.config import Config
 
 from scripts.local.aws import FAKE_CREDENTIALS
+from scripts.local.threads import Workers
 
 PROBE_INTERVAL_S = 0.1
 
@@ -55,7 +56,8 @@ def _status(response: requests.Response | None) -> int:
 def commands(
     api_url: str, accounts: list[str], clients: int, seconds: float, headers: dict[str, str]
 ) -> dict[str, Any]:
-    stop = threading.Event()
+    workers = Workers()
+    stop = workers.stopped
     lock = threading.Lock()
     statuses: Counter[int] = Counter()
     accepted: list[tuple[float, str, int]] = []  # (time of the 201, account, version)
@@ -71,14 +73,8 @@ def commands(
                 if response is not None and response.status_code == 201:
                     accepted.append((at, account, int(response.json()["version"])))
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    stop.wait(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    workers.run_for(seconds, client, clients)
     elapsed = time.perf_counter() - started
     heads: dict[str, int] = {}
     for _, account, version in accepted:
@@ -248,7 +244,8 @@ def ramp(
 def raw_puts(
     endpoint_url: str, region: str, table: str, clients: int, seconds: float
 ) -> dict[str, Any]:
-    stop = threading.Event()
+    workers = Workers()
+    stop = workers.stopped
     counts = [0] * clients
     failures = [0] * clients
 
@@ -280,14 +277,8 @@ def raw_puts(
                 continue
             counts[index] += 1
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    stop.wait(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    workers.run_for(seconds, client, clients)
     return {
         "seconds": time.perf_counter() - started,
         "writes": sum(counts),
