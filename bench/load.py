@@ -22,11 +22,10 @@ import time
 from collections import Counter
 from typing import Any
 
-import boto3
 import requests
 from botocore.config import Config
 
-from scripts.local.aws import FAKE_CREDENTIALS
+from scripts.local.aws import fake_session
 from scripts.local.threads import Workers
 
 PROBE_INTERVAL_S = 0.1
@@ -250,13 +249,9 @@ def raw_puts(
     failures = [0] * clients
 
     def client(index: int) -> None:
-        dynamodb = boto3.client(
+        dynamodb = fake_session(region).client(
             "dynamodb",
             endpoint_url=endpoint_url,
-            region_name=region,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
             config=Config(user_agent_extra="app/bench-raw", retries={"mode": "standard"}),
         )
         version = 0
