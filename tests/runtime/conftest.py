@@ -156,3 +156,26 @@ def bodies(messages: list[dict[str, Any]]) -> list[Any]:
 
 
 Waiter = Callable[[Callable[[], bool], float], None]
+
+
+def table_streaming_to(bench: Bench, handler: str, **settings: Any) -> tuple[str, str]:
+    """A table whose stream feeds a function; returns the observed queue's URL and the
+    stream ARN."""
+    observed_url, _ = bench.queue("observed")
+    arn = bench.function(
+        "consumer", {"handler.py": handler}, environment={"OBSERVED_QUEUE_URL": observed_url}
+    )
+    table = bench.moto.client("dynamodb").create_table(
+        TableName="events",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]
+    bench.moto.client("lambda").create_event_source_mapping(
+        EventSourceArn=table["LatestStreamArn"],
+        FunctionName=arn,
+        StartingPosition="TRIM_HORIZON",
+        **settings,
+    )
+    return observed_url, table["LatestStreamArn"]
