@@ -152,3 +152,16 @@ def read_models(aws, account):
         for item in items
         if item["readModel"]["S"] in BALANCE_READ_MODELS
     }
+
+
+def replay_segment(replay, context, payload):
+    """Invoke the replay function as its caller does, again from each answer's
+    lastEvaluatedKey until that is null; returns the number of invocations."""
+    invocations = 0
+    while True:
+        answer = replay.lambda_handler(payload, context)
+        invocations += 1
+        assert answer["failures"] == []
+        if answer["lastEvaluatedKey"] is None:
+            return invocations
+        payload = {**payload, "startKey": answer["lastEvaluatedKey"]}

@@ -8,6 +8,33 @@ from __future__ import annotations
 
 from typing import Any
 
+# (attribute, type): the partition key, then the sort key if any.
+Key = tuple[tuple[str, str], ...]
+EVENTS_KEY: Key = (("accountId", "S"), ("version", "N"))
+IDEMPOTENCY_KEY: Key = (("idempotencyKey", "S"),)
+PROJECTIONS_KEY: Key = (("accountId", "S"), ("readModel", "S"))
+
+
+def create_table(client: Any, name: str, key: Key, *, stream: bool = False) -> None:
+    """An on-demand table with that key (and a NEW_IMAGE stream if ``stream``)."""
+    extra: dict[str, Any] = (
+        {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
+        if stream
+        else {}
+    )
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": attribute, "KeyType": kind}
+            for (attribute, _), kind in zip(key, ("HASH", "RANGE"), strict=False)
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": attribute, "AttributeType": type_} for attribute, type_ in key
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
+
 
 def create_ledger_tables(client: Any, prefix: str) -> dict[str, str]:
     names = {
@@ -15,35 +42,7 @@ def create_ledger_tables(client: Any, prefix: str) -> dict[str, str]:
         "idempotency": f"{prefix}-idempotency",
         "projections": f"{prefix}-projections",
     }
-    client.create_table(
-        TableName=names["events"],
-        KeySchema=[
-            {"AttributeName": "accountId", "KeyType": "HASH"},
-            {"AttributeName": "version", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "accountId", "AttributeType": "S"},
-            {"AttributeName": "version", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
-    client.create_table(
-        TableName=names["idempotency"],
-        KeySchema=[{"AttributeName": "idempotencyKey", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "idempotencyKey", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.create_table(
-        TableName=names["projections"],
-        KeySchema=[
-            {"AttributeName": "accountId", "KeyType": "HASH"},
-            {"AttributeName": "readModel", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "accountId", "AttributeType": "S"},
-            {"AttributeName": "readModel", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(client, names["events"], EVENTS_KEY, stream=True)
+    create_table(client, names["idempotency"], IDEMPOTENCY_KEY)
+    create_table(client, names["projections"], PROJECTIONS_KEY)
     return names

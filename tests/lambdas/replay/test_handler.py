@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import published
-from tests.support import credit
+from tests.support import credit, replay_segment
 
 WHOLE_TABLE = {"segment": 0, "totalSegments": 1}
 
@@ -57,14 +57,7 @@ def test_near_its_timeout_it_stops_and_the_next_invocation_resumes_where_it_stop
     replay = load_handler("replay")
     monkeypatch.setattr(context, "get_remaining_time_in_millis", lambda: 10_000)
     # WHEN it is invoked again from each answer's lastEvaluatedKey until that is null
-    payload, invocations = dict(WHOLE_TABLE), 0
-    while True:
-        answer = replay.lambda_handler(payload, context)
-        invocations += 1
-        assert answer["failures"] == []
-        if answer["lastEvaluatedKey"] is None:
-            break
-        payload = {**WHOLE_TABLE, "startKey": answer["lastEvaluatedKey"]}
+    invocations = replay_segment(replay, context, WHOLE_TABLE)
     # THEN it took several invocations and still published every account's latest event
     assert invocations > 1
     assert latest_versions(published(aws)) == {"alice": 3, "bob": 1}
