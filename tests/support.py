@@ -75,13 +75,18 @@ def token_claims(subject: str, *scopes: str, **extra: str) -> dict[str, str]:
     return claims
 
 
-def stored_versions(aws, account):
-    items = aws["dynamodb"].query(
-        TableName=aws["tables"]["events"],
+def account_items(aws, table, account):
+    """One account's items of one of the `aws` fixture's tables (events, projections)."""
+    items: list[dict[str, Any]] = aws["dynamodb"].query(
+        TableName=aws["tables"][table],
         KeyConditionExpression="accountId = :a",
         ExpressionAttributeValues={":a": {"S": account}},
     )["Items"]
-    return [int(item["version"]["N"]) for item in items]
+    return items
+
+
+def stored_versions(aws, account):
+    return [int(item["version"]["N"]) for item in account_items(aws, "events", account)]
 
 
 def credit(commands, context, account, amount, kind="credits"):
@@ -142,11 +147,7 @@ def run_pipeline(pipeline, context, aws):
 
 
 def read_models(aws, account):
-    items = aws["dynamodb"].query(
-        TableName=aws["tables"]["projections"],
-        KeyConditionExpression="accountId = :a",
-        ExpressionAttributeValues={":a": {"S": account}},
-    )["Items"]
+    items = account_items(aws, "projections", account)
     return {
         item["readModel"]["S"]: (item["amount"]["S"], int(item["lastKnownVersion"]["N"]))
         for item in items
