@@ -6,14 +6,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt libs/banking/pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_WORKERS ?= 2
+# Every directory of lambdas/ with a handler.py: the names `make test-lambda` takes.
+LAMBDAS := $(sort $(patsubst lambdas/%/handler.py,%,$(wildcard lambdas/*/handler.py)))
 
-.PHONY: help install package test lint typecheck unit integration infra e2e run up down token bench clean
+# Checked when make reads this file, so a wrong NAME fails before anything is installed.
+ifneq ($(filter test-lambda,$(MAKECMDGOALS)),)
+ifneq ($(words $(NAME))$(filter $(NAME),$(LAMBDAS)),1$(strip $(NAME)))
+$(error NAME='$(NAME)' is not a Lambda: make test-lambda NAME=<one of: $(LAMBDAS)>)
+endif
+endif
+
+.PHONY: help install package test test-lambda lint typecheck unit integration infra e2e run up down token bench clean
 
 help:
 	@echo "make run      - bring the whole system up locally, in the foreground (Ctrl-C stops it)"
 	@echo "make up/down  - the same in the background / stop it"
 	@echo "make token SUB=alice [SCOPES=...] [ACCOUNTS=...] - a token of the running system's issuer"
 	@echo "make test     - lint, type-check and run every test (installs what it needs)"
+	@echo "make test-lambda NAME=commands - the tests of one Lambda only (tests/lambdas/NAME)"
 	@echo "make package  - build dist/<lambda>.zip for every Lambda"
 	@echo "make bench    - run the benchmarks"
 
@@ -38,6 +48,10 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
+
+# One function's handler tests, alone: what a developer changing that function runs.
+test-lambda: $(STAMP)
+	$(BIN)/pytest tests/lambdas/$(NAME) -q
 
 test: lint typecheck package
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup

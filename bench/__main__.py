@@ -23,6 +23,7 @@ from attrs import frozen
 from bench import coldstart, load, report, work
 from bench.prices import PRICES_AS_OF, Prices, billed_gb_seconds
 from bench.system import REPO, BenchSystem
+from scripts.local.tables import EVENTS_KEY, create_table
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -124,18 +125,8 @@ def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
 
 def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     dynamodb = work.client(system, "dynamodb", "bench")
-    dynamodb.create_table(
-        TableName="bench-raw",
-        KeySchema=[
-            {"AttributeName": "accountId", "KeyType": "HASH"},
-            {"AttributeName": "version", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "accountId", "AttributeType": "S"},
-            {"AttributeName": "version", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    # The events table's key, without its stream: what a bare conditional put costs.
+    create_table(dynamodb, "bench-raw", EVENTS_KEY)
     raw = _in_process(
         load.raw_puts,
         system.endpoint_url,

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from scripts.local.aws import FAKE_CREDENTIALS
 from scripts.local.code import CodeStore
 
 _PROBE = """
@@ -31,9 +32,7 @@ print(time.perf_counter() - started)
 
 _ENVIRONMENT = {
     "PATH": "/usr/bin:/bin",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
+    **FAKE_CREDENTIALS,
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9",

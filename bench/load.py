@@ -23,11 +23,11 @@ import uuid
 from collections import Counter
 from typing import Any
 
-import boto3
 import requests
 from botocore.config import Config
 
-from scripts.local.aws import FAKE_CREDENTIALS
+from scripts.local.aws import fake_session
+from scripts.local.threads import Workers
 
 PROBE_INTERVAL_S = 0.1
 
@@ -62,7 +62,8 @@ def _status(response: requests.Response | None) -> int:
 def commands(
     api_url: str, accounts: list[str], clients: int, seconds: float, headers: dict[str, str]
 ) -> dict[str, Any]:
-    stop = threading.Event()
+    workers = Workers()
+    stop = workers.stopped
     lock = threading.Lock()
     statuses: Counter[int] = Counter()
     accepted: list[tuple[float, str, int]] = []  # (time of the 201, account, version)
@@ -78,14 +79,8 @@ def commands(
                 if response is not None and response.status_code == 201:
                     accepted.append((at, account, int(response.json()["version"])))
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    stop.wait(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    workers.run_for(seconds, client, clients)
     elapsed = time.perf_counter() - started
     heads: dict[str, int] = {}
     for _, account, version in accepted:
@@ -253,18 +248,15 @@ def ramp(
 def raw_puts(
     endpoint_url: str, region: str, table: str, clients: int, seconds: float
 ) -> dict[str, Any]:
-    stop = threading.Event()
+    workers = Workers()
+    stop = workers.stopped
     counts = [0] * clients
     failures = [0] * clients
 
     def client(index: int) -> None:
-        dynamodb = boto3.client(
+        dynamodb = fake_session(region).client(
             "dynamodb",
             endpoint_url=endpoint_url,
-            region_name=region,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
             config=Config(user_agent_extra="app/bench-raw", retries={"mode": "standard"}),
         )
         version = 0
@@ -285,14 +277,8 @@ def raw_puts(
                 continue
             counts[index] += 1
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    stop.wait(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    workers.run_for(seconds, client, clients)
     return {
         "seconds": time.perf_counter() - started,
         "writes": sum(counts),

@@ -1,8 +1,8 @@
 """The local runtime's moto server, metered: every AWS request is counted by caller,
 service and operation, with the DynamoDB capacity units it would consume.
 
-Run as ``python -m bench.moto_server --port 0``: it prints ``MOTO_PORT=<port>`` and
-serves moto (patched exactly as scripts.local.moto_server patches it) plus:
+Run as ``python -m bench.moto_server --port 0``: it is scripts.local.moto_server (the
+same patched moto, the same ``MOTO_PORT=<port>`` line) with a WSGI layer in front:
 
 - ``GET /_bench/meter``: the counts so far, as JSON; ``POST /_bench/meter/reset``;
 - ``POST /_bench/seed`` ``{"region", "table", "items"}``: writes items straight into
@@ -14,29 +14,22 @@ A caller is told apart by the ``app/<id>`` of its User-Agent (botocore's
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import re
-import signal
-import sys
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import make_server
 
 from bench.capacity import item_size, read_units, write_units
-from scripts.local.moto_server import patch_moto
+from scripts.local.moto_server import StartResponse, WsgiApp, serve
 
 # moto's account for any credentials it does not know, such as the fake ones.
 DEFAULT_ACCOUNT_ID = "123456789012"
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _APP_ID = re.compile(r"\bapp/(\S+)")
 _SERVICES = {
@@ -253,26 +246,5 @@ def _json(raw: bytes) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args(argv)
-    patch_moto()
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = MeteredApp(DomainDispatcherApplication(create_backend_app), Meter())
-    server = make_server("127.0.0.1", args.port, app, threaded=True)
-    print(f"MOTO_PORT={server.server_port}", flush=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    server.shutdown()
-    sys.exit(0)
-
-
 if __name__ == "__main__":
-    main()
+    serve(__doc__ or "", lambda app: MeteredApp(app, Meter()))

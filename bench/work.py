@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-import boto3
 import requests
 from attrs import frozen
 from botocore.config import Config
@@ -20,7 +19,7 @@ from bench.history import history_items
 from bench.prices import LIST_PRICES, Prices, Work, cost_breakdown
 from bench.seed_dispatcher import seed_aggregate
 from bench.system import BenchSystem
-from scripts.local.aws import FAKE_CREDENTIALS
+from scripts.local.aws import fake_session
 
 PIPELINE = ("commands", "fanout", "dispatcher", "projectors")
 TIMEOUT_S = 60
@@ -46,13 +45,9 @@ class Transaction:
 
 
 def client(system: BenchSystem, service: str, app_id: str) -> Any:
-    return boto3.client(  # type: ignore[call-overload]
+    return fake_session(system.region).client(  # type: ignore[call-overload]
         service,
         endpoint_url=system.endpoint_url,
-        region_name=system.region,
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
         config=Config(user_agent_extra=f"app/{app_id}", retries={"mode": "standard"}),
     )
 

@@ -1,10 +1,10 @@
 """Build one reproducible deployment zip per Lambda: ``dist/<lambda>.zip``.
 
 Each zip holds, at its root, the Lambda directory's own files, the ``banking``
-package from ``libs/banking/src`` and the third-party packages pinned in the
-Lambda's ``requirements.txt``, installed for the Lambda runtime (CPython 3.11,
-manylinux2014 x86_64, wheels only). boto3, botocore and s3transfer are left to
-the Lambda runtime, which ships them.
+package from ``libs/banking/src`` and the third-party packages pinned in
+``lambdas/requirements.txt`` (one file: every Lambda runs on the same ones),
+installed for the Lambda runtime (CPython 3.11, manylinux2014 x86_64, wheels only).
+boto3, botocore and s3transfer are left to the Lambda runtime, which ships them.
 
 The same sources give byte-identical zips, whatever the checkout's file times,
 umask or the order the file system lists entries in: entries are sorted, every
@@ -13,7 +13,7 @@ files pip writes differently on every install (RECORD, INSTALLER,
 direct_url.json, console-script launchers) are left out. That is what lets
 ``terraform plan`` show no change when no code changed.
 
-Only what requirements.txt pins is installed (``--no-deps``), so a new release of a
+Only what lambdas/requirements.txt pins is installed (``--no-deps``), so a new release of a
 transitive dependency can never change a zip: the build fails, naming what is
 missing, when a pinned package needs something neither pinned nor in the runtime.
 The pip install is cached per requirements hash under ``build/site-packages``.
@@ -193,9 +193,7 @@ def lambda_entries(lambda_dir: Path, packages: Path | None) -> dict[str, Path]:
             (name, path) for name, path in files_under(packages) if not name.startswith("bin/")
         )
     sources.append(files_under(ROOT / "libs" / "banking" / "src" / "banking", "banking/"))
-    sources.append(
-        (name, path) for name, path in files_under(lambda_dir) if name != "requirements.txt"
-    )
+    sources.append(files_under(lambda_dir))
     for source in sources:
         for name, path in source:
             if name in entries:
@@ -217,8 +215,10 @@ def write_zip(entries: dict[str, Path], destination: Path) -> None:
             archive.writestr(info, path.read_bytes(), compresslevel=9)
 
 
-def build(lambda_dir: Path, dist: Path, cache_root: Path, python: str) -> Path:
-    requirements = third_party_requirements(lambda_dir / "requirements.txt")
+def build(
+    lambda_dir: Path, dist: Path, cache_root: Path, python: str, requirements_file: Path
+) -> Path:
+    requirements = third_party_requirements(requirements_file)
     packages = installed_packages(requirements, python, cache_root)
     entries = lambda_entries(lambda_dir, packages)
     destination = dist / f"{lambda_dir.name}.zip"
@@ -252,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("names", nargs="*", help="Lambda directories to build (default: all)")
     parser.add_argument("--lambdas", type=Path, default=ROOT / "lambdas")
+    parser.add_argument(
+        "--requirements",
+        type=Path,
+        help="the pinned packages of every Lambda (default: requirements.txt in --lambdas)",
+    )
     parser.add_argument("--dist", type=Path, default=ROOT / "dist")
     parser.add_argument("--cache", type=Path, default=ROOT / "build" / "site-packages")
     parser.add_argument("--python", default=sys.executable, help="interpreter whose pip to use")
@@ -262,7 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no Lambda (a directory with handler.py) under {args.lambdas}", file=sys.stderr)
         return 1
     for directory in directories:
-        zip_path = build(directory, args.dist, args.cache, args.python)
+        zip_path = build(
+            directory,
+            args.dist,
+            args.cache,
+            args.python,
+            args.requirements or args.lambdas / "requirements.txt",
+        )
         size = zip_path.stat().st_size
         print(f"{zip_path}  {size / 1_048_576:.2f} MiB ({size} bytes)")
     return 0

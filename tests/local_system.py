@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from scripts.local.__main__ import down, up
+from scripts.local.aws import FAKE_CREDENTIALS
 from scripts.local.issuer import token_for
 from scripts.local.system import REPO, Settings, free_port
 from scripts.ops.aws import Ledger
@@ -27,8 +28,8 @@ class System:
     def ledger(self) -> Ledger:
         """What `scripts/ledger` would use for this system (its moto, its Invoke API)."""
         # moto accepts any credentials; the usual chain may have none.
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        for name, value in FAKE_CREDENTIALS.items():
+            os.environ.setdefault(name, value)
         return Ledger(
             "local", self._pointer("moto-url"), self._pointer("region"), self._pointer("lambda-url")
         )

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import uuid
 from pathlib import Path
 from typing import Any
+
+import boto3
+
+from banking.domain.read_models import BALANCE_READ_MODELS
+from tests.conftest import published
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 
@@ -70,41 +77,131 @@ def token_claims(subject: str, *scopes: str, **extra: str) -> dict[str, str]:
     return claims
 
 
-def create_ledger_tables(client: Any, prefix: str) -> dict[str, str]:
-    names = {
-        "events": f"{prefix}-events",
-        "idempotency": f"{prefix}-idempotency",
-        "projections": f"{prefix}-projections",
+def account_items(aws, table, account):
+    """One account's items of one of the `aws` fixture's tables (events, projections)."""
+    items: list[dict[str, Any]] = aws["dynamodb"].query(
+        TableName=aws["tables"][table],
+        KeyConditionExpression="accountId = :a",
+        ExpressionAttributeValues={":a": {"S": account}},
+    )["Items"]
+    return items
+
+
+def stored_versions(aws, account):
+    return [int(item["version"]["N"]) for item in account_items(aws, "events", account)]
+
+
+def credit(commands, context, account, amount, kind="credits"):
+    event = http_event(
+        "POST",
+        f"/accounts/{account}/{kind}",
+        route_key=f"POST /accounts/{{accountId}}/{kind}",
+        path_parameters={"accountId": account},
+        body=json.dumps({"amount": amount}),
+        headers={"idempotency-key": str(uuid.uuid4())},
+        request_id=f"req-{account}-{amount}",
+    )
+    response = commands.lambda_handler(event, context)
+    assert response["statusCode"] == 201, response["body"]
+    return json.loads(response["body"])
+
+
+def stream_records(aws):
+    """The events table's stream records, shaped as Lambda delivers them."""
+    streams = boto3.client("dynamodbstreams", region_name="eu-west-1")
+    arn = aws["dynamodb"].describe_table(TableName=aws["tables"]["events"])["Table"][
+        "LatestStreamArn"
+    ]
+    records = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        for record in streams.get_records(ShardIterator=iterator)["Records"]:
+            # Lambda delivers the creation time as epoch seconds, not a datetime.
+            delivered: dict[str, Any] = {**record, "eventSourceARN": arn}
+            delivered["dynamodb"] = {
+                **record["dynamodb"],
+                "ApproximateCreationDateTime": 1795676400,
+            }
+            records.append(delivered)
+    return records
+
+
+def bus_event(entry):
+    event = copy.deepcopy(fixture_event("eventbridge_event_stored"))
+    event["source"], event["detail-type"], event["detail"] = (
+        entry["source"],
+        entry["detail-type"],
+        entry["detail"],
+    )
+    return event
+
+
+def run_pipeline(pipeline, context, aws):
+    """Stream records through the fanout, the dispatcher and the projectors, in turn."""
+    pipeline["fanout"].lambda_handler({"Records": stream_records(aws)}, context)
+    for envelope in published(aws):
+        pipeline["dispatcher"].lambda_handler(bus_event(envelope), context)
+    carried = published(aws)
+    for event in carried:
+        pipeline["projectors"].lambda_handler(bus_event(event), context)
+    return carried
+
+
+def read_models(aws, account):
+    items = account_items(aws, "projections", account)
+    return {
+        item["readModel"]["S"]: (item["amount"]["S"], int(item["lastKnownVersion"]["N"]))
+        for item in items
+        if item["readModel"]["S"] in BALANCE_READ_MODELS
     }
-    client.create_table(
-        TableName=names["events"],
-        KeySchema=[
-            {"AttributeName": "accountId", "KeyType": "HASH"},
-            {"AttributeName": "version", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "accountId", "AttributeType": "S"},
-            {"AttributeName": "version", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+
+
+def replay_segment(replay, context, payload):
+    """Invoke the replay function as its caller does, again from each answer's
+    lastEvaluatedKey until that is null; returns the number of invocations."""
+    invocations = 0
+    while True:
+        answer = replay.lambda_handler(payload, context)
+        invocations += 1
+        assert answer["failures"] == []
+        if answer["lastEvaluatedKey"] is None:
+            return invocations
+        payload = {**payload, "startKey": answer["lastEvaluatedKey"]}
+
+
+CREDIT_ROUTE = "POST /accounts/{accountId}/credits"
+DEBIT_ROUTE = "POST /accounts/{accountId}/debits"
+
+
+def post(
+    commands,
+    context,
+    kind,
+    account,
+    body=None,
+    headers=None,
+    *,
+    raw=None,
+    base64_body=False,
+    keyed=True,
+    claims=None,
+):
+    """POST as a client does: with a fresh Idempotency-Key unless `headers` has one (or
+    `keyed` is False)."""
+    text = raw if raw is not None else json.dumps(body)
+    if keyed:
+        headers = {"idempotency-key": str(uuid.uuid4()), **(headers or {})}
+    event = http_event(
+        "POST",
+        f"/accounts/{account}/{kind}",
+        route_key=DEBIT_ROUTE if kind == "debits" else CREDIT_ROUTE,
+        path_parameters={"accountId": account},
+        body=base64.b64encode(text.encode()).decode() if base64_body else text,
+        headers=headers,
+        claims=claims,
     )
-    client.create_table(
-        TableName=names["idempotency"],
-        KeySchema=[{"AttributeName": "idempotencyKey", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "idempotencyKey", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.create_table(
-        TableName=names["projections"],
-        KeySchema=[
-            {"AttributeName": "accountId", "KeyType": "HASH"},
-            {"AttributeName": "readModel", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "accountId", "AttributeType": "S"},
-            {"AttributeName": "readModel", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return names
+    event["isBase64Encoded"] = base64_body
+    response = commands.lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"])

@@ -14,18 +14,23 @@ FAKE_CREDENTIALS = {
 }
 
 
+def fake_session(region: str) -> boto3.session.Session:
+    """A session with the fake credentials moto accepts, whatever the environment holds."""
+    return boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=region,
+    )
+
+
 class Moto:
     """Where moto listens and in which region Terraform created the resources."""
 
     def __init__(self, endpoint_url: str, region: str) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
-        self._session = boto3.session.Session(
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-            region_name=region,
-        )
+        self._session = fake_session(region)
         self._config = Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=30)
 
     def client(self, service: str) -> Any:

@@ -29,6 +29,7 @@ from scripts.local.aws import Moto
 from scripts.local.destinations import Destinations
 from scripts.local.faults import DUPLICATE, Faults
 from scripts.local.logs import Logs
+from scripts.local.threads import Workers
 from scripts.local.wiring import Rule, Target, Wiring
 
 TAP_RULE = "ledger-local-runtime-tap"
@@ -78,30 +79,21 @@ class BusDelivery:
         self._invoker = invoker
         self._destinations = destinations
         self._logs = logs
-        self._stopped = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._workers = Workers()
+        self._stopped = self._workers.stopped
         self._handovers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bus-handover")
 
     def start(self) -> None:
         for bus_name in self._wiring.bus_names:
             queue = self._install_tap(bus_name)
             for index in range(TAP_POLLERS):
-                thread = threading.Thread(
-                    target=self._poll,
-                    args=(bus_name, queue),
-                    daemon=True,
-                    name=f"bus-{bus_name}-{index}",
-                )
-                thread.start()
-                self._threads.append(thread)
+                self._workers.start(self._poll, bus_name, queue, name=f"bus-{bus_name}-{index}")
 
     def request_stop(self) -> None:
-        self._stopped.set()
+        self._workers.request_stop()
 
     def stop(self) -> None:
-        self.request_stop()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        self._workers.stop()
         self._handovers.shutdown(wait=False, cancel_futures=True)
 
     def _install_tap(self, bus_name: str) -> str:

@@ -1,314 +1,46 @@
 """Our moto server: moto's own server, minus what the local runtime does instead, plus
-fixes for what Terraform needs from it.
+fixes for what Terraform needs from it (scripts.local.moto_patches).
 
 Run as ``python -m scripts.local.moto_server --port 0``; it prints ``MOTO_PORT=<port>``
-once it listens on 127.0.0.1, then serves until killed.
+once it listens on 127.0.0.1, then serves until killed. It refuses to start, with one
+line saying why, on a moto other than the pinned one. A variant (bench.moto_server)
+calls ``serve`` with a WSGI wrapper of its own around moto's application.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
 import signal
 import sys
 import threading
-import time
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
 from typing import Any
 
-import moto.sqs.models
-from moto.awslambda.models import EventInvokeConfig, LambdaBackend
-from moto.core.utils import unix_time_millis
-from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
-from moto.dynamodb.responses import DynamoHandler
-from moto.events.models import Rule
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+from scripts.local.moto_patches import MotoVersionError, apply_patches
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def _send_dynamodb_items_disabled(*_args: Any, **_kwargs: Any) -> None:
-    """Stand-in for ``LambdaBackend.send_dynamodb_items``.
-
-    With an event source mapping on a table, moto calls it on every write to invoke the
-    function itself (which needs Docker) and, when that returns truthy, *clears the
-    shard's records*, so nobody could read the stream any more. Returning None keeps
-    every record in the shard for the local runtime's poller, which reads the stream
-    with the dynamodbstreams API like Lambda's own poller does.
-    """
-    return
-
-
-def _without_lambda_targets(send_to_targets: Any) -> Any:
-    """Wrap ``Rule.send_to_targets`` so moto skips the rule's Lambda targets.
-
-    moto raises NotImplementedError for a Lambda target, which fails the whole
-    PutEvents call. The local runtime delivers to Lambda targets itself (scripts.local.bus);
-    moto keeps delivering to the other targets (SQS, logs, ...), the runtime's tap queue
-    among them.
-    """
-
-    # moto's server is threaded: the lock keeps two PutEvents from swapping one rule's
-    # targets at once (the second would restore the already-filtered list).
-    lock = threading.Lock()
-
-    def send(self: Rule, original_event: Any, transform_input: bool = True) -> None:
-        with lock:
-            every_target = self.targets
-            self.targets = [t for t in every_target if ":lambda:" not in t["Arn"]]
-            try:
-                send_to_targets(self, original_event, transform_input)
-            finally:
-                self.targets = every_target
-
-    return send
-
-
-def _event_invoke_config_response(self: EventInvokeConfig) -> dict[str, Any]:
-    """``EventInvokeConfig.response`` with LastModified as AWS sends it, epoch seconds.
-
-    moto sends the function's ISO date string, which the Terraform AWS provider cannot
-    decode, so ``aws_lambda_function_event_invoke_config`` could not be applied.
-    """
-    # moto's dates look like 2026-01-02T03:04:05.123456000Z; seconds are precise enough.
-    parsed = datetime.fromisoformat(self.last_modified[:19]).replace(tzinfo=UTC)
-    return {"FunctionArn": self.arn, "LastModified": parsed.timestamp(), **self.config}
-
-
-def _put_event_invoke_config(
-    self: LambdaBackend, function_name: str, config: dict[str, Any]
-) -> dict[str, Any]:
-    """Put *replaces* a function's async config on AWS; moto appends and keeps reading
-    the first one, so an update would never take effect."""
-    function = self.get_function(function_name)
-    # moto's validation also fails with a KeyError when no destination is given.
-    config = {"DestinationConfig": {}, **config}
-    function.event_invoke_config = [
-        EventInvokeConfig(function.function_arn, function.last_modified, config)
-    ]
-    return function.event_invoke_config[0].response()
-
-
-def _atomic(call_action: Any) -> Any:
-    """Make every DynamoDB request atomic, as the service's are.
-
-    moto's server is threaded and moto takes no lock: a write's condition is checked,
-    then applied, so two conditional puts of one version could both pass the check
-    (the ledger's optimistic concurrency rests on it); and readers see a write half
-    done: an UpdateItem of a new item first stores the bare key, then sets the
-    attributes (a rebuild's scan found a statement with no `lastKnownVersion`), and a
-    cancelled transaction is undone after it was visible. So each DynamoDB request,
-    its answer written out included, holds one lock (moto's server is bound to one
-    CPU anyway).
-    """
-    lock = threading.RLock()
-
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return call_action(*args, **kwargs)
-
-    return locked
-
-
-def _streams_kept_on_cancel(transact: Any) -> Any:
-    """A cancelled TransactWriteItems leaves the tables' streams as they were.
-
-    moto undoes a cancelled transaction by putting back deep copies of the tables taken
-    before it began. Each copy has a stream shard of its own, so the runtime's poller,
-    whose shard iterator holds the old shard, would never see another record (a version
-    conflict between two keyed commands silently stopped the whole pipeline); and the
-    records of the cancelled writes would stay in the old shard. The old shard goes back
-    on the restored table, without them. Runs under the request lock (`_atomic`):
-    nothing else appends.
-    """
-
-    def transact_write_items(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        shards = {
-            name: (table, table.stream_shard, len(table.stream_shard.items))
-            for name, table in self.tables.items()
-            if table.stream_shard is not None
-        }
-        try:
-            return transact(self, *args, **kwargs)
-        except Exception:
-            for name, (table, shard, length) in shards.items():
-                restored = self.tables.get(name)
-                if restored is not None and restored is not table:
-                    del shard.items[length:]
-                    shard.table = restored
-                    restored.stream_shard = shard
-            raise
-
-    return transact_write_items
-
-
-def _scan_by_partition(scan: Any) -> Any:
-    """A Scan page costs about what it returns, as on DynamoDB.
-
-    For every page, moto lists and sorts the whole table, hashes every item's key to
-    pick a parallel-scan segment and compares every item with the start key: a replay
-    of 100,000 events (a few dozen 1 MB pages per segment) spent its time there, holding
-    the server for seconds per page. This walks the partitions in the same order (hash
-    key, then range key), skips whole partitions before the start key or outside the
-    segment, and gives the same pages and answers. Index scans and the legacy
-    ScanFilter still go to moto's own (tests/integration/test_moto_scan.py compares both).
-    """
-
-    def scan_by_partition(
-        self: Table,
-        filters: dict[str, Any],
-        limit: int | None,
-        exclusive_start_key: dict[str, Any] | None,
-        filter_expression: Any = None,
-        index_name: str | None = None,
-        consistent_read: bool = False,
-        projection_expression: Any = None,
-        segments: tuple[Any, Any] = (None, None),
-    ) -> tuple[list[Item], int, dict[str, Any] | None]:
-        if index_name or filters:
-            return scan(  # type: ignore[no-any-return]
-                self,
-                filters,
-                limit,
-                exclusive_start_key,
-                filter_expression,
-                index_name,
-                consistent_read,
-                projection_expression,
-                segments,
-            )
-        start: tuple[DynamoType, DynamoType | None] | None = None
-        if exclusive_start_key is not None:
-            start_range = exclusive_start_key.get(self.range_key_attr or "")
-            start = (
-                DynamoType(exclusive_start_key[self.hash_key_attr]),
-                DynamoType(start_range) if start_range is not None else None,
-            )
-        results: list[Item] = []
-        size = 0
-        last_evaluated_key = None
-        for hash_key in sorted(self.items):
-            if start is not None and hash_key < start[0]:
-                continue
-            partition: Any = self.items[hash_key]
-            items = (
-                [partition[r] for r in sorted(partition)] if self.range_key_attr else [partition]
-            )
-            if not items or not items[0].is_within_segment(segments):
-                continue
-            for item in items:
-                if start is not None and hash_key == start[0] and not _after(item, start[1]):
-                    continue
-                if len(results) == limit or size + item.size() > RESULT_SIZE_LIMIT:
-                    last_evaluated_key = self._get_last_evaluated_key(results[-1], None)
-                    break
-                results.append(copy.deepcopy(item))
-                size += item.size()
-            if last_evaluated_key is not None:
-                break
-        scanned_count = len(results)
-        if filter_expression is not None:
-            results = [item for item in results if filter_expression.expr(item)]
-        if projection_expression:
-            results = [item.project(projection_expression) for item in results]
-        return results, scanned_count, last_evaluated_key
-
-    return scan_by_partition
-
-
-def _query_by_partition(query: Any) -> Any:
-    """A Query reads its partition only, as on DynamoDB.
-
-    For a Query of the table itself, moto lists and sorts the whole table, then keeps
-    the items of the one partition asked for: every command (which loads its account
-    with a Query) cost in proportion to the whole ledger's history, not the account's.
-    This runs moto's own Query on a view of the table that holds that one partition.
-    Index queries still go to moto's unchanged (tests/integration/test_moto_scan.py).
-    """
-
-    def query_by_partition(
-        self: Table,
-        hash_key: DynamoType,
-        range_comparison: str | None,
-        range_objs: list[DynamoType],
-        limit: int,
-        exclusive_start_key: dict[str, Any],
-        scan_index_forward: bool,
-        projection_expressions: Any,
-        index_name: str | None = None,
-        consistent_read: bool = False,
-        filter_expression: Any = None,
-        **filter_kwargs: Any,
-    ) -> Any:
-        table = self
-        if not index_name:
-            table = copy.copy(self)  # shares everything but the `items` attribute
-            partition = self.items.get(hash_key)
-            table.items = {hash_key: partition} if partition is not None else {}  # type: ignore[assignment]
-        return query(
-            table,
-            hash_key,
-            range_comparison,
-            range_objs,
-            limit,
-            exclusive_start_key,
-            scan_index_forward,
-            projection_expressions,
-            index_name,
-            consistent_read,
-            filter_expression,
-            **filter_kwargs,
-        )
-
-    return query_by_partition
-
-
-def _after(item: Item, start_range: DynamoType | None) -> bool:
-    """Whether an item of the start key's partition comes after the start key."""
-    return start_range is not None and item.range_key is not None and item.range_key > start_range
-
-
-def _sqs_clock(dt: datetime | None = None) -> float:
-    """moto's SQS clock, in milliseconds since the epoch, read cheaply.
-
-    moto's SQS checks every message of a queue against the clock on each send, receive
-    and attributes call (through datetime arithmetic, a few microseconds each): with a
-    backlog of a few hundred events in the runtime's bus tap, that arithmetic was most
-    of the server's time and the backlog grew. Same value, from time.time().
-    """
-    return time.time() * 1000.0 if dt is None else unix_time_millis(dt)
-
-
-def patch_moto() -> None:
-    setattr(  # noqa: B010
-        DynamoDBBackend,
-        "transact_write_items",
-        _streams_kept_on_cancel(DynamoDBBackend.transact_write_items),
-    )
-    setattr(DynamoHandler, "call_action", _atomic(DynamoHandler.call_action))  # noqa: B010
-    setattr(Table, "scan", _scan_by_partition(Table.scan))  # noqa: B010
-    setattr(Table, "query", _query_by_partition(Table.query))  # noqa: B010
-    setattr(moto.sqs.models, "unix_time_millis", _sqs_clock)  # noqa: B010
-    setattr(LambdaBackend, "send_dynamodb_items", _send_dynamodb_items_disabled)  # noqa: B010
-    setattr(EventInvokeConfig, "response", _event_invoke_config_response)  # noqa: B010
-    setattr(LambdaBackend, "put_function_event_invoke_config", _put_event_invoke_config)  # noqa: B010
-    setattr(LambdaBackend, "update_function_event_invoke_config", _put_event_invoke_config)  # noqa: B010
-    setattr(Rule, "send_to_targets", _without_lambda_targets(Rule.send_to_targets))  # noqa: B010
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def serve(description: str, wrap: Callable[[WsgiApp], WsgiApp] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    args = parser.parse_args(argv)
-
-    patch_moto()
+    args = parser.parse_args()
+    try:
+        apply_patches()
+    except MotoVersionError as exc:
+        sys.exit(f"moto server: {exc}")
     # One access-log line per AWS call drowns the functions' logs; errors still show.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
-    server.start()
-    _, port = server.get_host_and_port()
-    print(f"MOTO_PORT={port}", flush=True)
+    app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", args.port, wrap(app) if wrap else app, threaded=True)
+    print(f"MOTO_PORT={server.server_port}", flush=True)
+    thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+    thread.start()
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -316,9 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     # runtime's orderly stop, which ends this server last (with SIGTERM).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop.wait()
-    server.stop()
+    server.shutdown()
     sys.exit(0)
 
 
 if __name__ == "__main__":
-    main()
+    serve(__doc__ or "")

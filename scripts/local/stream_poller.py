@@ -21,6 +21,7 @@ from scripts.local.aws import Moto
 from scripts.local.destinations import Destinations, now_iso
 from scripts.local.faults import DEAD_LETTERED, DUPLICATE, STREAM_RETRY, Faults
 from scripts.local.logs import Logs
+from scripts.local.threads import Workers
 from scripts.local.wiring import UNLIMITED, StreamMapping
 from scripts.local.workers import Outcome
 
@@ -228,8 +229,8 @@ class StreamPollers:
         self._destinations = destinations
         self._logs = logs
         self._retry_delays_s = retry_delays_s
-        self._stopped = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._workers = Workers()
+        self._stopped = self._workers.stopped
 
     def start(self) -> None:
         streams = self._moto.client("dynamodbstreams")
@@ -248,14 +249,10 @@ class StreamPollers:
                     self._stopped,
                     self._faults,
                 )
-                thread = threading.Thread(target=poller.run, daemon=True, name="stream-poller")
-                thread.start()
-                self._threads.append(thread)
+                self._workers.start(poller.run, name="stream-poller")
 
     def request_stop(self) -> None:
-        self._stopped.set()
+        self._workers.request_stop()
 
     def stop(self) -> None:
-        self.request_stop()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        self._workers.stop()

@@ -18,7 +18,7 @@ from scripts.local.http_api import HttpApiServer, source_arn
 from scripts.local.invoke_api import InvokeApiServer
 from scripts.local.logs import Logs
 from scripts.local.stream_poller import StreamPollers
-from scripts.local.wiring import AsyncConfig, Wiring
+from scripts.local.wiring import Function, Wiring
 from scripts.local.workers import DEFAULT_CONCURRENCY, FunctionPool, Outcome
 
 
@@ -45,7 +45,6 @@ class Runtime:
         logs: Logs,
         max_concurrency: int = DEFAULT_CONCURRENCY,
         retry_delays: RetryDelays | None = None,
-        async_overrides: Mapping[str, AsyncConfig] | None = None,
         faults: Faults | None = None,
     ) -> None:
         self._moto = moto
@@ -57,7 +56,6 @@ class Runtime:
         self._logs = logs
         self._max_concurrency = max_concurrency
         self._retry_delays = retry_delays or RetryDelays()
-        self._async_overrides = async_overrides or {}
         self._pools: dict[str, FunctionPool] = {}
         self._parts: list[_Part] = []
         self.wiring: Wiring | None = None
@@ -79,10 +77,13 @@ class Runtime:
             return Outcome("", error={"errorMessage": message, "errorType": "AccessDenied"})
         return self.invoke(function_arn, event)
 
+    def function_environment(self, function: Function) -> Mapping[str, str]:
+        """Environment variables this runtime adds to a function's, beyond what Lambda
+        sets (a subclass's hook: the bench names each function's SDK clients)."""
+        return {}
+
     def start(self) -> None:
-        self.wiring = wiring = wiring_module.with_async_overrides(
-            wiring_module.load(self._moto), self._async_overrides
-        )
+        self.wiring = wiring = wiring_module.load(self._moto)
         self._logs.write("runtime", "wiring read from moto:\n" + wiring_module.describe(wiring))
         if self.faults.enabled:
             self.faults.start_journal()
@@ -98,6 +99,7 @@ class Runtime:
                 self._logs,
                 self._max_concurrency,
                 self.faults,
+                self.function_environment(function),
             )
         destinations = Destinations(self._moto, self._logs)
         invoker = AsyncInvoker(

@@ -1,4 +1,10 @@
-"""The whole local system: a fresh moto server, Terraform applied to it, the runtime."""
+"""The whole local system: a fresh moto server, Terraform applied to it, the runtime.
+
+The one launcher: `make up`/`make run`, the end-to-end tests and the bench all start
+the system here. Which moto server module runs (``Settings.moto_server``) and which
+Runtime class brings the wiring to life (``LocalSystem(runtime_class=...)``) are its
+parameters; the bench passes its metered ones.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.local import wiring
 from scripts.local.aws import Moto
 from scripts.local.issuer import Issuer
 from scripts.local.logs import Logs
@@ -59,15 +64,18 @@ class Settings:
     dist_dir: Path = REPO / "dist"
     terraform_dir: Path = REPO / "terraform" / "environments" / "local"
     console: bool = True
+    # A module run with `python -m <module> --port 0` that prints MOTO_PORT=<port>.
+    moto_server: str = "scripts.local.moto_server"
 
 
 class MotoProcess:
-    """Our patched moto server (scripts.local.moto_server) on a free loopback port."""
+    """Our patched moto server (``module``) on a free loopback port."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, module: str = "scripts.local.moto_server") -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("a", encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.local.moto_server", "--port", "0"],
+            [sys.executable, "-m", module, "--port", "0"],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -92,11 +100,16 @@ class MotoProcess:
 
 
 class LocalSystem:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, runtime_class: type[Runtime] = Runtime) -> None:
         self.settings = settings
+        self._runtime_class = runtime_class
         self._moto: MotoProcess | None = None
-        self._issuer: Issuer | None = None
-        self._runtime: Runtime | None = None
+        self.issuer: Issuer | None = None
+        self.runtime: Runtime | None = None
+        self.moto: Moto | None = None
+        self.outputs: dict[str, Any] = {}
+        # Seconds from the start to each step's end (the bench reports them).
+        self.timings: dict[str, float] = {}
         self.logs = Logs(settings.state_dir / "logs", sys.stdout if settings.console else None)
 
     @property
@@ -112,7 +125,7 @@ class LocalSystem:
             (settings.state_dir / stale).unlink(missing_ok=True)
         started = time.monotonic()
         dist_dir = _snapshot(settings.dist_dir, settings.state_dir / "dist")
-        self._moto = MotoProcess(settings.state_dir / "logs" / "moto.log")
+        self._moto = MotoProcess(settings.state_dir / "logs" / "moto.log", settings.moto_server)
         self._say(f"moto server on {self._moto.endpoint_url}")
         terraform = Terraform(
             settings.terraform_dir,
@@ -122,41 +135,45 @@ class LocalSystem:
         self._say("terraform init + apply of terraform/environments/local ...")
         # The issuer the API's JWT authorizer trusts: its URL goes into Terraform, and the
         # runtime reads it back from moto with the rest of the wiring.
-        self._issuer = Issuer(settings.state_dir / "issuer", AUDIENCE)
-        self._issuer.start()
-        self._say(f"token issuer on {self._issuer.url} (make token SUB=... SCOPES=...)")
+        self.issuer = Issuer(settings.state_dir / "issuer", AUDIENCE)
+        self.issuer.start()
+        self._say(f"token issuer on {self.issuer.url} (make token SUB=... SCOPES=...)")
         terraform.init()
+        self.timings["terraform_init_s"] = time.monotonic() - started
         terraform.apply(
             {
                 "endpoint_url": self._moto.endpoint_url,
                 "dist_dir": str(dist_dir),
-                "jwt_issuer": self._issuer.url,
+                "jwt_issuer": self.issuer.url,
                 "jwt_audience": json.dumps([AUDIENCE]),
+                # Our moto server stores the functions' async-invocation configs as AWS
+                # does (scripts.local.moto_patches), and the runtime reads them back
+                # from moto with the rest of the wiring.
+                "create_async_event_configs": "true",
             }
         )
-        outputs = terraform.outputs()
-        moto = Moto(self._moto.endpoint_url, _region(settings.state_dir / "terraform.tfstate"))
-        self._runtime = Runtime(
-            moto,
-            dist_dir,
-            settings.state_dir,
-            settings.port,
-            self.logs,
-            async_overrides=wiring.async_overrides_from_outputs(outputs),
+        self.timings["terraform_apply_s"] = time.monotonic() - started
+        self.outputs = terraform.outputs()
+        self.moto = moto = Moto(
+            self._moto.endpoint_url, _region(settings.state_dir / "terraform.tfstate")
         )
-        self._runtime.start()
-        write_pointers(settings.state_dir, moto, self._runtime)
-        self._say(f"up in {time.monotonic() - started:.1f}s")
+        self.runtime = self._runtime_class(
+            moto, dist_dir, settings.state_dir, settings.port, self.logs
+        )
+        self.runtime.start()
+        write_pointers(settings.state_dir, moto, self.runtime)
+        self.timings["up_s"] = time.monotonic() - started
+        self._say(f"up in {self.timings['up_s']:.1f}s")
 
     def stop(self) -> None:
         for pointer in POINTERS:
             (self.settings.state_dir / pointer).unlink(missing_ok=True)
-        if self._runtime is not None:
-            self._runtime.stop()
+        if self.runtime is not None:
+            self.runtime.stop()
         if self._moto is not None:
             self._moto.stop()
-        if self._issuer is not None:
-            self._issuer.stop()
+        if self.issuer is not None:
+            self.issuer.stop()
         self.logs.close()
 
     def _say(self, message: str) -> None:
@@ -178,6 +195,8 @@ def write_pointers(state_dir: Path, moto: Moto, runtime: Runtime) -> None:
 def _snapshot(dist_dir: Path, target: Path) -> Path:
     """A copy of the zips, so the code Terraform deploys is the code the runtime runs even
     if dist/ is rebuilt meanwhile."""
+    if dist_dir.resolve() == target.resolve():  # already a snapshot (the bench makes one)
+        return target
     zips = sorted(dist_dir.glob("*.zip"))
     if not zips:
         raise RuntimeError(f"no Lambda zips in {dist_dir}: run `make package` first")

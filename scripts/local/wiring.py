@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from scripts.local.aws import Moto
@@ -364,28 +364,3 @@ def _guard(route: Route) -> str:
         f", scopes {' '.join(route.authorization_scopes)}" if route.authorization_scopes else ""
     )
     return f" ({route.authorization_type}{scopes})"
-
-
-def async_overrides_from_outputs(outputs: Mapping[str, Any]) -> dict[str, AsyncConfig]:
-    """Async settings Terraform could not declare on moto, from its ``async_invocation``
-    output (by Lambda directory; ``function_names`` maps directories to functions)."""
-    names = outputs.get("function_names") or {}
-    return {
-        names.get(directory, directory): AsyncConfig(
-            max_retry_attempts=int(config["maximum_retry_attempts"]),
-            max_event_age_s=int(config["maximum_event_age_in_seconds"]),
-            on_failure_arn=config.get("on_failure_queue_arn"),
-        )
-        for directory, config in (outputs.get("async_invocation") or {}).items()
-    }
-
-
-def with_async_overrides(wiring: Wiring, overrides: Mapping[str, AsyncConfig]) -> Wiring:
-    """Apply overrides to the functions moto holds no async config for."""
-    functions = {
-        arn: replace(f, async_config=overrides[f.name])
-        if f.name in overrides and f.async_config == AsyncConfig()
-        else f
-        for arn, f in wiring.functions.items()
-    }
-    return replace(wiring, functions=functions)

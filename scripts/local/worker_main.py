@@ -22,16 +22,18 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 
 class LambdaContext:
-    """The attributes and method of the context object the Python runtime passes."""
+    """The attributes and method of the context object the Python runtime passes, read
+    from the variables Lambda sets (``env``; handler tests give their own)."""
 
-    def __init__(self, request_id: str, deadline_ms: int) -> None:
-        env = os.environ
+    def __init__(
+        self, request_id: str, deadline_ms: int, env: Mapping[str, str] = os.environ
+    ) -> None:
         self.function_name = env["AWS_LAMBDA_FUNCTION_NAME"]
         self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.invoked_function_arn = env["LEDGER_LOCAL_FUNCTION_ARN"]

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -203,6 +204,7 @@ class FunctionPool:
         logs: Logs,
         max_concurrency: int = DEFAULT_CONCURRENCY,
         faults: Faults | None = None,
+        extra_environment: Mapping[str, str] | None = None,
     ) -> None:
         self.function = function
         self._code_dir = code_dir
@@ -211,6 +213,7 @@ class FunctionPool:
         self._env = {
             **lambda_environment(function, endpoint_url, region),
             **self._faults.worker_environment(),
+            **(extra_environment or {}),
         }
         self._logs = logs
         self._max = max_concurrency

@@ -19,13 +19,25 @@ import boto3
 from attrs import frozen
 from botocore.config import Config
 
+from scripts.local.aws import FAKE_CREDENTIALS
+
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_MAX_TIMEOUT_S = 900
 LOCAL_DIR = Path(os.environ.get("LEDGER_LOCAL_DIR") or ROOT / ".local")
 
 
-class NotRunning(Exception):
+class SetupError(Exception):
+    """What an operator must set before the command can run, said in one line."""
+
+
+class NotRunning(SetupError):
     pass
+
+
+NO_REGION = (
+    "no AWS region is configured: set AWS_REGION (e.g. `export AWS_REGION=eu-west-1`) "
+    "or a region in the AWS profile you use (AWS_PROFILE)"
+)
 
 
 @frozen
@@ -48,8 +60,12 @@ class Ledger:
             # The region Terraform created the local resources in, whatever the shell says.
             region = _local_pointer("region") if (LOCAL_DIR / "region").exists() else region
             # moto accepts any credentials; the usual chain may have none on a laptop.
-            os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+            for name, value in FAKE_CREDENTIALS.items():
+                os.environ.setdefault(name, value)
+        # Else boto3 finds none and fails with a traceback on the first call.
+        region = region or boto3.session.Session().region_name
+        if region is None:
+            raise SetupError(NO_REGION)
         return cls(environment, endpoint, region, lambda_endpoint)
 
     @property

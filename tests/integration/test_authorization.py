@@ -12,8 +12,14 @@ import pytest
 from banking.adapters.dynamodb import DynamoDBProjectionStore
 from banking.domain.money import Money
 from banking.domain.read_models import CurrentMonthBalance, TotalBalance
-from tests.integration.test_commands_handler import post, stored_versions
-from tests.support import READ_ANY_SCOPE, WRITE_SCOPE, http_event, token_claims
+from tests.support import (
+    READ_ANY_SCOPE,
+    WRITE_SCOPE,
+    http_event,
+    post,
+    stored_versions,
+    token_claims,
+)
 
 CREDIT = "POST /accounts/{accountId}/credits"
 BALANCE = "GET /accounts/{accountId}/balance"

@@ -1,4 +1,4 @@
-"""Our moto server's Scan and Query (scripts.local.moto_server: `_scan_by_partition`,
+"""Our moto server's Scan and Query (scripts.local.moto_patches: `_scan_by_partition`,
 `_query_by_partition`) give the pages moto's own give: same items, same order, same
 LastEvaluatedKey; whole table or a parallel-scan segment, key conditions, backwards,
 with filters and projections."""
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from moto.dynamodb.models.table import Table
 
-from scripts.local.moto_server import _query_by_partition, _scan_by_partition
+from scripts.local.moto_patches import _query_by_partition, _scan_by_partition
 
-# The `aws` fixture's tables (tests/integration/conftest.py).
+# The `aws` fixture's tables (tests/conftest.py).
 EVENTS, KEYS = "ledger-test-events", "ledger-test-idempotency"
 PADDING = "x" * 9_000  # ~110 items make a 1 MB page: size-limited pages too
 

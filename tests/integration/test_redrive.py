@@ -17,7 +17,7 @@ from banking.domain.money import Money
 from scripts.ops import redrive
 from scripts.ops.__main__ import main
 from scripts.ops.redrive import BusEvent, StreamBatch, Unrecognised, parse
-from tests.integration.conftest import published
+from tests.conftest import published
 
 LEDGER = ["--environment", "test"]
 CREDIT: dict[str, Any] = {

@@ -14,9 +14,9 @@ from banking.domain.read_models import TOTAL_BALANCE, TotalBalance
 from scripts.ops import rebuild, verify
 from scripts.ops.__main__ import main
 from scripts.ops.replay import in_process_runner
-from tests.integration.conftest import published
-from tests.integration.test_pipeline_handlers import bus_event
+from tests.conftest import published
 from tests.integration.test_statements import write_history
+from tests.support import bus_event
 
 LEDGER = ["--environment", "test"]
 

@@ -17,9 +17,8 @@ from banking.application.verification import all_events, expected_read_models
 from banking.domain.account import RecordCredit, RecordDebit
 from banking.domain.money import Money
 from banking.domain.read_models import MONTHLY_STATEMENT, MonthlyStatement
-from tests.integration.conftest import published
-from tests.integration.test_pipeline_handlers import bus_event
-from tests.support import http_event
+from tests.conftest import published
+from tests.support import bus_event, http_event, replay_segment
 
 MONTHS = ("2026-01", "2026-02", "2026-04", "2026-05")
 
@@ -58,13 +57,7 @@ def replay_everything(load_handler, context, aws, segments: int) -> int:
     invocations = 0
     for segment in range(segments):
         payload = {"segment": segment, "totalSegments": segments}
-        while True:
-            answer = replay.lambda_handler(payload, context)
-            invocations += 1
-            assert answer["failures"] == []
-            if answer["lastEvaluatedKey"] is None:
-                break
-            payload = {**payload, "startKey": answer["lastEvaluatedKey"]}
+        invocations += replay_segment(replay, context, payload)
     for entry in published(aws):
         assert entry["source"] == "ledger.replay"
         projectors.lambda_handler(bus_event(entry), context)

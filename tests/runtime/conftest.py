@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -18,6 +16,7 @@ import pytest
 from scripts.local.aws import Moto
 from scripts.local.logs import Logs
 from scripts.local.supervisor import RetryDelays, Runtime
+from scripts.local.system import MotoProcess
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/local-runtime-test"
@@ -25,19 +24,12 @@ FAST = RetryDelays(stream_s=(0.05,), async_s=(0.05,))
 
 
 @pytest.fixture
-def moto() -> Iterator[Moto]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.local.moto_server", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    port = process.stdout.readline().strip().removeprefix("MOTO_PORT=")
+def moto(tmp_path: Path) -> Iterator[Moto]:
+    server = MotoProcess(tmp_path / "moto.log")
     try:
-        yield Moto(f"http://127.0.0.1:{port}", REGION)
+        yield Moto(server.endpoint_url, REGION)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
 
 
 class Bench:
@@ -164,3 +156,26 @@ def bodies(messages: list[dict[str, Any]]) -> list[Any]:
 
 
 Waiter = Callable[[Callable[[], bool], float], None]
+
+
+def table_streaming_to(bench: Bench, handler: str, **settings: Any) -> tuple[str, str]:
+    """A table whose stream feeds a function; returns the observed queue's URL and the
+    stream ARN."""
+    observed_url, _ = bench.queue("observed")
+    arn = bench.function(
+        "consumer", {"handler.py": handler}, environment={"OBSERVED_QUEUE_URL": observed_url}
+    )
+    table = bench.moto.client("dynamodb").create_table(
+        TableName="events",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]
+    bench.moto.client("lambda").create_event_source_mapping(
+        EventSourceArn=table["LatestStreamArn"],
+        FunctionName=arn,
+        StartingPosition="TRIM_HORIZON",
+        **settings,
+    )
+    return observed_url, table["LatestStreamArn"]

@@ -9,7 +9,6 @@ import pytest
 
 from scripts.local.__main__ import down, up
 from scripts.local.system import Settings
-from scripts.local.wiring import AsyncConfig, async_overrides_from_outputs
 
 pytestmark = pytest.mark.runtime
 
@@ -31,20 +30,3 @@ def test_up_on_a_taken_port_fails_clearly_and_starts_nothing(
 def test_down_without_up_stops_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert down(Settings(state_dir=tmp_path)) == 0
     assert "nothing to stop" in capsys.readouterr().out
-
-
-def test_async_settings_come_from_the_terraform_output_by_function_name() -> None:
-    outputs = {
-        "function_names": {"dispatcher": "ledger-local-dispatcher"},
-        "async_invocation": {
-            "dispatcher": {
-                "maximum_retry_attempts": 1,
-                "maximum_event_age_in_seconds": 300,
-                "on_failure_queue_arn": "arn:aws:sqs:us-east-1:123456789012:dlq",
-            }
-        },
-    }
-
-    assert async_overrides_from_outputs(outputs) == {
-        "ledger-local-dispatcher": AsyncConfig(1, 300, "arn:aws:sqs:us-east-1:123456789012:dlq")
-    }

@@ -19,7 +19,7 @@ from scripts.local.faults import (
     summary,
     totals,
 )
-from tests.runtime.conftest import Bench, bodies, observing_handler
+from tests.runtime.conftest import Bench, bodies, observing_handler, table_streaming_to
 
 pytestmark = pytest.mark.runtime
 
@@ -168,24 +168,8 @@ def test_a_crash_after_the_write_leaves_the_write_stored_and_the_caller_without_
 def test_a_duplicated_stream_batch_is_delivered_twice(bench: Bench, faults) -> None:
     # GIVEN every stream batch is delivered twice
     faults(duplicate_rate=1)
-    observed_url, _ = bench.queue("observed")
-    arn = bench.function(
-        "consumer",
-        {"handler.py": observing_handler("observe([r['eventID'] for r in event['Records']])")},
-        environment={"OBSERVED_QUEUE_URL": observed_url},
-    )
-    table = bench.moto.client("dynamodb").create_table(
-        TableName="events",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )["TableDescription"]
-    bench.moto.client("lambda").create_event_source_mapping(
-        EventSourceArn=table["LatestStreamArn"],
-        FunctionName=arn,
-        StartingPosition="TRIM_HORIZON",
-        BatchSize=10,
+    observed_url, _ = table_streaming_to(
+        bench, observing_handler("observe([r['eventID'] for r in event['Records']])"), BatchSize=10
     )
     bench.moto.client("dynamodb").put_item(TableName="events", Item={"id": {"S": "a"}})
 

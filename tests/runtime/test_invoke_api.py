@@ -6,10 +6,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 
+from scripts.local.aws import fake_session
 from scripts.local.invoke_api import InvokeApiServer
 from scripts.local.workers import Outcome
 
@@ -29,12 +29,9 @@ def lambda_client() -> Iterator[Any]:
     server = InvokeApiServer(fake_invoke)
     server.start()
     try:
-        yield boto3.client(
+        yield fake_session("eu-west-1").client(
             "lambda",
             endpoint_url=server.url,
-            region_name="eu-west-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
             config=Config(retries={"max_attempts": 1}),
         )
     finally:

@@ -1,13 +1,24 @@
-"""Our moto launcher: what it turns off in moto, and what it fixes for Terraform."""
+"""Our moto server: what it turns off in moto, what it fixes for Terraform, and the
+moto version its patches are written for."""
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
+from scripts.local import moto_patches
+from scripts.local.moto_patches import (
+    PATCHES,
+    MotoVersionError,
+    check_moto_version,
+    pinned_moto_version,
+)
+from scripts.local.moto_server import serve
 from tests.runtime.conftest import Bench
 
 pytestmark = pytest.mark.runtime
@@ -171,3 +182,37 @@ def test_readers_never_see_an_update_half_done(bench: Bench) -> None:
     # THEN it saw many items, and every one of them whole
     assert seen > 80
     assert bare == []
+
+
+def test_the_patches_are_written_for_the_pinned_moto_and_that_moto_is_installed() -> None:
+    pinned = pinned_moto_version()
+    assert {patch.written_for for patch in PATCHES} == {pinned}
+    assert moto_patches.installed_moto_version() == pinned
+
+
+def test_the_server_refuses_to_start_on_another_moto_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a moto other than the pinned one
+    monkeypatch.setattr(moto_patches, "installed_moto_version", lambda: "9.9.9")
+    monkeypatch.setattr(sys, "argv", ["moto_server", "--port", "0"])
+    # WHEN the server starts  THEN it stops at once, saying which versions and what to do
+    with pytest.raises(SystemExit) as exit_:
+        serve("our moto server")
+    message = str(exit_.value.code)
+    assert f"moto 9.9.9 is installed but our moto server patches moto {pinned_moto_version()}" in (
+        message
+    )
+    assert "make install" in message
+
+
+def test_a_patch_written_for_another_version_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stale = replace(PATCHES[0], written_for="5.0.0")
+    monkeypatch.setattr(moto_patches, "PATCHES", (stale, *PATCHES[1:]))
+    pinned = pinned_moto_version()
+    with pytest.raises(MotoVersionError, match=f"pins moto {pinned} but these patches"):
+        check_moto_version(pinned, pinned)
+    with pytest.raises(MotoVersionError, match=stale.name):
+        check_moto_version(pinned, pinned)

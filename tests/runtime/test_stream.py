@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
-from tests.runtime.conftest import Bench, bodies, observing_handler
+from tests.runtime.conftest import Bench, bodies, observing_handler, table_streaming_to
 
 pytestmark = pytest.mark.runtime
 
@@ -36,29 +35,6 @@ POISON_REPORTED = observing_handler(
 )
 
 
-def _table_with_mapping(bench: Bench, handler: str, **settings: Any) -> tuple[str, str]:
-    """A table whose stream feeds a function; returns the observed queue's URL and the
-    stream ARN."""
-    observed_url, _ = bench.queue("observed")
-    arn = bench.function(
-        "consumer", {"handler.py": handler}, environment={"OBSERVED_QUEUE_URL": observed_url}
-    )
-    table = bench.moto.client("dynamodb").create_table(
-        TableName="events",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )["TableDescription"]
-    bench.moto.client("lambda").create_event_source_mapping(
-        EventSourceArn=table["LatestStreamArn"],
-        FunctionName=arn,
-        StartingPosition="TRIM_HORIZON",
-        **settings,
-    )
-    return observed_url, table["LatestStreamArn"]
-
-
 def _put(bench: Bench, *ids: str) -> None:
     for item_id in ids:
         bench.moto.client("dynamodb").put_item(TableName="events", Item={"id": {"S": item_id}})
@@ -71,7 +47,7 @@ def _delivered(bench: Bench, observed_url: str, count: int) -> list[str]:
 
 def test_records_reach_the_function_shaped_as_lambda_shapes_them(bench: Bench) -> None:
     handler = observing_handler("observe(event)\n")
-    observed_url, stream_arn = _table_with_mapping(bench, handler, BatchSize=10)
+    observed_url, stream_arn = table_streaming_to(bench, handler, BatchSize=10)
     _put(bench, "a")
     bench.start()
 
@@ -93,7 +69,7 @@ def test_records_reach_the_function_shaped_as_lambda_shapes_them(bench: Bench) -
 
 def test_a_function_that_fails_once_is_retried(bench: Bench) -> None:
     # GIVEN a consumer whose first invoke fails
-    observed_url, _ = _table_with_mapping(bench, FAIL_ONCE, BatchSize=10, MaximumRetryAttempts=2)
+    observed_url, _ = table_streaming_to(bench, FAIL_ONCE, BatchSize=10, MaximumRetryAttempts=2)
     _put(bench, "a", "b")
 
     # WHEN the runtime feeds it the stream
@@ -109,7 +85,7 @@ def test_a_poison_record_is_set_aside_while_the_records_around_it_are_delivered(
     # GIVEN a consumer that raises on one record, bisecting and retrying once
     _, failure_arn = bench.queue("stream-failures")
     failure_url = bench.moto.client("sqs").get_queue_url(QueueName="stream-failures")["QueueUrl"]
-    observed_url, stream_arn = _table_with_mapping(
+    observed_url, stream_arn = table_streaming_to(
         bench,
         POISON_RAISES,
         BatchSize=10,
@@ -141,7 +117,7 @@ def test_a_reported_item_failure_retries_from_that_record_only(bench: Bench) -> 
     # GIVEN a consumer reporting the poison record as a batch item failure
     _, failure_arn = bench.queue("stream-failures")
     failure_url = bench.moto.client("sqs").get_queue_url(QueueName="stream-failures")["QueueUrl"]
-    observed_url, _ = _table_with_mapping(
+    observed_url, _ = table_streaming_to(
         bench,
         POISON_REPORTED,
         BatchSize=10,

@@ -1,7 +1,7 @@
 """Replay throughput for N stored events: on the local runtime, or on moto in-process.
 
-    .venv/bin/python -m scripts.replay_benchmark --runtime local --events 100000 --segments 4
-    .venv/bin/python -m scripts.replay_benchmark --runtime moto --events 100000 --segments 4
+    .venv/bin/python -m bench.replay_benchmark --runtime local --events 100000 --segments 4
+    .venv/bin/python -m bench.replay_benchmark --runtime moto --events 100000 --segments 4
 
 Both seed `--events` events (100 per account, 10 per month) straight into the events
 table, in the stored form the commands write: history older than the stream's 24
@@ -43,9 +43,10 @@ from banking.domain.account import Account, RecordCredit, decide, evolve
 from banking.domain.money import Money
 from banking.serialization import event_to_dict, snapshot_of
 from scripts.local.__main__ import down, up
+from scripts.local.aws import FAKE_CREDENTIALS
 from scripts.local.system import REPO, Settings, free_port
+from scripts.local.tables import create_ledger_tables
 from scripts.ops.__main__ import main
-from tests.support import create_ledger_tables
 
 PER_ACCOUNT, PER_MONTH = 100, 10
 PROJECTION_TIMEOUT_S = 3600
@@ -82,11 +83,7 @@ def seed(client: Any, table: str, events: int) -> None:
 
 def run_on_moto(events: int, segments: int) -> None:
     # moto's fake credentials, so boto3 never looks for real ones.
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106
-        AWS_DEFAULT_REGION="eu-west-1",
-    )
+    os.environ.update({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": "eu-west-1"})
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
         tables = create_ledger_tables(dynamodb, "ledger-bench")
@@ -113,8 +110,8 @@ def run_on_local_runtime(events: int, segments: int) -> int:
         return 1
     print(f"local system up in {time.monotonic() - started:.1f}s ({state_dir})")
     try:
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        for name, value in FAKE_CREDENTIALS.items():  # moto takes any
+            os.environ.setdefault(name, value)
         dynamodb = boto3.client(
             "dynamodb",
             endpoint_url=(state_dir / "moto-url").read_text().strip(),
@@ -178,7 +175,7 @@ def _balances_at(dynamodb: Any, version: int) -> int:
 
 def run() -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.replay_benchmark",
+        prog="python -m bench.replay_benchmark",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

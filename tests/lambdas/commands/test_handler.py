@@ -10,58 +10,20 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from banking.application.ports import WriteCanceled
-from tests.integration.conftest import refuse
-from tests.support import WRITE_SCOPE, http_event, token_claims
-
-CREDIT_ROUTE = "POST /accounts/{accountId}/credits"
-DEBIT_ROUTE = "POST /accounts/{accountId}/debits"
-
+from tests.conftest import refuse
+from tests.support import (
+    CREDIT_ROUTE,
+    WRITE_SCOPE,
+    http_event,
+    post,
+    stored_versions,
+    token_claims,
+)
 
 @pytest.fixture
 def commands(load_handler, monkeypatch):
     monkeypatch.setenv("OVERDRAFT_LIMIT", "0.00")
     return load_handler("commands")
-
-
-def post(
-    commands,
-    context,
-    kind,
-    account,
-    body=None,
-    headers=None,
-    *,
-    raw=None,
-    base64_body=False,
-    keyed=True,
-    claims=None,
-):
-    """POST as a client does: with a fresh Idempotency-Key unless `headers` has one (or
-    `keyed` is False)."""
-    text = raw if raw is not None else json.dumps(body)
-    if keyed:
-        headers = {"idempotency-key": str(uuid.uuid4()), **(headers or {})}
-    event = http_event(
-        "POST",
-        f"/accounts/{account}/{kind}",
-        route_key=DEBIT_ROUTE if kind == "debits" else CREDIT_ROUTE,
-        path_parameters={"accountId": account},
-        body=base64.b64encode(text.encode()).decode() if base64_body else text,
-        headers=headers,
-        claims=claims,
-    )
-    event["isBase64Encoded"] = base64_body
-    response = commands.lambda_handler(event, context)
-    return response["statusCode"], json.loads(response["body"])
-
-
-def stored_versions(aws, account):
-    items = aws["dynamodb"].query(
-        TableName=aws["tables"]["events"],
-        KeyConditionExpression="accountId = :a",
-        ExpressionAttributeValues={":a": {"S": account}},
-    )["Items"]
-    return [int(item["version"]["N"]) for item in items]
 
 
 def test_a_credit_is_stored_and_answered_with_its_version(commands, context, aws):

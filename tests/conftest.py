@@ -1,12 +1,13 @@
-"""Adapters and handlers against moto's in-process AWS."""
+"""Fixtures of the tiers that run handlers and adapters on moto's in-process AWS:
+tests/integration and tests/lambdas/<name> (one folder per Lambda)."""
 
 from __future__ import annotations
 
 import importlib
 import json
 import sys
-import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -20,18 +21,25 @@ from moto.dynamodb.exceptions import (
     TransactionCanceledException,
 )
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 
-from tests.support import create_ledger_tables
+from scripts.local.aws import FAKE_CREDENTIALS
+from scripts.local.moto_patches import atomic
+from scripts.local.tables import create_ledger_tables
+from scripts.local.worker_main import LambdaContext
 
 REGION = "eu-west-1"
+TEST_FUNCTION = {
+    "AWS_LAMBDA_FUNCTION_NAME": "ledger-test",
+    "LEDGER_LOCAL_FUNCTION_ARN": "arn:aws:lambda:eu-west-1:123456789012:function:ledger-test",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+}
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+        **FAKE_CREDENTIALS,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
     }.items():
@@ -85,7 +93,7 @@ def published(aws: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def load_handler(aws: dict[str, Any]):
+def load_handler(aws: dict[str, Any]) -> Callable[[str], ModuleType]:
     """Import a Lambda's handler module afresh, as a cold start would, inside moto."""
 
     def load(name: str) -> ModuleType:
@@ -98,32 +106,16 @@ def load_handler(aws: dict[str, Any]):
 
 @pytest.fixture
 def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each write, condition included, atomically; moto checks the
-    condition and writes without a lock, so threaded tests give it one."""
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "transact_write_items", "delete_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return __original(*args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
-
-
-class LambdaContext:
-    function_name = "ledger-test"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:ledger-test"
-    aws_request_id = "c0ffee00-0000-4000-8000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+    """DynamoDB requests are atomic; moto's are not. Threaded tests take the lock our
+    moto server takes around every DynamoDB request (scripts.local.moto_patches)."""
+    monkeypatch.setattr(DynamoHandler, "call_action", atomic(DynamoHandler.call_action))
 
 
 @pytest.fixture
 def context() -> LambdaContext:
-    return LambdaContext()
+    """The context the Lambda runtime passes, with 15 minutes (Lambda's most) left."""
+    deadline_ms = int(time.time() * 1000) + 15 * 60 * 1000
+    return LambdaContext("c0ffee00-0000-4000-8000-000000000000", deadline_ms, TEST_FUNCTION)
 
 
 def refuse(
@@ -158,3 +150,10 @@ def refuse(
 def instant_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The SDK's retries, without their backoff sleeps."""
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+
+@pytest.fixture
+def pipeline(load_handler: Callable[[str], ModuleType]) -> dict[str, ModuleType]:
+    """The handlers a stored event passes through, from the command that stores it."""
+    return {name: load_handler(name) for name in ("commands", "fanout", "dispatcher", "projectors")}
