@@ -110,6 +110,8 @@ class FakeApi:
         }
         events.append(event)
         self._reads_behind[account] = self.lag
+        if not self.lag:
+            self.projected[account] = event["version"]
         self.answers[(account, key)] = (request.content.decode(), event)
         return httpx.Response(201, json=event)
 

@@ -119,8 +119,9 @@ def test_a_debit_beyond_the_balance_raises_insufficient_funds(ledger: Ledger) ->
 
 def test_a_success_with_an_unexpected_body_raises_unexpected_response() -> None:
     transport = httpx.MockTransport(lambda _: httpx.Response(200, json={"accountId": "a"}))
-    with Ledger("https://x", token="t", transport=transport) as ledger, pytest.raises(
-        UnexpectedResponse
+    with (
+        Ledger("https://x", token="t", transport=transport) as ledger,
+        pytest.raises(UnexpectedResponse),
     ):
         ledger.balance("a")
 

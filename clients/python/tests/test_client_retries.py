@@ -9,7 +9,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from fakes import FakeApi, Sleeps, answer_lost, connection_refused, status
+from fakes import FakeApi, Fault, Sleeps, answer_lost, connection_refused, status
 
 from ledger_client import (
     ConcurrentModification,
@@ -74,9 +74,9 @@ def test_the_same_key_again_answers_the_first_result_without_storing(
     [status(502), status(503), status(504), connection_refused, answer_lost],
     ids=["502", "503", "504", "connection refused", "read timeout"],
 )
-def test_transient_failures_are_retried(ledger: Ledger, api: FakeApi, fault: object) -> None:
+def test_transient_failures_are_retried(ledger: Ledger, api: FakeApi, fault: Fault) -> None:
     # GIVEN the first attempt fails transiently
-    api.faults.append(fault)  # type: ignore[arg-type]
+    api.faults.append(fault)
 
     # WHEN the client debits after a credit
     ledger.credit("alice", "5.00")
@@ -108,9 +108,9 @@ def test_concurrent_modification_is_retried(ledger: Ledger, api: FakeApi) -> Non
     ids=["409 reused", "422", "400", "429", "500"],
 )
 def test_other_errors_are_raised_at_once(
-    ledger: Ledger, api: FakeApi, fault: object, error: type[Exception]
+    ledger: Ledger, api: FakeApi, fault: Fault, error: type[Exception]
 ) -> None:
-    api.faults.append(fault)  # type: ignore[arg-type]
+    api.faults.append(fault)
 
     with pytest.raises(error):
         ledger.credit("alice", "1.00")
