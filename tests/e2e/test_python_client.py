@@ -77,15 +77,19 @@ def test_history_pages_through_every_event(ledger: Ledger, account: str) -> None
 
 
 def test_a_debit_beyond_the_balance_raises_insufficient_funds_and_stores_nothing(
-    ledger: Ledger, account: str
+    api_url: str, back_office_token: str, account: str
 ) -> None:
-    ledger.credit(account, "10.00")
+    # GIVEN a client with a fixed token (of scripts.local.issuer) and an account holding 10.00
+    with Ledger(api_url, token=back_office_token) as ledger:
+        ledger.credit(account, "10.00")
 
-    with pytest.raises(InsufficientFunds) as raised:
-        ledger.debit(account, "10.01")
+        # WHEN 10.01 is debited THEN it is refused with its own class, and nothing is stored
+        with pytest.raises(InsufficientFunds) as raised:
+            ledger.debit(account, "10.01")
+        history = [event.version for event in ledger.history(account)]
 
-    assert raised.value.status == 422
-    assert [event.version for event in ledger.history(account)] == [1]
+    assert (raised.value.code, raised.value.status) == ("insufficient_funds", 422)
+    assert history == [1]
 
 
 def test_a_retry_after_a_lost_answer_stores_once(system: System, account: str) -> None:
