@@ -174,3 +174,10 @@ def test_exactly_one_of_token_and_token_provider_is_required() -> None:
         Ledger("https://x")
     with pytest.raises(ValueError, match="exactly one"):
         Ledger("https://x", token="t", token_provider=lambda: "t")
+
+
+def test_consistent_with_and_min_version_together_are_refused(ledger: Ledger) -> None:
+    posted = ledger.credit("alice", "1.00")
+
+    with pytest.raises(ValueError, match="not both"):
+        ledger.balance("alice", consistent_with=posted, min_version=1)

@@ -236,3 +236,17 @@ def test_a_retry_asks_the_token_provider_again(api: FakeApi, sleeps: Sleeps) -> 
         "Bearer first",
         "Bearer second",
     ]
+
+
+def test_a_transport_error_that_a_retry_cannot_fix_is_raised_at_once(
+    ledger: Ledger, api: FakeApi
+) -> None:
+    def unsupported(request: httpx.Request, _: object) -> httpx.Response:
+        raise httpx.UnsupportedProtocol("no such scheme", request=request)
+
+    api.faults.append(unsupported)
+
+    with pytest.raises(NoResponse):
+        ledger.balance("alice")
+
+    assert len(api.requests) == 1

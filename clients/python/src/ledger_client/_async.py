@@ -11,8 +11,18 @@ from typing import TypeVar
 
 import httpx
 
-from ledger_client._client import DEFAULT_TIMEOUT, DEFAULT_WAIT_S, _wanted_version, token_source
-from ledger_client._core import MAX_PAGE, USER_AGENT, Call, Outcome, Plan, Routes, build_request
+from ledger_client._client import DEFAULT_TIMEOUT, DEFAULT_WAIT_S
+from ledger_client._core import (
+    MAX_PAGE,
+    USER_AGENT,
+    Call,
+    Outcome,
+    Plan,
+    Routes,
+    build_request,
+    token_source,
+    wanted_version,
+)
 from ledger_client.auth import TokenProvider
 from ledger_client.models import Amount, Balance, Event, HistoryPage, Statement, Write
 from ledger_client.retry import RetryPolicy
@@ -76,7 +86,7 @@ class AsyncLedger:
         min_version: int | None = None,
         timeout: float = DEFAULT_WAIT_S,
     ) -> Balance:
-        wanted = _wanted_version(account_id, consistent_with, min_version)
+        wanted = wanted_version(account_id, consistent_with, min_version)
         return await self._run(self._routes.balance(account_id, wanted, timeout))
 
     async def wait_for(self, write: Write, *, timeout: float = DEFAULT_WAIT_S) -> Balance:

@@ -9,7 +9,17 @@ from typing import TypeVar
 
 import httpx
 
-from ledger_client._core import MAX_PAGE, USER_AGENT, Call, Outcome, Plan, Routes, build_request
+from ledger_client._core import (
+    MAX_PAGE,
+    USER_AGENT,
+    Call,
+    Outcome,
+    Plan,
+    Routes,
+    build_request,
+    token_source,
+    wanted_version,
+)
 from ledger_client.auth import TokenProvider
 from ledger_client.models import Amount, Balance, Event, HistoryPage, Statement, Write
 from ledger_client.retry import RetryPolicy
@@ -17,16 +27,6 @@ from ledger_client.retry import RetryPolicy
 T = TypeVar("T")
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 DEFAULT_WAIT_S = 10.0
-
-
-def token_source(token: str | None, token_provider: TokenProvider | None) -> TokenProvider:
-    if (token is None) == (token_provider is None):
-        raise ValueError("give exactly one of token= and token_provider=")
-    if token_provider is not None:
-        return token_provider
-    fixed = token
-    assert fixed is not None
-    return lambda: fixed
 
 
 class Ledger:
@@ -87,7 +87,7 @@ class Ledger:
     ) -> Balance:
         """The balance; with ``consistent_with`` (a write's result) or ``min_version``, the
         first one that reflects it (`NotCaughtUp` after ``timeout`` seconds)."""
-        wanted = _wanted_version(account_id, consistent_with, min_version)
+        wanted = wanted_version(account_id, consistent_with, min_version)
         return self._run(self._routes.balance(account_id, wanted, timeout))
 
     def wait_for(self, write: Write, *, timeout: float = DEFAULT_WAIT_S) -> Balance:
@@ -147,13 +147,3 @@ class Ledger:
             return self._http.send(request)
         except httpx.TransportError as error:
             return error
-
-
-def _wanted_version(account_id: str, write: Write | None, min_version: int | None) -> int | None:
-    if write is None:
-        return min_version
-    if min_version is not None:
-        raise ValueError("give consistent_with= or min_version=, not both")
-    if write.account_id != account_id:
-        raise ValueError(f"consistent_with is a write on {write.account_id}, not {account_id}")
-    return write.version

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ledger_client.auth import TokenProvider
 from ledger_client.errors import (
     AccountNotFound,
     NoResponse,
@@ -120,6 +121,27 @@ def build_request(
         json=call.body,
         headers=headers,
     )
+
+
+def token_source(token: str | None, token_provider: TokenProvider | None) -> TokenProvider:
+    if (token is None) == (token_provider is None):
+        raise ValueError("give exactly one of token= and token_provider=")
+    if token_provider is not None:
+        return token_provider
+    fixed = token
+    assert fixed is not None
+    return lambda: fixed
+
+
+def wanted_version(account_id: str, write: Write | None, min_version: int | None) -> int | None:
+    """The version a balance read waits for, from ``consistent_with`` or ``min_version``."""
+    if write is None:
+        return min_version
+    if min_version is not None:
+        raise ValueError("give consistent_with= or min_version=, not both")
+    if write.account_id != account_id:
+        raise ValueError(f"consistent_with is a write on {write.account_id}, not {account_id}")
+    return write.version
 
 
 class Routes:
