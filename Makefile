@@ -31,6 +31,7 @@ $(STAMP): requirements-dev.txt libs/banking/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e libs/banking
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e clients/python
 	rm -f $(VENV)/.installed-*
 	touch $@
 

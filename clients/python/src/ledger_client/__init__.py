@@ -1,0 +1,72 @@
+"""A typed client for the Ledger HTTP API (see README.md)."""
+
+from ledger_client._async import AsyncLedger
+from ledger_client._client import Ledger
+from ledger_client.auth import (
+    CachingTokenProvider,
+    ClientCredentialsTokenProvider,
+    LocalIssuerTokenProvider,
+    TokenProvider,
+)
+from ledger_client.errors import (
+    AccountNotFound,
+    ConcurrentModification,
+    Forbidden,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    InvalidAccountId,
+    InvalidAmount,
+    InvalidJson,
+    InvalidRequest,
+    LedgerError,
+    NoResponse,
+    NotCaughtUp,
+    NotFound,
+    PayloadTooLarge,
+    ServerError,
+    ServiceUnavailable,
+    StatementNotFound,
+    TokenRequestFailed,
+    Unauthorized,
+    UnexpectedResponse,
+)
+from ledger_client.models import Amount, Balance, Event, HistoryPage, Statement, Write
+from ledger_client.retry import RetryPolicy
+
+__all__ = [
+    "AccountNotFound",
+    "Amount",
+    "AsyncLedger",
+    "Balance",
+    "CachingTokenProvider",
+    "ClientCredentialsTokenProvider",
+    "ConcurrentModification",
+    "Event",
+    "Forbidden",
+    "HistoryPage",
+    "IdempotencyKeyRequired",
+    "IdempotencyKeyReused",
+    "InsufficientFunds",
+    "InvalidAccountId",
+    "InvalidAmount",
+    "InvalidJson",
+    "InvalidRequest",
+    "Ledger",
+    "LedgerError",
+    "LocalIssuerTokenProvider",
+    "NoResponse",
+    "NotCaughtUp",
+    "NotFound",
+    "PayloadTooLarge",
+    "RetryPolicy",
+    "ServerError",
+    "ServiceUnavailable",
+    "Statement",
+    "StatementNotFound",
+    "TokenProvider",
+    "TokenRequestFailed",
+    "Unauthorized",
+    "UnexpectedResponse",
+    "Write",
+]

@@ -1,0 +1,275 @@
+"""The client's logic, written once for `Ledger` and `AsyncLedger` alike.
+
+Each operation is a *plan*: a generator that yields what to do (send a `Call`, `Sleep`)
+and is sent back what happened (the response, or the transport's exception). It does no
+I/O itself, so the synchronous and asynchronous clients differ only in the few lines that
+run a plan (their ``_run``), and the tests can drive a plan without any clock.
+
+A new route is one method of `Routes` (a `Call` and the model its answer parses into),
+plus a one-line method on each client.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from ledger_client.auth import TokenProvider
+from ledger_client.errors import (
+    AccountNotFound,
+    NoResponse,
+    NotCaughtUp,
+    UnexpectedResponse,
+    error_code,
+    error_for,
+)
+from ledger_client.models import (
+    Amount,
+    Balance,
+    Event,
+    HistoryPage,
+    Statement,
+    Write,
+    amount_text,
+)
+from ledger_client.retry import RetryPolicy
+
+T = TypeVar("T")
+USER_AGENT = "ledger-client/0.1.0"
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One HTTP request of the API, without its token (the client adds it per attempt,
+    so a retry carries a refreshed one)."""
+
+    method: str
+    path: str
+    params: Mapping[str, int] | None = None
+    body: Mapping[str, Any] | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+Outcome = httpx.Response | httpx.TransportError
+Plan = Generator[Call | Sleep, Outcome | None, T]
+
+# The transport failures after which trying again can help: the server may never have
+# seen the request, or its answer was lost on the way back.
+_TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# 502/504: the gateway lost its backend; 503: the service asks to come back later.
+_TRANSIENT_STATUSES = frozenset({502, 503, 504})
+
+
+def retryable(call: Call, outcome: Outcome) -> bool:
+    """Whether ``call`` may be sent again after ``outcome``. A POST only with an
+    idempotency key: the server answers the first result again instead of storing twice,
+    even when the lost answer was a success."""
+    if call.method != "GET" and call.idempotency_key is None:
+        return False
+    if isinstance(outcome, httpx.TransportError):
+        return isinstance(outcome, _TRANSIENT)
+    if outcome.status_code in _TRANSIENT_STATUSES:
+        return True
+    return outcome.status_code == 409 and error_code(outcome) == "concurrent_modification"
+
+
+def retry_after(response: httpx.Response, now: Callable[[], datetime]) -> float | None:
+    """The ``Retry-After`` header in seconds (delta-seconds or an HTTP date), if any."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        moment: datetime = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # "-0000" dates parse naive; HTTP dates are all UTC
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now()).total_seconds())
+
+
+def new_idempotency_key() -> str:
+    return str(uuid.uuid4())
+
+
+def build_request(
+    client: httpx.Client | httpx.AsyncClient, call: Call, token: str
+) -> httpx.Request:
+    headers = {"authorization": f"Bearer {token}", "accept": "application/json"}
+    if call.idempotency_key is not None:
+        headers["idempotency-key"] = call.idempotency_key
+    return client.build_request(
+        call.method,
+        call.path,
+        params=dict(call.params) if call.params else None,
+        json=call.body,
+        headers=headers,
+    )
+
+
+def token_source(token: str | None, token_provider: TokenProvider | None) -> TokenProvider:
+    if (token is None) == (token_provider is None):
+        raise ValueError("give exactly one of token= and token_provider=")
+    if token_provider is not None:
+        return token_provider
+    fixed = token
+    assert fixed is not None
+    return lambda: fixed
+
+
+def wanted_version(account_id: str, write: Write | None, min_version: int | None) -> int | None:
+    """The version a balance read waits for, from ``consistent_with`` or ``min_version``."""
+    if write is None:
+        return min_version
+    if min_version is not None:
+        raise ValueError("give consistent_with= or min_version=, not both")
+    if write.account_id != account_id:
+        raise ValueError(f"consistent_with is a write on {write.account_id}, not {account_id}")
+    return write.version
+
+
+class Routes:
+    """Every route of the API as a plan, with the retry rules they all share."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.wall_clock = wall_clock
+
+    def send(self, call: Call) -> Plan[Any]:
+        """The JSON answer to ``call``, tried again where that is safe and may help; the
+        same idempotency key on every attempt, so a retry never stores twice."""
+        attempt = 0
+        while True:
+            outcome = yield call
+            assert outcome is not None
+            attempt += 1
+            if isinstance(outcome, httpx.Response) and outcome.is_success:
+                return _json(outcome)
+            delay = self._delay(call, outcome, attempt)
+            if delay is None:
+                if isinstance(outcome, httpx.TransportError):
+                    raise NoResponse(
+                        f"{call.method} {call.path}: {type(outcome).__name__}: {outcome}"
+                    ) from outcome
+                raise error_for(outcome)
+            yield Sleep(delay)
+
+    def _delay(self, call: Call, outcome: Outcome, attempt: int) -> float | None:
+        if attempt >= self.policy.max_attempts or not retryable(call, outcome):
+            return None
+        wait = None
+        if isinstance(outcome, httpx.Response):
+            wait = retry_after(outcome, self.wall_clock)
+            if wait is not None and wait > self.policy.max_retry_after:
+                return None
+        return self.policy.backoff(attempt, wait)
+
+    def post(
+        self,
+        account_id: str,
+        kind: str,
+        amount: Amount,
+        description: str | None,
+        idempotency_key: str | None,
+    ) -> Plan[Event]:
+        body: dict[str, Any] = {"amount": amount_text(amount)}
+        if description is not None:
+            body["description"] = description
+        key = idempotency_key if idempotency_key is not None else new_idempotency_key()
+        call = Call("POST", f"{_account(account_id)}/{kind}", body=body, idempotency_key=key)
+        return _parsed(Event.from_json, (yield from self.send(call)))
+
+    def credit(
+        self, account_id: str, amount: Amount, description: str | None, key: str | None
+    ) -> Plan[Event]:
+        return self.post(account_id, "credits", amount, description, key)
+
+    def debit(
+        self, account_id: str, amount: Amount, description: str | None, key: str | None
+    ) -> Plan[Event]:
+        return self.post(account_id, "debits", amount, description, key)
+
+    def balance(self, account_id: str, min_version: int | None, timeout: float) -> Plan[Balance]:
+        """The balance; with ``min_version``, once the read models reflect at least that
+        version (polled with backoff until ``timeout`` seconds have passed)."""
+        call = Call("GET", f"{_account(account_id)}/balance")
+        if min_version is None:
+            return _parsed(Balance.from_json, (yield from self.send(call)))
+        deadline = self.clock() + timeout
+        polls = 0
+        while True:
+            seen: int | None = None
+            try:
+                balance = _parsed(Balance.from_json, (yield from self.send(call)))
+            except AccountNotFound:
+                pass  # the first event of the account is not projected yet
+            else:
+                if balance.version >= min_version:
+                    return balance
+                seen = balance.version
+            polls += 1
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise NotCaughtUp(
+                    f"the balance of {account_id} reflects version {seen}, not yet "
+                    f"{min_version}, after {timeout}s",
+                    details={"accountId": account_id, "version": seen, "awaited": min_version},
+                )
+            yield Sleep(min(self.policy.poll(polls), remaining))
+
+    def wait_for(self, write: Write, timeout: float) -> Plan[Balance]:
+        return self.balance(write.account_id, write.version, timeout)
+
+    def history_page(self, account_id: str, after: int, limit: int) -> Plan[HistoryPage]:
+        call = Call("GET", f"{_account(account_id)}/events", {"after": after, "limit": limit})
+        return _parsed(HistoryPage.from_json, (yield from self.send(call)))
+
+    def statement(self, account_id: str, month: str) -> Plan[Statement]:
+        call = Call("GET", f"{_account(account_id)}/statements/{quote(month, safe='')}")
+        return _parsed(Statement.from_json, (yield from self.send(call)))
+
+
+def _account(account_id: str) -> str:
+    # Quoted, so that an id like "../x" cannot reach another route.
+    return f"/accounts/{quote(account_id, safe='')}"
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        # Numbers straight to Decimal: an amount never passes through a float.
+        return json.loads(response.content, parse_float=Decimal)
+    except ValueError as error:
+        raise UnexpectedResponse(
+            f"the answer is not JSON: {error}", status=response.status_code
+        ) from error
+
+
+def _parsed(parse: Callable[[Any], T], data: Any) -> T:
+    try:
+        return parse(data)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+        raise UnexpectedResponse(
+            f"the answer does not have the documented shape: {error!r}"
+        ) from error
