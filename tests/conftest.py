@@ -152,7 +152,6 @@ def instant_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
 
 
-
 @pytest.fixture
 def pipeline(load_handler: Callable[[str], ModuleType]) -> dict[str, ModuleType]:
     """The handlers a stored event passes through, from the command that stores it."""

@@ -27,7 +27,7 @@ from banking.domain.account import Account, evolve
 from banking.domain.events import Credited
 from banking.domain.money import Money
 from banking.entrypoints.bootstrap import dynamodb_client
-from tests.integration.conftest import refuse
+from tests.conftest import refuse
 
 # bootstrap sets `max_attempts: 4`, which botocore counts as retries: 5 tries in all.
 SDK_ATTEMPTS = 5

@@ -4,7 +4,6 @@ import base64
 import io
 import json
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -19,6 +18,7 @@ from tests.support import (
     stored_versions,
     token_claims,
 )
+
 
 @pytest.fixture
 def commands(load_handler, monkeypatch):
