@@ -43,6 +43,7 @@ def _record(kind: str, account_id: str) -> Response[str]:
         dependencies,
         idempotency_key=idempotency_key(headers),
         correlation_id=logger.get_correlation_id(),
+        time_left=lambda: app.lambda_context.get_remaining_time_in_millis() / 1000,
     )
     # The audit trail: who recorded what where (never the amount or the description).
     principal = principal_of(app.current_event.raw_event).subject

@@ -37,6 +37,11 @@ class CommandSettings:
     max_attempts: int = 20
     backoff_base_seconds: float = 0.01
     backoff_cap_seconds: float = 0.2
+    # The time an append needs to be seen through, every SDK retry included: the write,
+    # and on a conflict the read telling whether it was ours. A write is only started
+    # with that much time left, so the function is never stopped by its timeout with a
+    # write in flight, which its client could not tell from a failure.
+    write_budget_seconds: float = 0.0
 
 
 @frozen
@@ -55,7 +60,10 @@ def record(
     *,
     idempotency_key: str | None = None,
     correlation_id: str | None = None,
+    time_left: Callable[[], float] = lambda: float("inf"),
 ) -> Event:
+    """The event stored for ``command``; ``time_left`` is the seconds the caller has left
+    (a Lambda's remaining time)."""
     fingerprint = fingerprint_of(command)
     for attempt in range(deps.settings.max_attempts):
         if idempotency_key is not None:
@@ -76,6 +84,11 @@ def record(
             else None
         )
         stored = StoredEvent(event, evolve(state, event, deps.settings.zone), correlation_id)
+        if time_left() < deps.settings.write_budget_seconds:
+            raise ConcurrentModification(
+                f"no time left to store a command on account {command.account_id} "
+                "safely (nothing was stored); retry the request"
+            )
         try:
             deps.store.append(stored, claim)
         except IdempotencyKeyTaken:
