@@ -73,4 +73,3 @@ def test_a_command_with_the_time_for_its_write_is_stored():
     event = record(RecordCredit("alice", Money(1)), dependencies(store), time_left=lambda: 18.0)
 
     assert [e.event_id for e in store.events("alice", after=0, limit=10)] == [event.event_id]
-

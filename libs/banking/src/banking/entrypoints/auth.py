@@ -31,8 +31,8 @@ ACCOUNTS_CLAIM = "ledger:accounts"
 READ_ANY_ACCOUNT = "ledger/accounts.read"
 WRITE_TRANSACTIONS = "ledger/transactions.write"
 # Cognito's claim telling an access token ("access") from an ID token ("id").
-TOKEN_USE_CLAIM = "token_use"
-ACCESS_TOKEN_USE = "access"
+USE_CLAIM = "token_use"
+ACCESS_USE = "access"
 
 
 class Unauthenticated(DomainError):
@@ -93,8 +93,8 @@ def principal_of(event: Mapping[str, Any]) -> Principal:
     claims = jwt.get("claims")
     if not isinstance(claims, Mapping) or not claims.get("sub"):
         raise Unauthenticated("the request carries no verified token")
-    token_use = claims.get(TOKEN_USE_CLAIM)
-    if token_use is not None and token_use != ACCESS_TOKEN_USE:
+    token_use = claims.get(USE_CLAIM)
+    if token_use is not None and token_use != ACCESS_USE:
         # An ID token proves who signed in to an app, not that the app may call the API.
         raise Unauthenticated(f"a {token_use!r} token is not an access token")
     return Principal.from_claims(claims)
