@@ -112,9 +112,6 @@ def test_the_alarm_topic_uses_a_customer_managed_key_cloudwatch_may_use(plan):
     # AND the key rotates (its policy, which names the account, is known after apply:
     # tests/infra/test_local_environment.py checks it)
     assert key["enable_key_rotation"] is True
-    # AND every alarm notifies the topic and the given actions
-    for alarm in planned_values(plan, "aws_cloudwatch_metric_alarm"):
-        assert PROD_VARIABLES[0].split('"')[1] in alarm["alarm_actions"], alarm["alarm_name"]
 
 
 def test_the_bus_and_the_dead_letter_queues_use_the_environments_key(plan):
