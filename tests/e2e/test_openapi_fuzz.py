@@ -21,6 +21,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
+from schemathesis.config import SchemathesisConfig
 from schemathesis.core.result import Ok
 
 from scripts.local.system import REPO
@@ -30,6 +31,8 @@ from tests.local_system import System
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 SPEC = REPO / "docs" / "openapi.yaml"
+# The checks' settings, shared by the library and the CLI runs.
+CONFIG = REPO / "tests" / "e2e" / "schemathesis.toml"
 # 5 operations, 2 modes, 100 each: 1,000 requests
 EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "100"))
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -94,7 +97,9 @@ def test_generated_requests_get_documented_answers_and_rejected_commands_store_n
 ) -> None:
     fuzz = Fuzz(system, api.token)
 
-    for result in schemathesis.openapi.from_path(SPEC).get_all_operations():
+    for result in schemathesis.openapi.from_path(
+        SPEC, config=SchemathesisConfig.from_path(CONFIG)
+    ).get_all_operations():
         assert isinstance(result, Ok), result  # an operation the document gets wrong
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             fuzz.run(result.ok(), mode)
@@ -109,7 +114,7 @@ def test_every_check_of_the_schemathesis_cli_passes_undeclared_methods_included(
 ) -> None:
     # GIVEN the document and the running system, called with a token that may do everything
     command = [
-        sys.executable, "-m", "schemathesis.cli", "run", str(SPEC),
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run", str(SPEC),
         "--url", system.api_url,
         "--header", f"Authorization: Bearer {api.token}",
         "--checks", "all",
