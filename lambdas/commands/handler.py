@@ -45,6 +45,7 @@ def _record(kind: str, account_id: str) -> Response[str]:
         idempotency_key=key,
         caller=principal,
         correlation_id=logger.get_correlation_id(),
+        time_left=lambda: app.lambda_context.get_remaining_time_in_millis() / 1000,
     )
     # The audit trail: who recorded what where (never the amount or the description).
     logger.info(

@@ -28,6 +28,9 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_HEADER_BYTES = 10 * 1024
 TOO_LARGE = {"message": "Request Entity Too Large"}
 HEADERS_TOO_LARGE = {"message": "Request Header Fields Too Large"}
+# An HTTP method is any token (RFC 9110): API Gateway routes TRACE, PROPFIND or BREW
+# like GET, to their route or $default, where http.server would answer an HTML 501.
+METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # Content types API Gateway passes as text; every other body (and a body without a
 # content type) reaches the function base64-encoded with isBase64Encoded true.
 TEXT_TYPES = re.compile(
@@ -315,9 +318,14 @@ class HttpApiServer:
                 if self.close_connection:
                     self.send_header("connection", "close")
                 self.end_headers()
-                self.wfile.write(response.body)
+                if self.command != "HEAD":  # a HEAD answer has headers only
+                    self.wfile.write(response.body)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+            def __getattr__(self, name: str) -> Any:
+                # http.server looks up do_<METHOD>: every method is served.
+                if name.startswith("do_") and METHOD.fullmatch(name[3:]):
+                    return self._serve
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the functions' own logs say what happened

@@ -103,8 +103,9 @@ def sign(
     ttl_s: int = DEFAULT_TTL_S,
     claims: Mapping[str, Any] | None = None,
 ) -> str:
-    """An access token as an OAuth 2.0 server issues it: scopes space-separated in
-    ``scope``, the accounts a user owns besides its subject in ``ledger:accounts``."""
+    """An access token as Cognito issues it (``token_use`` is ``access``): scopes
+    space-separated in ``scope``, the accounts a user owns besides its subject in
+    ``ledger:accounts``."""
     kid, key = keys.signing_key()
     now = int(time.time())
     payload: dict[str, Any] = {
@@ -115,6 +116,7 @@ def sign(
         "nbf": now,
         "exp": now + ttl_s,
         "jti": secrets.token_hex(8),
+        "token_use": "access",
     }
     if scopes:
         payload["scope"] = " ".join(scopes)

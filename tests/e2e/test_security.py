@@ -52,6 +52,25 @@ def test_an_invalid_token_is_unauthorized_and_stores_nothing(
     assert api.events(account) == []
 
 
+@pytest.mark.parametrize("token_use", ["id", "refresh"])
+def test_a_token_that_is_not_an_access_token_is_refused_by_the_functions_and_stores_nothing(
+    api: Api, system: System, account: str, token_use: str
+) -> None:
+    # GIVEN valid tokens of the issuer that are not access tokens (a Cognito ID token
+    # passes API Gateway's JWT authorizer, which cannot check token_use)
+    writer = api.as_(system.token("payments", WRITE_SCOPE, claims={"token_use": token_use}))
+    owner = api.as_(system.token(account, claims={"token_use": token_use}))
+
+    # WHEN they record and read
+    recorded = writer.credit(account, "10.00")
+    read = owner.get(f"/accounts/{account}/events")
+
+    # THEN the functions refuse both as unauthenticated, and nothing is stored
+    assert (recorded.status_code, code(recorded)) == (401, "unauthorized")
+    assert (read.status_code, code(read)) == (401, "unauthorized")
+    assert api.events(account) == []
+
+
 def test_a_tampered_token_is_unauthorized(api: Api, system: System, account: str) -> None:
     # GIVEN a user's token whose payload is swapped for one claiming the write scope
     header, _, signature = system.token(account).split(".")

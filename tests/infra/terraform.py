@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,55 @@ def resources(document: dict[str, Any], kind: str | None = None) -> list[dict[st
     values = document.get("values") or document.get("planned_values") or {}
     everything = walk(values.get("root_module", {}))
     return [r for r in everything if kind is None or r["type"] == kind]
+
+
+# dev and prod planned offline: the backend swapped for a local one and the provider
+# given dummy credentials; a first plan of an empty state calls no AWS API.
+OFFLINE_PLAN_OVERRIDE = """
+terraform {
+  backend "local" {}
+}
+
+provider "aws" {
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+}
+"""
+
+
+# What prod refuses to plan without: someone its alarms notify, its users' app.
+PROD_VARIABLES = (
+    '-var=alarm_actions=["arn:aws:sns:eu-west-1:123456789012:ops-pager"]',
+    '-var=cognito_callback_urls=["https://app.example-bank.com/callback"]',
+)
+REQUIRED_VARIABLES = {"dev": (), "prod": PROD_VARIABLES}
+
+
+def planned(environment: str, tmp_path: Path, *variables: str) -> dict[str, Any]:
+    terraform, dist = prepared(environment, tmp_path)
+    terraform.run(
+        "plan",
+        "-no-color",
+        f"-out={tmp_path / 'plan'}",
+        f"-var=dist_dir={dist}",
+        *(variables or REQUIRED_VARIABLES[environment]),
+    )
+    return terraform.show_json(str(tmp_path / "plan"))
+
+
+def prepared(environment: str, tmp_path: Path) -> tuple[Terraform, Path]:
+    """dev or prod, initialised offline, and stand-in zips."""
+    tree = copy_tree(tmp_path / "terraform")
+    root = tree / "environments" / environment
+    (root / "zz_offline_plan_override.tf").write_text(OFFLINE_PLAN_OVERRIDE)
+    dist = tmp_path / "dist"  # only their hashes matter to a plan
+    dist.mkdir()
+    for name in LAMBDAS:
+        with zipfile.ZipFile(dist / f"{name}.zip", "w") as archive:
+            archive.writestr("handler.py", "")
+    terraform = Terraform(root, tmp_path / "work")
+    terraform.run("init", "-no-color", f"-backend-config=path={tmp_path / 'state'}")
+    return terraform, dist

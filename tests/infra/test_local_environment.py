@@ -260,18 +260,14 @@ def test_each_function_has_a_role_of_its_own(state):
 def test_each_function_may_do_only_what_it_needs(state):
     # The data actions each known function needs (logs, X-Ray and failure queues aside).
     needs = {
-        "commands": {
-            "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"
-        },
+        "commands": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"},
         "queries": {"dynamodb:GetItem", "dynamodb:Query"},
         "fanout": {
             "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
             "dynamodb:ListStreams", "events:PutEvents",
         },
-        "dispatcher": {"dynamodb:GetItem", "dynamodb:Query", "events:PutEvents"},
-        "projectors": {
-            "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"
-        },
+        "dispatcher": {"dynamodb:GetItem", "events:PutEvents"},
+        "projectors": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"},
         "replay": {"dynamodb:Scan", "dynamodb:Query", "events:PutEvents"},
     }  # fmt: skip
     plumbing = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"} | XRAY_ACTIONS
@@ -282,6 +278,50 @@ def test_each_function_may_do_only_what_it_needs(state):
         actions = {a for s in statements for a in as_list(s["Action"])}
         if directory in needs:
             assert actions - plumbing == needs[directory], directory
+
+
+# What each function publishes on the bus, and nothing else (issue 15, item 6).
+PUBLICATIONS = {
+    "fanout": ("ledger.events", {"EventStored"}),
+    "dispatcher": ("ledger.dispatcher", {"CreditEvent", "DebitEvent"}),
+    "replay": ("ledger.replay", {"CreditEvent", "DebitEvent"}),
+}
+
+
+def test_each_role_may_put_on_the_bus_only_its_own_source_and_detail_types(state):
+    # GIVEN every function's role
+    policies = role_policies(state)
+    for function in by_type(state, "aws_lambda_function"):
+        directory = function["function_name"].removeprefix("ledger-local-")
+        statements = policies[function["role"].split("/")[-1]]
+        publishing = [s for s in statements if "events:PutEvents" in as_list(s["Action"])]
+        # THEN only the publishers may PutEvents at all
+        if directory not in PUBLICATIONS:
+            assert publishing == [], directory
+            continue
+        # AND each only under its own events:source and detail types, so no role can
+        # forge another's events (a ledger.dispatcher CreditEvent with any balance)
+        source, detail_types = PUBLICATIONS[directory]
+        (statement,) = publishing
+        condition = statement["Condition"]["StringEquals"]
+        assert as_list(condition["events:source"]) == [source], directory
+        assert set(as_list(condition["events:detail-type"])) == detail_types, directory
+
+
+def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(state):
+    # GIVEN the alarm topic and the key it is encrypted with
+    (topic,) = by_type(state, "aws_sns_topic")
+    keys = {key["arn"]: key for key in by_type(state, "aws_kms_key")}
+    key = keys[topic["kms_master_key_id"]]
+
+    # THEN CloudWatch of this account may encrypt messages for the topic with it
+    statements = json.loads(key["policy"])["Statement"]
+    (cloudwatch,) = [
+        s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(as_list(cloudwatch["Action"]))
+    assert cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"] in topic["arn"]
+    assert key["enable_key_rotation"] is True
 
 
 def test_alarms_watch_every_queue_function_and_stream(state):

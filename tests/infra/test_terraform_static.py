@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +17,7 @@ from tests.infra.terraform import (
     TERRAFORM_DIR,
     Terraform,
     copy_tree,
+    planned,
     resources,
 )
 
@@ -95,38 +94,6 @@ def test_checkov_finds_no_failed_check(tmp_path):
     assert not failed, "\n".join(failed)
     assert result.returncode == 0, result.stderr[-3000:]
     assert all(report["summary"]["parsing_errors"] == 0 for report in reports), reports
-
-
-# dev and prod planned offline: the backend swapped for a local one and the provider
-# given dummy credentials; a first plan of an empty state calls no AWS API.
-OFFLINE_PLAN_OVERRIDE = """
-terraform {
-  backend "local" {}
-}
-
-provider "aws" {
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-}
-"""
-
-
-def planned(environment: str, tmp_path: Path) -> dict[str, Any]:
-    tree = copy_tree(tmp_path / "terraform")
-    root = tree / "environments" / environment
-    (root / "zz_offline_plan_override.tf").write_text(OFFLINE_PLAN_OVERRIDE)
-    dist = tmp_path / "dist"  # only their hashes matter to a plan
-    dist.mkdir()
-    for name in LAMBDAS:
-        with zipfile.ZipFile(dist / f"{name}.zip", "w") as archive:
-            archive.writestr("handler.py", "")
-    terraform = Terraform(root, tmp_path / "work")
-    terraform.run("init", "-no-color", f"-backend-config=path={tmp_path / 'state'}")
-    terraform.run("plan", "-no-color", f"-out={tmp_path / 'plan'}", f"-var=dist_dir={dist}")
-    return terraform.show_json(str(tmp_path / "plan"))
 
 
 @pytest.mark.parametrize(

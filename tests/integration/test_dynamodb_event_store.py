@@ -26,11 +26,10 @@ from banking.application.ports import (
 from banking.domain.account import Account, evolve
 from banking.domain.events import Credited
 from banking.domain.money import Money
-from banking.entrypoints.bootstrap import dynamodb_client
+from banking.entrypoints.bootstrap import SDK_MAX_ATTEMPTS, dynamodb_client
 from tests.conftest import refuse
 
 # bootstrap sets `max_attempts: 4`, which botocore counts as retries: 5 tries in all.
-SDK_ATTEMPTS = 5
 
 
 @pytest.fixture
@@ -102,7 +101,7 @@ def test_a_throttled_append_is_retried_by_the_sdk_then_answered_throttled(
     # THEN the SDK tried it as often as its policy says, and then the store says throttled
     with pytest.raises(StoreThrottled):
         store.append(stored, key_of(stored) if with_key else None)
-    assert len(attempts) == SDK_ATTEMPTS
+    assert len(attempts) == SDK_MAX_ATTEMPTS
 
 
 def test_a_throttle_that_passes_within_the_sdks_retries_stores_the_event(store, monkeypatch):

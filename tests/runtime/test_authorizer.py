@@ -110,6 +110,27 @@ def test_a_valid_token_hands_its_claims_to_the_function_as_strings(api: Api) -> 
     assert authorizer["jwt"]["scopes"] is None
 
 
+def test_an_id_token_passes_the_authorizer_with_its_token_use_as_api_gateway_lets_it(
+    api: Api,
+) -> None:
+    # GIVEN a Cognito-style ID token: signed by the issuer, for an accepted audience
+    token = api.issuer.token("alice", claims={"token_use": "id"})
+
+    # WHEN it calls a route that needs any valid token
+    response = api.get("/read", token)
+
+    # THEN, as API Gateway's JWT authorizer (which knows no token_use), the runtime lets
+    # it through with the claim, for the function to refuse (banking.entrypoints.auth)
+    assert response.status_code == 200, response.text
+    assert response.json()["authorizer"]["jwt"]["claims"]["token_use"] == "id"
+
+
+def test_the_local_issuer_mints_access_tokens(api: Api) -> None:
+    claims = jwt.decode(api.issuer.token("alice"), options={"verify_signature": False})
+
+    assert claims["token_use"] == "access"
+
+
 def test_a_route_with_scopes_passes_the_tokens_scopes_on(api: Api) -> None:
     token = api.issuer.token("payments", scopes=[WRITE, "other"])
 

@@ -119,6 +119,31 @@ def test_the_most_specific_route_wins_and_default_catches_the_rest(bench: Bench)
     assert route_of("GET", "/nowhere") == "$default"
 
 
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "BREW"])
+def test_any_method_goes_to_its_route_or_default_as_api_gateway_routes_it(
+    bench: Bench, method: str
+) -> None:
+    # GIVEN an API with a $default route
+    url = _api(bench, ["GET /items/{id}", "$default"])
+
+    # WHEN a client sends a method no route declares (http.server's own answer: HTML 501)
+    response = requests.request(method, f"{url}/items/42", timeout=10)
+
+    # THEN $default's function answers it, as in AWS
+    assert response.status_code == 201, response.text
+    assert response.json()["event"]["requestContext"]["http"]["method"] == method
+
+
+def test_a_head_request_gets_its_answers_headers_without_a_body(bench: Bench) -> None:
+    url = _api(bench, ["$default"])
+
+    response = requests.head(f"{url}/anything", timeout=10)
+
+    assert response.status_code == 201
+    assert int(response.headers["content-length"]) > 0
+    assert response.content == b""
+
+
 def test_no_matching_route_and_no_default_is_a_404(bench: Bench) -> None:
     url = _api(bench, ["GET /items/{id}"])
 

@@ -102,3 +102,23 @@ def test_a_look_alike_subject_owns_nothing_but_itself():
 
     # THEN it does not own the ASCII account "alice"
     assert not principal.may(Access.READ, "alice")
+
+
+@pytest.mark.parametrize("token_use", ["id", "", "refresh", "ACCESS"])
+def test_a_token_that_is_not_an_access_token_is_unauthenticated(token_use):
+    # GIVEN the claims of a valid Cognito token of the account's owner that is not an
+    # access token (an ID token: the HTTP API's authorizer cannot tell them apart)
+    event = event_with(token_claims("alice", token_use=token_use))
+
+    # WHEN the functions judge it, THEN it is refused as unauthenticated
+    with pytest.raises(Unauthenticated, match="not an access token"):
+        authorized_account(event, "alice", Access.READ)
+
+
+@pytest.mark.parametrize("extra", [{"token_use": "access"}, {}])
+def test_an_access_token_or_a_token_without_token_use_is_accepted(extra):
+    # GIVEN an owner's access token (Cognito) or one of an issuer without token_use
+    event = event_with(token_claims("alice", **extra))
+
+    # WHEN the functions judge it, THEN its owner reads the account
+    assert authorized_account(event, "alice", Access.READ) == "alice"

@@ -15,4 +15,7 @@ module "ledger" {
   # moto 5.1 answers PutFunctionEventInvokeConfig with a LastModified the provider cannot
   # decode; the local runtime takes the same settings from the async_invocation output.
   create_async_event_configs = var.create_async_event_configs
+
+  # The alarm topic and its key, as prod has them (no subscriber: nothing is sent here).
+  alarm_topic_enabled = true
 }

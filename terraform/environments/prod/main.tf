@@ -12,6 +12,8 @@ module "ledger" {
   log_retention_in_days          = var.log_retention_in_days
   reserved_concurrent_executions = var.reserved_concurrent_executions
   alarm_actions                  = var.alarm_actions
+  alarm_topic_enabled            = length(var.alarm_email_addresses) > 0
+  alarm_email_addresses          = var.alarm_email_addresses
 
   jwt_issuer   = local.jwt_issuer
   jwt_audience = local.jwt_audience

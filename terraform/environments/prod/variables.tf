@@ -41,13 +41,29 @@ variable "log_retention_in_days" {
 }
 
 variable "reserved_concurrent_executions" {
-  description = "Concurrency reserved for functions, by Lambda directory name."
+  description = "Concurrency reserved for functions, by Lambda directory name; commands must have some, so a flood of reads (or of anything else in the account) cannot starve writes."
   type        = map(number)
-  default     = {}
+  default     = { commands = 100 }
+
+  validation {
+    condition     = lookup(var.reserved_concurrent_executions, "commands", 0) > 0
+    error_message = "Reserve concurrency for commands (e.g. { commands = 100 }): without it reads can starve writes."
+  }
 }
 
 variable "alarm_actions" {
-  description = "ARNs (e.g. an SNS topic) notified when an alarm fires or clears."
+  description = "ARNs (e.g. an SNS topic, a pager's) notified when an alarm fires or clears; this or alarm_email_addresses must name someone."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.alarm_actions) + length(var.alarm_email_addresses) > 0
+    error_message = "Prod alarms must notify someone: set alarm_actions or alarm_email_addresses."
+  }
+}
+
+variable "alarm_email_addresses" {
+  description = "E-mail addresses subscribed to the environment's own alarm topic (encrypted with a key CloudWatch may use), created when any is given."
   type        = list(string)
   default     = []
 }
@@ -71,9 +87,19 @@ variable "cognito_domain_prefix" {
 }
 
 variable "cognito_callback_urls" {
-  description = "Where the end users' app may be sent back after sign-in."
+  description = "Where the end users' app may be sent back after sign-in (HTTPS): no default, a prod pool must not send codes to a developer's machine. Needed unless jwt_issuer names another issuer."
   type        = list(string)
-  default     = ["https://localhost:3000/callback"]
+  default     = null
+
+  validation {
+    condition     = var.jwt_issuer != null || try(length(var.cognito_callback_urls) > 0, false)
+    error_message = "Set cognito_callback_urls to the end users' app (HTTPS), or jwt_issuer to another issuer."
+  }
+
+  validation {
+    condition     = alltrue([for url in coalesce(var.cognito_callback_urls, []) : startswith(url, "https://")])
+    error_message = "Callback URLs of prod must be HTTPS."
+  }
 }
 
 variable "cognito_back_office_clients" {

@@ -86,6 +86,10 @@ resource "aws_cognito_user_pool_client" "end_users" {
   logout_urls                          = var.logout_urls
   supported_identity_providers         = ["COGNITO"]
   explicit_auth_flows                  = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+  # A user may change only harmless profile attributes, never her e-mail (her sign-in
+  # name) or a custom attribute a token trigger could turn into access.
+  read_attributes  = ["email", "email_verified", "name", "locale", "zoneinfo"]
+  write_attributes = ["name", "locale", "zoneinfo"]
 
   # No hint whether an e-mail address has an account; revoked refresh tokens stop working.
   prevent_user_existence_errors = "ENABLED"
@@ -115,8 +119,10 @@ resource "aws_cognito_user_pool_client" "back_office" {
   allowed_oauth_flows                  = ["client_credentials"]
   allowed_oauth_scopes                 = [for scope in each.value : "${aws_cognito_resource_server.this.identifier}/${scope}"]
   supported_identity_providers         = ["COGNITO"]
-  explicit_auth_flows                  = ["ALLOW_REFRESH_TOKEN_AUTH"]
-  enable_token_revocation              = true
+  # Machines use client credentials only: no user sign-in flow (SRP, password) at all.
+  # (Left empty, Cognito would allow ALLOW_USER_SRP_AUTH and ALLOW_CUSTOM_AUTH.)
+  explicit_auth_flows     = ["ALLOW_REFRESH_TOKEN_AUTH"]
+  enable_token_revocation = true
 
   access_token_validity = var.access_token_validity_minutes
 

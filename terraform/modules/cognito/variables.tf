@@ -40,13 +40,18 @@ variable "access_token_validity_minutes" {
 }
 
 variable "mfa_configuration" {
-  description = "Multi-factor authentication of end users: OFF, OPTIONAL or ON."
+  description = "Multi-factor authentication of end users (people): ON requires it at every sign-in; OPTIONAL lets each user choose (for a test pool only)."
   type        = string
-  default     = "OPTIONAL"
+  default     = "ON"
+
+  validation {
+    condition     = contains(["ON", "OPTIONAL"], var.mfa_configuration)
+    error_message = "People sign in with MFA: ON (or OPTIONAL for a test pool), never OFF."
+  }
 }
 
 variable "pre_token_generation_lambda_arn" {
-  description = "A pre-token-generation trigger (event version V2_0) that adds the ledger:accounts claim to users' access tokens, or null."
+  description = "A pre-token-generation trigger (event version V2_0) that adds the ledger:accounts claim to users' access tokens, or null. The repository ships none (docs/security.md): without one, a user reads only the account named by her sub."
   type        = string
   default     = null
 }

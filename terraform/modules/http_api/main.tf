@@ -65,6 +65,16 @@ resource "aws_apigatewayv2_stage" "this" {
     throttling_rate_limit  = var.throttling_rate_limit
   }
 
+  # Routes with limits of their own (the writes): a flood on one cannot use the whole stage.
+  dynamic "route_settings" {
+    for_each = { for key, route in var.routes : route.route_key => route.throttling if route.throttling != null }
+    content {
+      route_key              = route_settings.key
+      throttling_burst_limit = route_settings.value.burst_limit
+      throttling_rate_limit  = route_settings.value.rate_limit
+    }
+  }
+
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access_logs.arn
     format = jsonencode({
@@ -89,6 +99,9 @@ resource "aws_apigatewayv2_stage" "this" {
   }
 
   tags = var.tags
+
+  # A route's settings can only name a route that exists.
+  depends_on = [aws_apigatewayv2_route.this]
 }
 
 resource "aws_lambda_permission" "this" {

@@ -18,11 +18,15 @@ variable "integrations" {
 }
 
 variable "routes" {
-  description = "Routes by a key made of letters, digits, - and _: the route key (\"POST /path\" or \"$default\"), the key of the integration serving it, and the OAuth scopes of which a token must hold one (none: any valid token)."
+  description = "Routes by a key made of letters, digits, - and _: the route key (\"POST /path\" or \"$default\"), the key of the integration serving it, the OAuth scopes of which a token must hold one (none: any valid token), and optional throttling of its own (none: the stage's)."
   type = map(object({
     route_key            = string
     integration          = string
     authorization_scopes = optional(list(string), [])
+    throttling = optional(object({
+      burst_limit = number
+      rate_limit  = number
+    }))
   }))
 
   validation {
@@ -47,9 +51,14 @@ variable "jwt_audience" {
 }
 
 variable "integration_timeout_milliseconds" {
-  description = "How long API Gateway waits for the function (50 to 30000 ms)."
+  description = "How long API Gateway waits for the function (50 to 30000 ms): longer than the function's timeout, so the client hears how its request ended."
   type        = number
-  default     = 10000
+  default     = 29000
+
+  validation {
+    condition     = var.integration_timeout_milliseconds >= 50 && var.integration_timeout_milliseconds <= 30000
+    error_message = "HTTP API integrations time out after 50 to 30000 ms."
+  }
 }
 
 variable "throttling_burst_limit" {

@@ -87,6 +87,18 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # The environment's key encrypts the dead-letter queues this role sends to (SQS needs
+  # the sender to make and read data keys) and the function's environment.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "UseEnvironmentKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+
   dynamic "statement" {
     for_each = var.policy_statements
     content {
@@ -94,6 +106,15 @@ data "aws_iam_policy_document" "lambda" {
       effect    = "Allow"
       actions   = statement.value.actions
       resources = statement.value.resources
+
+      dynamic "condition" {
+        for_each = statement.value.conditions
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
     }
   }
 }

@@ -56,11 +56,16 @@ variable "environment_variables" {
 }
 
 variable "policy_statements" {
-  description = "The Allow statements of the function's role beyond its own logs and X-Ray: only the actions it calls, on only the resources it touches."
+  description = "The Allow statements of the function's role beyond its own logs and X-Ray: only the actions it calls, on only the resources it touches, and under conditions (e.g. which events:source it may publish)."
   type = list(object({
     sid       = string
     actions   = list(string)
     resources = list(string)
+    conditions = optional(list(object({
+      test     = string
+      variable = string
+      values   = list(string)
+    })), [])
   }))
   default = []
 

@@ -12,6 +12,34 @@ locals {
 
   table_read_actions = ["dynamodb:GetItem", "dynamodb:Query"]
 
+  # The time budgets of the API path, each set here only, tightest first: one SDK call
+  # with all its retries (banking.entrypoints.bootstrap.SDK_CALL_BUDGET_S, 9 s) < the
+  # functions' timeout < API Gateway's integration timeout (at most 30 s). So a client
+  # never gets a gateway timeout while its command is still running (and may yet
+  # commit), and a command only starts a write it can see through (docs/infrastructure.md).
+  api_function_timeout_seconds         = 25
+  api_integration_timeout_milliseconds = 29000
+
+  # Which events each publisher may put on the bus: a role can only publish as itself
+  # (events:source) and only its own kinds of event (events:detail-type), so no role
+  # can forge the state-carried events the projectors trust.
+  publications = {
+    fanout     = { source = "ledger.events", detail_types = ["EventStored"] }
+    dispatcher = { source = "ledger.dispatcher", detail_types = ["CreditEvent", "DebitEvent"] }
+    replay     = { source = "ledger.replay", detail_types = ["CreditEvent", "DebitEvent"] }
+  }
+  publish_statements = {
+    for name, publication in local.publications : name => {
+      sid       = "Publish${replace(title(replace(publication.source, ".", " ")), " ", "")}"
+      actions   = ["events:PutEvents"]
+      resources = [module.event_bus.event_bus_arn]
+      conditions = [
+        { test = "StringEquals", variable = "events:source", values = [publication.source] },
+        { test = "StringEquals", variable = "events:detail-type", values = publication.detail_types },
+      ]
+    }
+  }
+
   # The OAuth scope that lets a back-office system record credits and debits.
   write_scope = "ledger/transactions.write"
 
@@ -19,7 +47,7 @@ locals {
   functions = {
     commands = {
       description      = "Validates and appends credit and debit commands to the events table."
-      timeout          = 10
+      timeout          = local.api_function_timeout_seconds
       async_on_failure = false
       environment = {
         EVENTS_TABLE_NAME      = module.events_table.dynamodb_table_name
@@ -30,7 +58,7 @@ locals {
     }
     queries = {
       description      = "Answers balance and event-history reads."
-      timeout          = 10
+      timeout          = local.api_function_timeout_seconds
       async_on_failure = false
       environment = {
         EVENTS_TABLE_NAME      = module.events_table.dynamodb_table_name
@@ -83,9 +111,10 @@ locals {
     commands = [
       {
         # Loads the account's events; appends one event and its idempotency key in one
-        # TransactWriteItems, which IAM authorises as a Put (and a condition check) per item.
+        # TransactWriteItems, which IAM authorises as a PutItem per item (it holds no
+        # ConditionCheck item, so no dynamodb:ConditionCheckItem).
         sid       = "AppendEvents"
-        actions   = concat(local.table_read_actions, ["dynamodb:PutItem", "dynamodb:ConditionCheckItem"])
+        actions   = concat(local.table_read_actions, ["dynamodb:PutItem"])
         resources = [module.events_table.dynamodb_table_arn, module.idempotency_table.dynamodb_table_arn]
       },
     ]
@@ -103,11 +132,7 @@ locals {
         actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
         resources = [module.events_table.dynamodb_table_stream_arn]
       },
-      {
-        sid       = "PublishEventStored"
-        actions   = ["events:PutEvents"]
-        resources = [module.event_bus.event_bus_arn]
-      },
+      local.publish_statements["fanout"],
       {
         # The mapping sends what it gave up on with the function's role.
         sid       = "SendStreamFailures"
@@ -117,20 +142,19 @@ locals {
     ]
     dispatcher = [
       {
+        # Reads the one stored event (and the state it carries) by its key: no Query.
         sid       = "ReadEvents"
-        actions   = local.table_read_actions
+        actions   = ["dynamodb:GetItem"]
         resources = [module.events_table.dynamodb_table_arn]
       },
-      {
-        sid       = "PublishBalanceChanged"
-        actions   = ["events:PutEvents"]
-        resources = [module.event_bus.event_bus_arn]
-      },
+      local.publish_statements["dispatcher"],
     ]
     projectors = [
       {
+        # Read models are written by a conditional UpdateItem (guarded by lastKnownVersion),
+        # never put whole: no dynamodb:PutItem.
         sid       = "WriteProjections"
-        actions   = concat(local.table_read_actions, ["dynamodb:PutItem", "dynamodb:UpdateItem"])
+        actions   = concat(local.table_read_actions, ["dynamodb:UpdateItem"])
         resources = [module.projections_table.dynamodb_table_arn]
       },
     ]
@@ -141,11 +165,7 @@ locals {
         actions   = ["dynamodb:Scan", "dynamodb:Query"]
         resources = [module.events_table.dynamodb_table_arn]
       },
-      {
-        sid       = "PublishReplayedEvents"
-        actions   = ["events:PutEvents"]
-        resources = [module.event_bus.event_bus_arn]
-      },
+      local.publish_statements["replay"],
     ]
   }
 
@@ -214,6 +234,8 @@ module "dead_letter_queues" {
   # Lambda writes to its queues with the function's role; the event_bus module gives
   # EventBridge a queue policy for its rules' queues.
   name = each.value.name
+  # With the environment's key, whose policy must let EventBridge use it (docs/infrastructure.md).
+  kms_key_arn = var.kms_key_arn
 
   tags = local.tags
 }
@@ -264,7 +286,8 @@ module "events_stream" {
 module "event_bus" {
   source = "../event_bus"
 
-  name = local.prefix
+  name        = local.prefix
+  kms_key_arn = var.kms_key_arn
 
   rules = {
     event_stored = {
@@ -296,6 +319,15 @@ module "event_bus" {
   tags = local.tags
 }
 
+locals {
+  # Each write route has its own limits, below the stage's, so one runaway writer slows
+  # itself down before it fills the stage's budget (and the commands' reserved concurrency).
+  write_throttling = {
+    burst_limit = var.api_write_throttling_burst_limit
+    rate_limit  = var.api_write_throttling_rate_limit
+  }
+}
+
 module "http_api" {
   source = "../http_api"
 
@@ -315,8 +347,8 @@ module "http_api" {
   jwt_issuer   = var.jwt_issuer
   jwt_audience = var.jwt_audience
   routes = {
-    post_credits  = { route_key = "POST /accounts/{accountId}/credits", integration = "commands", authorization_scopes = [local.write_scope] }
-    post_debits   = { route_key = "POST /accounts/{accountId}/debits", integration = "commands", authorization_scopes = [local.write_scope] }
+    post_credits  = { route_key = "POST /accounts/{accountId}/credits", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
+    post_debits   = { route_key = "POST /accounts/{accountId}/debits", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
     get_balance   = { route_key = "GET /accounts/{accountId}/balance", integration = "queries" }
     get_events    = { route_key = "GET /accounts/{accountId}/events", integration = "queries" }
     get_statement = { route_key = "GET /accounts/{accountId}/statements/{month}", integration = "queries" }
@@ -324,10 +356,11 @@ module "http_api" {
     default = { route_key = "$default", integration = "queries" }
   }
 
-  throttling_burst_limit = var.api_throttling_burst_limit
-  throttling_rate_limit  = var.api_throttling_rate_limit
-  log_retention_in_days  = var.log_retention_in_days
-  kms_key_arn            = var.kms_key_arn
+  throttling_burst_limit           = var.api_throttling_burst_limit
+  throttling_rate_limit            = var.api_throttling_rate_limit
+  integration_timeout_milliseconds = local.api_integration_timeout_milliseconds
+  log_retention_in_days            = var.log_retention_in_days
+  kms_key_arn                      = var.kms_key_arn
 
   tags = local.tags
 }
@@ -412,6 +445,7 @@ module "alarm_topic" {
 
   name            = "${local.prefix}-alarms"
   account_id      = local.account_id
+  partition       = local.partition
   email_addresses = var.alarm_email_addresses
 
   tags = local.tags
@@ -421,6 +455,7 @@ locals {
   # Taken from a resource's ARN rather than data sources, so that planning needs no
   # AWS call (the offline plans of dev and prod in tests/infra rely on it).
   account_id       = split(":", module.events_table.dynamodb_table_arn)[4]
+  partition        = split(":", module.events_table.dynamodb_table_arn)[1]
   dashboard_region = split(":", module.events_table.dynamodb_table_arn)[3]
   function_names   = [for function in module.functions : function.lambda_function_name]
 

@@ -61,13 +61,13 @@ variable "deletion_protection_enabled" {
 }
 
 variable "kms_key_arn" {
-  description = "Customer-managed KMS key for the tables, the function environments and the log groups, or null for AWS-managed encryption. Its key policy must let DynamoDB, Lambda and CloudWatch Logs use it."
+  description = "Customer-managed KMS key for the tables, the function environments, the log groups, the event bus and the dead-letter queues, or null for AWS-managed encryption. Its key policy must let DynamoDB, Lambda, CloudWatch Logs and EventBridge use it; the functions' roles are given kms:Decrypt and kms:GenerateDataKey on it."
   type        = string
   default     = null
 }
 
 variable "reserved_concurrent_executions" {
-  description = "Concurrency reserved for (and capping) functions, by directory name (e.g. { fanout = 10 }); functions not listed share the account's pool."
+  description = "Concurrency reserved for (and capping) functions, by directory name (e.g. { commands = 100 }): commands' reservation keeps a flood of reads from starving writes; functions not listed share the account's pool."
   type        = map(number)
   default     = {}
 }
@@ -118,6 +118,18 @@ variable "async_maximum_event_age_in_seconds" {
   description = "Age after which an event queued for the dispatcher or projectors is set aside unprocessed."
   type        = number
   default     = 3600
+}
+
+variable "api_write_throttling_burst_limit" {
+  description = "Requests each write route (credits, debits) accepts in a burst."
+  type        = number
+  default     = 50
+}
+
+variable "api_write_throttling_rate_limit" {
+  description = "Steady-state requests per second each write route (credits, debits) accepts."
+  type        = number
+  default     = 25
 }
 
 variable "api_throttling_burst_limit" {

@@ -9,9 +9,20 @@ variable "account_id" {
 }
 
 variable "kms_key_id" {
-  description = "KMS key (id, ARN or alias) encrypting the topic; the AWS-managed SNS key by default."
+  description = "Customer-managed KMS key (id, ARN or alias) encrypting the topic, whose policy lets cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey*; null creates one. Never alias/aws/sns: CloudWatch cannot use it."
   type        = string
-  default     = "alias/aws/sns"
+  default     = null
+
+  validation {
+    condition     = var.kms_key_id != "alias/aws/sns"
+    error_message = "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key."
+  }
+}
+
+variable "partition" {
+  description = "AWS partition of the account (aws, aws-cn, aws-us-gov)."
+  type        = string
+  default     = "aws"
 }
 
 variable "email_addresses" {

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from banking.application.ports import WriteCanceled
+from banking.entrypoints.bootstrap import SDK_MAX_ATTEMPTS
 from tests.conftest import refuse
 from tests.support import (
     CREDIT_ROUTE,
@@ -324,7 +325,7 @@ def test_a_throttled_command_is_answered_503_with_retry_after_and_stores_nothing
     assert response["statusCode"] == 503
     assert json.loads(response["body"])["error"]["code"] == "service_unavailable"
     assert response["headers"]["Retry-After"] == "1"
-    assert len(attempts) == 5  # the SDK's tries, once
+    assert len(attempts) == SDK_MAX_ATTEMPTS  # the SDK's tries, once
     assert stored_versions(aws, "alice") == []
 
 

@@ -37,6 +37,11 @@ class CommandSettings:
     max_attempts: int = 20
     backoff_base_seconds: float = 0.01
     backoff_cap_seconds: float = 0.2
+    # The time an append needs to be seen through, every SDK retry included: the write,
+    # and on a conflict the read telling whether it was ours. A write is only started
+    # with that much time left, so the function is never stopped by its timeout with a
+    # write in flight, which its client could not tell from a failure.
+    write_budget_seconds: float = 0.0
 
 
 @frozen
@@ -56,9 +61,11 @@ def record(
     idempotency_key: str | None = None,
     caller: str | None = None,
     correlation_id: str | None = None,
+    time_left: Callable[[], float] = lambda: float("inf"),
 ) -> Event:
-    """Record the command; with an idempotency key, at most once per account, caller
-    (the token's subject) and key."""
+    """The event stored for ``command``; with an idempotency key, at most once per
+    account, caller (the token's subject) and key. ``time_left`` is the seconds the
+    caller has left (a Lambda's remaining time)."""
     if idempotency_key is not None and not caller:
         raise ValueError("an idempotency key is scoped to its caller: give the caller")
     fingerprint = fingerprint_of(command)
@@ -81,6 +88,11 @@ def record(
             else None
         )
         stored = StoredEvent(event, evolve(state, event, deps.settings.zone), correlation_id)
+        if time_left() < deps.settings.write_budget_seconds:
+            raise ConcurrentModification(
+                f"no time left to store a command on account {command.account_id} "
+                "safely (nothing was stored); retry the request"
+            )
         try:
             deps.store.append(stored, claim)
         except IdempotencyKeyTaken:

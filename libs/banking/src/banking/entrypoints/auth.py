@@ -10,6 +10,10 @@ through a route that has no authorizer, a misconfiguration: it is refused, never
   ``sub`` is the account id, or the id is in its ``ledger:accounts`` claim), or the
   back-office scope ``ledger/accounts.read``.
 - Recording credits and debits needs the scope ``ledger/transactions.write``.
+- Only access tokens are accepted. The HTTP API's JWT authorizer cannot tell a Cognito
+  ID token from an access token (both are signed by the pool, and an ID token's ``aud``
+  is the app client the authorizer accepts), so a token whose ``token_use`` is present
+  and is not ``access`` is refused here. Other issuers may leave ``token_use`` out.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from banking.domain.identifiers import validate_account_id
 ACCOUNTS_CLAIM = "ledger:accounts"
 READ_ANY_ACCOUNT = "ledger/accounts.read"
 WRITE_TRANSACTIONS = "ledger/transactions.write"
+# Cognito's claim telling an access token ("access") from an ID token ("id").
+USE_CLAIM = "token_use"
+ACCESS_USE = "access"
 
 
 class Unauthenticated(DomainError):
@@ -86,6 +93,10 @@ def principal_of(event: Mapping[str, Any]) -> Principal:
     claims = jwt.get("claims")
     if not isinstance(claims, Mapping) or not claims.get("sub"):
         raise Unauthenticated("the request carries no verified token")
+    token_use = claims.get(USE_CLAIM)
+    if token_use is not None and token_use != ACCESS_USE:
+        # An ID token proves who signed in to an app, not that the app may call the API.
+        raise Unauthenticated(f"a {token_use!r} token is not an access token")
     return Principal.from_claims(claims)
 
 

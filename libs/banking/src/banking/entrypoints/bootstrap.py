@@ -19,12 +19,29 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
 
-# Standard retry mode retries throttling and transient errors with backoff; tight
-# timeouts keep a slow dependency from eating the whole function timeout.
+# The SDK's share of the API path's time budget (docs/infrastructure.md, "Time budgets"):
+# one call, all its attempts and the back-off between them included, ends within
+# SDK_CALL_BUDGET_S, which is less than the functions' timeout (terraform/modules/ledger),
+# itself less than API Gateway's integration timeout (tests/infra/test_time_budgets.py).
+# Standard retry mode retries throttling and transient errors; after the n-th failed
+# attempt it waits a random time of at most 2^(n-1) s. DynamoDB answers in milliseconds:
+# a call that has not answered in a second is retried rather than waited for.
+SDK_MAX_ATTEMPTS = 3
+SDK_CONNECT_TIMEOUT_S = 1.0
+SDK_READ_TIMEOUT_S = 1.0
+SDK_CALL_BUDGET_S = SDK_MAX_ATTEMPTS * (SDK_CONNECT_TIMEOUT_S + SDK_READ_TIMEOUT_S) + sum(
+    2.0**failed for failed in range(SDK_MAX_ATTEMPTS - 1)
+)
+# A command starts its write only with time for the write and, should it conflict, the
+# read that tells whether it was its own.
+COMMAND_WRITE_BUDGET_S = 2 * SDK_CALL_BUDGET_S
+
 _CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 4},
-    connect_timeout=2,
-    read_timeout=5,
+    # total_max_attempts counts the first try; botocore's max_attempts would not, and
+    # would make one call a try longer than the budget above.
+    retries={"mode": "standard", "total_max_attempts": SDK_MAX_ATTEMPTS},
+    connect_timeout=SDK_CONNECT_TIMEOUT_S,
+    read_timeout=SDK_READ_TIMEOUT_S,
 )
 
 
@@ -79,5 +96,9 @@ def command_dependencies(
         store=event_store(settings, with_idempotency=True),
         clock=utc_now,
         new_id=new_event_id,
-        settings=CommandSettings(overdraft_limit=settings.overdraft_limit, zone=settings.zone),
+        settings=CommandSettings(
+            overdraft_limit=settings.overdraft_limit,
+            zone=settings.zone,
+            write_budget_seconds=COMMAND_WRITE_BUDGET_S,
+        ),
     )
