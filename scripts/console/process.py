@@ -19,8 +19,10 @@ class ConsoleProcess:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("a", encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.ops", "--environment", "local", "console"]
-            + ["--port", str(port), "--api-url", api_url],
+            [
+                *(sys.executable, "-m", "scripts.ops", "--environment", "local", "console"),
+                *("--port", str(port), "--api-url", api_url),
+            ],
             cwd=REPO,
             env={**os.environ, "LEDGER_LOCAL_DIR": str(state_dir)},
             stdin=subprocess.DEVNULL,

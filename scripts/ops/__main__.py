@@ -27,7 +27,8 @@ MODULES: tuple[str, ...] = (*(f"scripts.ops.{name}" for name in COMMANDS), "scri
 DESCRIPTION = """\
 Operate a deployed ledger: check that its read models are up to date, replay or
 rebuild them from the events table, verify them against the events, re-drive dead
-letters, or look at it all in a browser (`console`). Start with `status`; `ledger <command> --help` says more."""
+letters, or look at it all in a browser (`console`). Start with `status`;
+`ledger <command> --help` says more."""
 
 EPILOG = """\
 where it connects:
