@@ -78,17 +78,23 @@ def balance_chart(points: Sequence[Point], *, title: str) -> str:
         f'<desc id="chart-desc">{escape(description)}</desc>'
         f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}"/>'
         f'<line class="zero" x1="{LEFT}" y1="{zero}" x2="{WIDTH - RIGHT}" y2="{zero}"/>'
-        f'<text class="label" x="{LEFT - 6}" y="{_px(y(high))}" text-anchor="end" '
-        f'dominant-baseline="hanging">{escape(str(Money(high)))}</text>'
+        f"{_label(y(high), high) if high else ''}"
         f'<text class="label" x="{LEFT - 6}" y="{zero}" text-anchor="end" '
         f'dominant-baseline="middle">0.00</text>'
-        f'<text class="label" x="{LEFT - 6}" y="{_px(y(low))}" text-anchor="end">'
-        f"{escape(str(Money(low)))}</text>"
-        f'<text class="label" x="{LEFT}" y="{HEIGHT - 12}">{first:%Y-%m-%d %H:%M}</text>'
+        f"{_label(y(low), low) if low else ''}"
+        f'<text class="label" x="{LEFT}" y="{HEIGHT - 12}">{first:%Y-%m-%d %H:%M:%S}</text>'
         f'<text class="label" x="{WIDTH - RIGHT}" y="{HEIGHT - 12}" text-anchor="end">'
-        f"{last:%Y-%m-%d %H:%M}</text>"
+        f"{last:%Y-%m-%d %H:%M:%S}</text>"
         f'<polyline class="balance" points="{" ".join(steps)}"/>'
         f"{dots}</svg>"
+    )
+
+
+def _label(at: Decimal, cents: int) -> str:
+    """An amount on the vertical axis (zero has its own label, on its line)."""
+    return (
+        f'<text class="label" x="{LEFT - 6}" y="{_px(at)}" text-anchor="end" '
+        f'dominant-baseline="middle">{escape(str(Money(cents)))}</text>'
     )
 
 
