@@ -29,6 +29,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "console", help="a read-only web console: accounts, pipeline, API, event journeys"
     )
+    # Also after the subcommand (`ledger console --environment dev`); absent, the
+    # top-level option's value stands.
+    parser.add_argument("--environment", default=argparse.SUPPRESS, help="local, dev or prod")
+    parser.add_argument("--endpoint-url", default=argparse.SUPPRESS, help="any other endpoint")
     parser.add_argument(
         "--port",
         type=int,

@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 import requests
 
+import scripts.console as console_command
 from banking.domain.money import Money
 from scripts.console.chart import Point, balance_chart
 from scripts.console.logs import LocalLogs
 from scripts.console.reader import Console
 from scripts.console.server import ConsoleServer, Routes, Settings
+from scripts.ops.__main__ import main
 from scripts.ops.aws import Ledger
 from tests.conftest import REGION
 from tests.unit.test_console import credit, record
@@ -206,3 +208,17 @@ def test_events_of_one_instant_are_spread_by_version():
 
 def test_no_event_no_chart():
     assert balance_chart([], title="t") == ""
+
+
+def test_ledger_console_takes_the_environment_before_or_after_it(monkeypatch):
+    # GIVEN the operators' command line, whose console would serve what it is given
+    seen: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        console_command, "run", lambda args: seen.append((args.environment, args.port)) or 0
+    )
+    # WHEN the environment comes after `console`, before it, or not at all
+    assert main(["console", "--environment", "dev", "--port", "0"]) == 0
+    assert main(["--environment", "prod", "console"]) == 0
+    assert main(["console"]) == 0
+    # THEN each is the one used (the local system by default, on port 8081)
+    assert seen == [("dev", 0), ("prod", 8081), ("local", 8081)]
