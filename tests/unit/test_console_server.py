@@ -213,9 +213,12 @@ def test_no_event_no_chart():
 def test_ledger_console_takes_the_environment_before_or_after_it(monkeypatch):
     # GIVEN the operators' command line, whose console would serve what it is given
     seen: list[tuple[str, int]] = []
-    monkeypatch.setattr(
-        console_command, "run", lambda args: seen.append((args.environment, args.port)) or 0
-    )
+
+    def serve(args: Any) -> int:
+        seen.append((args.environment, args.port))
+        return 0
+
+    monkeypatch.setattr(console_command, "run", serve)
     # WHEN the environment comes after `console`, before it, or not at all
     assert main(["console", "--environment", "dev", "--port", "0"]) == 0
     assert main(["--environment", "prod", "console"]) == 0
