@@ -4,6 +4,7 @@ with a machine-readable code, the API reference served from the pinned viewer.""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,11 @@ from scripts.console.chart import Point, balance_chart
 from scripts.console.logs import LocalLogs
 from scripts.console.reader import Console
 from scripts.console.server import ConsoleServer, Routes, Settings
+from scripts.local.__main__ import _settings as local_settings
+from scripts.local.__main__ import _try_this as try_this
+from scripts.local.__main__ import up
+from scripts.local.system import Settings as LocalSettings
+from scripts.local.system import free_port
 from scripts.ops.__main__ import main
 from scripts.ops.aws import Ledger
 from tests.conftest import REGION
@@ -225,3 +231,32 @@ def test_ledger_console_takes_the_environment_before_or_after_it(monkeypatch):
     assert main(["console"]) == 0
     # THEN each is the one used (the local system by default, on port 8081)
     assert seen == [("dev", 0), ("prod", 8081), ("local", 8081)]
+
+
+def test_make_up_refuses_a_taken_console_port_before_starting_anything(tmp_path, capsys):
+    # GIVEN the console's port taken by another program
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # WHEN the local system is brought up with its console there
+        started = up(LocalSettings(state_dir=tmp_path, port=free_port(), console_port=port))
+    # THEN it says which setting to change, and nothing was started
+    assert started == 1
+    assert "LEDGER_CONSOLE_PORT" in capsys.readouterr().err
+    assert not (tmp_path / "local.pid").exists()
+
+
+@pytest.mark.parametrize(("value", "port"), [(None, 8081), ("9191", 9191), ("0", 0), ("off", None)])
+def test_the_console_port_of_make_run_comes_from_ledger_console_port(monkeypatch, value, port):
+    if value is None:
+        monkeypatch.delenv("LEDGER_CONSOLE_PORT", raising=False)
+    else:
+        monkeypatch.setenv("LEDGER_CONSOLE_PORT", value)
+    assert local_settings().console_port == port
+
+
+def test_make_up_prints_the_console_url_beside_the_api_url():
+    lines = try_this("http://127.0.0.1:8080", "http://127.0.0.1:8081").splitlines()
+    assert lines[:2] == ["API_URL=http://127.0.0.1:8080", "CONSOLE_URL=http://127.0.0.1:8081"]
+    assert "CONSOLE_URL" not in try_this("http://127.0.0.1:8080", None)
