@@ -18,7 +18,7 @@ from banking.domain.account import Account, RecordCredit, RecordDebit, decide, e
 from banking.domain.money import Money
 from banking.domain.read_models import PROJECTIONS, StateCarriedEvent
 from banking.serialization import converter
-from scripts.console.logs import LocalLogs
+from scripts.console.logs import CloudWatchLogs, LocalLogs, hops
 from scripts.console.reader import AccountNotFound, Console
 from scripts.ops.aws import Ledger
 from tests.conftest import REGION
@@ -282,3 +282,38 @@ def test_the_lag_distribution_comes_from_the_projectors_metrics(logs_dir, consol
     assert (lag["p50Ms"], lag["p90Ms"], lag["maxMs"]) == (120.0, 12000.0, 12000.0)
     counts = {bucket["upToMs"]: bucket["count"] for bucket in lag["buckets"]}
     assert counts == {100: 1, 250: 1, 500: 0, 1000: 1, 2500: 0, 5000: 0, 10000: 0, None: 1}
+
+
+def test_in_aws_the_hops_and_the_lag_come_from_cloudwatch_logs(aws, ledger):
+    # GIVEN the functions' log groups in CloudWatch Logs, with lines of two requests
+    logs = ledger.client("logs")
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    lines = {
+        "commands": {
+            "message": "recorded",
+            "correlation_id": "c-1",
+            "accountId": "a",
+            "version": 1,
+        },
+        "projectors": {"message": "projected", "correlation_id": "c-1", "accountId": "a"},
+        "dispatcher": {"message": "dispatched", "correlation_id": "c-2"},
+    }
+    for function, line in lines.items():
+        group = f"/aws/lambda/{ledger.prefix}-{function}"
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName="s")
+        events = [{"timestamp": now, "message": "START RequestId: 1"}]
+        events.append({"timestamp": now, "message": json.dumps(line)})
+        if function == "projectors":
+            metric = {"_aws": {"Timestamp": now}, "ProjectionLag": [250.0]}
+            events.append({"timestamp": now, "message": json.dumps(metric)})
+        logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=events)
+    source = CloudWatchLogs(logs, ledger.prefix)
+    # WHEN the console reads the hops of one request, and the lag
+    found = hops(source.matching("c-1"), "c-1")
+    # THEN only that request's lines, from the functions' groups; and the projectors' lag
+    assert {(hop.function, hop.hop) for hop in found} == {
+        ("ledger-test-commands", "stored"),
+        ("ledger-test-projectors", "projected"),
+    }
+    assert source.lag_samples() == [250.0]
