@@ -16,7 +16,7 @@ $(error NAME='$(NAME)' is not a Lambda: make test-lambda NAME=<one of: $(LAMBDAS
 endif
 endif
 
-.PHONY: help install package test test-lambda lint typecheck unit integration infra e2e run up down token bench clean
+.PHONY: help install package chromium test test-lambda lint typecheck unit integration infra e2e run up down token bench clean
 
 help:
 	@echo "make run      - bring the whole system up locally, in the foreground (Ctrl-C stops it)"
@@ -54,7 +54,14 @@ unit: $(STAMP)
 test-lambda: $(STAMP)
 	$(BIN)/pytest tests/lambdas/$(NAME) -q
 
-test: lint typecheck package
+# The console's browser tests (tests/e2e/test_console.py) drive Debian's chromium:
+# installed here, as root, only when it is missing (no browser download at test time).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  test "$$(id -u)" = 0 || { echo "chromium is missing: install it as root (apt-get install chromium)" >&2; exit 1; }; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+test: lint typecheck package chromium
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 run: package

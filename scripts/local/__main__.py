@@ -3,10 +3,11 @@
 - run: start moto, apply terraform/environments/local to it, run the local runtime in
   the foreground until Ctrl-C, then stop everything.
 - up: the same, detached in its own process group; returns once the API answers,
-  prints API_URL=... and writes <state>/api-url and <state>/local.pid.
+  prints API_URL=... and CONSOLE_URL=... and writes <state>/api-url and <state>/local.pid.
 - down: stops the process group ``up`` started, and nothing else.
 
-The state directory is ``.local`` (or LEDGER_LOCAL_DIR), the port LEDGER_PORT (8080).
+The state directory is ``.local`` (or LEDGER_LOCAL_DIR), the port LEDGER_PORT (8080),
+the web console's LEDGER_CONSOLE_PORT (8081; ``off``: no console; docs/console.md).
 """
 
 from __future__ import annotations
@@ -26,19 +27,26 @@ import requests
 from scripts.local.system import REPO, LocalSystem, PortTakenError, Settings, check_port_free
 
 UP_TIMEOUT_S = 300
+DEFAULT_CONSOLE_PORT = 8081
 
 
 def _settings() -> Settings:
     state_dir = Path(os.environ.get("LEDGER_LOCAL_DIR", REPO / ".local")).resolve()
-    return Settings(state_dir=state_dir, port=int(os.environ.get("LEDGER_PORT", "8080")))
+    console = os.environ.get("LEDGER_CONSOLE_PORT", str(DEFAULT_CONSOLE_PORT))
+    return Settings(
+        state_dir=state_dir,
+        port=int(os.environ.get("LEDGER_PORT", "8080")),
+        console_port=None if console == "off" else int(console),
+    )
 
 
-def _try_this(api_url: str) -> str:
+def _try_this(api_url: str, console_url: str | None) -> str:
     account = "acc-123"
     auth = '-H "authorization: Bearer $TOKEN"'
     return "\n".join(
         [
             f"API_URL={api_url}",
+            *([f"CONSOLE_URL={console_url}"] if console_url else []),
             "Try this (every request needs a token of the local issuer, docs/security.md):",
             '  TOKEN=$(make -s token SUB=payments SCOPES="ledger/transactions.write")',
             f"  curl -s -X POST {api_url}/accounts/{account}/credits {auth} "
@@ -61,7 +69,8 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         system.start()
-        print(_try_this(system.api_url), flush=True)
+        console_url = system.console.url if system.console else None
+        print(_try_this(system.api_url, console_url), flush=True)
         print(
             "Logs: " + str(settings.state_dir / "logs") + "  (Ctrl-C stops everything)", flush=True
         )
@@ -89,6 +98,16 @@ def up(settings: Settings) -> int:
     except PortTakenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    try:
+        if settings.console_port:
+            check_port_free(settings.console_port)
+    except PortTakenError:
+        print(
+            f"error: the console's port {settings.console_port} is in use: choose another with "
+            "LEDGER_CONSOLE_PORT=<port> (or LEDGER_CONSOLE_PORT=off)",
+            file=sys.stderr,
+        )
+        return 1
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.state_dir / "local.log"
     with log_path.open("w", encoding="utf-8") as log:
@@ -101,6 +120,9 @@ def up(settings: Settings) -> int:
                 **os.environ,
                 "LEDGER_LOCAL_DIR": str(settings.state_dir),
                 "LEDGER_PORT": str(settings.port),
+                "LEDGER_CONSOLE_PORT": "off"
+                if settings.console_port is None
+                else str(settings.console_port),
             },
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -117,9 +139,17 @@ def up(settings: Settings) -> int:
             print(log_path.read_text()[-4000:], file=sys.stderr)
             return 1
         # The pointers for operator tools are written once the API already answers.
-        if _answers(api_url) and (settings.state_dir / "lambda-url").exists():
+        console_pointer = settings.state_dir / "console-url"
+        if (
+            _answers(api_url)
+            and (settings.state_dir / "lambda-url").exists()
+            and (settings.console_port is None or console_pointer.exists())
+        ):
             (settings.state_dir / "api-url").write_text(api_url + "\n")
-            print(_try_this(api_url))
+            console_url = (
+                console_pointer.read_text().strip() if settings.console_port is not None else None
+            )
+            print(_try_this(api_url, console_url))
             print(f"Logs: {settings.state_dir / 'logs'} and {log_path}; `make down` stops it.")
             return 0
         time.sleep(0.5)

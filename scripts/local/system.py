@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts.console.process import ConsoleProcess
 from scripts.local.aws import Moto
 from scripts.local.issuer import Issuer
 from scripts.local.logs import Logs
@@ -64,6 +65,8 @@ class Settings:
     dist_dir: Path = REPO / "dist"
     terraform_dir: Path = REPO / "terraform" / "environments" / "local"
     console: bool = True
+    # The web console's port (scripts/console; 0: any free one), None: no console.
+    console_port: int | None = None
     # A module run with `python -m <module> --port 0` that prints MOTO_PORT=<port>.
     moto_server: str = "scripts.local.moto_server"
 
@@ -106,6 +109,7 @@ class LocalSystem:
         self._moto: MotoProcess | None = None
         self.issuer: Issuer | None = None
         self.runtime: Runtime | None = None
+        self.console: ConsoleProcess | None = None
         self.moto: Moto | None = None
         self.outputs: dict[str, Any] = {}
         # Seconds from the start to each step's end (the bench reports them).
@@ -162,12 +166,18 @@ class LocalSystem:
         )
         self.runtime.start()
         write_pointers(settings.state_dir, moto, self.runtime)
+        if settings.console_port is not None:
+            self.console = ConsoleProcess(settings.state_dir, settings.console_port, self.api_url)
+            (settings.state_dir / "console-url").write_text(self.console.url + "\n")
+            self._say(f"console on {self.console.url}")
         self.timings["up_s"] = time.monotonic() - started
         self._say(f"up in {self.timings['up_s']:.1f}s")
 
     def stop(self) -> None:
         for pointer in POINTERS:
             (self.settings.state_dir / pointer).unlink(missing_ok=True)
+        if self.console is not None:
+            self.console.stop()
         if self.runtime is not None:
             self.runtime.stop()
         if self._moto is not None:
@@ -180,7 +190,7 @@ class LocalSystem:
         self.logs.write("system", message)
 
 
-POINTERS = ("moto-url", "lambda-url", "region")
+POINTERS = ("moto-url", "lambda-url", "region", "console-url")
 
 
 def write_pointers(state_dir: Path, moto: Moto, runtime: Runtime) -> None:

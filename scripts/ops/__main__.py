@@ -21,11 +21,14 @@ from scripts.ops.aws import NO_REGION, SetupError
 # Subcommand modules; each exposes `register(subparsers)` adding its parser, with
 # `set_defaults(run=callable(args) -> int)`.
 COMMANDS: tuple[str, ...] = ("status", "replay", "rebuild", "verify", "prune", "redrive")
+# The web console lives in its own package (scripts/console), with the same interface.
+MODULES: tuple[str, ...] = (*(f"scripts.ops.{name}" for name in COMMANDS), "scripts.console")
 
 DESCRIPTION = """\
 Operate a deployed ledger: check that its read models are up to date, replay or
-rebuild them from the events table, verify them against the events, and re-drive
-dead letters. Start with `status`; `ledger <command> --help` says more."""
+rebuild them from the events table, verify them against the events, re-drive dead
+letters, or look at it all in a browser (`console`). Start with `status`;
+`ledger <command> --help` says more."""
 
 EPILOG = """\
 where it connects:
@@ -105,8 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="which deployment: local (the default), dev or prod",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
-    for name in COMMANDS:
-        importlib.import_module(f"scripts.ops.{name}").register(subparsers)
+    for module in MODULES:
+        importlib.import_module(module).register(subparsers)
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)

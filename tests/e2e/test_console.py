@@ -1,0 +1,206 @@
+"""The console in a real browser: headless Chromium (Debian's `chromium`, which `make
+test` installs when it is missing) loads its pages from a console reading the running
+local system, after commands sent over the HTTP API, and what it renders is checked.
+Screenshots go to `.local/console/` (docs/console.md shows two of them)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import requests
+
+from scripts.console.process import ConsoleProcess
+from scripts.local.system import REPO
+from tests.e2e.conftest import Api, eventually, new_key
+from tests.local_system import System
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+SCREENSHOTS = REPO / ".local" / "console"
+# Virtual time stands still while a fetch is pending, so the page's data is in by then.
+BUDGET_MS = "10000"
+# A laptop's width; tall enough for a page's history in the docs' screenshots.
+WINDOW = "1366,1100"
+
+
+@pytest.fixture(scope="module")
+def console_url(system: System) -> Iterator[str]:
+    """The console as `make up` starts it, on the session's system, on a free port."""
+    console = ConsoleProcess(system.state_dir, 0, system.api_url)
+    try:
+        yield console.url
+    finally:
+        console.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.fail("no chromium on PATH: `make test` installs Debian's (apt-get install chromium)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    # No sandbox: it needs privileges a container (or root) lacks, and the page is ours.
+    return [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        f"--window-size={WINDOW}",
+        f"--virtual-time-budget={BUDGET_MS}",
+    ]
+
+
+def dom(chromium: list[str], url: str) -> str:
+    """The page as the browser has built it, scripts run."""
+    done = subprocess.run(
+        [*chromium, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
+    )
+    return done.stdout
+
+
+def screenshot(chromium: list[str], url: str, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    path.unlink(missing_ok=True)
+    subprocess.run(
+        [*chromium, f"--screenshot={path}", url], capture_output=True, timeout=120, check=True
+    )
+    assert path.stat().st_size > 10_000, f"{path} is (nearly) empty"
+    return path
+
+
+class Tables(HTMLParser):
+    """Every table of a page with an id: its rows, each a list of its cells' text."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._table = dict(attrs).get("id")
+            if self._table:
+                self.tables[self._table] = []
+        elif self._table and tag == "tr":
+            self.tables[self._table].append([])
+        elif self._table and tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._table = None
+        elif self._table and tag in ("td", "th") and self._cell is not None:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_an_accounts_page_shows_its_history_and_balance(api: Api, account, console_url, chromium):
+    # GIVEN a credit and two debits recorded over the HTTP API, and read models caught up
+    for kind, amount, description in (
+        ("credits", "100.00", "salary"),
+        ("debits", "30.50", "rent"),
+        ("debits", "12.00", "coffee"),
+    ):
+        response = api.post(
+            f"/accounts/{account}/{kind}",
+            {"amount": amount, "description": description},
+            headers={"Idempotency-Key": new_key()},
+        )
+        assert response.status_code == 201, response.text
+    assert api.balance_at(account, 3)["totalBalance"] == "57.50"
+    url = f"{console_url}/#/accounts/{account}"
+    # WHEN the browser opens the account's page
+    tables = Tables(dom(chromium, url)).tables
+    # THEN the history lists the three events, oldest first, with the balance after each
+    header, *rows = tables["history"]
+    column = {name: index for index, name in enumerate(header)}
+    assert [row[column["version"]] for row in rows] == ["1", "2", "3"]
+    assert [row[column["type"]] for row in rows] == ["CreditEvent", "DebitEvent", "DebitEvent"]
+    assert [row[column["amount"]] for row in rows] == ["100.00", "30.50", "12.00"]
+    assert [row[column["balanceAfter"]] for row in rows] == ["100.00", "69.50", "57.50"]
+    assert [row[column["description"]] for row in rows] == ["salary", "rent", "coffee"]
+    assert all(row[column["correlationId"]] for row in rows)
+    # AND the balance read model, with the version it reflects
+    balances = {row[0]: row for row in tables["balances"][1:]}
+    assert balances["TotalBalanceForProfile"][1:3] == ["amount 57.50", "3"]
+    screenshot(chromium, url, "account")
+
+
+def test_the_pipeline_page_shows_every_read_model_and_dead_letter_queue(
+    api: Api, account, console_url, chromium
+):
+    # GIVEN traffic that has been projected
+    api.credit(account, "1.00")
+    api.balance_at(account, 1)
+    # WHEN the browser opens the pipeline page
+    url = f"{console_url}/#/pipeline"
+    tables = Tables(dom(chromium, url)).tables
+    # THEN each read model and each dead-letter queue has its row
+    read_models = {row[0] for row in tables["read-models"][1:]}
+    assert read_models == {
+        "TotalBalanceForProfile",
+        "CurrentMonthBalanceForProfile",
+        "MonthlyStatementForProfile",
+    }
+    queues = {row[0] for row in tables["dead-letters"][1:]}
+    assert "ledger-local-balance-changed-dlq" in queues
+    screenshot(chromium, url, "pipeline")
+
+
+def test_an_events_journey_shows_it_stored_and_projected(api: Api, account, console_url, chromium):
+    # GIVEN a credit sent with a correlation id, and projected
+    correlation = f"journey-{account}"
+    response = api.credit(account, "5.00", headers={"X-Correlation-Id": correlation})
+    assert response.status_code == 201, response.text
+    api.balance_at(account, 1)
+    # WHEN its journey is shown, once every hop has logged
+    eventually(
+        lambda: {hop["hop"] for hop in _journey(console_url, correlation)["hops"]}
+        >= {"stored", "fanned out", "dispatched", "projected"}
+        or None,
+        f"every hop of {correlation} in the logs",
+    )
+    url = f"{console_url}/#/journey/{correlation}"
+    hops = Tables(dom(chromium, url)).tables["hops"]
+    # THEN the page lists the hops in order, from the command to the read models
+    names = [row[0] for row in hops[1:]]
+    assert names[0] == "stored"
+    assert {"fanned out", "dispatched", "projected"} <= set(names)
+    screenshot(chromium, url, "journey")
+
+
+def _journey(console_url: str, correlation: str) -> dict[str, list[dict[str, str]]]:
+    answer: dict[str, list[dict[str, str]]] = requests.get(
+        f"{console_url}/api/journey/{correlation}", timeout=30
+    ).json()
+    return answer
+
+
+def test_the_api_reference_renders_the_openapi_document(console_url, chromium):
+    url = f"{console_url}/api.html"
+    page = dom(chromium, url)
+    # THEN Swagger UI (served by the console, no CDN) shows the routes of docs/openapi.yaml
+    assert "/accounts/{accountId}/balance" in page
+    assert "Get a token and authorize" in page
+    screenshot(chromium, url, "api")
+
+
+def test_the_running_console_refuses_every_write(console_url):
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        response = requests.request(method, f"{console_url}/api/accounts", timeout=10)
+        assert response.status_code == 405
+        assert response.json()["error"]["code"] == "method_not_allowed"
