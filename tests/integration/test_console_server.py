@@ -29,7 +29,7 @@ from scripts.local.system import free_port
 from scripts.ops.__main__ import main
 from scripts.ops.aws import Ledger
 from tests.conftest import REGION
-from tests.unit.test_console import credit, record
+from tests.integration.test_console import credit, record
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PURGE")
 
