@@ -275,7 +275,7 @@ class IdempotentParameterMismatch(DynamodbException):
 TOKEN_TTL_S = 600.0
 
 
-def _idempotent_transactions(transact: Any) -> Any:
+def _idempotent_transactions(transact: Any, clock: Callable[[], float] = time.monotonic) -> Any:
     """Wrap ``DynamoHandler.transact_write_items`` to honour ``ClientRequestToken``.
 
     DynamoDB answers a TransactWriteItems that repeats a token of the last 10 minutes
@@ -293,7 +293,7 @@ def _idempotent_transactions(transact: Any) -> Any:
         token = self.body.get("ClientRequestToken")
         if token is None:
             return transact(self)  # type: ignore[no-any-return]
-        now = time.monotonic()
+        now = clock()
         while answers and next(iter(answers.values()))[2] < now - TOKEN_TTL_S:
             answers.popitem(last=False)
         request = json.dumps(
