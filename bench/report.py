@@ -185,13 +185,122 @@ def _scan(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _hot(results: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"{case['writers']}",
+            f"{case['accepted']}",
+            f"{case['accepted_per_s']:.2f}",
+            f"{case['retries_per_accepted']:.2f}",
+            f"{case['answers_409']}",
+            f"{case['latency_p50_s']:.3f}",
+            f"{case['latency_p99_s']:.3f}",
+            ", ".join(f"{code}: {n}" for code, n in sorted(case["statuses"].items())),
+        ]
+        for case in results["hot"].values()
+    ]
+    return _table(
+        [
+            "writers",
+            "accepted",
+            "accepted/s",
+            "retries/accepted",
+            "409",
+            "p50 s",
+            "p99 s",
+            "answers",
+        ],
+        rows,
+    )
+
+
+def _bytes(value: float) -> str:
+    return "n/a" if value != value else f"{value:,.0f} B"  # NaN: nothing to divide by
+
+
+def _memory(results: dict[str, Any]) -> str:
+    memory = results["memory"]
+    rows = []
+    for label, phase in (
+        ("histories seeded (no requests but the seeding)", memory["seeded_histories"]),
+        ("load (throughput and lag runs)", memory["load"]),
+        ("requests storing nothing (keyed credit again, balance)", memory["storing_nothing"]),
+    ):
+        rows.append(
+            [
+                label,
+                f"{phase['rss_bytes'] / 1e6:+.1f} MB",
+                f"{phase['events']:,}",
+                f"{phase['requests']:,}",
+                _bytes(phase["bytes_per_event"]),
+                _bytes(phase["bytes_per_request"]),
+            ]
+        )
+    end = memory["at_end"]
+    return (
+        _table(["phase", "moto RSS", "events", "AWS requests", "per event", "per request"], rows)
+        + f"\nat the end: {end['rss_bytes'] / 1e6:.0f} MB resident, {end['requests']:,} "
+        f"requests served, {sum(end['items'].values()):,} items and "
+        f"{end['stream_records']:,} stream records held"
+    )
+
+
+def _targets(results: dict[str, Any]) -> str:
+    """Each figure of issue 16 beside its target."""
+    rows: list[list[str]] = []
+
+    def figure(name: str, value: str, target: str, met: bool | None) -> None:
+        verdict = "n/a" if met is None else ("met" if met else "NOT met")
+        rows.append([name, value, target, verdict])
+
+    cold = results.get("cold_start", {}).get("functions", {})
+    if cold:
+        worst = max(entry["import_vs_boto3"] for entry in cold.values())
+        figure(
+            "cold start: import, worst function, vs boto3", f"{worst:.1f}x", "<= 1.5x", worst <= 1.5
+        )
+    cells = results["work"]["transactions"].values()
+    cost = max(cell["cost_per_million"] for cell in cells)
+    figure("cost per million transactions (keyed)", f"${cost:.2f}", "<= $7.50", cost <= 7.50)
+    load = results["load"]
+    ratio = load["sustained_vs_raw_puts"]
+    figure("sustained / raw conditional puts", f"{ratio:.3f}", ">= 0.10", ratio >= 0.10)
+    lag = load["steady"]["metric_lag_p99_s"]
+    figure("projection lag p99 at half the sustained rate", f"{lag:.2f} s", "<= 0.8 s", lag <= 0.8)
+    hot = results["hot"]
+    if "8" in hot and "1" in hot:
+        refused = hot["8"]["answers_409"]
+        figure("hot account: 409 answers at 8 writers", f"{refused}", "0", refused == 0)
+        one, eight = hot["1"]["accepted_per_s"], hot["8"]["accepted_per_s"]
+        figure(
+            "hot account: accepted/s at 8 writers vs 1",
+            f"{eight:.2f} vs {one:.2f}",
+            ">= 1x",
+            eight >= one,
+        )
+    nothing = results["memory"]["storing_nothing"]["bytes_per_request"]
+    figure(
+        "moto memory per request storing nothing",
+        _bytes(nothing),
+        "<= 1,000 B (was ~6 MB)",
+        None if nothing != nothing else nothing <= 1000,
+    )
+    seconds = results.get("seconds")
+    if seconds is not None and results.get("quick"):
+        figure("make bench QUICK=1, the bench itself", f"{seconds:.0f} s", "< 180 s", seconds < 180)
+    return _table(["figure", "value", "target", ""], rows)
+
+
 def render(results: dict[str, Any]) -> str:
     sections = [
         ("Work per accepted command, whole pipeline (medians)", _work),
         ("Dispatcher reads per event: ours vs the seed's 3-month design", _reference),
         ("End to end on the local runtime", _load),
+        ("Hot account: concurrent writers on one account", _hot),
+        ("Memory of the moto server", _memory),
         ("Cold-start proxies", _cold),
         ("Replay", _scan),
+        ("Targets (issue 16)", _targets),
     ]
     out = []
     for title, section in sections:
