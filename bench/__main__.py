@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ class Plan:
 
 
 FULL = Plan((10, 1_000, 10_000), 5, 3, 6, 200, 30.0, 10.0, 5, 0.5, 45.0, 150, 6, 1, 15.0, 500)
-QUICK = Plan((10, 100, 1_000), 2, 1, 3, 50, 5.0, 4.0, 1, 0.5, 8.0, 0, 3, 1, 4.0, 150)
+QUICK = Plan((10, 100, 1_000), 2, 1, 3, 50, 5.0, 4.0, 1, 0.5, 8.0, 0, 3, 1, 3.0, 60)
 
 
 def _in_process(function: Any, *args: Any) -> Any:
@@ -155,6 +156,8 @@ def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     # account's read model holds its last accepted version. The pipeline keeps up with
     # what it both accepted and projected over window + drain.
     log_offset = _size(projectors_log)
+    meter_before, runtime = system.meter(), system.runtime
+    calls_before = {name: len(values) for name, values in runtime.durations_ms.items()}
     saturated = _in_process(
         load.commands,
         system.api_url,
@@ -165,6 +168,9 @@ def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     )
     bench = work.WorkBench(system)
     drain_s, pending = _drain(bench, saturated.pop("heads"))
+    profile = hops(
+        meter_before, system.meter(), runtime.durations_ms, calls_before, saturated["accepted"]
+    )
     saturated_lags = projection_lags(projectors_log, log_offset)
     sustained = saturated["accepted"] / (saturated["seconds"] + drain_s)
     time.sleep(2)  # the last projector invocations finish
@@ -206,6 +212,7 @@ def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
             "metric_lag_p50_s": percentile(saturated_lags, 0.50),
             "metric_lag_max_s": max(saturated_lags, default=float("nan")),
         },
+        "profile": profile,
         "sustained_per_s": sustained,
         "sustained_vs_raw_puts": sustained / raw_rate,
         "accepted_vs_raw_puts": accepted_rate / raw_rate,
@@ -231,6 +238,48 @@ def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
             "metric_lag_p95_s": percentile(steady_metric, 0.95),
             "metric_lag_p99_s": percentile(steady_metric, 0.99),
         },
+    }
+
+
+def hops(
+    meter_before: list[dict[str, Any]],
+    meter_after: list[dict[str, Any]],
+    durations_ms: dict[str, list[float]],
+    calls_before: dict[str, int],
+    accepted: int,
+) -> dict[str, Any]:
+    """Where the saturation run's time went, per accepted command: each function's
+    invocations and their time (as the runtime saw it: worker hop and moto calls
+    included), and the time moto spent on each caller's requests (its lock's queue
+    included)."""
+    before = {(r["caller"], r["service"], r["operation"]): r for r in meter_before}
+    moto: dict[str, float] = defaultdict(float)
+    requests_: dict[str, float] = defaultdict(float)
+    for row in meter_after:
+        old = before.get((row["caller"], row["service"], row["operation"]), {})
+        name = f"{row['caller']} {row['service']}:{row['operation']}"
+        moto[name] += row.get("server_s", 0.0) - old.get("server_s", 0.0)
+        requests_[name] += row["requests"] - old.get("requests", 0.0)
+    per = max(accepted, 1)
+    functions = {}
+    for name, values in durations_ms.items():
+        new = values[calls_before.get(name, 0) :]
+        if new:
+            functions[name] = {
+                "invocations_per_accepted": len(new) / per,
+                "ms_per_accepted": sum(new) / per,
+                "median_ms": statistics.median(new),
+            }
+    return {
+        "accepted": accepted,
+        "functions": functions,
+        "moto_ms_per_accepted": {
+            name: 1000 * seconds / per
+            for name, seconds in sorted(moto.items(), key=lambda item: -item[1])
+            if seconds > 0
+        },
+        "moto_requests_per_accepted": {name: n / per for name, n in requests_.items() if n},
+        "moto_busy_s": sum(moto.values()),
     }
 
 

@@ -185,6 +185,31 @@ def _scan(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _profile(results: dict[str, Any]) -> str:
+    profile = results["load"].get("profile")
+    if not profile:
+        return "not measured"
+    rows = [
+        [
+            f"function {name}",
+            f"{entry['invocations_per_accepted']:.2f} invocations",
+            f"{entry['ms_per_accepted']:.1f} ms (median {entry['median_ms']:.0f} ms each)",
+        ]
+        for name, entry in sorted(profile["functions"].items())
+    ]
+    requests = profile["moto_requests_per_accepted"]
+    rows += [
+        [f"moto {name}", f"{requests.get(name, 0.0):.2f} requests", f"{ms:.1f} ms"]
+        for name, ms in list(profile["moto_ms_per_accepted"].items())[:12]
+    ]
+    seconds = results["load"]["saturation"]["seconds"] + results["load"]["saturation"]["drain_s"]
+    return (
+        _table(["hop", "per accepted command", "time per accepted command"], rows)
+        + f"\nmoto busy {profile['moto_busy_s']:.1f} s of {seconds:.1f} s (window + drain; "
+        "requests overlap while they wait for its lock)"
+    )
+
+
 def _hot(results: dict[str, Any]) -> str:
     rows = [
         [
@@ -221,10 +246,12 @@ def _bytes(value: float) -> str:
 def _memory(results: dict[str, Any]) -> str:
     memory = results["memory"]
     rows = []
-    for label, phase in (
-        ("histories seeded (no requests but the seeding)", memory["seeded_histories"]),
-        ("load (throughput and lag runs)", memory["load"]),
-        ("requests storing nothing (keyed credit again, balance)", memory["storing_nothing"]),
+    # Each phase's growth divided by what it is about: the events it stored, or the
+    # requests of a phase that stores nothing.
+    for label, phase, per_event, per_request in (
+        ("histories seeded (written straight in)", memory["seeded_histories"], True, False),
+        ("load (throughput and lag runs)", memory["load"], True, False),
+        ("requests storing nothing (keyed credit again, balance)", memory["storing_nothing"], False, True),
     ):
         rows.append(
             [
@@ -232,8 +259,8 @@ def _memory(results: dict[str, Any]) -> str:
                 f"{phase['rss_bytes'] / 1e6:+.1f} MB",
                 f"{phase['events']:,}",
                 f"{phase['requests']:,}",
-                _bytes(phase["bytes_per_event"]),
-                _bytes(phase["bytes_per_request"]),
+                _bytes(phase["bytes_per_event"]) if per_event else "-",
+                _bytes(phase["bytes_per_request"]) if per_request else "-",
             ]
         )
     end = memory["at_end"]
@@ -296,6 +323,7 @@ def render(results: dict[str, Any]) -> str:
         ("Work per accepted command, whole pipeline (medians)", _work),
         ("Dispatcher reads per event: ours vs the seed's 3-month design", _reference),
         ("End to end on the local runtime", _load),
+        ("Where the time goes (saturation run, per accepted command)", _profile),
         ("Hot account: concurrent writers on one account", _hot),
         ("Memory of the moto server", _memory),
         ("Cold-start proxies", _cold),
