@@ -251,7 +251,12 @@ def _memory(results: dict[str, Any]) -> str:
     for label, phase, per_event, per_request in (
         ("histories seeded (written straight in)", memory["seeded_histories"], True, False),
         ("load (throughput and lag runs)", memory["load"], True, False),
-        ("requests storing nothing (keyed credit again, balance)", memory["storing_nothing"], False, True),
+        (
+            "requests storing nothing (keyed credit again, balance)",
+            memory["storing_nothing"],
+            False,
+            True,
+        ),
     ):
         rows.append(
             [
