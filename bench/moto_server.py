@@ -220,8 +220,10 @@ class MeteredApp:
         started = time.perf_counter()
         chunks = list(self._app(environ, capture))
         # Time in moto, waiting for the request lock included: where the pipeline's
-        # hops spend theirs on this server.
-        amounts: dict[str, float] = {"server_s": time.perf_counter() - started}
+        # hops spend theirs on this server. A long poll (the bus tap's ReceiveMessage)
+        # mostly waits for messages: counted apart.
+        polling = bool(request.get("WaitTimeSeconds"))
+        amounts = {"poll_s" if polling else "server_s": time.perf_counter() - started}
         if status and not status[0].startswith("2"):
             amounts["errors"] = 1.0
         if service in ("dynamodb", "dynamodbstreams") and request:

@@ -206,7 +206,7 @@ def _profile(results: dict[str, Any]) -> str:
     return (
         _table(["hop", "per accepted command", "time per accepted command"], rows)
         + f"\nmoto busy {profile['moto_busy_s']:.1f} s of {seconds:.1f} s (window + drain; "
-        "requests overlap while they wait for its lock)"
+        "long polls apart; requests overlap while they wait for its lock)"
     )
 
 
