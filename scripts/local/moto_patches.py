@@ -340,7 +340,7 @@ class _WeakInstances:
 
 def _new_tracked_weakly(cls: type[BaseModel], *_args: Any, **_kwargs: Any) -> BaseModel:
     """``BaseModel.__new__``, tracking the instance in a ``_WeakInstances``."""
-    instance = object.__new__(cls)
+    instance = super(BaseModel, cls).__new__(cls)  # as moto's own: the next class in line
     tracked = cls.__dict__.get("instances_tracked")
     if not isinstance(tracked, _WeakInstances):
         # moto's reset (reset_model_data) puts back a plain list: replace it again.
