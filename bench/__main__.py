@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,15 @@ class Plan:
     steady_commands: int
     senders: int
     probers: int
+    # The hot account: each count of writers for hot_seconds, on an account of its own.
+    hot_seconds: float
+    # Requests storing nothing, to see what each costs the moto server in memory.
+    nothing_repetitions: int
+    hot_writers: tuple[int, ...] = (1, 4, 8)
 
 
-FULL = Plan((10, 1_000, 10_000), 5, 3, 6, 200, 30.0, 10.0, 5, 0.5, 45.0, 150, 6, 1)
-QUICK = Plan((10, 100, 1_000), 2, 1, 3, 50, 5.0, 4.0, 1, 0.5, 8.0, 0, 3, 1)
+FULL = Plan((10, 1_000, 10_000), 5, 3, 6, 200, 30.0, 10.0, 5, 0.5, 45.0, 150, 6, 1, 15.0, 500)
+QUICK = Plan((10, 100, 1_000), 2, 1, 3, 50, 5.0, 4.0, 1, 0.5, 8.0, 0, 3, 1, 3.0, 60)
 
 
 def _in_process(function: Any, *args: Any) -> Any:
@@ -94,7 +100,7 @@ def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     reference: dict[str, Any] = {}
     prices = Prices()
     for size in plan.sizes:
-        ours = summary[str(size)]
+        ours = summary[f"{size}+key"]
         for variant in ("partition", "window"):
             runs = [bench.seed_dispatcher(size, variant) for _ in range(plan.reference_repetitions)]
             medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -150,6 +156,8 @@ def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     # account's read model holds its last accepted version. The pipeline keeps up with
     # what it both accepted and projected over window + drain.
     log_offset = _size(projectors_log)
+    meter_before, runtime = system.meter(), system.runtime
+    calls_before = {name: len(values) for name, values in runtime.durations_ms.items()}
     saturated = _in_process(
         load.commands,
         system.api_url,
@@ -160,6 +168,9 @@ def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     )
     bench = work.WorkBench(system)
     drain_s, pending = _drain(bench, saturated.pop("heads"))
+    profile = hops(
+        meter_before, system.meter(), runtime.durations_ms, calls_before, saturated["accepted"]
+    )
     saturated_lags = projection_lags(projectors_log, log_offset)
     sustained = saturated["accepted"] / (saturated["seconds"] + drain_s)
     time.sleep(2)  # the last projector invocations finish
@@ -201,6 +212,7 @@ def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
             "metric_lag_p50_s": percentile(saturated_lags, 0.50),
             "metric_lag_max_s": max(saturated_lags, default=float("nan")),
         },
+        "profile": profile,
         "sustained_per_s": sustained,
         "sustained_vs_raw_puts": sustained / raw_rate,
         "accepted_vs_raw_puts": accepted_rate / raw_rate,
@@ -227,6 +239,125 @@ def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
             "metric_lag_p99_s": percentile(steady_metric, 0.99),
         },
     }
+
+
+def hops(
+    meter_before: list[dict[str, Any]],
+    meter_after: list[dict[str, Any]],
+    durations_ms: dict[str, list[float]],
+    calls_before: dict[str, int],
+    accepted: int,
+) -> dict[str, Any]:
+    """Where the saturation run's time went, per accepted command: each function's
+    invocations and their time (as the runtime saw it: worker hop and moto calls
+    included), and the time moto spent on each caller's requests (its lock's queue
+    included)."""
+    before = {(r["caller"], r["service"], r["operation"]): r for r in meter_before}
+    moto: dict[str, float] = defaultdict(float)
+    requests_: dict[str, float] = defaultdict(float)
+    for row in meter_after:
+        old = before.get((row["caller"], row["service"], row["operation"]), {})
+        name = f"{row['caller']} {row['service']}:{row['operation']}"
+        moto[name] += row.get("server_s", 0.0) - old.get("server_s", 0.0)
+        requests_[name] += row["requests"] - old.get("requests", 0.0)
+    per = max(accepted, 1)
+    functions = {}
+    for name, values in durations_ms.items():
+        new = values[calls_before.get(name, 0) :]
+        if new:
+            functions[name] = {
+                "invocations_per_accepted": len(new) / per,
+                "ms_per_accepted": sum(new) / per,
+                "median_ms": statistics.median(new),
+            }
+    return {
+        "accepted": accepted,
+        "functions": functions,
+        "moto_ms_per_accepted": {
+            name: 1000 * seconds / per
+            for name, seconds in sorted(moto.items(), key=lambda item: -item[1])
+            if seconds > 0
+        },
+        "moto_requests_per_accepted": {name: n / per for name, n in requests_.items() if n},
+        "moto_busy_s": sum(moto.values()),
+    }
+
+
+def measure_hot(system: BenchSystem, plan: Plan) -> dict[str, Any]:
+    """Writers on one account: accepted/s, the commands' version conflicts (each one a
+    retry inside the function) per accepted command, 409s and latency."""
+    # Warm a worker per writer first: simultaneous cold starts are a machine limit.
+    _in_process(
+        load.ramp, system.api_url, ["hot-warm"], max(plan.hot_writers) + 1, system.http_headers
+    )
+    cases: dict[str, Any] = {}
+    for writers in plan.hot_writers:
+        before = _conflicts(system.meter())
+        run = _in_process(
+            load.hot_account,
+            system.api_url,
+            f"hot-{writers}",
+            writers,
+            plan.hot_seconds,
+            system.http_headers,
+        )
+        conflicts = _conflicts(system.meter()) - before
+        latencies = run.pop("latency_s")
+        accepted = run["accepted"]
+        cases[str(writers)] = {
+            **run,
+            "accepted_per_s": accepted / run["seconds"],
+            "conflicts": conflicts,
+            "retries_per_accepted": conflicts / accepted if accepted else float("nan"),
+            "answers_409": run["statuses"].get("409", 0),
+            "latency_p50_s": percentile(latencies, 0.50),
+            "latency_p99_s": percentile(latencies, 0.99),
+        }
+    return cases
+
+
+def _conflicts(meter: list[dict[str, Any]]) -> float:
+    """The commands function's refused writes so far (cancelled transactions: a version
+    conflict, or a key another request holds)."""
+    return sum(
+        float(row.get("errors", 0.0))
+        for row in meter
+        if row["caller"] == "commands" and row["operation"] in ("TransactWriteItems", "PutItem")
+    )
+
+
+def memory_growth(
+    before: dict[str, Any], after: dict[str, Any], events_table: str
+) -> dict[str, Any]:
+    """What a phase added to the moto server: resident bytes, requests, events."""
+    grown = after["rss_bytes"] - before["rss_bytes"]
+    requests_ = after["requests"] - before["requests"]
+    events = after["items"].get(events_table, 0) - before["items"].get(events_table, 0)
+    return {
+        "rss_bytes": grown,
+        "requests": requests_,
+        "events": events,
+        "items": sum(after["items"].values()) - sum(before["items"].values()),
+        "stream_records": after["stream_records"] - before["stream_records"],
+        "bytes_per_event": grown / events if events else float("nan"),
+        "bytes_per_request": grown / requests_ if requests_ else float("nan"),
+    }
+
+
+def measure_nothing(system: BenchSystem, plan: Plan) -> dict[str, Any]:
+    """The moto server's memory over requests that store nothing."""
+    events_table = system.environment("commands")["EVENTS_TABLE_NAME"]
+    # A first round grows the allocator's pools and the caches once.
+    _in_process(load.storing_nothing, system.api_url, "idle", 20, system.http_headers)
+    before = system.memory()
+    run = _in_process(
+        load.storing_nothing,
+        system.api_url,
+        "idle",
+        plan.nothing_repetitions,
+        system.http_headers,
+    )
+    return {**run, **memory_growth(before, system.memory(), events_table)}
 
 
 def _size(path: Path) -> int:
@@ -363,10 +494,23 @@ def main(argv: list[str] | None = None) -> int:
             thread.join()
             results["cold_start"] = {**cold, "overlapped_with_startup": True}
         results["startup"] = system.timings
+        events_table = system.environment("commands")["EVENTS_TABLE_NAME"]
+        memory = [system.memory()]
         print("work per transaction ...", flush=True)
         results["work"] = measure_work(system, plan)
+        memory.append(system.memory())
         print("throughput and lag ...", flush=True)
         results["load"] = measure_load(system, plan)
+        memory.append(system.memory())
+        print("hot account ...", flush=True)
+        results["hot"] = measure_hot(system, plan)
+        print("memory of requests storing nothing ...", flush=True)
+        results["memory"] = {
+            "seeded_histories": memory_growth(memory[0], memory[1], events_table),
+            "load": memory_growth(memory[1], memory[2], events_table),
+            "storing_nothing": measure_nothing(system, plan),
+            "at_end": system.memory(),
+        }
         print("scan ...", flush=True)
         results["scan"] = measure_scan(system)
         print("replay ...", flush=True)

@@ -10,7 +10,11 @@ interpreter (and its lock) with the local runtime they measure.
   probers are few and slow on purpose: a probe per command, every 50 ms, was itself
   ~40 queries/s, more than the pipeline's own load, and overloaded it.
 - raw puts: the same number of clients doing conditional PutItem straight to the moto
-  server, the substrate's own limit.
+  server, the substrate's own limit;
+- hot_account: closed-loop writers all crediting one account (optimistic concurrency's
+  worst case);
+- storing_nothing: requests the system must answer without storing anything (a keyed
+  credit sent again, balance queries), to see the memory they cost.
 """
 
 from __future__ import annotations
@@ -39,15 +43,20 @@ def _session(headers: dict[str, str]) -> requests.Session:
 
 
 def _credit(
-    session: requests.Session, api_url: str, account: str, *, timeout_s: float = 30
+    session: requests.Session,
+    api_url: str,
+    account: str,
+    *,
+    timeout_s: float = 30,
+    key: str | None = None,
 ) -> requests.Response | None:
-    """POST a 1.00 credit, with its own Idempotency-Key as the API requires; None when
-    the request itself failed."""
+    """POST a 1.00 credit, with its own Idempotency-Key (or `key`) as the API requires;
+    None when the request itself failed."""
     try:
         return session.post(
             f"{api_url}/accounts/{account}/credits",
             json={"amount": "1.00"},
-            headers={"Idempotency-Key": uuid.uuid4().hex},
+            headers={"Idempotency-Key": key or uuid.uuid4().hex},
             timeout=timeout_s,
         )
     except requests.RequestException:
@@ -283,4 +292,61 @@ def raw_puts(
         "seconds": time.perf_counter() - started,
         "writes": sum(counts),
         "failures": sum(failures),
+    }
+
+
+def hot_account(
+    api_url: str, account: str, writers: int, seconds: float, headers: dict[str, str]
+) -> dict[str, Any]:
+    """`writers` closed-loop clients crediting the one `account` for `seconds`."""
+    workers = Workers()
+    stop = workers.stopped
+    lock = threading.Lock()
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+
+    def writer(_index: int) -> None:
+        session = _session(headers)
+        while not stop.is_set():
+            sent = time.perf_counter()
+            response = _credit(session, api_url, account)
+            with lock:
+                statuses[_status(response)] += 1
+                if response is not None and response.status_code == 201:
+                    latencies.append(time.perf_counter() - sent)
+
+    started = time.perf_counter()
+    workers.run_for(seconds, writer, writers)
+    elapsed = time.perf_counter() - started
+    return {
+        "writers": writers,
+        "seconds": elapsed,
+        "statuses": {str(code): count for code, count in statuses.items()},
+        "accepted": statuses[201],
+        "latency_s": latencies,
+    }
+
+
+def storing_nothing(
+    api_url: str, account: str, count: int, headers: dict[str, str]
+) -> dict[str, Any]:
+    """One keyed credit, then `count` times: that credit again (same key, same body: the
+    first answer again, nothing stored) and a balance query."""
+    session = _session(headers)
+    statuses: Counter[int] = Counter()
+    key = uuid.uuid4().hex
+    first = _status(_credit(session, api_url, account, key=key))
+    started = time.perf_counter()
+    for _ in range(count):
+        statuses[_status(_credit(session, api_url, account, key=key))] += 1
+        try:
+            statuses[
+                session.get(f"{api_url}/accounts/{account}/balance", timeout=30).status_code
+            ] += 1
+        except requests.RequestException:
+            statuses[0] += 1
+    return {
+        "first": first,
+        "seconds": time.perf_counter() - started,
+        "statuses": {str(code): n for code, n in statuses.items()},
     }

@@ -6,7 +6,9 @@ same patched moto, the same ``MOTO_PORT=<port>`` line) with a WSGI layer in fron
 
 - ``GET /_bench/meter``: the counts so far, as JSON; ``POST /_bench/meter/reset``;
 - ``POST /_bench/seed`` ``{"region", "table", "items"}``: writes items straight into
-  the table without stream records, as if they had been written and processed long ago.
+  the table without stream records, as if they had been written and processed long ago;
+- ``GET /_bench/memory``: the server's resident memory, the AWS requests it has served
+  and the items and stream records it holds (what its memory should follow).
 
 A caller is told apart by the ``app/<id>`` of its User-Agent (botocore's
 ``AWS_SDK_UA_APP_ID``); the bench gives every function its own.
@@ -14,12 +16,16 @@ A caller is told apart by the ``app/<id>`` of its User-Agent (botocore's
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import re
+import resource
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
@@ -70,6 +76,25 @@ class Meter:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux), else its peak."""
+    statm = Path("/proc/self/statm")
+    if statm.exists():
+        return int(statm.read_text().split()[1]) * resource.getpagesize()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def stored() -> dict[str, Any]:
+    """Items per table and stream records in every table of every region of moto's account."""
+    items: dict[str, int] = {}
+    records = 0
+    for backend in dynamodb_backends[DEFAULT_ACCOUNT_ID].values():
+        for name, table in list(backend.tables.items()):
+            items[name] = len(table)
+            records += len(table.stream_shard.items) if table.stream_shard else 0
+    return {"items": items, "stream_records": records}
 
 
 def _table(region: str, name: str) -> Any:
@@ -166,6 +191,7 @@ class MeteredApp:
         self._app = app
         self.meter = meter
         self._seed_lock = threading.Lock()
+        self.requests = 0  # every AWS request served, the runtime's own included
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -180,6 +206,7 @@ class MeteredApp:
         service = _SERVICES.get(target.split(".", 1)[0], service)
         operation = target.rsplit(".", 1)[-1] if target else environ.get("REQUEST_METHOD", "")
         caller = caller_of(environ.get("HTTP_USER_AGENT", ""))
+        self.requests += 1  # under the GIL; a lost increment would not show in a ratio
         request = _json(body) if target else {}
         writes: list[_Write] = []
         if service == "dynamodb" and request:
@@ -190,8 +217,13 @@ class MeteredApp:
             status.append(status_line)
             return start_response(status_line, headers, exc_info)
 
+        started = time.perf_counter()
         chunks = list(self._app(environ, capture))
-        amounts: dict[str, float] = {}
+        # Time in moto, waiting for the request lock included: where the pipeline's
+        # hops spend theirs on this server. A long poll (the bus tap's ReceiveMessage)
+        # mostly waits for messages: counted apart.
+        polling = bool(request.get("WaitTimeSeconds"))
+        amounts = {"poll_s" if polling else "server_s": time.perf_counter() - started}
         if status and not status[0].startswith("2"):
             amounts["errors"] = 1.0
         if service in ("dynamodb", "dynamodbstreams") and request:
@@ -215,6 +247,9 @@ class MeteredApp:
             answer = self.meter.snapshot()
         elif path == "/_bench/meter/reset":
             self.meter.reset()
+        elif path == "/_bench/memory":
+            gc.collect()  # what is still referenced, not what a collection would free
+            answer = {"rss_bytes": resident_bytes(), "requests": self.requests, **stored()}
         elif path == "/_bench/seed":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             request = json.loads(environ["wsgi.input"].read(length))

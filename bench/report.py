@@ -185,13 +185,155 @@ def _scan(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _profile(results: dict[str, Any]) -> str:
+    profile = results["load"].get("profile")
+    if not profile:
+        return "not measured"
+    rows = [
+        [
+            f"function {name}",
+            f"{entry['invocations_per_accepted']:.2f} invocations",
+            f"{entry['ms_per_accepted']:.1f} ms (median {entry['median_ms']:.0f} ms each)",
+        ]
+        for name, entry in sorted(profile["functions"].items())
+    ]
+    requests = profile["moto_requests_per_accepted"]
+    rows += [
+        [f"moto {name}", f"{requests.get(name, 0.0):.2f} requests", f"{ms:.1f} ms"]
+        for name, ms in list(profile["moto_ms_per_accepted"].items())[:12]
+    ]
+    seconds = results["load"]["saturation"]["seconds"] + results["load"]["saturation"]["drain_s"]
+    return (
+        _table(["hop", "per accepted command", "time per accepted command"], rows)
+        + f"\nmoto busy {profile['moto_busy_s']:.1f} s of {seconds:.1f} s (window + drain; "
+        "long polls apart; requests overlap while they wait for its lock)"
+    )
+
+
+def _hot(results: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"{case['writers']}",
+            f"{case['accepted']}",
+            f"{case['accepted_per_s']:.2f}",
+            f"{case['retries_per_accepted']:.2f}",
+            f"{case['answers_409']}",
+            f"{case['latency_p50_s']:.3f}",
+            f"{case['latency_p99_s']:.3f}",
+            ", ".join(f"{code}: {n}" for code, n in sorted(case["statuses"].items())),
+        ]
+        for case in results["hot"].values()
+    ]
+    return _table(
+        [
+            "writers",
+            "accepted",
+            "accepted/s",
+            "retries/accepted",
+            "409",
+            "p50 s",
+            "p99 s",
+            "answers",
+        ],
+        rows,
+    )
+
+
+def _bytes(value: float) -> str:
+    return "n/a" if value != value else f"{value:,.0f} B"  # NaN: nothing to divide by
+
+
+def _memory(results: dict[str, Any]) -> str:
+    memory = results["memory"]
+    rows = []
+    # Each phase's growth divided by what it is about: the events it stored, or the
+    # requests of a phase that stores nothing.
+    for label, phase, per_event, per_request in (
+        ("histories seeded (written straight in)", memory["seeded_histories"], True, False),
+        ("load (throughput and lag runs)", memory["load"], True, False),
+        (
+            "requests storing nothing (keyed credit again, balance)",
+            memory["storing_nothing"],
+            False,
+            True,
+        ),
+    ):
+        rows.append(
+            [
+                label,
+                f"{phase['rss_bytes'] / 1e6:+.1f} MB",
+                f"{phase['events']:,}",
+                f"{phase['requests']:,}",
+                _bytes(phase["bytes_per_event"]) if per_event else "-",
+                _bytes(phase["bytes_per_request"]) if per_request else "-",
+            ]
+        )
+    end = memory["at_end"]
+    return (
+        _table(["phase", "moto RSS", "events", "AWS requests", "per event", "per request"], rows)
+        + f"\nat the end: {end['rss_bytes'] / 1e6:.0f} MB resident, {end['requests']:,} "
+        f"requests served, {sum(end['items'].values()):,} items and "
+        f"{end['stream_records']:,} stream records held"
+    )
+
+
+def _targets(results: dict[str, Any]) -> str:
+    """Each figure of issue 16 beside its target."""
+    rows: list[list[str]] = []
+
+    def figure(name: str, value: str, target: str, met: bool | None) -> None:
+        verdict = "n/a" if met is None else ("met" if met else "NOT met")
+        rows.append([name, value, target, verdict])
+
+    cold = results.get("cold_start", {}).get("functions", {})
+    if cold:
+        worst = max(entry["import_vs_boto3"] for entry in cold.values())
+        figure(
+            "cold start: import, worst function, vs boto3", f"{worst:.1f}x", "<= 1.5x", worst <= 1.5
+        )
+    cells = results["work"]["transactions"].values()
+    cost = max(cell["cost_per_million"] for cell in cells)
+    figure("cost per million transactions (keyed)", f"${cost:.2f}", "<= $7.50", cost <= 7.50)
+    load = results["load"]
+    ratio = load["sustained_vs_raw_puts"]
+    figure("sustained / raw conditional puts", f"{ratio:.3f}", ">= 0.10", ratio >= 0.10)
+    lag = load["steady"]["metric_lag_p99_s"]
+    figure("projection lag p99 at half the sustained rate", f"{lag:.2f} s", "<= 0.8 s", lag <= 0.8)
+    hot = results["hot"]
+    if "8" in hot and "1" in hot:
+        refused = hot["8"]["answers_409"]
+        figure("hot account: 409 answers at 8 writers", f"{refused}", "0", refused == 0)
+        one, eight = hot["1"]["accepted_per_s"], hot["8"]["accepted_per_s"]
+        figure(
+            "hot account: accepted/s at 8 writers vs 1",
+            f"{eight:.2f} vs {one:.2f}",
+            ">= 1x",
+            eight >= one,
+        )
+    nothing = results["memory"]["storing_nothing"]["bytes_per_request"]
+    figure(
+        "moto memory per request storing nothing",
+        _bytes(nothing),
+        "<= 1,000 B (was ~6 MB)",
+        None if nothing != nothing else nothing <= 1000,
+    )
+    seconds = results.get("seconds")
+    if seconds is not None and results.get("quick"):
+        figure("make bench QUICK=1, the bench itself", f"{seconds:.0f} s", "< 180 s", seconds < 180)
+    return _table(["figure", "value", "target", ""], rows)
+
+
 def render(results: dict[str, Any]) -> str:
     sections = [
         ("Work per accepted command, whole pipeline (medians)", _work),
         ("Dispatcher reads per event: ours vs the seed's 3-month design", _reference),
         ("End to end on the local runtime", _load),
+        ("Where the time goes (saturation run, per accepted command)", _profile),
+        ("Hot account: concurrent writers on one account", _hot),
+        ("Memory of the moto server", _memory),
         ("Cold-start proxies", _cold),
         ("Replay", _scan),
+        ("Targets (issue 16)", _targets),
     ]
     out = []
     for title, section in sections:

@@ -131,6 +131,13 @@ class BenchSystem:
         ).json()
         return rows
 
+    def memory(self) -> dict[str, Any]:
+        """The moto server's resident bytes, requests served and items held."""
+        answer: dict[str, Any] = requests.get(
+            f"{self.endpoint_url}/_bench/memory", timeout=60
+        ).json()
+        return answer
+
     def reset_meter(self) -> None:
         requests.post(f"{self.endpoint_url}/_bench/meter/reset", timeout=30)
 

@@ -13,6 +13,14 @@ files pip writes differently on every install (RECORD, INSTALLER,
 direct_url.json, console-script launchers) are left out. That is what lets
 ``terraform plan`` show no change when no code changed.
 
+Each zip also carries the bytecode of every module it holds (``__pycache__/*.cpython-311.pyc``),
+compiled by the build's Python 3.11 as unchecked hash-based pycs: Lambda's code directory
+is read-only, so without them every cold start compiles every module it imports (90 to
+340 ms per function in docs/benchmarks.md), and an unchecked pyc is used as it is, with no
+source timestamp in it to differ between two checkouts. The compiler runs in a fresh
+interpreter with a fixed hash seed, over the files in a fixed order, so the same sources
+give the same bytes.
+
 Only what lambdas/requirements.txt pins is installed (``--no-deps``), so a new release of a
 transitive dependency can never change a zip: the build fails, naming what is
 missing, when a pinned package needs something neither pinned nor in the runtime.
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -202,13 +211,59 @@ def lambda_entries(lambda_dir: Path, packages: Path | None) -> dict[str, Path]:
     return entries
 
 
+# Runs in the build's interpreter: compiles [source, name in the zip, pyc] triples.
+_COMPILER = """
+import json, py_compile, sys
+for source, name, target in json.load(sys.stdin):
+    py_compile.compile(
+        source, cfile=target, dfile=name, doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+"""
+
+
+def bytecode_name(name: str) -> str:
+    """Where the runtime's Python looks for a module's bytecode:
+    a/b.py -> a/__pycache__/b.cpython-311.pyc."""
+    directory, _, file_name = name.rpartition("/")
+    tag = "cpython-" + TARGET_PYTHON.replace(".", "")
+    pyc = f"__pycache__/{file_name.removesuffix('.py')}.{tag}.pyc"
+    return f"{directory}/{pyc}" if directory else pyc
+
+
+def compiled(entries: dict[str, Path], python: str, scratch: Path) -> dict[str, Path]:
+    """The bytecode of every .py entry, by its name in the zip (compiled by `python`)."""
+    version = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if version != TARGET_PYTHON:
+        raise SystemExit(
+            f"{python} is Python {version}: the zips' bytecode must be compiled by Python "
+            f"{TARGET_PYTHON}, the Lambda runtime's (set PYTHON to a {TARGET_PYTHON})"
+        )
+    jobs = []
+    for index, name in enumerate(sorted(n for n in entries if n.endswith(".py"))):
+        jobs.append([str(entries[name]), name, str(scratch / f"{index}.pyc")])
+    subprocess.run(
+        [python, "-I", "-c", _COMPILER],
+        input=json.dumps(jobs),
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        check=True,
+        text=True,
+    )
+    return {bytecode_name(name): Path(target) for _, name, target in jobs}
+
+
 def write_zip(entries: dict[str, Path], destination: Path) -> None:
     with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for name in sorted(entries):
             path = entries[name]
             info = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
             executable = path.stat().st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-            mode = 0o755 if executable else 0o644
+            mode = 0o755 if executable and not name.endswith(".pyc") else 0o644
             info.external_attr = (stat.S_IFREG | mode) << 16
             info.create_system = 3  # unix, so the modes above are honoured
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -227,7 +282,8 @@ def build(
     os.close(handle)
     temporary = Path(temporary_name)
     try:
-        write_zip(entries, temporary)
+        with tempfile.TemporaryDirectory(prefix="pyc.", dir=dist) as scratch:
+            write_zip({**entries, **compiled(entries, python, Path(scratch))}, temporary)
         temporary.chmod(0o644)  # mkstemp makes it private; the zip is no secret
         if destination.exists() and destination.read_bytes() == temporary.read_bytes():
             temporary.unlink()  # unchanged: keep the old file and its mtime

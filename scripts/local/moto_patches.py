@@ -9,10 +9,14 @@ in requirements-dev.txt and the ``written_for`` of each patch together.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -21,10 +25,22 @@ from typing import Any
 
 import moto.sqs.models
 from moto.awslambda.models import EventInvokeConfig, LambdaBackend
+from moto.core.common_models import BaseModel
 from moto.core.utils import unix_time_millis
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ERROR_TYPE_PREFIX,
+    ConditionalCheckFailed,
+    DynamodbException,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
+from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.events.models import Rule
 
@@ -114,36 +130,224 @@ def atomic(call_action: Any) -> Any:
     return locked
 
 
-def _streams_kept_on_cancel(transact: Any) -> Any:
-    """A cancelled TransactWriteItems leaves the tables' streams as they were.
+class _Undo:
+    """What a transaction changed so far, to put back if it is cancelled: each item it
+    wrote as it was before (a copy: moto's UpdateItem changes the stored item in place)
+    and the length of each stream it wrote to."""
 
-    moto undoes a cancelled transaction by putting back deep copies of the tables taken
-    before it began. Each copy has a stream shard of its own, so the runtime's poller,
-    whose shard iterator holds the old shard, would never see another record (a version
-    conflict between two keyed commands silently stopped the whole pipeline); and the
-    records of the cancelled writes would stay in the old shard. The old shard goes back
-    on the restored table, without them. Runs under the request lock (`atomic`):
-    nothing else appends.
+    def __init__(self) -> None:
+        self._items: list[tuple[Table, DynamoType, DynamoType | None, Item | None, bool]] = []
+        self._streams: dict[int, tuple[StreamShard, int]] = {}
+
+    def keep(self, table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> None:
+        shard = table.stream_shard
+        if shard is not None:
+            self._streams.setdefault(id(shard), (shard, len(shard.items)))
+        # Read before get_item: moto's items are a defaultdict, which a lookup of an
+        # unknown partition fills with an empty one.
+        partition_existed = hash_key in table.items
+        before = table.get_item(hash_key, range_key)
+        self._items.append((table, hash_key, range_key, copy.deepcopy(before), partition_existed))
+
+    def undo(self) -> None:
+        for table, hash_key, range_key, before, partition_existed in reversed(self._items):
+            if range_key is None:
+                if before is None:
+                    table.items.pop(hash_key, None)
+                else:
+                    table.items[hash_key] = before  # type: ignore[assignment]
+            elif before is not None:
+                table.items[hash_key][range_key] = before
+            else:
+                table.items.get(hash_key, {}).pop(range_key, None)
+                if not partition_existed:
+                    table.items.pop(hash_key, None)
+        # Records of cancelled writes never reach a reader, as on DynamoDB.
+        for shard, length in self._streams.values():
+            del shard.items[length:]
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    """``DynamoDBBackend.transact_write_items`` at the cost of the items it touches.
+
+    moto's deep-copies every table the transaction names before it begins, to put the
+    copies back if it is cancelled: a keyed command (a TransactWriteItems of 2 items)
+    cost in proportion to the whole events table, 0.3 s on a small table and seconds on
+    a 10,000-event one, and every copy stayed in memory (moto tracks every model
+    instance it creates, copies included: see ``_tracked_weakly``). Each copy also had
+    a stream shard of its own, so a cancelled transaction left the runtime's poller
+    reading a shard nothing wrote to any more (the pipeline stopped, commit 191cd05).
+    This is moto's loop unchanged (same checks in the same order, same cancellation
+    reasons), undoing a cancelled transaction from a copy of each item it wrote instead
+    (tests/runtime/test_moto_transactions.py plays the same requests on both).
     """
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    undo = _Undo()
+    target_items: set[tuple[str, str]] = set()
+    errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    try:
+        for item in transact_items:
+            original_item: dict[str, Any] | None = None
+            if len(list(item.keys())) > 1:
+                raise TransactWriteSingleOpException
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                names = op.get("ExpressionAttributeNames")
+                values = op.get("ExpressionAttributeValues")
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                target = (str(table_name), str(key))
+                if target in target_items:
+                    raise MultipleTransactionsException()
+                target_items.add(target)
 
-    def transact_write_items(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        shards = {
-            name: (table, table.stream_shard, len(table.stream_shard.items))
-            for name, table in self.tables.items()
-            if table.stream_shard is not None
-        }
-        try:
-            return transact(self, *args, **kwargs)
-        except Exception:
-            for name, (table, shard, length) in shards.items():
-                restored = self.tables.get(name)
-                if restored is not None and restored is not table:
-                    del shard.items[length:]
-                    shard.table = restored
-                    restored.stream_shard = shard
-            raise
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    condition = get_filter_expression(condition_expression, names, values)
+                    if not condition.expr(current):
+                        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+
+                if op_type != "ConditionCheck":
+                    table = self.get_table(table_name)
+                    undo.keep(table, *self.get_keys_value(table, key))
+                if op_type == "Put":
+                    self.put_item(
+                        table_name,
+                        op["Item"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                elif op_type == "Delete":
+                    self.delete_item(
+                        table_name,
+                        key,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                elif op_type == "Update":
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=op["UpdateExpression"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                errors.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                raise
+            except ConditionalCheckFailed as error:
+                errors.append(("ConditionalCheckFailed", str(error.message), original_item))
+            except Exception as error:  # noqa: BLE001 moto reports any failure as a reason
+                errors.append((type(error).__name__, str(error), original_item))
+    except BaseException:
+        undo.undo()
+        raise
+    if any(code is not None for code, _, _ in errors):
+        undo.undo()
+        raise TransactionCanceledException(errors)
+
+
+class IdempotentParameterMismatch(DynamodbException):
+    def __init__(self) -> None:
+        super().__init__(
+            ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+            "ClientRequestToken was used with different parameters in the last 10 minutes",
+        )
+
+
+# How long DynamoDB remembers a transaction's ClientRequestToken.
+TOKEN_TTL_S = 600.0
+
+
+def _idempotent_transactions(transact: Any, clock: Callable[[], float] = time.monotonic) -> Any:
+    """Wrap ``DynamoHandler.transact_write_items`` to honour ``ClientRequestToken``.
+
+    DynamoDB answers a TransactWriteItems that repeats a token of the last 10 minutes
+    with the first one's success, writing nothing again, and refuses the token with
+    other parameters; moto ignores the token. botocore resends the same token when it
+    retries a transaction whose answer timed out, so on moto that retry failed both its
+    conditions against its own first attempt (docs/benchmarks.md, "the stall"). Only
+    successes are remembered, so a cancelled transaction can be retried. Runs under the
+    request lock (``atomic``); the tokens kept are those of the last 10 minutes, so
+    memory follows the request rate, not the requests served.
+    """
+    answers: OrderedDict[tuple[str, str, str], tuple[str, str, float]] = OrderedDict()
+
+    def transact_write_items(self: DynamoHandler) -> str:
+        token = self.body.get("ClientRequestToken")
+        if token is None:
+            return transact(self)  # type: ignore[no-any-return]
+        now = clock()
+        while answers and next(iter(answers.values()))[2] < now - TOKEN_TTL_S:
+            answers.popitem(last=False)
+        request = json.dumps(
+            {name: value for name, value in self.body.items() if name != "ClientRequestToken"},
+            sort_keys=True,
+        )
+        key = (self.current_account, self.region, str(token))
+        if key in answers:
+            first_request, first_answer, _ = answers[key]
+            if first_request != request:
+                raise IdempotentParameterMismatch()
+            return first_answer
+        answer: str = transact(self)
+        answers[key] = (request, answer, now)
+        return answer
 
     return transact_write_items
+
+
+class _WeakInstances:
+    """moto's per-class list of live instances (``instances_tracked``), held weakly.
+
+    moto appends every model instance it ever creates to a list on its class, for its
+    dashboard (/moto-api/data.json) and S3's reset, and never removes one: every SQS
+    message ever sent, every item copy, every table moto deep-copied for a transaction
+    stayed in memory (about 6 MB per request in a chaos run). Here an instance leaves
+    the list when nothing else holds it; the dashboard still lists what is live.
+    """
+
+    def __init__(self) -> None:
+        self._live: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+
+    def append(self, instance: Any) -> None:
+        # A class with __slots__ and no __weakref__ cannot be tracked: it is left out.
+        with contextlib.suppress(TypeError):
+            self._live[id(instance)] = instance
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._live.values()))
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+
+def _new_tracked_weakly(cls: type[BaseModel], *_args: Any, **_kwargs: Any) -> BaseModel:
+    """``BaseModel.__new__``, tracking the instance in a ``_WeakInstances``."""
+    instance = super(BaseModel, cls).__new__(cls)  # as moto's own: the next class in line
+    tracked = cls.__dict__.get("instances_tracked")
+    if not isinstance(tracked, _WeakInstances):
+        # moto's reset (reset_model_data) puts back a plain list: replace it again.
+        tracked = _WeakInstances()
+        cls.instances_tracked = tracked  # type: ignore[attr-defined]
+    tracked.append(instance)
+    return instance
 
 
 def _scan_by_partition(scan: Any) -> Any:
@@ -303,8 +507,15 @@ def _ignore_original(replacement: Any) -> Callable[[Any], Any]:
 
 
 PATCHES = (
-    Patch(DynamoDBBackend, "transact_write_items", _streams_kept_on_cancel, "5.1.17"),
+    Patch(
+        DynamoDBBackend,
+        "transact_write_items",
+        _ignore_original(_transact_write_items),
+        "5.1.17",
+    ),
     Patch(DynamoHandler, "call_action", atomic, "5.1.17"),
+    Patch(DynamoHandler, "transact_write_items", _idempotent_transactions, "5.1.17"),
+    Patch(BaseModel, "__new__", _ignore_original(staticmethod(_new_tracked_weakly)), "5.1.17"),
     Patch(Table, "scan", _scan_by_partition, "5.1.17"),
     Patch(Table, "query", _query_by_partition, "5.1.17"),
     Patch(moto.sqs.models, "unix_time_millis", _ignore_original(_sqs_clock), "5.1.17"),

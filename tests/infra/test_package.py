@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.build_zip import bytecode_name, compiled
 from tests.infra.terraform import ROOT
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("package")]
@@ -94,7 +96,66 @@ def test_a_zip_holds_the_handler_the_domain_library_and_only_reproducible_files(
             assert info.date_time == (1980, 1, 1, 0, 0, 0), info.filename
             assert (info.external_attr >> 16) & 0o777 in (0o644, 0o755), info.filename
             parts = info.filename.split("/")
-            assert "__pycache__" not in parts, info.filename
-            assert not info.filename.endswith((".pyc", "/RECORD", "/INSTALLER")), info.filename
+            if "__pycache__" in parts:  # bytecode only, checked below
+                assert parts[-2] == "__pycache__", info.filename
+                assert info.filename.endswith(".cpython-311.pyc"), info.filename
+            assert not info.filename.endswith((".pyo", "/RECORD", "/INSTALLER")), info.filename
             assert not info.filename.endswith("/direct_url.json"), info.filename
             assert parts[0] not in RUNTIME_PROVIDED, f"{name}: {parts[0]} is the runtime's"
+
+
+def test_every_module_ships_bytecode_the_runtime_uses_without_checking_or_writing(builds, tmp_path):
+    # GIVEN each zip as built
+    first, _ = builds
+    for name, content in first.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            pycs = {n: archive.read(n) for n in names if n.endswith(".pyc")}
+        # THEN every module has its pyc where Python 3.11 looks for it, and nothing else
+        # is bytecode
+        sources = {n for n in names if n.endswith(".py")}
+        expected = {bytecode_name(n) for n in sources}
+        assert set(pycs) == expected, name
+        for pyc, data in pycs.items():
+            # AND each is for Python 3.11 (the build's interpreter is the runtime's), and
+            # hash-based without a source check (flags 0b01): used as it is, never
+            # rewritten in Lambda's read-only code directory, with no file time in it
+            assert data[:4] == importlib.util.MAGIC_NUMBER, pyc
+            assert int.from_bytes(data[4:8], "little") == 0b01, pyc
+
+
+def test_the_shipped_bytecode_is_what_the_handler_runs(builds, tmp_path):
+    # GIVEN a zip unpacked where writing bytecode is refused, with its sources emptied
+    # (a module loaded from source would now be empty)
+    first, _ = builds
+    name = sorted(first)[0]
+    code = tmp_path / "code"
+    path = tmp_path / name
+    path.write_bytes(first[name])
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(code)
+    (code / "banking" / "domain" / "money.py").write_text("")
+    # WHEN the banking domain is imported from it
+    result = subprocess.run(
+        [sys.executable, "-B", "-c", "import banking.domain.money as m; print(m.__dict__.keys())"],
+        cwd=code,
+        env={**os.environ, "PYTHONPATH": str(code)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # THEN it came from the shipped bytecode, with its content
+    assert result.returncode == 0, result.stderr
+    assert "Money" in result.stdout
+
+
+def test_a_build_by_another_python_than_the_runtime_s_is_refused(tmp_path):
+    # GIVEN an interpreter that is not Python 3.11
+    other = tmp_path / "python3.12"
+    other.write_text("#!/bin/sh\necho 3.12\n")
+    other.chmod(0o755)
+    # WHEN its bytecode would go into a zip  THEN the build stops, saying why
+    with pytest.raises(SystemExit, match=r"must be compiled by Python 3\.11"):
+        compiled({"handler.py": tmp_path / "handler.py"}, str(other), tmp_path)
