@@ -31,7 +31,7 @@ def upcast(item: Mapping[str, Any], legacy: LegacyTerms = LEGACY_TERMS) -> dict[
     data = dict(item)
     version = _schema_version(data)
     while version != SCHEMA_VERSION:
-        step = UPCASTERS.get(version)
+        step = UPCASTERS.get(version) if version is not None else None
         if step is None:
             raise UnknownEvent(f"unknown schema version {version!r} of {data.get('type')!r}")
         data = step(data, legacy)
@@ -65,6 +65,6 @@ def _v1_to_v2(data: dict[str, Any], legacy: LegacyTerms) -> dict[str, Any]:
 
 
 # From each schema version to the next.
-UPCASTERS: dict[int | None, Callable[[dict[str, Any], LegacyTerms], dict[str, Any]]] = {
+UPCASTERS: dict[int, Callable[[dict[str, Any], LegacyTerms], dict[str, Any]]] = {
     1: _v1_to_v2,
 }
