@@ -40,6 +40,7 @@ from banking.domain.events import (
     Closed,
     Credited,
     Debited,
+    Event,
     Frozen,
     OverdraftLimitChanged,
 )
@@ -355,7 +356,7 @@ def test_evolve_refuses_a_posting_in_another_currency():
 
 def test_a_history_from_before_accounts_opens_at_its_first_posting_on_the_legacy_terms():
     # GIVEN a history that starts with a credit, as every history did before accounts
-    events = [
+    events: list[Event] = [
         Credited("alice", 1, "e1", Money(1000), NOW),
         Debited("alice", 2, "e2", Money(300), NOW),
     ]

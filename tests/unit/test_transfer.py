@@ -279,7 +279,7 @@ def test_money_is_conserved_the_legs_sum_to_zero_per_currency(postings):
     except InsufficientFunds:
         return  # refused: nothing to store
     # THEN per currency the legs sum to zero, and each posting is one debit and one credit
-    totals = defaultdict(lambda: 0)
+    totals: defaultdict[Currency | None, int] = defaultdict(int)
     for leg in legs:
         totals[leg.currency] += signed_amount(leg).minor * 10 ** (3 - leg.amount.digits)
     assert set(totals.values()) == {0}

@@ -13,7 +13,14 @@ from banking.domain.money import Money
 from banking.domain.upcasting import upcast
 
 # Two items as the events table held them before accounts (docs/events.md, schema 1).
-V1_CREDIT = {
+V1_SNAPSHOT = {
+    "balance": "112.34",
+    "month": "2026-11",
+    "monthCredits": "112.34",
+    "monthDebits": "0.00",
+    "monthEventCount": Decimal(1),
+}
+V1_CREDIT: dict[str, object] = {
     "accountId": "alice",
     "version": Decimal(1),
     "type": "CreditEvent",
@@ -23,13 +30,7 @@ V1_CREDIT = {
     "description": "salary",
     "recordedAt": "2026-11-26T07:00:00.000000Z",
     "correlationId": "CmGQhjTyDoEEMpA=",
-    "snapshot": {
-        "balance": "112.34",
-        "month": "2026-11",
-        "monthCredits": "112.34",
-        "monthDebits": "0.00",
-        "monthEventCount": Decimal(1),
-    },
+    "snapshot": V1_SNAPSHOT,
 }
 V1_DEBIT = {
     **V1_CREDIT,
@@ -61,7 +62,7 @@ def test_a_schema_1_posting_reads_in_the_legacy_currency_with_the_legacy_setting
     assert "transferId" not in item
     # AND its snapshot gains the settings the account had: open, owned by its id
     assert item["snapshot"] == {
-        **V1_CREDIT["snapshot"],
+        **V1_SNAPSHOT,
         "currency": "USD",
         "overdraftLimit": "50.00",
         "status": "open",
