@@ -112,6 +112,18 @@ def test_opening_with_invalid_settings_is_refused(command, error):
         apply(Account("alice"), command)
 
 
+def test_owners_given_as_one_string_are_not_split_into_characters():
+    with pytest.raises(TypeError):
+        OpenAccount("alice", EUR, "alice")
+
+
+def test_a_domain_errors_details_are_empty_unless_given_and_read_only():
+    assert AccountNotFound("account bob does not exist").details == {}
+    details = InsufficientFunds("refused", {"balance": "1.00"}).details
+    with pytest.raises(TypeError):
+        details["balance"] = "2.00"  # type: ignore[index]
+
+
 def test_opening_an_invalid_account_id_is_refused():
     with pytest.raises(InvalidAccountId):
         apply(Account("al ice"), OpenAccount("al ice", EUR, {"alice"}))

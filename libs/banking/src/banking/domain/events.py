@@ -32,6 +32,9 @@ def read_only(metadata: Mapping[str, str]) -> Mapping[str, str]:
 
 
 def owner_set(owners: Iterable[str]) -> frozenset[str]:
+    # A lone string is iterable too: "alice" must not become {"a", "l", "i", "c", "e"}.
+    if isinstance(owners, str):
+        raise TypeError("owners are a collection of subjects, not one string")
     return frozenset(owners)
 
 
