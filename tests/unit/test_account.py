@@ -45,6 +45,7 @@ from banking.domain.events import (
     OverdraftLimitChanged,
 )
 from banking.domain.money import Money
+from banking.domain.read_models import StateCarriedEvent
 
 UTC_ZONE = ZoneInfo("UTC")
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -358,6 +359,23 @@ def test_evolve_refuses_a_gap_in_versions():
 def test_evolve_refuses_an_account_event_before_the_account_opened():
     with pytest.raises(ValueError, match="before it opened"):
         evolve(Account("alice"), Frozen("alice", 1, "e1", NOW), UTC_ZONE)
+
+
+def test_evolve_refuses_a_second_opening_and_another_accounts_event():
+    with pytest.raises(ValueError, match="opened twice"):
+        evolve(opened(), AccountOpened("alice", 2, "e2", NOW, EUR, Money(0), {"alice"}), UTC_ZONE)
+    with pytest.raises(ValueError, match="folded into"):
+        evolve(opened(), Frozen("bob", 2, "e2", NOW), UTC_ZONE)
+
+
+def test_only_postings_become_state_carried_balance_events():
+    # GIVEN an account event WHEN made a state-carried event THEN refused, while a
+    # posting's carries the aggregate after it
+    event, state = apply(opened(), FreezeAccount("alice"))
+    with pytest.raises(ValueError, match="no balance change"):
+        StateCarriedEvent.of(event, state)
+    event, state = apply(opened(), RecordCredit("alice", Money(100)))
+    assert StateCarriedEvent.of(event, state).aggregate.total_balance == Money(100)
 
 
 def test_evolve_refuses_a_posting_in_another_currency():
