@@ -136,13 +136,25 @@ def test_the_maximum_per_transaction_is_in_major_units_in_every_currency():
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"), [("0", Money(0)), ("250.5", Money(25050)), (0, Money(0))]
+    ("raw", "expected"),
+    [("0", Money(0)), ("250.5", Money(25050)), (0, Money(0)), (Decimal("-0"), Money(0))],
 )
 def test_an_overdraft_limit_may_be_zero(raw, expected):
     assert parse_overdraft_limit(raw, Currency("EUR")) == expected
 
 
-@pytest.mark.parametrize("raw", ["-1", Decimal("-0.01"), "0.001", "1e3", Decimal("1e13")])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "-1",
+        Decimal("-0.01"),
+        "0.001",
+        "1e3",
+        Decimal("1e13"),
+        "99.9999999999999999999999999999",
+        Decimal("99.9999999999999999999999999999"),
+    ],
+)
 def test_an_invalid_overdraft_limit_is_refused(raw):
     with pytest.raises(InvalidAmount, match="overdraft limit"):
         parse_overdraft_limit(raw, Currency("EUR"))

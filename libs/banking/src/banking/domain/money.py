@@ -136,7 +136,8 @@ def parse_overdraft_limit(raw: object, currency: Currency) -> Money:
     value = _exact_decimal(raw, "overdraft limit")
     if value.is_signed() and not value.is_zero():
         raise InvalidAmount("overdraft limit must be 0 or more")
-    return _bounded(abs(value), currency.digits, "overdraft limit", MAX_OVERDRAFT_MAJOR)
+    # Not abs(): like every context operation it rounds to 28 significant digits.
+    return _bounded(value, currency.digits, "overdraft limit", MAX_OVERDRAFT_MAJOR)
 
 
 def _bounded(value: Decimal, digits: int, what: str, maximum: int) -> Money:
