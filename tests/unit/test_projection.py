@@ -24,7 +24,7 @@ def state_carried_history(steps):
     for is_credit, cents, days in steps:
         now += timedelta(days=days)
         command = (RecordCredit if is_credit else RecordDebit)("alice", Money(cents))
-        event = decide(state, command, event_id="e", now=now, overdraft_limit=Money(10**12))
+        event = decide(state, command, event_id="e", now=now)
         state = evolve(state, event, ZoneInfo("UTC"))
         events.append(StateCarriedEvent.of(event, state))
     return state, events

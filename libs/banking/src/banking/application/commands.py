@@ -73,7 +73,6 @@ def record(
             command,
             event_id=deps.new_id(),
             now=deps.clock(),
-            overdraft_limit=deps.settings.overdraft_limit,
         )
         claim = (
             IdempotencyRecord(command.account_id, caller, idempotency_key, fingerprint, event)

@@ -12,7 +12,7 @@ from datetime import datetime
 from attrs import frozen
 
 from banking.domain.account import Account
-from banking.domain.events import Event, type_name
+from banking.domain.events import Credited, Debited, Event, type_name
 from banking.domain.money import Money
 
 TOTAL_BALANCE = "TotalBalanceForProfile"
@@ -62,6 +62,10 @@ class StateCarriedEvent:
 
     @classmethod
     def of(cls, event: Event, state_after: Account) -> StateCarriedEvent:
+        # Only postings move balances; what the bus carries for account events (opened,
+        # frozen...) is not decided yet, and guessing would publish a wrong contract.
+        if not isinstance(event, Credited | Debited):
+            raise ValueError(f"{type_name(event)} carries no balance change to publish")
         if state_after.version != event.version:
             raise ValueError(
                 f"state version {state_after.version} is not event version {event.version}"
