@@ -28,8 +28,9 @@ from banking.domain.currency import Currency
 from banking.domain.errors import UnknownEvent
 from banking.domain.events import SCHEMA_VERSION, TYPE_NAMES, TYPES_BY_NAME, Event
 from banking.domain.money import Money
-from banking.domain.upcasting import upcast
 from banking.domain.read_models import (
+    AccountSettings,
+    AccountSummary,
     Aggregate,
     CurrentMonthBalance,
     MonthlyStatement,
@@ -37,6 +38,7 @@ from banking.domain.read_models import (
     StateCarriedEvent,
     TotalBalance,
 )
+from banking.domain.upcasting import upcast
 
 converter = Converter()
 converter.register_unstructure_hook(Money, str)
@@ -71,7 +73,7 @@ def register_camel_case(cls: type[Any], **overrides: Any) -> None:
     converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
 
 
-for _cls in (*TYPE_NAMES, Aggregate, StateCarriedEvent):
+for _cls in (*TYPE_NAMES, Aggregate, AccountSettings, StateCarriedEvent):
     register_camel_case(_cls)
 
 register_camel_case(Cursor)
@@ -108,6 +110,12 @@ register_camel_case(
 # the write condition guards (`lastKnownVersion`).
 for _read_model in (TotalBalance, CurrentMonthBalance, MonthlyStatement):
     register_camel_case(_read_model, version=override(rename="lastKnownVersion"))
+# In the owner's partition, whose key attribute is `accountId`: the account is `account`.
+register_camel_case(
+    AccountSummary,
+    account_id=override(rename="account"),
+    version=override(rename="lastKnownVersion"),
+)
 
 # The snapshot stored with each event: the account state after it, without what the
 # event itself says (its account, its version, its time).
@@ -196,7 +204,9 @@ def _money_fields(cls: type[Any]) -> frozenset[str]:
     if found is None:
         hints = attrs.resolve_types(cls)
         found = frozenset(
-            _camel(field.name) for field in attrs.fields(hints) if field.type in (Money, Money | None)
+            _camel(field.name)
+            for field in attrs.fields(hints)
+            if field.type in (Money, Money | None)
         )
         _MONEY_FIELDS[cls] = found
     return found

@@ -29,10 +29,13 @@ from banking.application.ports import (
 from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
 from banking.domain.events import Event
 from banking.domain.read_models import (
+    ACCOUNTS_BY_OWNER,
     MONTHLY_STATEMENT,
     READ_MODEL_NAMES,
+    AccountSummary,
     MonthlyStatement,
     ReadModel,
+    owner_partition,
     qualifier_of,
 )
 
@@ -179,6 +182,20 @@ class InMemoryProjectionStore:
                 if owner == account_id and generation == wanted:
                     models.append(model)
             return models
+
+    def accounts_of(self, owner: str, *, after: str | None, limit: int) -> Sequence[AccountSummary]:
+        active = self.generations(ACCOUNTS_BY_OWNER).active
+        partition = owner_partition(owner)
+        with self._lock:
+            found = sorted(
+                (model.account_id, model)
+                for (key_partition, key), model in self._models.items()
+                if key_partition == partition
+                and isinstance(model, AccountSummary)
+                and parse_sort_key(key)[1] == active
+                and (after is None or model.account_id > after)
+            )
+        return [summary for _, summary in found[:limit]]
 
     def statement(self, account_id: str, month: str) -> MonthlyStatement | None:
         active = self.generations(MONTHLY_STATEMENT).active

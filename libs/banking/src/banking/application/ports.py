@@ -15,7 +15,7 @@ from banking.domain.currency import Currency
 from banking.domain.errors import DomainError
 from banking.domain.events import Event, PostingEvent, type_name
 from banking.domain.money import Money
-from banking.domain.read_models import MonthlyStatement, ReadModel
+from banking.domain.read_models import AccountSummary, MonthlyStatement, ReadModel
 
 Clock = Callable[[], datetime]
 IdGenerator = Callable[[], str]
@@ -199,6 +199,11 @@ class ProjectionStore(Protocol):
         stored one is still at version `replacing` (None: absent); returns whether it
         was written. Only for `verify --repair`: the one write that may go backwards,
         to undo a read model ahead of the events table (a forged event's)."""
+
+
+class AccountDirectory(Protocol):
+    def accounts_of(self, owner: str, *, after: str | None, limit: int) -> Sequence[AccountSummary]:
+        """Up to `limit` of the accounts `owner` owns with an id after `after`, by id."""
 
 
 class StatementReader(Protocol):

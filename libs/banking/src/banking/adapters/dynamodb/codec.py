@@ -42,9 +42,7 @@ def event_item(stored: StoredEvent) -> dict[str, Any]:
     )
 
 
-def stored_event_from_item(
-    data: dict[str, Any], legacy: LegacyTerms = LEGACY_TERMS
-) -> StoredEvent:
+def stored_event_from_item(data: dict[str, Any], legacy: LegacyTerms = LEGACY_TERMS) -> StoredEvent:
     """A deserialized events-table item of any schema version back to the stored event,
     its snapshot included (raises UnknownEvent)."""
     data = upcast(data, legacy)
