@@ -143,6 +143,7 @@ def test_a_recorded_schema_1_item_reads_as_a_legacy_account_and_writes_as_schema
         overdraft_limit=Money(5000),
         owners=frozenset({"alice"}),
     )
+    assert isinstance(stored.event, Credited)
     assert stored.event.currency == Currency("USD")
     # AND written again it is a schema 2 item that reads back the same, on any terms
     item = event_item(stored)
