@@ -194,6 +194,7 @@ def test_8_an_idempotency_key_is_its_callers(store):
 
 def transfer_of(legs: list[StoredEvent], transfer_id: str = "t-1") -> TransferRecord:
     debit = legs[0].event
+    assert isinstance(debit, Debited)
     return TransferRecord(
         transfer_id=transfer_id,
         recorded_at=NOW,
