@@ -23,4 +23,4 @@ def test_the_legacy_currency_and_limit_come_from_the_environment():
 def test_a_legacy_currency_without_two_decimals_or_unknown_is_refused(code):
     # Every amount stored before accounts has two decimals: only such a currency fits.
     with pytest.raises(SettingsError, match="LEGACY_CURRENCY"):
-        Settings({"LEGACY_CURRENCY": code}).legacy_terms
+        _ = Settings({"LEGACY_CURRENCY": code}).legacy_terms
