@@ -140,7 +140,9 @@ class Redriver:
         self._ledger = ledger
         self._sqs = ledger.client("sqs")
         self._dynamodb = ledger.client("dynamodb")
-        self._store = DynamoDBEventStore(self._dynamodb, ledger.events_table)
+        self._store = DynamoDBEventStore(
+            self._dynamodb, ledger.events_table, legacy=ledger.legacy_terms
+        )
         self._streams = ledger.client("dynamodbstreams")
         self._bus = EventBridgePublisher(ledger.client("events"), ledger.prefix)
         self._out = out

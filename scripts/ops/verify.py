@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     ledger = Ledger.from_args(args)
     dynamodb = ledger.client("dynamodb")
-    store = DynamoDBEventStore(dynamodb, ledger.events_table)
+    store = DynamoDBEventStore(dynamodb, ledger.events_table, legacy=ledger.legacy_terms)
     projections = DynamoDBProjectionStore(dynamodb, ledger.projections_table)
     accounts = [args.account] if args.account else list(account_ids(dynamodb, ledger.events_table))
     found = verify_accounts(accounts, store, projections.load, ZoneInfo(args.timezone))
