@@ -149,11 +149,11 @@ def test_the_issue_15_refusals_answer_as_documented(handlers, context, aws):
     # THEN its 400 is the documented one, with the documented code
     assert response["statusCode"] == 400
     check(credits, 400, json.loads(response["body"]))
-    # GIVEN a stored event this code cannot read
+    # GIVEN a stored event this code cannot read (alice's credit, her latest)
     assert call(handlers, context, credits, "alice", body='{"amount": "1.00"}')[0] == 201
     aws["dynamodb"].update_item(
         TableName=aws["tables"]["events"],
-        Key={"accountId": {"S": "alice"}, "version": {"N": "1"}},
+        Key={"accountId": {"S": "alice"}, "version": {"N": "2"}},
         UpdateExpression="SET #t = :t",
         ExpressionAttributeNames={"#t": "type"},
         ExpressionAttributeValues={":t": {"S": "ForgedEvent"}},
