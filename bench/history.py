@@ -67,7 +67,6 @@ def history_items(
             command,
             event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             now=start + step * index,
-            overdraft_limit=Money(0),
         )
         state = evolve(state, event, zone)
         store.append(StoredEvent(event, state, f"seed-{index}"))

@@ -64,7 +64,6 @@ def seed(client: Any, table: str, events: int) -> None:
                 RecordCredit(state.account_id, Money(100 + index)),
                 event_id=f"{account_index}-{index}",
                 now=now,
-                overdraft_limit=Money(0),
             )
             state = evolve(state, event, zone)
             batch.append(

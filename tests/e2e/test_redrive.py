@@ -48,7 +48,6 @@ def test_a_poison_event_is_parked_and_after_the_fix_a_redrive_completes_the_read
         RecordCredit(account, Money.of("5.00")),
         event_id=str(uuid.uuid4()),
         now=datetime.now(UTC),
-        overdraft_limit=Money(0),
     )
     fixed = event_item(StoredEvent(event, evolve(state, event, ZoneInfo("UTC")), "poison"))
     poison = {**fixed, "schemaVersion": {"N": "99"}}

@@ -14,7 +14,15 @@ import pytest
 
 from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore
 from banking.application.ports import StoredEvent
-from banking.domain.account import Account, RecordCredit, RecordDebit, decide, evolve
+from banking.domain.account import (
+    Account,
+    OpenAccount,
+    RecordCredit,
+    RecordDebit,
+    decide,
+    evolve,
+)
+from banking.domain.currency import Currency
 from banking.domain.money import Money
 from banking.domain.read_models import PROJECTIONS, StateCarriedEvent
 from banking.serialization import converter
@@ -53,21 +61,21 @@ def record(
     store = DynamoDBEventStore(aws["dynamodb"], aws["tables"]["events"])
     projections = DynamoDBProjectionStore(aws["dynamodb"], aws["tables"]["projections"])
     state = store.load(account)
-    for command in commands:
+    opening = [OpenAccount(account, Currency("EUR"), owners={account})] if not state.opened else []
+    for command in [*opening, *commands]:
         now = START + timedelta(minutes=state.version)
-        event = decide(
-            state,
-            command,
-            event_id=f"{account}-{state.version + 1}",
-            now=now,
-            overdraft_limit=Money(0),
-        )
+        event = decide(state, command, event_id=f"{account}-{state.version + 1}", now=now)
         state = evolve(state, event, UTC_ZONE)
-        store.append(StoredEvent(event, state, correlation_id=f"corr-{account}-{event.version}"))
+        # Postings are numbered from 1 after the opening: corr-alice-1 is alice's first.
+        opens = isinstance(command, OpenAccount)
+        correlation = f"corr-{account}-open" if opens else f"corr-{account}-{event.version - 1}"
+        store.append(StoredEvent(event, state, correlation_id=correlation))
         if project:
             carried = StateCarriedEvent.of(event, state)
             for projection in PROJECTIONS.values():
-                projections.save(account, projection(carried))
+                model = projection(carried)
+                if model is not None:
+                    projections.save(account, model)
     return state
 
 
@@ -90,39 +98,40 @@ def test_an_accounts_page_shows_every_field_of_every_event_with_its_correlation_
     # WHEN the console shows it
     view = as_json(console.account("alice", after=0, limit=50))
     # THEN the history holds each event's stored fields, its correlation id and the balance after it
-    first, second = view["events"]
+    opened, first, second = view["events"]
+    assert opened["type"] == "AccountOpened"
     assert first["type"] == "CreditEvent"
     assert first["amount"] == "100.00"
     assert first["description"] == "salary"
-    assert first["version"] == 1
-    assert first["eventId"] == "alice-1"
-    assert first["recordedAt"] == "2026-11-30T09:00:00.000000Z"
+    assert first["version"] == 2
+    assert first["eventId"] == "alice-2"
+    assert first["recordedAt"] == "2026-11-30T09:01:00.000000Z"
     assert first["correlationId"] == "corr-alice-1"
-    assert first["schemaVersion"] == 1
+    assert first["schemaVersion"] == 2
     assert second["type"] == "DebitEvent"
     assert second["balanceAfter"] == "69.50"
     # AND the state stored with the newest event, and the read models with their versions
-    assert view["version"] == 2
+    assert view["version"] == 3
     assert view["state"]["balance"] == "69.50"
     models = {model["name"]: model for model in view["readModels"]}
     assert models["TotalBalanceForProfile"] == {
         "name": "TotalBalanceForProfile",
-        "version": 2,
+        "version": 3,
         "fields": {"amount": "69.50"},
     }
-    assert models["CurrentMonthBalanceForProfile"]["version"] == 2
+    assert models["CurrentMonthBalanceForProfile"]["version"] == 3
 
 
 def test_an_account_history_is_paginated_by_version(aws, console):
-    # GIVEN an account with five events
+    # GIVEN an account with five events after its opening
     record(aws, "bob", *[credit("bob", "1.00") for _ in range(5)])
     # WHEN the console shows two at a time
     first = console.account("bob", after=0, limit=2)
-    last = console.account("bob", after=4, limit=2)
+    last = console.account("bob", after=5, limit=2)
     # THEN each page says where the next starts, the last page says there is none
     assert [event["version"] for event in first.events] == [1, 2]
     assert first.next_after == 2
-    assert [event["version"] for event in last.events] == [5]
+    assert [event["version"] for event in last.events] == [6]
     assert last.next_after is None
 
 
@@ -131,10 +140,10 @@ def test_the_balance_chart_is_drawn_from_every_event_whatever_the_page(aws, cons
     record(aws, "carol", credit("carol", "10.00"), credit("carol", "5.00"), debit("carol", "12.00"))
     # WHEN its first page of one event is shown
     chart = console.account("carol", after=0, limit=1).chart
-    # THEN the chart still covers the three events, and names the range in words
+    # THEN the chart still covers the opening and the three postings, and names the range in words
     assert chart.startswith("<svg")
-    assert chart.count("<circle") == 3
-    assert "balance from 10.00 to 3.00, lowest 3.00, highest 15.00" in chart
+    assert chart.count("<circle") == 4
+    assert "balance from 0.00 to 3.00, lowest 0.00, highest 15.00" in chart
 
 
 def test_an_account_without_events_is_not_found(console):
@@ -165,13 +174,13 @@ def test_the_pipeline_names_the_oldest_event_a_read_model_has_not_reflected(aws,
     view = as_json(console.pipeline())
     # THEN each read model says how far behind it is, and from which event
     assert view["accounts"] == 2
-    assert view["events"] == 4
+    assert view["events"] == 6
     for model in view["readModels"]:
         assert model["accountsBehind"] == 1
         assert model["eventsBehind"] == 2
         assert model["oldestUnprojected"]["accountId"] == "late"
-        assert model["oldestUnprojected"]["version"] == 2
-        assert model["mostBehind"] == [["late", 3, 1]]
+        assert model["oldestUnprojected"]["version"] == 3
+        assert model["mostBehind"] == [["late", 4, 2]]
     assert view["rebuilds"] == []
 
 
@@ -239,7 +248,7 @@ def test_a_journey_lists_each_hop_from_the_logs_and_what_the_tables_hold(aws, lo
             level="INFO",
             correlation_id="corr-alice-1",
             accountId="alice",
-            version=1,
+            version=2,
         )
     # AND a line of another request whose id starts the same
     log_line(logs_dir, "commands", message="recorded", correlation_id="corr-alice-10")

@@ -129,7 +129,8 @@ def test_an_account_is_served_as_json(aws, served):
     # THEN its history, read-only and never cached
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
-    assert response.json()["events"][0]["amount"] == "12.34"
+    opened, credited = response.json()["events"]
+    assert (opened["type"], credited["amount"]) == ("AccountOpened", "12.34")
 
 
 def test_the_page_and_the_pinned_api_viewer_are_served_locally(served):

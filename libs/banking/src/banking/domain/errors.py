@@ -1,4 +1,9 @@
-"""Domain errors. Each carries a stable, machine-readable code clients can rely on."""
+"""Domain errors. Each carries a stable, machine-readable code clients can rely on.
+
+`message` is safe for any caller: it never names a figure of an account (a balance,
+a limit). Figures go in `details`, which the HTTP layer shows only to callers who may
+read the account (issue 15: a write-only client must not learn balances from refusals).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,12 @@ class DomainError(Exception):
 
 class InvalidAmount(DomainError):
     code = "invalid_amount"
+
+
+class InvalidCurrency(DomainError):
+    """Not an ISO 4217 code with minor units (a fund or metal code like XAU has none)."""
+
+    code = "invalid_currency"
 
 
 class InvalidAccountId(DomainError):
@@ -53,11 +64,58 @@ class AccountNotFound(DomainError):
     code = "account_not_found"
 
 
+class AccountExists(DomainError):
+    """Opening an id that was already opened (or has a history from before accounts)."""
+
+    code = "account_exists"
+
+
+class AccountFrozen(DomainError):
+    """A posting to (or a change that needs) an account that is frozen."""
+
+    code = "account_frozen"
+
+
+class AccountNotFrozen(DomainError):
+    """Unfreezing an account that is not frozen."""
+
+    code = "account_not_frozen"
+
+
+class AccountClosed(DomainError):
+    """Anything but reading, on a closed account."""
+
+    code = "account_closed"
+
+
+class AccountNotEmpty(DomainError):
+    """Closing an account whose balance is not zero."""
+
+    code = "account_not_empty"
+
+
+class CurrencyMismatch(DomainError):
+    """A posting between accounts of different currencies, or in another currency
+    than its accounts'."""
+
+    code = "currency_mismatch"
+
+
+class OverdraftLimitTooLow(DomainError):
+    """A new overdraft limit the account's balance is already below."""
+
+    code = "overdraft_limit_too_low"
+
+
 class StatementNotFound(DomainError):
     """The account exists but has no statement for that month (no event in it, or
     the statement is still being backfilled)."""
 
     code = "statement_not_found"
+
+
+class TransferNotFound(DomainError):
+    code = "transfer_not_found"
 
 
 class UnknownEvent(DomainError):
