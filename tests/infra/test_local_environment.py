@@ -346,7 +346,7 @@ def test_only_the_api_functions_touch_the_transfers_table_and_only_as_they_need(
     assert all(not actions for actions in granted.values()), granted
     # AND the table is the one the contract describes
     assert transfers["hash_key"] == "transferId"
-    assert transfers["point_in_time_recovery"] == [{"enabled": True}]
+    assert transfers["point_in_time_recovery"][0]["enabled"] is True
 
 
 def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(state):
