@@ -237,6 +237,7 @@ def test_account_routes_answer_as_documented(handlers, context, pipeline, aws):
         ("POST /accounts/{accountId}/close", "nobody", None, manage, 404),
         ("POST /accounts/{accountId}/overdraft-limit", "yen", '{"overdraftLimit": "0.5"}', manage, 400),
         ("POST /accounts/{accountId}/overdraft-limit", "fils", '{"overdraftLimit": "0.125"}', manage, 200),
+        ("POST /accounts/{accountId}/overdraft-limit", "nobody", '{"overdraftLimit": "1"}', manage, 404),
         ("POST /accounts/{accountId}/credits", "nobody", '{"amount": "1.00"}', {}, 404),
         ("POST /accounts/{accountId}/credits", "yen", '{"amount": "1.5"}', {}, 400),
     ]  # fmt: skip
