@@ -51,7 +51,8 @@ def test_the_sdk_gives_up_before_the_function_which_ends_before_the_gateway(plan
     # GIVEN the SDK's retries and timeouts, and the planned function and integration timeouts
     config = vars(bootstrap._CLIENT_CONFIG)  # botocore sets its options as attributes
     assert config["retries"]["mode"] == "standard"
-    attempts = config["retries"]["max_attempts"]
+    # total_max_attempts counts every try, the first included (max_attempts would not)
+    attempts = config["retries"]["total_max_attempts"]
     per_attempt = config["connect_timeout"] + config["read_timeout"]
     # standard mode waits at most 2^(n-1) s after the n-th failed attempt
     sdk_worst_case = attempts * per_attempt + sum(2**n for n in range(attempts - 1))

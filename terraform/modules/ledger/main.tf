@@ -249,7 +249,7 @@ module "projections_table" {
   attributes = { accountId = "S", readModel = "S" }
 
   # The balance read models (partition: the account id) and AccountsByOwner (partition
-  # owner#<subject>, one item per account, sort key the account id); rebuildable from
+  # owner#<subject>, one item per account, in account id order); rebuildable from
   # the events (replay), but a restore is faster than a replay.
   point_in_time_recovery_enabled = true
   deletion_protection_enabled    = var.deletion_protection_enabled
