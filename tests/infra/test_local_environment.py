@@ -280,11 +280,16 @@ def test_each_function_may_do_only_what_it_needs(state):
             assert actions - plumbing == needs[directory], directory
 
 
+# The state-carried events: one detail type per stored event type (issue 13).
+STATE_CARRIED_TYPES = {
+    "CreditEvent", "DebitEvent", "AccountOpened", "AccountFrozen", "AccountUnfrozen",
+    "AccountClosed", "OverdraftLimitChanged",
+}  # fmt: skip
 # What each function publishes on the bus, and nothing else (issue 15, item 6).
 PUBLICATIONS = {
     "fanout": ("ledger.events", {"EventStored"}),
-    "dispatcher": ("ledger.dispatcher", {"CreditEvent", "DebitEvent"}),
-    "replay": ("ledger.replay", {"CreditEvent", "DebitEvent"}),
+    "dispatcher": ("ledger.dispatcher", STATE_CARRIED_TYPES),
+    "replay": ("ledger.replay", STATE_CARRIED_TYPES),
 }
 
 
@@ -306,6 +311,42 @@ def test_each_role_may_put_on_the_bus_only_its_own_source_and_detail_types(state
         condition = statement["Condition"]["StringEquals"]
         assert as_list(condition["events:source"]) == [source], directory
         assert set(as_list(condition["events:detail-type"])) == detail_types, directory
+
+
+def test_the_projectors_rule_takes_every_state_carried_event_live_or_replayed(state):
+    # GIVEN the rule whose target is the projectors
+    rules = {r["name"]: r for r in by_type(state, "aws_cloudwatch_event_rule")}
+    pattern = json.loads(rules["ledger-local-balance-changed"]["event_pattern"])
+
+    # THEN it matches each type the dispatcher and replay may publish, from either
+    assert set(pattern["detail-type"]) == STATE_CARRIED_TYPES
+    assert set(pattern["source"]) == {PUBLICATIONS["dispatcher"][0], PUBLICATIONS["replay"][0]}
+
+
+def test_only_the_api_functions_touch_the_transfers_table_and_only_as_they_need(state, outputs):
+    # GIVEN the transfers table and every function's role
+    tables = {t["name"]: t for t in by_type(state, "aws_dynamodb_table")}
+    transfers = tables[outputs["transfers_table_name"]]
+    policies = function_roles(state)
+    functions = {f["arn"]: f["function_name"] for f in by_type(state, "aws_lambda_function")}
+    granted = {
+        functions[arn].removeprefix("ledger-local-"): {
+            action
+            for s in statements
+            if transfers["arn"] in as_list(s["Resource"])
+            for action in as_list(s["Action"])
+        }
+        for arn, statements in policies.items()
+    }
+
+    # THEN commands record a transfer (a Put of the transaction) and read it back by id,
+    # queries read it by id, and no other function touches it
+    assert granted.pop("commands") == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    assert granted.pop("queries") == {"dynamodb:GetItem"}
+    assert all(not actions for actions in granted.values()), granted
+    # AND the table is the one the contract describes
+    assert transfers["hash_key"] == "transferId"
+    assert transfers["point_in_time_recovery"][0]["enabled"] is True
 
 
 def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(state):
@@ -340,7 +381,8 @@ def test_alarms_watch_every_queue_function_and_stream(state):
 def test_outputs_give_the_local_runtime_its_wiring(outputs):
     for name in (
         "api_id", "api_endpoint", "events_table_name", "events_stream_arn",
-        "projections_table_name", "idempotency_table_name", "event_bus_name",
+        "projections_table_name", "idempotency_table_name", "transfers_table_name",
+        "event_bus_name",
     ):  # fmt: skip
         assert outputs[name], name
     assert set(outputs["dead_letter_queue_urls"]) == {
@@ -388,11 +430,47 @@ def test_every_route_needs_a_token_of_the_issuer_and_writes_need_their_scope(sta
     for key, route in routes.items():
         assert route["authorization_type"] == "JWT", key
         assert route["authorizer_id"] == authorizer["id"], key
-    # AND recording needs the write scope, reading any valid token (the functions check more)
-    scoped = {key for key, route in routes.items() if route["authorization_scopes"]}
-    assert scoped == {"POST /accounts/{accountId}/credits", "POST /accounts/{accountId}/debits"}
-    for key in scoped:
-        assert routes[key]["authorization_scopes"] == ["ledger/transactions.write"]
+    # AND recording money needs the write scope, managing accounts the manage scope, and
+    # reading any valid token (the queries function checks more)
+    scopes = {key: route["authorization_scopes"] for key, route in routes.items()}
+    assert {key: scope for key, scope in scopes.items() if scope} == {
+        **{key: ["ledger/transactions.write"] for key in MONEY_ROUTES},
+        **{key: ["ledger/accounts.manage"] for key in MANAGE_ROUTES},
+    }
+    # AND every POST is one of those: no write route is left open to any token
+    assert {key for key in routes if key.startswith("POST ")} == MONEY_ROUTES | MANAGE_ROUTES
+    assert {key for key in routes if key.startswith("GET ")} == READ_ROUTES
+    # AND writes go to the commands function, reads (and $default) to the queries function
+    integrations = {
+        i["id"]: i["integration_uri"] for i in by_type(state, "aws_apigatewayv2_integration")
+    }
+    functions = {f["function_name"]: f["arn"] for f in by_type(state, "aws_lambda_function")}
+    for key, route in routes.items():
+        served_by = "commands" if key.startswith("POST ") else "queries"
+        uri = integrations[route["target"].removeprefix("integrations/")]
+        assert f"/functions/{functions[f'ledger-local-{served_by}']}/" in uri, key
+
+
+MONEY_ROUTES = {
+    "POST /accounts/{accountId}/credits",
+    "POST /accounts/{accountId}/debits",
+    "POST /transfers",
+}
+MANAGE_ROUTES = {
+    "POST /accounts",
+    "POST /accounts/{accountId}/freeze",
+    "POST /accounts/{accountId}/unfreeze",
+    "POST /accounts/{accountId}/close",
+    "POST /accounts/{accountId}/overdraft-limit",
+}
+READ_ROUTES = {
+    "GET /accounts",
+    "GET /accounts/{accountId}",
+    "GET /accounts/{accountId}/balance",
+    "GET /accounts/{accountId}/events",
+    "GET /accounts/{accountId}/statements/{month}",
+    "GET /transfers/{transferId}",
+}
 
 
 def test_access_logs_name_the_caller_but_hold_no_token_header_or_body(state):

@@ -15,7 +15,17 @@ from tests.infra.terraform import PROD_VARIABLES, planned, prepared, resources
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("terraform-prod-plan")]
 
 KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-WRITE_ROUTES = {"POST /accounts/{accountId}/credits", "POST /accounts/{accountId}/debits"}
+# Every route that stores an event: each has a throttle of its own.
+WRITE_ROUTES = {
+    "POST /accounts",
+    "POST /accounts/{accountId}/freeze",
+    "POST /accounts/{accountId}/unfreeze",
+    "POST /accounts/{accountId}/close",
+    "POST /accounts/{accountId}/overdraft-limit",
+    "POST /accounts/{accountId}/credits",
+    "POST /accounts/{accountId}/debits",
+    "POST /transfers",
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +51,8 @@ def test_the_sdk_gives_up_before_the_function_which_ends_before_the_gateway(plan
     # GIVEN the SDK's retries and timeouts, and the planned function and integration timeouts
     config = vars(bootstrap._CLIENT_CONFIG)  # botocore sets its options as attributes
     assert config["retries"]["mode"] == "standard"
-    attempts = config["retries"]["max_attempts"]
+    # total_max_attempts counts every try, the first included (max_attempts would not)
+    attempts = config["retries"]["total_max_attempts"]
     per_attempt = config["connect_timeout"] + config["read_timeout"]
     # standard mode waits at most 2^(n-1) s after the n-th failed attempt
     sdk_worst_case = attempts * per_attempt + sum(2**n for n in range(attempts - 1))
@@ -156,3 +167,19 @@ def test_people_sign_in_with_mfa_and_machines_with_client_credentials_only(plan)
     for client in machines:
         assert client["allowed_oauth_flows"] == ["client_credentials"], client["name"]
         assert client["explicit_auth_flows"] == ["ALLOW_REFRESH_TOKEN_AUTH"], client["name"]
+
+
+def test_the_transfers_table_is_keyed_by_transfer_encrypted_and_kept(plan):
+    # GIVEN prod's transfers table
+    tables = by_name(plan, "aws_dynamodb_table", "name")
+    transfers = tables["ledger-prod-transfers"]
+
+    # THEN it holds one record per transfer id, for ever (no TTL), recoverable,
+    # undeletable and under the environment's key, like the events it names
+    assert transfers["hash_key"] == "transferId"
+    assert transfers.get("range_key") is None
+    assert transfers["attribute"] == [{"name": "transferId", "type": "S"}]
+    assert not any(ttl.get("enabled") for ttl in transfers.get("ttl", []))
+    assert transfers["point_in_time_recovery"] == [{"enabled": True}]
+    assert transfers["deletion_protection_enabled"] is True
+    assert transfers["server_side_encryption"] == [{"enabled": True, "kms_key_arn": KEY_ARN}]

@@ -109,7 +109,10 @@ def test_aws_environment_plans_with_its_protections(environment, protected, rete
     ]
     # AND its tables are recoverable, and deletable only where that is meant
     tables = [r["values"] for r in resources(plan, "aws_dynamodb_table")]
-    assert len(tables) == 3
+    assert sorted(t["name"] for t in tables) == [
+        f"ledger-{environment}-{name}"
+        for name in ("events", "idempotency", "projections", "transfers")
+    ]
     for table in tables:
         assert table["point_in_time_recovery"] == [{"enabled": True}], table["name"]
         assert table["deletion_protection_enabled"] is protected, table["name"]

@@ -12,9 +12,14 @@ LAMBDAS = sorted(path.parent.name for path in (REPO / "lambdas").glob("*/handler
 
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:
-    # -n: print the commands without running them (nor installing anything).
+    # -n: print the commands without running them (nor installing anything);
+    # --no-print-directory: run from `make test`, a sub-make would add its directory lines.
     return subprocess.run(
-        ["make", "-n", "test-lambda", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ["make", "--no-print-directory", "-n", "test-lambda", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -35,6 +36,9 @@ def unconfigured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     # Off EC2 the instance metadata lookup only waits, then finds nothing.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setattr(aws, "LOCAL_DIR", tmp_path / "no-local-system")
+    # boto3.client() reuses the process's default session, and with it whatever
+    # credentials an earlier test in the same process resolved.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     return tmp_path
 
 

@@ -5,6 +5,7 @@ module "ledger" {
   dist_dir    = coalesce(var.dist_dir, "${path.root}/../../../dist")
 
   overdraft_limit = var.overdraft_limit
+  legacy_currency = var.legacy_currency
   ledger_timezone = var.ledger_timezone
 
   deletion_protection_enabled    = var.deletion_protection_enabled

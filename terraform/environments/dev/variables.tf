@@ -11,9 +11,15 @@ variable "dist_dir" {
 }
 
 variable "overdraft_limit" {
-  description = "How far below zero a debit may take a balance (OVERDRAFT_LIMIT), a decimal string."
+  description = "Overdraft limit of the accounts whose history predates accounts (OVERDRAFT_LIMIT), a decimal string; opened accounts carry their own."
   type        = string
   default     = "0.00"
+}
+
+variable "legacy_currency" {
+  description = "ISO 4217 code of the accounts whose history predates accounts (LEGACY_CURRENCY; docs/events.md)."
+  type        = string
+  default     = "EUR"
 }
 
 variable "ledger_timezone" {
@@ -77,10 +83,11 @@ variable "cognito_callback_urls" {
 }
 
 variable "cognito_back_office_clients" {
-  description = "Client-credentials clients for back-office systems, by name, with their scopes (transactions.write, accounts.read)."
+  description = "Client-credentials clients for back-office systems, by name, with their scopes (transactions.write, accounts.read, accounts.manage)."
   type        = map(list(string))
   default = {
-    payments = ["transactions.write"]
-    support  = ["accounts.read"]
+    payments   = ["transactions.write"]
+    support    = ["accounts.read"]
+    onboarding = ["accounts.manage"]
   }
 }

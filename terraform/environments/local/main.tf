@@ -5,6 +5,7 @@ module "ledger" {
   dist_dir    = coalesce(var.dist_dir, "${path.root}/../../../dist")
 
   overdraft_limit = var.overdraft_limit
+  legacy_currency = var.legacy_currency
   ledger_timezone = var.ledger_timezone
   jwt_issuer      = var.jwt_issuer
   jwt_audience    = var.jwt_audience

@@ -63,12 +63,17 @@ resource "aws_cognito_resource_server" "this" {
 
   scope {
     scope_name        = "transactions.write"
-    scope_description = "Record credits and debits on any account."
+    scope_description = "Record credits, debits and transfers on any account."
   }
 
   scope {
     scope_name        = "accounts.read"
-    scope_description = "Read the balance, events and statements of any account."
+    scope_description = "Read any account, its balance, events and statements, any transfer, and any owner's accounts."
+  }
+
+  scope {
+    scope_name        = "accounts.manage"
+    scope_description = "Open accounts, freeze, unfreeze and close them, and change their overdraft limit."
   }
 }
 

@@ -20,16 +20,17 @@ variable "logout_urls" {
 }
 
 variable "back_office_clients" {
-  description = "Client-credentials clients for back-office systems, by name, with the scopes of the ledger resource server each may have: transactions.write, accounts.read."
+  description = "Client-credentials clients for back-office systems, by name, with the scopes of the ledger resource server each may have: transactions.write, accounts.read, accounts.manage."
   type        = map(list(string))
   default = {
-    payments = ["transactions.write"]
-    support  = ["accounts.read"]
+    payments   = ["transactions.write"]
+    support    = ["accounts.read"]
+    onboarding = ["accounts.manage"]
   }
 
   validation {
-    condition     = alltrue([for scopes in values(var.back_office_clients) : length(setsubtract(scopes, ["transactions.write", "accounts.read"])) == 0])
-    error_message = "The ledger's scopes are transactions.write and accounts.read."
+    condition     = alltrue([for scopes in values(var.back_office_clients) : length(setsubtract(scopes, ["transactions.write", "accounts.read", "accounts.manage"])) == 0])
+    error_message = "The ledger's scopes are transactions.write, accounts.read and accounts.manage."
   }
 }
 

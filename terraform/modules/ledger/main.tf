@@ -25,9 +25,15 @@ locals {
   # can forge the state-carried events the projectors trust.
   publications = {
     fanout     = { source = "ledger.events", detail_types = ["EventStored"] }
-    dispatcher = { source = "ledger.dispatcher", detail_types = ["CreditEvent", "DebitEvent"] }
-    replay     = { source = "ledger.replay", detail_types = ["CreditEvent", "DebitEvent"] }
+    dispatcher = { source = "ledger.dispatcher", detail_types = local.state_carried_types }
+    replay     = { source = "ledger.replay", detail_types = local.state_carried_types }
   }
+  # The state-carried events the dispatcher (live) and replay publish: one per stored
+  # event type, each carrying the account's balances and settings (docs/events.md).
+  state_carried_types = [
+    "CreditEvent", "DebitEvent", "AccountOpened", "AccountFrozen", "AccountUnfrozen",
+    "AccountClosed", "OverdraftLimitChanged",
+  ]
   publish_statements = {
     for name, publication in local.publications : name => {
       sid       = "Publish${replace(title(replace(publication.source, ".", " ")), " ", "")}"
@@ -40,31 +46,41 @@ locals {
     }
   }
 
-  # The OAuth scope that lets a back-office system record credits and debits.
-  write_scope = "ledger/transactions.write"
+  # The OAuth scopes of the routes (docs/security.md): recording credits, debits and
+  # transfers; opening accounts and changing their status or overdraft limit.
+  write_scope  = "ledger/transactions.write"
+  manage_scope = "ledger/accounts.manage"
+
+  # How accounts whose history predates accounts read (docs/events.md): every function
+  # that loads an account from the events table needs both.
+  legacy_environment = {
+    LEGACY_CURRENCY = var.legacy_currency
+    OVERDRAFT_LIMIT = var.overdraft_limit
+  }
 
   # What each function is and what it is told (docs/architecture.md, "Lambdas").
   functions = {
     commands = {
-      description      = "Validates and appends credit and debit commands to the events table."
+      description      = "Opens and manages accounts, and appends credits, debits and transfers to the events table."
       timeout          = local.api_function_timeout_seconds
       async_on_failure = false
-      environment = {
+      environment = merge(local.legacy_environment, {
         EVENTS_TABLE_NAME      = module.events_table.dynamodb_table_name
         IDEMPOTENCY_TABLE_NAME = module.idempotency_table.dynamodb_table_name
-        OVERDRAFT_LIMIT        = var.overdraft_limit
+        TRANSFERS_TABLE_NAME   = module.transfers_table.dynamodb_table_name
         LEDGER_TIMEZONE        = var.ledger_timezone
-      }
+      })
     }
     queries = {
-      description      = "Answers balance and event-history reads."
+      description      = "Answers account, balance, event-history, statement and transfer reads."
       timeout          = local.api_function_timeout_seconds
       async_on_failure = false
-      environment = {
+      environment = merge(local.legacy_environment, {
         EVENTS_TABLE_NAME      = module.events_table.dynamodb_table_name
         PROJECTIONS_TABLE_NAME = module.projections_table.dynamodb_table_name
+        TRANSFERS_TABLE_NAME   = module.transfers_table.dynamodb_table_name
         LEDGER_TIMEZONE        = var.ledger_timezone
-      }
+      })
     }
     fanout = {
       description      = "Publishes every stored event from the events table's stream to the bus."
@@ -75,14 +91,14 @@ locals {
       }
     }
     dispatcher = {
-      description      = "Turns EventStored into CreditEvent/DebitEvent carrying the aggregate as of the event."
+      description      = "Turns EventStored into the stored type's event carrying the account as of the event."
       timeout          = 30
       async_on_failure = true
-      environment = {
+      environment = merge(local.legacy_environment, {
         EVENTS_TABLE_NAME = module.events_table.dynamodb_table_name
         EVENT_BUS_NAME    = module.event_bus.event_bus_name
         LEDGER_TIMEZONE   = var.ledger_timezone
-      }
+      })
     }
     projectors = {
       description      = "Writes the balance read models, guarded by lastKnownVersion."
@@ -98,10 +114,10 @@ locals {
       # line moves every minute; the caller waits for answers up to 16 min (ops/aws.py).
       timeout          = 60
       async_on_failure = false
-      environment = {
+      environment = merge(local.legacy_environment, {
         EVENTS_TABLE_NAME = module.events_table.dynamodb_table_name
         EVENT_BUS_NAME    = module.event_bus.event_bus_name
-      }
+      })
     }
   }
 
@@ -117,12 +133,25 @@ locals {
         actions   = concat(local.table_read_actions, ["dynamodb:PutItem"])
         resources = [module.events_table.dynamodb_table_arn, module.idempotency_table.dynamodb_table_arn]
       },
+      {
+        # A transfer's record is one more Put of the same transaction (so a PutItem); it
+        # is read back by its key, never queried, to answer a retried transfer.
+        sid       = "RecordTransfers"
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+        resources = [module.transfers_table.dynamodb_table_arn]
+      },
     ]
     queries = [
       {
         sid       = "ReadEventsAndProjections"
         actions   = local.table_read_actions
         resources = [module.events_table.dynamodb_table_arn, module.projections_table.dynamodb_table_arn]
+      },
+      {
+        # A transfer is read by its id only.
+        sid       = "ReadTransfers"
+        actions   = ["dynamodb:GetItem"]
+        resources = [module.transfers_table.dynamodb_table_arn]
       },
     ]
     fanout = [
@@ -219,7 +248,25 @@ module "projections_table" {
   range_key  = "readModel"
   attributes = { accountId = "S", readModel = "S" }
 
-  # Rebuildable from the events (replay), but a restore is faster than a replay.
+  # The balance read models (partition: the account id) and AccountsByOwner (partition
+  # owner#<subject>, one item per account, in account id order); rebuildable from
+  # the events (replay), but a restore is faster than a replay.
+  point_in_time_recovery_enabled = true
+  deletion_protection_enabled    = var.deletion_protection_enabled
+  kms_key_arn                    = var.kms_key_arn
+
+  tags = local.tags
+}
+
+module "transfers_table" {
+  source = "../dynamodb_table"
+
+  # One record per transfer (its postings and legs), written in the same transaction
+  # as its legs; kept for ever, like the events it names: no TTL.
+  name       = "${local.prefix}-transfers"
+  hash_key   = "transferId"
+  attributes = { transferId = "S" }
+
   point_in_time_recovery_enabled = true
   deletion_protection_enabled    = var.deletion_protection_enabled
   kms_key_arn                    = var.kms_key_arn
@@ -304,8 +351,8 @@ module "event_bus" {
     }
     balance_changed = {
       name                         = "${local.prefix}-balance-changed"
-      description                  = "Credit and debit events carrying the aggregate, live or replayed, to the projectors."
-      event_pattern                = jsonencode({ source = ["ledger.dispatcher", "ledger.replay"], detail-type = ["CreditEvent", "DebitEvent"] })
+      description                  = "Every stored event's type carrying the account, live or replayed, to the projectors."
+      event_pattern                = jsonencode({ source = ["ledger.dispatcher", "ledger.replay"], detail-type = local.state_carried_types })
       target_id                    = "projectors"
       function_arn                 = module.functions["projectors"].lambda_function_arn
       function_name                = module.functions["projectors"].lambda_function_name
@@ -332,7 +379,7 @@ module "http_api" {
   source = "../http_api"
 
   name        = local.prefix
-  description = "Ledger accounts API: credits, debits, balances and event history."
+  description = "Ledger accounts API: accounts, credits, debits, transfers, balances and event history."
 
   integrations = {
     for name in ["commands", "queries"] : name => {
@@ -341,17 +388,26 @@ module "http_api" {
     }
   }
 
-  # Every route needs a valid token. Writes need the back-office scope; reads need any
-  # valid token here, and the queries function checks that it owns the account or holds
-  # ledger/accounts.read (docs/security.md).
+  # Every route needs a valid token. Writes need their back-office scope; reads need any
+  # valid token here, and the queries function checks that it owns the account (or one
+  # of the transfer's) or holds ledger/accounts.read (docs/security.md).
   jwt_issuer   = var.jwt_issuer
   jwt_audience = var.jwt_audience
   routes = {
-    post_credits  = { route_key = "POST /accounts/{accountId}/credits", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
-    post_debits   = { route_key = "POST /accounts/{accountId}/debits", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
-    get_balance   = { route_key = "GET /accounts/{accountId}/balance", integration = "queries" }
-    get_events    = { route_key = "GET /accounts/{accountId}/events", integration = "queries" }
-    get_statement = { route_key = "GET /accounts/{accountId}/statements/{month}", integration = "queries" }
+    post_accounts        = { route_key = "POST /accounts", integration = "commands", authorization_scopes = [local.manage_scope], throttling = local.write_throttling }
+    post_freeze          = { route_key = "POST /accounts/{accountId}/freeze", integration = "commands", authorization_scopes = [local.manage_scope], throttling = local.write_throttling }
+    post_unfreeze        = { route_key = "POST /accounts/{accountId}/unfreeze", integration = "commands", authorization_scopes = [local.manage_scope], throttling = local.write_throttling }
+    post_close           = { route_key = "POST /accounts/{accountId}/close", integration = "commands", authorization_scopes = [local.manage_scope], throttling = local.write_throttling }
+    post_overdraft_limit = { route_key = "POST /accounts/{accountId}/overdraft-limit", integration = "commands", authorization_scopes = [local.manage_scope], throttling = local.write_throttling }
+    post_credits         = { route_key = "POST /accounts/{accountId}/credits", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
+    post_debits          = { route_key = "POST /accounts/{accountId}/debits", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
+    post_transfers       = { route_key = "POST /transfers", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
+    get_accounts         = { route_key = "GET /accounts", integration = "queries" }
+    get_account          = { route_key = "GET /accounts/{accountId}", integration = "queries" }
+    get_balance          = { route_key = "GET /accounts/{accountId}/balance", integration = "queries" }
+    get_events           = { route_key = "GET /accounts/{accountId}/events", integration = "queries" }
+    get_statement        = { route_key = "GET /accounts/{accountId}/statements/{month}", integration = "queries" }
+    get_transfer         = { route_key = "GET /transfers/{transferId}", integration = "queries" }
     # Every other request gets the API's own not_found error, not API Gateway's.
     default = { route_key = "$default", integration = "queries" }
   }

@@ -28,6 +28,11 @@ output "idempotency_table_name" {
   value       = module.idempotency_table.dynamodb_table_name
 }
 
+output "transfers_table_name" {
+  description = "Name of the transfers table (one record per transfer)."
+  value       = module.transfers_table.dynamodb_table_name
+}
+
 output "projections_table_name" {
   description = "Name of the read models table."
   value       = module.projections_table.dynamodb_table_name
@@ -44,7 +49,7 @@ output "event_rule_names" {
 }
 
 output "function_names" {
-  description = "Function name by Lambda directory (commands, queries, fanout, dispatcher, projectors)."
+  description = "Function name by Lambda directory (commands, queries, fanout, dispatcher, projectors, replay)."
   value       = { for name, function in module.functions : name => function.lambda_function_name }
 }
 

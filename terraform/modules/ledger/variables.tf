@@ -26,13 +26,24 @@ variable "lambda_memory_size" {
 }
 
 variable "overdraft_limit" {
-  description = "How far below zero a debit may take a balance: a non-negative decimal string with at most 2 decimals (OVERDRAFT_LIMIT)."
+  description = "The overdraft limit of the accounts whose history predates accounts (opened accounts carry their own): a non-negative decimal string with at most 2 decimals (OVERDRAFT_LIMIT)."
   type        = string
   default     = "0.00"
 
   validation {
     condition     = can(regex("^[0-9]+(\\.[0-9]{1,2})?$", var.overdraft_limit))
     error_message = "The overdraft limit must be a non-negative decimal with at most 2 decimals, e.g. 0.00 or 250.00."
+  }
+}
+
+variable "legacy_currency" {
+  description = "ISO 4217 code (with two decimals) of the accounts whose history predates accounts, i.e. was first stored without an AccountOpened (LEGACY_CURRENCY; docs/events.md): how they read, never how new accounts are opened."
+  type        = string
+  default     = "EUR"
+
+  validation {
+    condition     = can(regex("^[A-Z]{3}$", var.legacy_currency))
+    error_message = "The legacy currency must be an ISO 4217 code of three capital letters, e.g. EUR."
   }
 }
 
@@ -121,13 +132,13 @@ variable "async_maximum_event_age_in_seconds" {
 }
 
 variable "api_write_throttling_burst_limit" {
-  description = "Requests each write route (credits, debits) accepts in a burst."
+  description = "Requests each write route (opening and managing accounts, credits, debits, transfers) accepts in a burst."
   type        = number
   default     = 50
 }
 
 variable "api_write_throttling_rate_limit" {
-  description = "Steady-state requests per second each write route (credits, debits) accepts."
+  description = "Steady-state requests per second each write route (opening and managing accounts, credits, debits, transfers) accepts."
   type        = number
   default     = 25
 }
