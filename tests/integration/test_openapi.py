@@ -15,7 +15,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from tests.support import http_event, open_on_moto, run_pipeline, token_claims
+from tests.support import http_event, run_pipeline, token_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
@@ -69,8 +69,7 @@ def test_the_document_has_exactly_the_routes_terraform_declares():
 
 @pytest.fixture
 def handlers(load_handler, aws):
-    """Both HTTP functions, with alice's account opened."""
-    open_on_moto(aws, "alice")
+    """Both HTTP functions (each test opens its accounts through the API)."""
     return {"POST": load_handler("commands"), "GET": load_handler("queries")}
 
 

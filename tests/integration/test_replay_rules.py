@@ -27,11 +27,20 @@ NOTIFIER_PATTERN = {"source": ["ledger.dispatcher"], "detail-type": ["CreditEven
 
 
 def terraform_pattern(rule: str) -> dict[str, Any]:
-    """The event pattern of a rule of the ledger module, from its `jsonencode({...})`."""
-    block = LEDGER_TF.read_text().split(f"    {rule} = {{", 1)[1]
+    """The event pattern of a rule of the ledger module, from its `jsonencode({...})`,
+    with the module's `local.<name>` lists written out."""
+    module = LEDGER_TF.read_text()
+    block = module.split(f"    {rule} = {{", 1)[1]
     hcl = re.search(r"event_pattern\s*=\s*jsonencode\((\{.*?\})\)\n", block)
     assert hcl is not None, f"no event_pattern in rule {rule}"
-    pattern: dict[str, Any] = json.loads(re.sub(r"([\w-]+)\s*=", r'"\1":', hcl.group(1)))
+
+    def local_list(name: re.Match[str]) -> str:
+        found = re.search(rf"\n  {name.group(1)} = (\[.*?\])\n", module, re.S)
+        assert found is not None, f"no list local.{name.group(1)}"
+        return re.sub(r",\s*\]", "]", found.group(1))
+
+    text = re.sub(r"local\.(\w+)", local_list, hcl.group(1))
+    pattern: dict[str, Any] = json.loads(re.sub(r"([\w-]+)\s*=", r'"\1":', text))
     return pattern
 
 

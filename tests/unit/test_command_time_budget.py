@@ -12,6 +12,7 @@ from banking.application.ports import VersionConflict
 from banking.domain.account import RecordCredit
 from banking.domain.errors import ConcurrentModification
 from banking.domain.money import Money
+from tests.support import open_accounts
 
 BUDGET_S = 18.0
 
@@ -43,21 +44,21 @@ def dependencies(store: InMemoryEventStore) -> CommandDependencies:
 
 
 def test_a_command_with_less_time_left_than_a_write_needs_stores_nothing():
-    # GIVEN a store and a function with 17 s left, when a write needs 18 s
-    store = InMemoryEventStore()
+    # GIVEN alice's account and a function with 17 s left, when a write needs 18 s
+    store = open_accounts(InMemoryEventStore(), "alice")
 
     # WHEN a credit is recorded
     with pytest.raises(ConcurrentModification, match="no time left"):
         record(RecordCredit("alice", Money(1)), dependencies(store), time_left=lambda: 17.0)
 
     # THEN it is refused before writing: nothing is stored, the client may retry
-    assert store.events("alice", after=0, limit=10) == []
+    assert store.events("alice", after=1, limit=10) == []
 
 
 def test_a_retry_after_a_conflict_is_not_started_without_the_time_for_its_write():
     # GIVEN 22 s left, and a first write that conflicts after taking 5 s
     clock = [22.0]
-    store = ConflictsOnce(clock)
+    store = open_accounts(ConflictsOnce(clock), "alice")
 
     # WHEN a credit is recorded
     with pytest.raises(ConcurrentModification, match="no time left"):
@@ -68,8 +69,8 @@ def test_a_retry_after_a_conflict_is_not_started_without_the_time_for_its_write(
 
 
 def test_a_command_with_the_time_for_its_write_is_stored():
-    store = InMemoryEventStore()
+    store = open_accounts(InMemoryEventStore(), "alice")
 
     event = record(RecordCredit("alice", Money(1)), dependencies(store), time_left=lambda: 18.0)
 
-    assert [e.event_id for e in store.events("alice", after=0, limit=10)] == [event.event_id]
+    assert [e.event_id for e in store.events("alice", after=1, limit=10)] == [event.event_id]
