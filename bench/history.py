@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 
 from banking.adapters.dynamodb import DynamoDBEventStore
 from banking.application.ports import StoredEvent
-from banking.domain.account import Account, RecordCredit, RecordDebit, decide, evolve
+from banking.domain.account import Account, evolve
+from banking.domain.commands import RecordCredit, RecordDebit
+from banking.domain.decisions import decide
 from banking.domain.money import Money
 
 HISTORY_SPAN = timedelta(days=365)

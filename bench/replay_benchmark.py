@@ -39,7 +39,9 @@ import boto3
 from moto import mock_aws
 
 from banking.adapters.dynamodb import to_item
-from banking.domain.account import Account, RecordCredit, decide, evolve
+from banking.domain.account import Account, evolve
+from banking.domain.commands import RecordCredit
+from banking.domain.decisions import decide
 from banking.domain.money import Money
 from banking.serialization import event_to_dict, snapshot_of
 from scripts.local.__main__ import down, up

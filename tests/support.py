@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 import boto3
 
 from banking.application.ports import StoredEvent
-from banking.domain.account import OpenAccount, decide, evolve
+from banking.domain.account import evolve
+from banking.domain.commands import OpenAccount
 from banking.domain.currency import Currency
+from banking.domain.decisions import decide
 from banking.domain.money import Money
 from banking.domain.read_models import BALANCE_READ_MODELS
 from tests.conftest import published

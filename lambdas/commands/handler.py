@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.commands import record
 from banking.application.transfers import transfer
-from banking.domain.account import AccountCommand, CloseAccount, FreezeAccount, UnfreezeAccount
+from banking.domain.commands import AccountCommand, CloseAccount, FreezeAccount, UnfreezeAccount
 from banking.domain.events import Event
 from banking.domain.identifiers import validate_account_id
 from banking.entrypoints.auth import (

@@ -12,7 +12,9 @@ import pytest
 
 from banking.adapters.dynamodb import DynamoDBEventStore, event_item
 from banking.application.ports import StoredEvent
-from banking.domain.account import RecordCredit, decide, evolve
+from banking.domain.account import evolve
+from banking.domain.commands import RecordCredit
+from banking.domain.decisions import decide
 from banking.domain.money import Money
 from scripts.ops.aws import Ledger
 from scripts.ops.redrive import redrive_queues

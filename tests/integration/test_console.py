@@ -14,15 +14,10 @@ import pytest
 
 from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore
 from banking.application.ports import StoredEvent
-from banking.domain.account import (
-    Account,
-    OpenAccount,
-    RecordCredit,
-    RecordDebit,
-    decide,
-    evolve,
-)
+from banking.domain.account import Account, evolve
+from banking.domain.commands import OpenAccount, RecordCredit, RecordDebit
 from banking.domain.currency import Currency
+from banking.domain.decisions import decide
 from banking.domain.money import Money
 from banking.domain.read_models import PROJECTIONS, StateCarriedEvent
 from banking.serialization import converter

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore
 from banking.application.commands import CommandDependencies, record
-from banking.domain.account import RecordCredit
+from banking.domain.commands import RecordCredit
 from banking.domain.money import Money
 from banking.domain.read_models import CurrentMonthBalance, MonthlyStatement, TotalBalance
 from banking.entrypoints.bootstrap import new_event_id, utc_now

@@ -12,7 +12,7 @@ import pytest
 
 from banking.adapters.dynamodb import DynamoDBEventStore
 from banking.application.commands import CommandDependencies, record
-from banking.domain.account import RecordCredit
+from banking.domain.commands import RecordCredit
 from banking.domain.money import Money
 from scripts.ops import redrive
 from scripts.ops.__main__ import main

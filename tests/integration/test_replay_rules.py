@@ -15,7 +15,7 @@ from banking.adapters.memory import InMemoryEventStore, InMemoryPublisher
 from banking.application.commands import CommandDependencies, record
 from banking.application.dispatch import bus_entry
 from banking.application.replay import ReplayJob, run_job
-from banking.domain.account import RecordCredit
+from banking.domain.commands import RecordCredit
 from banking.domain.money import Money
 from banking.domain.read_models import StateCarriedEvent
 from banking.entrypoints.bootstrap import new_event_id, utc_now

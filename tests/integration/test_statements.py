@@ -14,7 +14,7 @@ import pytest
 from banking.adapters.dynamodb import DynamoDBEventStore
 from banking.application.commands import CommandDependencies, record
 from banking.application.verification import all_events, expected_read_models
-from banking.domain.account import RecordCredit, RecordDebit
+from banking.domain.commands import RecordCredit, RecordDebit
 from banking.domain.money import Money
 from banking.domain.read_models import MONTHLY_STATEMENT, MonthlyStatement
 from tests.conftest import published

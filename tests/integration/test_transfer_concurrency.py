@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from banking.adapters.dynamodb import DynamoDBEventStore
 from banking.application.commands import CommandDependencies, CommandSettings, record
 from banking.application.transfers import transfer
-from banking.domain.account import RecordCredit
+from banking.domain.commands import RecordCredit
 from banking.domain.errors import InsufficientFunds
 from banking.domain.money import Money
 from banking.domain.transfer import Posting, Transfer

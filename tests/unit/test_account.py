@@ -3,24 +3,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from banking.domain.account import (
-    DECIDERS,
-    EVOLVERS,
-    Account,
-    AccountStatus,
+from banking.domain.account import EVOLVERS, Account, AccountStatus, LegacyTerms, evolve, fold
+from banking.domain.commands import (
     ChangeOverdraftLimit,
     CloseAccount,
     FreezeAccount,
-    LegacyTerms,
     OpenAccount,
     RecordCredit,
     RecordDebit,
     UnfreezeAccount,
-    decide,
-    evolve,
-    fold,
 )
 from banking.domain.currency import Currency
+from banking.domain.decisions import DECIDERS, decide
 from banking.domain.errors import (
     AccountClosed,
     AccountExists,

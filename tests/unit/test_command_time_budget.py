@@ -9,7 +9,7 @@ import pytest
 from banking.adapters.memory import InMemoryEventStore
 from banking.application.commands import CommandDependencies, CommandSettings, record
 from banking.application.ports import VersionConflict
-from banking.domain.account import RecordCredit
+from banking.domain.commands import RecordCredit
 from banking.domain.errors import ConcurrentModification
 from banking.domain.money import Money
 from tests.support import open_accounts

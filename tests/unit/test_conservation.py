@@ -10,7 +10,8 @@ from banking.application.commands import CommandDependencies, record
 from banking.application.conservation import conservation
 from banking.application.ports import StoredEvent
 from banking.application.transfers import transfer
-from banking.domain.account import RecordCredit, evolve
+from banking.domain.account import evolve
+from banking.domain.commands import RecordCredit
 from banking.domain.currency import Currency
 from banking.domain.events import Credited, Debited
 from banking.domain.money import Money

@@ -8,7 +8,8 @@ from banking.application.commands import CommandDependencies, record
 from banking.application.dispatch import bus_entry, state_carried_event
 from banking.application.envelope import EventStored
 from banking.application.ports import StoredEvent
-from banking.domain.account import FreezeAccount, RecordCredit, RecordDebit, evolve
+from banking.domain.account import evolve
+from banking.domain.commands import FreezeAccount, RecordCredit, RecordDebit
 from banking.domain.currency import Currency
 from banking.domain.errors import UnknownEvent
 from banking.domain.events import Credited

@@ -6,16 +6,10 @@ from hypothesis import strategies as st
 
 from banking.adapters.memory import InMemoryProjectionStore
 from banking.application.projection import project, project_balances
-from banking.domain.account import (
-    Account,
-    FreezeAccount,
-    OpenAccount,
-    RecordCredit,
-    RecordDebit,
-    decide,
-    evolve,
-)
+from banking.domain.account import Account, evolve
+from banking.domain.commands import FreezeAccount, OpenAccount, RecordCredit, RecordDebit
 from banking.domain.currency import Currency
+from banking.domain.decisions import decide
 from banking.domain.money import Money
 from banking.domain.read_models import (
     CurrentMonthBalance,

@@ -28,7 +28,7 @@ from banking.application.verification import (
     overwrite,
     verify_account,
 )
-from banking.domain.account import RecordCredit, RecordDebit
+from banking.domain.commands import RecordCredit, RecordDebit
 from banking.domain.money import Money
 from banking.domain.read_models import (
     MONTHLY_STATEMENT,

@@ -7,16 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from banking.domain.account import (
-    Account,
-    CloseAccount,
-    FreezeAccount,
-    OpenAccount,
-    RecordCredit,
-    decide,
-    evolve,
-)
+from banking.domain.account import Account, evolve
+from banking.domain.commands import CloseAccount, FreezeAccount, OpenAccount, RecordCredit
 from banking.domain.currency import Currency
+from banking.domain.decisions import decide
 from banking.domain.errors import (
     AccountClosed,
     AccountFrozen,

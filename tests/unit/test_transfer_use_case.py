@@ -13,7 +13,7 @@ from banking.adapters.memory import InMemoryEventStore
 from banking.application.commands import CommandDependencies, CommandSettings, record
 from banking.application.ports import TRANSFER_SCOPE, VersionConflict
 from banking.application.transfers import transfer
-from banking.domain.account import RecordCredit
+from banking.domain.commands import RecordCredit
 from banking.domain.errors import (
     AccountNotFound,
     ConcurrentModification,

@@ -12,7 +12,7 @@ def test_the_dispatcher_reads_a_bounded_number_of_items_per_event(pipeline, cont
     # GIVEN an account with 1,001 prior events
     from banking.adapters.dynamodb import DynamoDBEventStore
     from banking.application.commands import CommandDependencies, record
-    from banking.domain.account import RecordCredit
+    from banking.domain.commands import RecordCredit
     from banking.domain.money import Money
     from banking.entrypoints.bootstrap import new_event_id, utc_now
 

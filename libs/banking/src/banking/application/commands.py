@@ -24,7 +24,8 @@ from banking.application.ports import (
     StoredEvent,
     VersionConflict,
 )
-from banking.domain.account import (
+from banking.domain.account import evolve
+from banking.domain.commands import (
     AccountCommand,
     ChangeOverdraftLimit,
     CloseAccount,
@@ -34,9 +35,8 @@ from banking.domain.account import (
     RecordCredit,
     RecordDebit,
     UnfreezeAccount,
-    decide,
-    evolve,
 )
+from banking.domain.decisions import decide
 from banking.domain.errors import ConcurrentModification, IdempotencyKeyReused
 from banking.domain.events import Event
 from banking.domain.money import DEFAULT_DIGITS, Money

@@ -16,14 +16,9 @@ from datetime import datetime
 
 from attrs import field, frozen
 
-from banking.domain.account import (
-    Account,
-    amount_in,
-    ensure_funds,
-    recorded_at,
-    require_postable,
-)
+from banking.domain.account import Account
 from banking.domain.currency import Currency
+from banking.domain.decisions import amount_in, ensure_funds, recorded_at, require_postable
 from banking.domain.errors import AccountNotFound, CurrencyMismatch, InvalidRequest
 from banking.domain.events import Credited, Debited, PostingEvent, signed_amount
 from banking.domain.money import Money

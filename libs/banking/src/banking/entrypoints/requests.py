@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Collection
 from typing import Any
 
-from banking.domain.account import (
+from banking.domain.commands import (
     ChangeOverdraftLimit,
     Command,
     OpenAccount,
