@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TypeVar
+from typing import TypeVar, overload
 
 import httpx
 
 from ledger_client._core import (
+    MAX_ACCOUNTS_PAGE,
     MAX_PAGE,
     USER_AGENT,
     Call,
@@ -17,11 +18,25 @@ from ledger_client._core import (
     Plan,
     Routes,
     build_request,
+    postings_of,
     token_source,
     wanted_version,
 )
 from ledger_client.auth import TokenProvider
-from ledger_client.models import Amount, Balance, Event, HistoryPage, Statement, Write
+from ledger_client.models import (
+    Account,
+    AccountEvent,
+    AccountPage,
+    AccountSummary,
+    Amount,
+    Balance,
+    Event,
+    HistoryPage,
+    Posting,
+    Statement,
+    Transfer,
+    Write,
+)
 from ledger_client.retry import RetryPolicy
 
 T = TypeVar("T")
@@ -90,13 +105,22 @@ class Ledger:
         wanted = wanted_version(account_id, consistent_with, min_version)
         return self._run(self._routes.balance(account_id, wanted, timeout))
 
-    def wait_for(self, write: Write, *, timeout: float = DEFAULT_WAIT_S) -> Balance:
-        """The balance of the write's account once the read side reflects the write."""
+    @overload
+    def wait_for(self, write: Transfer, *, timeout: float = ...) -> tuple[Balance, ...]: ...
+    @overload
+    def wait_for(self, write: Write, *, timeout: float = ...) -> Balance: ...
+    def wait_for(
+        self, write: Write | Transfer, *, timeout: float = DEFAULT_WAIT_S
+    ) -> Balance | tuple[Balance, ...]:
+        """The balance of the write's account once the read side reflects the write; for a
+        transfer, the balance of each of its accounts once each reflects its legs."""
+        if isinstance(write, Transfer):
+            return self._run(self._routes.wait_for_transfer(write, timeout))
         return self._run(self._routes.wait_for(write, timeout))
 
     def history(
         self, account_id: str, *, after: int = 0, page_size: int = MAX_PAGE
-    ) -> Iterator[Event]:
+    ) -> Iterator[Event | AccountEvent]:
         """Every event of the account after version ``after``, fetching pages as it goes."""
         cursor: int | None = after
         while cursor is not None:
@@ -112,6 +136,79 @@ class Ledger:
     def statement(self, account_id: str, month: str) -> Statement:
         """The statement of ``month`` (``YYYY-MM``)."""
         return self._run(self._routes.statement(account_id, month))
+
+    def open_account(
+        self,
+        account_id: str,
+        currency: str,
+        owners: Sequence[str],
+        *,
+        overdraft_limit: Amount | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Account:
+        """Open an account (`AccountExists` if the id is taken); scope accounts.manage."""
+        return self._run(
+            self._routes.open_account(
+                account_id, currency, owners, overdraft_limit, metadata, idempotency_key
+            )
+        )
+
+    def account(self, account_id: str) -> Account:
+        """The account: settings, status, version and the read models' balances."""
+        return self._run(self._routes.account(account_id))
+
+    def accounts(
+        self, owner: str = "me", *, page_size: int = MAX_ACCOUNTS_PAGE
+    ) -> Iterator[AccountSummary]:
+        """Every account of ``owner`` ("me": the token's subject), fetching pages as it goes."""
+        cursor: str | None = None
+        while True:
+            page = self.accounts_page(owner, after=cursor, limit=page_size)
+            yield from page.accounts
+            if page.next_after is None:
+                return
+            cursor = page.next_after
+
+    def accounts_page(
+        self, owner: str = "me", *, after: str | None = None, limit: int = MAX_ACCOUNTS_PAGE
+    ) -> AccountPage:
+        return self._run(self._routes.accounts_page(owner, after, limit))
+
+    def freeze(self, account_id: str, *, idempotency_key: str | None = None) -> Account:
+        """Refuse postings on the account until it is unfrozen."""
+        return self._run(self._routes.change(account_id, "freeze", {}, idempotency_key))
+
+    def unfreeze(self, account_id: str, *, idempotency_key: str | None = None) -> Account:
+        return self._run(self._routes.change(account_id, "unfreeze", {}, idempotency_key))
+
+    def close_account(self, account_id: str, *, idempotency_key: str | None = None) -> Account:
+        """Close the account for good (`AccountNotEmpty` unless its balance is zero)."""
+        return self._run(self._routes.change(account_id, "close", {}, idempotency_key))
+
+    def set_overdraft_limit(
+        self, account_id: str, limit: Amount, *, idempotency_key: str | None = None
+    ) -> Account:
+        """`OverdraftLimitTooLow` if the balance is already below ``-limit``."""
+        return self._run(self._routes.set_overdraft_limit(account_id, limit, idempotency_key))
+
+    def transfer(
+        self,
+        from_: str | None = None,
+        to: str | None = None,
+        amount: Amount | None = None,
+        *,
+        postings: Sequence[Posting] | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Transfer:
+        """Move ``amount`` from ``from_`` to ``to``, or apply ``postings`` (1 to 10) all
+        together or not at all. Without ``idempotency_key`` one is made; every retry sends it."""
+        moves = postings_of(from_, to, amount, postings)
+        return self._run(self._routes.transfer(moves, description, idempotency_key))
+
+    def get_transfer(self, transfer_id: str) -> Transfer:
+        return self._run(self._routes.get_transfer(transfer_id))
 
     def close(self) -> None:
         self._http.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,11 +33,15 @@ from ledger_client.errors import (
     error_for,
 )
 from ledger_client.models import (
+    Account,
+    AccountPage,
     Amount,
     Balance,
     Event,
     HistoryPage,
+    Posting,
     Statement,
+    Transfer,
     Write,
     amount_text,
 )
@@ -46,6 +50,7 @@ from ledger_client.retry import RetryPolicy
 T = TypeVar("T")
 USER_AGENT = "ledger-client/0.1.0"
 MAX_PAGE = 100
+MAX_ACCOUNTS_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +60,7 @@ class Call:
 
     method: str
     path: str
-    params: Mapping[str, int] | None = None
+    params: Mapping[str, int | str] | None = None
     body: Mapping[str, Any] | None = None
     idempotency_key: str | None = None
 
@@ -144,6 +149,25 @@ def wanted_version(account_id: str, write: Write | None, min_version: int | None
     return write.version
 
 
+def postings_of(
+    from_: str | None,
+    to: str | None,
+    amount: Amount | None,
+    postings: Sequence[Posting] | None,
+) -> tuple[Posting, ...]:
+    """The postings of a transfer, given as one (``from_``, ``to``, ``amount``) or as a list."""
+    one = (from_, to, amount)
+    if postings is None:
+        if from_ is None or to is None or amount is None:
+            raise ValueError("give from_, to and amount, or postings=")
+        return (Posting(from_, to, amount),)
+    if any(part is not None for part in one):
+        raise ValueError("give from_, to and amount, or postings=, not both")
+    if not postings:
+        raise ValueError("a transfer needs at least one posting")
+    return tuple(postings)
+
+
 class Routes:
     """Every route of the API as a plan, with the retry rules they all share."""
 
@@ -197,8 +221,12 @@ class Routes:
         body: dict[str, Any] = {"amount": amount_text(amount)}
         if description is not None:
             body["description"] = description
-        key = idempotency_key if idempotency_key is not None else new_idempotency_key()
-        call = Call("POST", f"{_account(account_id)}/{kind}", body=body, idempotency_key=key)
+        call = Call(
+            "POST",
+            f"{_account(account_id)}/{kind}",
+            body=body,
+            idempotency_key=_key(idempotency_key),
+        )
         return _parsed(Event.from_json, (yield from self.send(call)))
 
     def credit(
@@ -242,6 +270,79 @@ class Routes:
     def wait_for(self, write: Write, timeout: float) -> Plan[Balance]:
         return self.balance(write.account_id, write.version, timeout)
 
+    def wait_for_transfer(self, transfer: Transfer, timeout: float) -> Plan[tuple[Balance, ...]]:
+        """The balance of each of the transfer's accounts (in the order of its legs), once
+        the read side reflects every leg; ``timeout`` bounds the whole wait."""
+        deadline = self.clock() + timeout
+        balances = []
+        for account_id, version in transfer.versions().items():
+            remaining = max(0.0, deadline - self.clock())
+            balances.append((yield from self.balance(account_id, version, remaining)))
+        return tuple(balances)
+
+    def open_account(
+        self,
+        account_id: str,
+        currency: str,
+        owners: Sequence[str],
+        overdraft_limit: Amount | None,
+        metadata: Mapping[str, str] | None,
+        key: str | None,
+    ) -> Plan[Account]:
+        body: dict[str, Any] = {
+            "accountId": account_id,
+            "currency": currency,
+            "owners": list(owners),
+        }
+        if overdraft_limit is not None:
+            body["overdraftLimit"] = amount_text(overdraft_limit)
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        call = Call("POST", "/accounts", body=body, idempotency_key=_key(key))
+        return _parsed(Account.from_json, (yield from self.send(call)))
+
+    def account(self, account_id: str) -> Plan[Account]:
+        return _parsed(Account.from_json, (yield from self.send(Call("GET", _account(account_id)))))
+
+    def accounts_page(self, owner: str, after: str | None, limit: int) -> Plan[AccountPage]:
+        params: dict[str, int | str] = {"owner": owner, "limit": limit}
+        if after is not None:
+            params["after"] = after
+        call = Call("GET", "/accounts", params)
+        return _parsed(AccountPage.from_json, (yield from self.send(call)))
+
+    def change(
+        self, account_id: str, action: str, body: Mapping[str, Any], key: str | None
+    ) -> Plan[Account]:
+        """A change of the account's settings or status (``freeze``, ``unfreeze``, ``close``,
+        ``overdraft-limit``). It sends a key too, so that a retry after a lost answer gets
+        that answer again instead of, say, `AccountFrozen` for its own first attempt."""
+        call = Call(
+            "POST", f"{_account(account_id)}/{action}", body=body, idempotency_key=_key(key)
+        )
+        return _parsed(Account.from_json, (yield from self.send(call)))
+
+    def set_overdraft_limit(self, account_id: str, limit: Amount, key: str | None) -> Plan[Account]:
+        body = {"overdraftLimit": amount_text(limit)}
+        return self.change(account_id, "overdraft-limit", body, key)
+
+    def transfer(
+        self, postings: Sequence[Posting], description: str | None, key: str | None
+    ) -> Plan[Transfer]:
+        body: dict[str, Any]
+        if len(postings) == 1:
+            body = dict(postings[0].to_json())
+        else:
+            body = {"postings": [posting.to_json() for posting in postings]}
+        if description is not None:
+            body["description"] = description
+        call = Call("POST", "/transfers", body=body, idempotency_key=_key(key))
+        return _parsed(Transfer.from_json, (yield from self.send(call)))
+
+    def get_transfer(self, transfer_id: str) -> Plan[Transfer]:
+        call = Call("GET", f"/transfers/{quote(transfer_id, safe='')}")
+        return _parsed(Transfer.from_json, (yield from self.send(call)))
+
     def history_page(self, account_id: str, after: int, limit: int) -> Plan[HistoryPage]:
         call = Call("GET", f"{_account(account_id)}/events", {"after": after, "limit": limit})
         return _parsed(HistoryPage.from_json, (yield from self.send(call)))
@@ -249,6 +350,12 @@ class Routes:
     def statement(self, account_id: str, month: str) -> Plan[Statement]:
         call = Call("GET", f"{_account(account_id)}/statements/{quote(month, safe='')}")
         return _parsed(Statement.from_json, (yield from self.send(call)))
+
+
+def _key(given: str | None) -> str:
+    """The caller's idempotency key, else a new one: made once per call, before the first
+    attempt, so that every retry of the call sends the same."""
+    return given if given is not None else new_idempotency_key()
 
 
 def _account(account_id: str) -> str:

@@ -59,6 +59,10 @@ class IdempotencyKeyRequired(InvalidRequest):
     code = "idempotency_key_required"
 
 
+class InvalidCurrency(InvalidRequest):
+    code = "invalid_currency"
+
+
 class Unauthorized(LedgerError):
     code = "unauthorized"
 
@@ -79,6 +83,14 @@ class StatementNotFound(NotFound):
     code = "statement_not_found"
 
 
+class TransferNotFound(NotFound):
+    code = "transfer_not_found"
+
+
+class AccountExists(LedgerError):
+    code = "account_exists"
+
+
 class IdempotencyKeyReused(LedgerError):
     code = "idempotency_key_reused"
 
@@ -93,6 +105,30 @@ class PayloadTooLarge(LedgerError):
 
 class InsufficientFunds(LedgerError):
     code = "insufficient_funds"
+
+
+class AccountFrozen(LedgerError):
+    code = "account_frozen"
+
+
+class AccountNotFrozen(LedgerError):
+    code = "account_not_frozen"
+
+
+class AccountClosed(LedgerError):
+    code = "account_closed"
+
+
+class AccountNotEmpty(LedgerError):
+    code = "account_not_empty"
+
+
+class CurrencyMismatch(LedgerError):
+    code = "currency_mismatch"
+
+
+class OverdraftLimitTooLow(LedgerError):
+    code = "overdraft_limit_too_low"
 
 
 class ServerError(LedgerError):
@@ -137,15 +173,24 @@ _BY_CODE: dict[str, type[LedgerError]] = {
         InvalidAmount,
         InvalidAccountId,
         IdempotencyKeyRequired,
+        InvalidCurrency,
         Unauthorized,
         Forbidden,
         NotFound,
         AccountNotFound,
         StatementNotFound,
+        TransferNotFound,
+        AccountExists,
         IdempotencyKeyReused,
         ConcurrentModification,
         PayloadTooLarge,
         InsufficientFunds,
+        AccountFrozen,
+        AccountNotFrozen,
+        AccountClosed,
+        AccountNotEmpty,
+        CurrencyMismatch,
+        OverdraftLimitTooLow,
     )
 }
 

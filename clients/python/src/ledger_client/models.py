@@ -25,7 +25,8 @@ class Write(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A stored credit or debit: what a write answers and what the history lists."""
+    """A stored credit or debit: what a write answers and what the history lists. A leg
+    of a transfer carries its ``transfer_id`` and ``counterparty`` (the other account)."""
 
     account_id: str
     event_id: str
@@ -34,19 +35,74 @@ class Event:
     amount: Decimal
     description: str | None
     recorded_at: datetime
+    currency: str | None = None
+    recorded_by: str | None = None
+    transfer_id: str | None = None
+    counterparty: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Event:
-        description = data.get("description")
         return cls(
             account_id=_string(data["accountId"]),
             event_id=_string(data["eventId"]),
             type=_string(data["type"]),
             version=_integer(data["version"]),
             amount=decimal(data["amount"]),
-            description=None if description is None else _string(description),
+            description=_optional_string(data.get("description")),
             recorded_at=datetime.fromisoformat(_string(data["recordedAt"])),
+            currency=_optional_string(data.get("currency")),
+            recorded_by=_optional_string(data.get("recordedBy")),
+            transfer_id=_optional_string(data.get("transferId")),
+            counterparty=_optional_string(data.get("counterparty")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    """A change of the account itself in its history (``AccountOpened``, ``AccountFrozen``,
+    ``AccountUnfrozen``, ``AccountClosed``, ``OverdraftLimitChanged``). ``amount`` is always
+    None: these move no money, and a history can be summed over ``amount`` without
+    telling the two kinds apart first."""
+
+    account_id: str
+    event_id: str
+    type: str
+    version: int
+    recorded_at: datetime
+    recorded_by: str | None = None
+    currency: str | None = None
+    overdraft_limit: Decimal | None = None
+    owners: tuple[str, ...] | None = None
+    metadata: Mapping[str, str] | None = None
+    amount: None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AccountEvent:
+        limit = data.get("overdraftLimit")
+        owners = data.get("owners")
+        metadata = data.get("metadata")
+        return cls(
+            account_id=_string(data["accountId"]),
+            event_id=_string(data["eventId"]),
+            type=_string(data["type"]),
+            version=_integer(data["version"]),
+            recorded_at=datetime.fromisoformat(_string(data["recordedAt"])),
+            recorded_by=_optional_string(data.get("recordedBy")),
+            currency=_optional_string(data.get("currency")),
+            overdraft_limit=None if limit is None else decimal(limit),
+            owners=None if owners is None else _strings(owners),
+            metadata=None if metadata is None else _string_map(metadata),
+        )
+
+
+POSTING_TYPES = frozenset({"CreditEvent", "DebitEvent"})
+
+
+def history_event(data: Mapping[str, Any]) -> Event | AccountEvent:
+    """An entry of an account's history: a posting, or a change of the account."""
+    if _string(data["type"]) in POSTING_TYPES:
+        return Event.from_json(data)
+    return AccountEvent.from_json(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +114,7 @@ class Balance:
     current_month_balance: Decimal
     month: str
     version: int
+    currency: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Balance:
@@ -67,6 +124,7 @@ class Balance:
             current_month_balance=decimal(data["currentMonthBalance"]),
             month=_string(data["month"]),
             version=_integer(data["version"]),
+            currency=_optional_string(data.get("currency")),
         )
 
 
@@ -79,10 +137,12 @@ class Statement:
     closing_balance: Decimal
     event_count: int
     version: int
+    currency: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Statement:
         return cls(
+            currency=_optional_string(data.get("currency")),
             account_id=_string(data["accountId"]),
             month=_string(data["month"]),
             total_credits=decimal(data["totalCredits"]),
@@ -98,17 +158,178 @@ class HistoryPage:
     """One page of an account's events; ``next_after`` is None on the last page."""
 
     account_id: str
-    events: tuple[Event, ...]
+    events: tuple[Event | AccountEvent, ...]
     next_after: int | None
+    currency: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HistoryPage:
         next_after = data["nextAfter"]
         return cls(
             account_id=_string(data["accountId"]),
-            events=tuple(Event.from_json(event) for event in data["events"]),
+            events=tuple(history_event(event) for event in data["events"]),
             next_after=None if next_after is None else _integer(next_after),
+            currency=_optional_string(data.get("currency")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """An account as a list of accounts shows it (no balances, no version)."""
+
+    account_id: str
+    currency: str
+    status: str
+    owners: tuple[str, ...]
+    metadata: Mapping[str, str]
+    # None for an account whose history predates accounts.
+    opened_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AccountSummary:
+        return cls(**_summary_fields(data))
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account as of ``version`` (its last stored event), with the balances of the
+    read models as of ``balances.version``. It is a `Write`: ``wait_for(account)`` waits
+    until the read side reflects the change that answered it."""
+
+    account_id: str
+    currency: str
+    status: str
+    owners: tuple[str, ...]
+    metadata: Mapping[str, str]
+    opened_at: datetime | None
+    overdraft_limit: Decimal
+    version: int
+    balances: Balance
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Account:
+        fields = _summary_fields(data)
+        balances = data["balances"]
+        return cls(
+            **fields,
+            overdraft_limit=decimal(data["overdraftLimit"]),
+            version=_integer(data["version"]),
+            balances=Balance.from_json(
+                {**balances, "accountId": fields["account_id"], "currency": fields["currency"]}
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPage:
+    """One page of a list of accounts; ``next_after`` (opaque) is None on the last page."""
+
+    accounts: tuple[AccountSummary, ...]
+    next_after: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AccountPage:
+        return cls(
+            accounts=tuple(AccountSummary.from_json(item) for item in data["accounts"]),
+            next_after=_optional_string(data["nextAfter"]),
+        )
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Posting:
+    """Money moving from one account to another: what a transfer is made of. ``currency``
+    is the server's (both accounts'); it is not sent."""
+
+    from_: str
+    to: str
+    amount: Decimal
+    currency: str | None = None
+
+    def __init__(self, from_: str, to: str, amount: Amount, currency: str | None = None) -> None:
+        # A frozen dataclass with its own __init__: the amount is made exact (a float is
+        # refused) the moment a posting is built, before anything is sent.
+        object.__setattr__(self, "from_", from_)
+        object.__setattr__(self, "to", to)
+        object.__setattr__(self, "amount", decimal(amount))
+        object.__setattr__(self, "currency", currency)
+
+    def to_json(self) -> dict[str, str]:
+        return {"from": self.from_, "to": self.to, "amount": amount_text(self.amount)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Posting:
+        return cls(
+            _string(data["from"]),
+            _string(data["to"]),
+            decimal(data["amount"]),
+            _optional_string(data.get("currency")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """Where one side of a posting was stored: a `Write` that ``wait_for`` accepts."""
+
+    account_id: str
+    version: int
+    event_id: str
+    type: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Leg:
+        return cls(
+            account_id=_string(data["accountId"]),
+            version=_integer(data["version"]),
+            event_id=_string(data["eventId"]),
+            type=_string(data["type"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A stored transfer: its postings (all applied, or none) and the legs they stored, a
+    debit and a credit per posting. ``amount`` and ``currency`` only with one posting."""
+
+    transfer_id: str
+    description: str | None
+    recorded_at: datetime
+    postings: tuple[Posting, ...]
+    legs: tuple[Leg, ...]
+    amount: Decimal | None = None
+    currency: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Transfer:
+        amount = data.get("amount")
+        return cls(
+            transfer_id=_string(data["transferId"]),
+            description=_optional_string(data.get("description")),
+            recorded_at=datetime.fromisoformat(_string(data["recordedAt"])),
+            postings=tuple(Posting.from_json(posting) for posting in data["postings"]),
+            legs=tuple(Leg.from_json(leg) for leg in data["legs"]),
+            amount=None if amount is None else decimal(amount),
+            currency=_optional_string(data.get("currency")),
+        )
+
+    def versions(self) -> dict[str, int]:
+        """Each account of the transfer and the last version its legs stored: what the
+        read side must reach for the transfer to show in every balance."""
+        wanted: dict[str, int] = {}
+        for leg in self.legs:
+            wanted[leg.account_id] = max(leg.version, wanted.get(leg.account_id, 0))
+        return wanted
+
+
+def _summary_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    opened_at = data["openedAt"]
+    return {
+        "account_id": _string(data["accountId"]),
+        "currency": _string(data["currency"]),
+        "status": _string(data["status"]),
+        "owners": _strings(data["owners"]),
+        "metadata": _string_map(data["metadata"]),
+        "opened_at": None if opened_at is None else datetime.fromisoformat(_string(opened_at)),
+    }
 
 
 def decimal(value: object) -> Decimal:
@@ -134,6 +355,22 @@ def _string(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return value
+
+
+def _optional_string(value: object) -> str | None:
+    return None if value is None else _string(value)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return tuple(_string(item) for item in value)
+
+
+def _string_map(value: object) -> Mapping[str, str]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return {_string(key): _string(item) for key, item in value.items()}
 
 
 def _integer(value: object) -> int:
