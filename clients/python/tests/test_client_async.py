@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from fakes import FakeApi, Sleeps, answer_lost, status
 
-from ledger_client import AsyncLedger, InsufficientFunds, NotCaughtUp
+from ledger_client import AsyncLedger, CurrencyMismatch, InsufficientFunds, NotCaughtUp, Posting
 
 
 def run(test: Callable[[AsyncLedger], Awaitable[None]], api: FakeApi, sleeps: Sleeps) -> None:
@@ -69,3 +69,32 @@ def test_errors_history_and_waiting_work_as_in_the_sync_client(
             await ledger.wait_for(late, timeout=1.0)
 
     run(scenario, api, sleeps)
+
+
+def test_accounts_and_transfers_work_as_in_the_sync_client(api: FakeApi, sleeps: Sleeps) -> None:
+    async def scenario(ledger: AsyncLedger) -> None:
+        for name in ("alice", "bob"):
+            await ledger.open_account(name, "EUR", ["t0ken"])
+        await ledger.open_account("dave", "USD", ["dave"])
+        await ledger.credit("alice", "50.00")
+        api.faults.append(answer_lost)
+        api.lag = 1
+        transfer = await ledger.transfer(postings=[Posting("alice", "bob", "20.00")])
+
+        alice, bob = await ledger.wait_for(transfer)
+        assert (alice.total_balance, bob.total_balance) == (Decimal("30.00"), Decimal("20.00"))
+        assert await ledger.get_transfer(transfer.transfer_id) == transfer
+        with pytest.raises(CurrencyMismatch):
+            await ledger.transfer("alice", "dave", "1.00")
+
+        assert [a.account_id async for a in ledger.accounts(page_size=1)] == ["alice", "bob"]
+        assert (await ledger.freeze("bob")).status == "frozen"
+        assert (await ledger.unfreeze("bob")).status == "open"
+        assert (await ledger.set_overdraft_limit("bob", "5")).overdraft_limit == Decimal("5")
+        await ledger.transfer("bob", "alice", "20.00")
+        assert (await ledger.close_account("bob")).status == "closed"
+        assert (await ledger.account("bob")).status == "closed"
+
+    run(scenario, api, sleeps)
+
+    assert len(api.transfers) == 2
