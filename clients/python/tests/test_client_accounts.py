@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from fakes import FakeApi, answer_lost
+from fakes import FakeApi, Sleeps, answer_lost
 
 from ledger_client import (
     Account,
@@ -263,3 +263,19 @@ def test_history_lists_account_events_beside_postings(ledger: Ledger) -> None:
     assert credit.amount == Decimal("5.00")
     assert isinstance(frozen, AccountEvent)
     assert frozen.type == "AccountFrozen"
+
+
+def test_wait_for_an_account_change_waits_for_its_version(
+    ledger: Ledger, api: FakeApi, sleeps: Sleeps
+) -> None:
+    # GIVEN a read side two reads behind a freeze
+    open_alice(ledger)
+    api.lag = 2
+    frozen = ledger.freeze("alice")
+
+    # WHEN the caller waits for the account the freeze answered
+    balance = ledger.wait_for(frozen)
+
+    # THEN it gets the balance that reflects the freeze's version
+    assert balance.version == frozen.version == 2
+    assert len(sleeps.slept) == 2
