@@ -37,9 +37,9 @@ def test_a_poison_event_is_parked_and_after_the_fix_a_redrive_completes_the_read
     ledger = system.ledger()
     dynamodb = ledger.client("dynamodb")
     store = DynamoDBEventStore(dynamodb, ledger.events_table)
-    # GIVEN an account whose read models reflect its first credit
+    # GIVEN an opened account whose read models reflect its first credit (version 2)
     assert api.credit(account, "10.00").status_code == 201
-    api.balance_at(account, 1)
+    api.balance_at(account, 2)
 
     # WHEN a second event is stored with a schema version no code knows
     state = store.load(account)
@@ -53,9 +53,9 @@ def test_a_poison_event_is_parked_and_after_the_fix_a_redrive_completes_the_read
     poison = {**fixed, "schemaVersion": {"N": "99"}}
     dynamodb.put_item(TableName=ledger.events_table, Item=poison)
 
-    # THEN the dispatcher fails it, retries, and parks it; the read models stay at v1
+    # THEN the dispatcher fails it, retries, and parks it; the read models stay at v2
     eventually(lambda: _parked(ledger, "dispatcher-async"), "the poison", PARKED_WITHIN_S)
-    assert api.balance_at(account, 1)["version"] == 1
+    assert api.balance_at(account, 2)["version"] == 2
 
     # WHEN the fix is deployed: the item corrected (a MODIFY on the stream, which the
     # fanout sets aside in turn: events are never updated)
@@ -64,11 +64,11 @@ def test_a_poison_event_is_parked_and_after_the_fix_a_redrive_completes_the_read
     # AND every dead-letter queue is redriven
     results = redrive_queues(ledger, out=io.StringIO())
 
-    # THEN both parked messages went back, and the read models reach version 2
+    # THEN both parked messages went back, and the read models reach version 3
     assert {r.name: r.redriven for r in results if r.found} == {
         f"{ledger.prefix}-dispatcher-async-dlq": 1,
         f"{ledger.prefix}-fanout-stream-dlq": 1,
     }
     assert [left for r in results for left in r.left] == []
-    balance = api.balance_at(account, 2)
+    balance = api.balance_at(account, 3)
     assert balance["totalBalance"] == "15.00"
