@@ -132,9 +132,7 @@ class Api:
         """The account's credits and debits: its history without the account events."""
         return [event for event in self.events(account) if event["type"] in POSTINGS]
 
-    def transfer(
-        self, source: str, target: str, amount: str, **kwargs: Any
-    ) -> requests.Response:
+    def transfer(self, source: str, target: str, amount: str, **kwargs: Any) -> requests.Response:
         body = {"from": source, "to": target, "amount": amount}
         return self.post("/transfers", body, **_keyed(kwargs))
 
@@ -165,6 +163,11 @@ def _keyed(kwargs: dict[str, Any]) -> dict[str, Any]:
     if not any(name.lower() == "idempotency-key" for name in headers):
         headers = {"Idempotency-Key": new_key(), **headers}
     return {**kwargs, "headers": headers}
+
+
+def error_code(response: requests.Response) -> str:
+    """The API's machine-readable error code of a refusal."""
+    return str(response.json()["error"]["code"])
 
 
 def new_key() -> str:
