@@ -6,15 +6,49 @@ import base64
 import copy
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 
+from banking.application.ports import StoredEvent
+from banking.domain.account import OpenAccount, decide, evolve
+from banking.domain.currency import Currency
+from banking.domain.money import Money
 from banking.domain.read_models import BALANCE_READ_MODELS
 from tests.conftest import published
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
+
+
+OPENED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def open_accounts(
+    store,
+    *account_ids,
+    currency="EUR",
+    overdraft_limit="0",
+    owners=None,
+    at=OPENED_AT,
+    zone=UTC_ZONE,
+):
+    """Open each account (its `AccountOpened` at version 1, owned by its own id unless
+    `owners`), straight into an event store: what every posting needs first."""
+    for account_id in account_ids:
+        state = store.load(account_id)
+        command = OpenAccount(
+            account_id,
+            Currency(currency),
+            owners=owners or {account_id},
+            overdraft_limit=Money.of(overdraft_limit, Currency(currency).digits),
+        )
+        event = decide(state, command, event_id=f"open-{account_id}", now=at, recorded_by="ops")
+        store.append_many([StoredEvent(event, evolve(state, event, zone))])
+    return store
 
 
 def fixture_event(name: str) -> dict[str, Any]:

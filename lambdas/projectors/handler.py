@@ -11,8 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from banking.application.projection import project
-from banking.domain.read_models import PROJECTIONS
+from banking.application.projection import KEPT_READ_MODELS, project
 from banking.entrypoints.bootstrap import projection_store, utc_now
 from banking.entrypoints.observability import logger, metrics, tracer
 from banking.entrypoints.settings import Settings
@@ -27,7 +26,7 @@ projections = projection_store(Settings.from_env())
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     detail = EventBridgeEvent(event).detail
     carried = state_carried_from_dict(detail)
-    written = project(carried, projections, detail.get("readModels") or PROJECTIONS)
+    written = project(carried, projections, detail.get("readModels") or KEPT_READ_MODELS)
     # From the moment the command stored the event to this read model write.
     lag = (utc_now() - carried.recorded_at).total_seconds() * 1000
     metrics.add_metric(name="ProjectionLag", unit=MetricUnit.Milliseconds, value=lag)

@@ -1,4 +1,4 @@
-"""The ledger's three tables, created directly with boto3 as Terraform declares them
+"""The ledger's tables, created directly with boto3 as Terraform declares them
 (terraform/modules/ledger): for the handler tests on in-process moto and for tools
 that run the application without Terraform (bench/replay_benchmark.py). Keys and
 streams must match the module's; tests/infra checks the module's side.
@@ -13,6 +13,7 @@ Key = tuple[tuple[str, str], ...]
 EVENTS_KEY: Key = (("accountId", "S"), ("version", "N"))
 IDEMPOTENCY_KEY: Key = (("idempotencyKey", "S"),)
 PROJECTIONS_KEY: Key = (("accountId", "S"), ("readModel", "S"))
+TRANSFERS_KEY: Key = (("transferId", "S"),)
 
 
 def create_table(client: Any, name: str, key: Key, *, stream: bool = False) -> None:
@@ -41,8 +42,10 @@ def create_ledger_tables(client: Any, prefix: str) -> dict[str, str]:
         "events": f"{prefix}-events",
         "idempotency": f"{prefix}-idempotency",
         "projections": f"{prefix}-projections",
+        "transfers": f"{prefix}-transfers",
     }
     create_table(client, names["events"], EVENTS_KEY, stream=True)
     create_table(client, names["idempotency"], IDEMPOTENCY_KEY)
     create_table(client, names["projections"], PROJECTIONS_KEY)
+    create_table(client, names["transfers"], TRANSFERS_KEY)
     return names

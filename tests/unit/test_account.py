@@ -368,12 +368,15 @@ def test_evolve_refuses_a_second_opening_and_another_accounts_event():
         evolve(opened(), Frozen("bob", 2, "e2", NOW), UTC_ZONE)
 
 
-def test_only_postings_become_state_carried_balance_events():
-    # GIVEN an account event WHEN made a state-carried event THEN refused, while a
-    # posting's carries the aggregate after it
+def test_an_account_event_carries_the_balance_unchanged_and_no_amount():
+    # GIVEN an account event WHEN made a state-carried event THEN it carries no amount,
+    # the balance as it was and the new status; a posting's carries the balance after it
     event, state = apply(opened(), FreezeAccount("alice"))
-    with pytest.raises(ValueError, match="no balance change"):
-        StateCarriedEvent.of(event, state)
+    carried = StateCarriedEvent.of(event, state)
+    assert (carried.type, carried.amount) == ("AccountFrozen", None)
+    assert carried.aggregate.total_balance == opened().balance
+    assert carried.account is not None
+    assert carried.account.status == "frozen"
     event, state = apply(opened(), RecordCredit("alice", Money(100)))
     assert StateCarriedEvent.of(event, state).aggregate.total_balance == Money(100)
 

@@ -11,9 +11,11 @@ from banking.application.ports import VersionConflict
 from banking.domain.account import RecordCredit, RecordDebit
 from banking.domain.errors import ConcurrentModification, IdempotencyKeyReused, InsufficientFunds
 from banking.domain.money import Money
+from tests.support import open_accounts
 
 
-def dependencies(store=None, **settings):
+def dependencies(store=None, *, overdraft_limit="0", **settings):
+    """An in-memory ledger whose accounts alice and bob are opened (version 1)."""
     counter = itertools.count(1)
     lock = threading.Lock()
 
@@ -22,7 +24,9 @@ def dependencies(store=None, **settings):
             return f"event-{next(counter)}"
 
     return CommandDependencies(
-        store=store or InMemoryEventStore(),
+        store=open_accounts(
+            store or InMemoryEventStore(), "alice", "bob", overdraft_limit=overdraft_limit
+        ),
         clock=lambda: datetime(2026, 11, 26, tzinfo=UTC),
         new_id=new_id,
         settings=CommandSettings(**settings),
@@ -34,7 +38,7 @@ def test_an_accepted_command_is_stored_at_the_next_version():
     deps = dependencies()
     first = record(RecordCredit("alice", Money(1000)), deps)
     second = record(RecordDebit("alice", Money(400)), deps)
-    assert (first.version, second.version) == (1, 2)
+    assert (first.version, second.version) == (2, 3)
     assert deps.store.load("alice").balance == Money(600)
 
 
@@ -43,7 +47,7 @@ def test_a_rejected_command_stores_nothing():
     record(RecordCredit("alice", Money(1000)), deps)
     with pytest.raises(InsufficientFunds):
         record(RecordDebit("alice", Money(1001)), deps)
-    assert deps.store.load("alice").version == 1
+    assert deps.store.load("alice").version == 2
 
 
 def test_a_retried_idempotency_key_returns_the_first_event_and_stores_nothing_new():
@@ -55,7 +59,7 @@ def test_a_retried_idempotency_key_returns_the_first_event_and_stores_nothing_ne
         RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments"
     )
     assert again == first
-    assert deps.store.load("alice").version == 1
+    assert deps.store.load("alice").version == 2
 
 
 def test_an_idempotency_key_reused_with_another_request_is_refused():
@@ -65,14 +69,14 @@ def test_an_idempotency_key_reused_with_another_request_is_refused():
         record(RecordCredit("alice", Money(999)), deps, idempotency_key="k1", caller="payments")
     with pytest.raises(IdempotencyKeyReused):
         record(RecordDebit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments")
-    assert deps.store.load("alice").version == 1
+    assert deps.store.load("alice").version == 2
 
 
 def test_idempotency_keys_are_scoped_to_the_account():
     deps = dependencies()
     record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="payments")
     record(RecordCredit("bob", Money(1000)), deps, idempotency_key="k1", caller="payments")
-    assert deps.store.load("bob").version == 1
+    assert deps.store.load("bob").version == 2
 
 
 def test_idempotency_keys_are_scoped_to_the_caller():
@@ -83,19 +87,19 @@ def test_idempotency_keys_are_scoped_to_the_caller():
     second = record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1", caller="shop")
     # THEN that is its own payment, stored as such
     assert second.event_id != first.event_id
-    assert deps.store.load("alice").version == 2
+    assert deps.store.load("alice").version == 3
 
 
 def test_an_idempotency_key_without_its_caller_is_a_programming_error():
     deps = dependencies()
     with pytest.raises(ValueError, match="caller"):
         record(RecordCredit("alice", Money(1000)), deps, idempotency_key="k1")
-    assert deps.store.load("alice").version == 0
+    assert deps.store.load("alice").version == 1
 
 
 def test_a_refused_debit_names_no_figures_in_its_message_but_in_its_details():
     # GIVEN an account holding 10.00
-    deps = dependencies(overdraft_limit=Money.of("5.00"))
+    deps = dependencies(overdraft_limit="5.00")
     record(RecordCredit("alice", Money.of("10.00")), deps)
     # WHEN a debit would cross the overdraft limit
     with pytest.raises(InsufficientFunds) as refused:
@@ -103,7 +107,14 @@ def test_a_refused_debit_names_no_figures_in_its_message_but_in_its_details():
     # THEN the message is generic and the figures are apart, for who may read them
     assert "10.00" not in refused.value.message
     assert "5.00" not in refused.value.message
-    assert dict(refused.value.details) == {"balance": "10.00", "overdraftLimit": "5.00"}
+    assert dict(refused.value.details) == {
+        "accountId": "alice",
+        "currency": "EUR",
+        "balance": "10.00",
+        "availableBalance": "10.00",
+        "overdraftLimit": "5.00",
+        "debit": "15.01",
+    }
 
 
 def test_twenty_concurrent_debits_never_overdraw():
@@ -125,7 +136,7 @@ def test_twenty_concurrent_debits_never_overdraw():
 
     # THEN exactly 10 succeed, versions have no gap and the balance is zero
     versions = sorted(o for o in outcomes if o != "insufficient_funds")
-    assert versions == list(range(2, 12))
+    assert versions == list(range(3, 13))
     assert outcomes.count("insufficient_funds") == 10
     assert deps.store.load("alice").balance == Money(0)
 
@@ -144,7 +155,7 @@ def test_concurrent_duplicates_with_one_key_store_one_event():
         results = list(pool.map(credit, range(8)))
 
     assert len({event.event_id for event in results}) == 1
-    assert deps.store.load("alice").version == 1
+    assert deps.store.load("alice").version == 2
 
 
 class AlwaysConflicting(InMemoryEventStore):
@@ -172,5 +183,5 @@ def test_a_write_whose_answer_was_lost_is_stored_once():
     # WHEN a credit is recorded
     event = record(RecordCredit("alice", Money(100)), deps)
     # THEN it is the one stored event, not decided again at the next version
-    assert event.version == 1
-    assert deps.store.load("alice").version == 1
+    assert event.version == 2
+    assert deps.store.load("alice").version == 2

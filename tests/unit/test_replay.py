@@ -38,12 +38,15 @@ from banking.domain.read_models import (
     TotalBalance,
 )
 from banking.serialization import state_carried_from_dict
+from tests.support import open_accounts
 
 UTC_ZONE = ZoneInfo("UTC")
 
 
 def history(store: InMemoryEventStore, account: str, months: int, per_month: int) -> None:
-    """`per_month` credits of 1.00..n and one debit of 0.50 in each of `months` months."""
+    """The account opened (version 1), then `per_month` credits of 1.00..n and one
+    debit of 0.50 in each of `months` months from January 2026."""
+    open_accounts(store, account, at=datetime(2026, 1, 1, tzinfo=UTC))
     moments = iter(
         datetime(2026, 1 + month, 1 + day, tzinfo=UTC)
         for month in range(months)
@@ -77,27 +80,27 @@ def store() -> InMemoryEventStore:
 
 
 def test_a_replay_publishes_the_last_event_of_each_account_month_marked_as_a_replay(store):
-    # GIVEN alice with 15 events over 3 months and bob with 6 over 2
+    # GIVEN alice opened with 15 postings over 3 months and bob with 6 over 2
     publisher = InMemoryPublisher()
     # WHEN every account is replayed
     result = run_job(ReplayJob(), store, publisher)
     # THEN 5 events are published, one per account-month, all from ledger.replay
-    assert (result.read, result.published, result.cursor) == (21, 5, None)
+    assert (result.read, result.published, result.cursor) == (23, 5, None)
     assert {entry.source for entry in publisher.published} == {REPLAY_SOURCE}
     assert all(entry.detail["replay"] is True for entry in publisher.published)
     assert sorted((e.detail["accountId"], e.detail["version"]) for e in publisher.published) == [
-        ("alice", 5),
-        ("alice", 10),
-        ("alice", 15),
-        ("bob", 3),
-        ("bob", 6),
+        ("alice", 6),
+        ("alice", 11),
+        ("alice", 16),
+        ("bob", 4),
+        ("bob", 7),
     ]
 
 
 def test_every_event_can_be_published_for_a_read_model_keyed_per_event(store):
     publisher = InMemoryPublisher()
     result = run_job(ReplayJob(options=ReplayOptions(every_event=True)), store, publisher)
-    assert result.published == 21
+    assert result.published == 23
 
 
 def test_a_dry_run_counts_and_publishes_nothing(store):
@@ -127,7 +130,7 @@ def test_a_replay_cut_into_many_invocations_publishes_what_one_run_does(store, s
     # equal those of a single run
     assert invocations > 1
     published = {(e.detail["accountId"], e.detail["version"]) for e in publisher.published}
-    assert {("alice", 5), ("alice", 10), ("alice", 15), ("bob", 3), ("bob", 6)} <= published
+    assert {("alice", 6), ("alice", 11), ("alice", 16), ("bob", 4), ("bob", 7)} <= published
     cut, whole = InMemoryProjectionStore(), InMemoryProjectionStore()
     project_all(publisher.published, cut)
     single = InMemoryPublisher()
@@ -170,7 +173,7 @@ def test_entries_the_bus_keeps_rejecting_are_reported_as_failures(store, monkeyp
     publisher.fail_indexes = {0}
     result = run_job(ReplayJob(account_id="bob"), store, publisher)
     assert result.published == 1
-    assert result.failures == ["bob v3: the bus rejected it"]
+    assert result.failures == ["bob v4: the bus rejected it"]
 
 
 def test_a_replay_may_name_the_read_models_it_rebuilds(store):
@@ -220,7 +223,7 @@ def test_every_account_falls_in_exactly_one_segment(store):
         if isinstance(item, StoredEvent)
     ]
     assert sorted(scanned) == sorted(set(scanned))
-    assert len(scanned) == 21
+    assert len(scanned) == 23
 
 
 # Generations
@@ -250,7 +253,7 @@ def test_verify_finds_a_missing_statement_and_a_stale_balance_and_both_are_repai
     project_all(publisher.published[:1], projections)
     # WHEN verified
     found = verify_account("bob", store, projections.load, UTC_ZONE, sleep=lambda _: None)
-    # THEN the balances (at v3, not v6) and the February statement are reported
+    # THEN the balances (at v4, not v7) and the February statement are reported
     assert {(d.read_model, d.qualifier) for d in found} == {
         ("TotalBalanceForProfile", None),
         ("CurrentMonthBalanceForProfile", None),
@@ -270,9 +273,9 @@ def _verify_total(store, projections):
 
 
 def test_a_wrong_value_at_the_right_version_is_overwritten_with_the_fold(store):
-    # GIVEN bob's total balance at his last version (6) but with a wrong amount
+    # GIVEN bob's total balance at his last version (7) but with a wrong amount
     projections = InMemoryProjectionStore()
-    projections.save("bob", TotalBalance(Money(1), 6))
+    projections.save("bob", TotalBalance(Money(1), 7))
     found = _verify_total(store, projections)
     assert [(d.repairable, d.overwritable) for d in found] == [(False, True)]
     # WHEN repaired
@@ -292,20 +295,20 @@ def test_a_read_model_ahead_of_the_events_table_is_overwritten_with_the_fold(sto
     overwrite(found, store, projections, UTC_ZONE)
     # THEN the read model is the fold's again, and the next event's projection lands
     assert _verify_total(store, projections) == []
-    assert projections.load("bob") == [TotalBalance(Money.of("5.00"), 6)]
-    assert projections.save("bob", TotalBalance(Money.of("6.00"), 7))
+    assert projections.load("bob") == [TotalBalance(Money.of("5.00"), 7)]
+    assert projections.save("bob", TotalBalance(Money.of("6.00"), 8))
 
 
 def test_a_repair_leaves_a_read_model_that_is_right_at_a_version_stored_since_verify(store):
-    # GIVEN bob's total balance found wrong, ahead of verify's fold at version 6
+    # GIVEN bob's total balance found wrong, ahead of verify's fold at version 7
     projections = InMemoryProjectionStore()
-    projections.save("bob", TotalBalance(Money(1), 7))
+    projections.save("bob", TotalBalance(Money(1), 8))
     found = _verify_total(store, projections)
     assert [d.overwritable for d in found] == [True]
-    # WHEN live traffic stores version 7 and projects it before the repair
+    # WHEN live traffic stores version 8 and projects it before the repair
     live_credit(live_commands(store))
     right = expected_read_models("bob", all_events(store, "bob"), UTC_ZONE).read_models
-    # THEN the repair writes the fold of version 7, not the stale one of version 6
+    # THEN the repair writes the fold of version 8, not the stale one of version 7
     assert overwrite(found, store, projections, UTC_ZONE) == found
     assert projections.load("bob") == [right[(TOTAL_BALANCE, None)]]
     # AND a read model that verify saw ahead but is right at a version stored since
@@ -340,15 +343,15 @@ def live_credit(deps: CommandDependencies) -> None:
 def test_verify_accepts_read_models_that_trail_live_traffic_but_caught_up_with_the_first_look(
     store,
 ):
-    # GIVEN bob's read models projected up to his last event (v6)
+    # GIVEN bob's read models projected up to his last event (v7)
     projections, publisher = InMemoryProjectionStore(), InMemoryPublisher()
     run_job(ReplayJob(account_id="bob", options=ReplayOptions(every_event=True)), store, publisher)
     project_all(publisher.published, projections)
     deps = live_commands(store)
-    live_credit(deps)  # v7 stored, in flight when verify looks
+    live_credit(deps)  # v8 stored, in flight when verify looks
 
     def live_traffic(_: float) -> None:
-        # Between two looks, v7 lands and v8 is stored: the read models trail the fold.
+        # Between two looks, v8 lands and v9 is stored: the read models trail the fold.
         live = InMemoryPublisher()
         run_job(ReplayJob(account_id="bob", options=ReplayOptions(every_event=True)), store, live)
         project_all(live.published, projections)
@@ -378,8 +381,8 @@ def test_verify_reports_a_read_model_that_stays_behind_the_first_look(store):
         sleep=lambda _: live_credit(deps),
     )
 
-    # THEN the balances are reported: right at their version (v5), but never caught up
-    # with the v6 the first look saw
+    # THEN the balances are reported: right at their version (v6), but never caught up
+    # with the v7 the first look saw
     assert {(d.read_model, d.actual.version if d.actual else None) for d in found} >= {
-        (TOTAL_BALANCE, 5)
+        (TOTAL_BALANCE, 6)
     }

@@ -1,8 +1,11 @@
 """The one cattrs converter: every object to and from its JSON form.
 
 The JSON form is what is stored in DynamoDB, published on the bus and returned over
-HTTP: camelCase keys, money as a string with exactly two decimals, times as ISO 8601
-in UTC. Event type names come from `TYPE_NAMES`, never from Python class names.
+HTTP: camelCase keys, money as a string with exactly its currency's decimals, a
+currency as its ISO 4217 code, times as ISO 8601 in UTC, owners as a sorted list.
+Event type names come from `TYPE_NAMES`, never from Python class names. Every stored
+item passes through the upcaster (`domain.upcasting`) before it is read, so histories
+of every schema version read as the current one.
 
 The hooks of the domain's types are registered here (the domain knows no cattrs);
 an application type registers its own next to it (`application.envelope`,
@@ -11,6 +14,7 @@ an application type registers its own next to it (`application.envelope`,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,12 +22,15 @@ import attrs
 from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from banking.application.ports import Cursor, Generations
-from banking.domain.account import Account
+from banking.application.ports import Cursor, Generations, Leg, TransferPosting, TransferRecord
+from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
+from banking.domain.currency import Currency
 from banking.domain.errors import UnknownEvent
 from banking.domain.events import SCHEMA_VERSION, TYPE_NAMES, TYPES_BY_NAME, Event
 from banking.domain.money import Money
 from banking.domain.read_models import (
+    AccountSettings,
+    AccountSummary,
     Aggregate,
     CurrentMonthBalance,
     MonthlyStatement,
@@ -31,10 +38,21 @@ from banking.domain.read_models import (
     StateCarriedEvent,
     TotalBalance,
 )
+from banking.domain.upcasting import upcast
 
 converter = Converter()
 converter.register_unstructure_hook(Money, str)
-converter.register_structure_hook(Money, lambda value, _: Money.of(str(value)))
+converter.register_structure_hook(Money, lambda value, _: _money(value))
+converter.register_unstructure_hook(Currency, lambda currency: currency.code)
+converter.register_structure_hook(Currency, lambda value, _: Currency(str(value)))
+# Owners are a set; JSON and DynamoDB lists keep it readable (a DynamoDB string set
+# cannot be empty and reads back as a Python set, never as the JSON the bus carries).
+converter.register_unstructure_hook_func(
+    lambda kind: kind == frozenset[str], lambda owners: sorted(owners)
+)
+converter.register_unstructure_hook_func(
+    lambda kind: kind == Mapping[str, str], lambda metadata: dict(metadata)
+)
 converter.register_unstructure_hook(datetime, lambda moment: format_time(moment))
 converter.register_structure_hook(datetime, lambda value, _: parse_time(value))
 
@@ -55,10 +73,28 @@ def register_camel_case(cls: type[Any], **overrides: Any) -> None:
     converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
 
 
-for _cls in (*TYPE_NAMES, Aggregate, StateCarriedEvent):
+for _cls in (*TYPE_NAMES, Aggregate, AccountSettings, StateCarriedEvent):
     register_camel_case(_cls)
 
 register_camel_case(Cursor)
+
+# A transfer as the transfers table holds it and GET /transfers/{id} answers it.
+register_camel_case(
+    TransferPosting, from_account=override(rename="from"), to_account=override(rename="to")
+)
+register_camel_case(Leg)
+
+
+def _as_list(items: Any) -> list[Any]:
+    # DynamoDB's serializer and JSON know lists, not tuples.
+    return [converter.unstructure(item) for item in items]
+
+
+register_camel_case(
+    TransferRecord,
+    postings=override(unstruct_hook=_as_list),
+    legs=override(unstruct_hook=_as_list),
+)
 
 # A generation pointer in the projections table. Its switch time has always been
 # stored as `isoformat()` in UTC ("+00:00", not "Z"), so it stays that way.
@@ -74,6 +110,12 @@ register_camel_case(
 # the write condition guards (`lastKnownVersion`).
 for _read_model in (TotalBalance, CurrentMonthBalance, MonthlyStatement):
     register_camel_case(_read_model, version=override(rename="lastKnownVersion"))
+# In the owner's partition, whose key attribute is `accountId`: the account is `account`.
+register_camel_case(
+    AccountSummary,
+    account_id=override(rename="account"),
+    version=override(rename="lastKnownVersion"),
+)
 
 # The snapshot stored with each event: the account state after it, without what the
 # event itself says (its account, its version, its time).
@@ -104,20 +146,18 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     return {"type": TYPE_NAMES[type(event)], "schemaVersion": SCHEMA_VERSION, **body}
 
 
-def event_from_dict(data: dict[str, Any]) -> Event:
-    """Rebuild a stored event; an unknown type or schema version is an error, never
-    silently skipped."""
+def event_from_dict(data: Mapping[str, Any], legacy: LegacyTerms = LEGACY_TERMS) -> Event:
+    """Rebuild a stored event of any schema version (upcast first, on `legacy` terms);
+    an unknown type or schema version is an error, never silently skipped."""
+    data = upcast(data, legacy)
     type_name = data.get("type")
-    schema_version = data.get("schemaVersion")
     event_type = TYPES_BY_NAME.get(str(type_name))
     if event_type is None:
         raise UnknownEvent(f"unknown event type {type_name!r}")
-    if schema_version is None or int(schema_version) != SCHEMA_VERSION:
-        raise UnknownEvent(f"unknown schema version {schema_version!r} of {type_name}")
     fields = {_camel(field.name) for field in attrs.fields(event_type)}
     body = {key: value for key, value in data.items() if key in fields}
     body["version"] = int(body["version"])
-    event: Event = converter.structure(body, event_type)
+    event: Event = converter.structure(_in_currency(event_type, body), event_type)
     return event
 
 
@@ -127,10 +167,52 @@ def snapshot_of(state: Account) -> dict[str, Any]:
     return snapshot
 
 
-def account_from_snapshot(event: Event, snapshot: dict[str, Any]) -> Account:
+def account_from_snapshot(event: Event, snapshot: Mapping[str, Any]) -> Account:
+    """The account after `event` from the (upcast) snapshot stored with it."""
     fields = {**snapshot, "accountId": event.account_id, "version": event.version}
-    state = converter.structure(fields, Account)
+    state = converter.structure(_in_currency(Account, fields), Account)
     return attrs.evolve(state, last_recorded_at=event.recorded_at)
+
+
+def _money(value: Any) -> Money:
+    """An amount whose currency is not at hand: it was written with exactly its
+    currency's decimals (`str(Money)`), so those are its digits."""
+    if isinstance(value, Money):
+        return value
+    text = str(value)
+    _, _, fraction = text.partition(".")
+    return Money.of(text, len(fraction))
+
+
+def _in_currency(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with its amounts read in the digits of its own currency, when it names
+    one: "100" of yen is 100 units, and "1.5" of dinars may not pass for 1.500."""
+    code = data.get("currency")
+    if code is None:
+        return data
+    digits = Currency(str(code)).digits
+    return {
+        key: Money.of(str(value), digits)
+        if key in _money_fields(cls) and value is not None
+        else value
+        for key, value in data.items()
+    }
+
+
+def _money_fields(cls: type[Any]) -> frozenset[str]:
+    found = _MONEY_FIELDS.get(cls)
+    if found is None:
+        hints = attrs.resolve_types(cls)
+        found = frozenset(
+            _camel(field.name)
+            for field in attrs.fields(hints)
+            if field.type in (Money, Money | None)
+        )
+        _MONEY_FIELDS[cls] = found
+    return found
+
+
+_MONEY_FIELDS: dict[type[Any], frozenset[str]] = {}
 
 
 def read_model_to_item(model: ReadModel) -> dict[str, Any]:

@@ -23,31 +23,37 @@ from banking.application.ports import (
     Lag,
     Scanned,
     StoredEvent,
+    TransferRecord,
     VersionConflict,
 )
-from banking.domain.account import Account
+from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
 from banking.domain.events import Event
 from banking.domain.read_models import (
+    ACCOUNTS_BY_OWNER,
     MONTHLY_STATEMENT,
     READ_MODEL_NAMES,
+    AccountSummary,
     MonthlyStatement,
     ReadModel,
+    owner_partition,
     qualifier_of,
 )
 
 
 class InMemoryEventStore:
-    def __init__(self) -> None:
+    def __init__(self, legacy: LegacyTerms = LEGACY_TERMS) -> None:
         self._lock = threading.Lock()
+        self._legacy = legacy
         self._streams: dict[str, list[StoredEvent]] = defaultdict(list)
         self._keys: dict[tuple[str, str, str], IdempotencyRecord] = {}
+        self._transfers: dict[str, TransferRecord] = {}
         self.items_read = 0
 
     def load(self, account_id: str) -> Account:
         with self._lock:
             stream = self._streams.get(account_id)
             if not stream:
-                return Account(account_id)
+                return Account.unopened(account_id, self._legacy)
             self.items_read += 1
             return stream[-1].state
 
@@ -60,17 +66,40 @@ class InMemoryEventStore:
             return stream[version - 1]
 
     def append(self, stored: StoredEvent, idempotency: IdempotencyRecord | None = None) -> None:
-        event = stored.event
+        self.append_many([stored], idempotency=idempotency)
+
+    def append_many(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        transfer: TransferRecord | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> None:
         with self._lock:
-            stream = self._streams[event.account_id]
-            if event.version != len(stream) + 1:
-                raise VersionConflict(f"{event.account_id} is at version {len(stream)}")
+            next_versions: dict[str, int] = {}
+            for stored in stored_events:
+                event = stored.event
+                expected = next_versions.get(event.account_id)
+                if expected is None:
+                    expected = len(self._streams.get(event.account_id, [])) + 1
+                if event.version != expected:
+                    raise VersionConflict(f"{event.account_id} is at version {expected - 1}")
+                next_versions[event.account_id] = expected + 1
+            if transfer is not None and transfer.transfer_id in self._transfers:
+                raise VersionConflict(f"transfer {transfer.transfer_id} is stored already")
             if idempotency is not None:
                 key = (idempotency.account_id, idempotency.caller, idempotency.key)
                 if key in self._keys:
                     raise IdempotencyKeyTaken(idempotency.key)
                 self._keys[key] = idempotency
-            stream.append(stored)
+            if transfer is not None:
+                self._transfers[transfer.transfer_id] = transfer
+            for stored in stored_events:
+                self._streams[stored.event.account_id].append(stored)
+
+    def transfer(self, transfer_id: str) -> TransferRecord | None:
+        with self._lock:
+            return self._transfers.get(transfer_id)
 
     def events(self, account_id: str, *, after: int, limit: int) -> Sequence[Event]:
         with self._lock:
@@ -153,6 +182,20 @@ class InMemoryProjectionStore:
                 if owner == account_id and generation == wanted:
                     models.append(model)
             return models
+
+    def accounts_of(self, owner: str, *, after: str | None, limit: int) -> Sequence[AccountSummary]:
+        active = self.generations(ACCOUNTS_BY_OWNER).active
+        partition = owner_partition(owner)
+        with self._lock:
+            found = sorted(
+                (model.account_id, model)
+                for (key_partition, key), model in self._models.items()
+                if key_partition == partition
+                and isinstance(model, AccountSummary)
+                and parse_sort_key(key)[1] == active
+                and (after is None or model.account_id > after)
+            )
+        return [summary for _, summary in found[:limit]]
 
     def statement(self, account_id: str, month: str) -> MonthlyStatement | None:
         active = self.generations(MONTHLY_STATEMENT).active

@@ -11,9 +11,11 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from banking.domain.account import Account
+from banking.domain.currency import Currency
 from banking.domain.errors import DomainError
-from banking.domain.events import Event
-from banking.domain.read_models import MonthlyStatement, ReadModel
+from banking.domain.events import Event, PostingEvent, type_name
+from banking.domain.money import Money
+from banking.domain.read_models import AccountSummary, MonthlyStatement, ReadModel
 
 Clock = Callable[[], datetime]
 IdGenerator = Callable[[], str]
@@ -48,17 +50,60 @@ class WriteCanceled(Exception):
         self.reasons = list(reasons)
 
 
+# The scope of a transfer's idempotency keys: never an account id (those have no "#").
+TRANSFER_SCOPE = "#transfer"
+
+
 @frozen
 class IdempotencyRecord:
-    """What a stored idempotency key remembers: the request it answered and the answer.
-    A key is the caller's own (the token's subject): two callers that happen to pick
-    the same key on the same account are two requests."""
+    """What a stored idempotency key remembers: the request it answered and the answer
+    (the event stored, or the transfer). A key is the caller's own (the token's
+    subject) within its scope (an account id, or TRANSFER_SCOPE): two callers that
+    happen to pick the same key are two requests."""
 
     account_id: str
     caller: str
     key: str
     fingerprint: str
-    event: Event
+    event: Event | None = None
+    transfer_id: str | None = None
+
+
+@frozen
+class TransferPosting:
+    """One posting of a stored transfer, in its accounts' currency."""
+
+    from_account: str
+    to_account: str
+    amount: Money
+    currency: Currency
+
+
+@frozen
+class Leg:
+    """Where one leg of a transfer is stored: its account's version."""
+
+    account_id: str
+    version: int
+    event_id: str
+    type: str
+
+    @classmethod
+    def of(cls, event: PostingEvent) -> Leg:
+        return cls(event.account_id, event.version, event.event_id, type_name(event))
+
+
+@frozen
+class TransferRecord:
+    """The transfers table's item: what a transfer moved and where its legs are."""
+
+    transfer_id: str
+    recorded_at: datetime
+    postings: tuple[TransferPosting, ...]
+    legs: tuple[Leg, ...]
+    description: str | None = None
+    recorded_by: str | None = None
+    correlation_id: str | None = None
 
 
 @frozen
@@ -86,6 +131,22 @@ class EventStore(Protocol):
         """Store the event iff its version is free (else VersionConflict), together
         with the idempotency record iff its key is free (else IdempotencyKeyTaken);
         both or neither."""
+
+    def append_many(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        transfer: TransferRecord | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> None:
+        """Store every event iff each one's version is free (else VersionConflict),
+        with the transfer record iff its id is free (else VersionConflict: the caller
+        checks whether it is its own) and the idempotency record iff its key is free
+        (else IdempotencyKeyTaken): all or nothing. Events of one account are given
+        in version order."""
+
+    def transfer(self, transfer_id: str) -> TransferRecord | None:
+        """The stored transfer, or None."""
 
     def events(self, account_id: str, *, after: int, limit: int) -> Sequence[Event]:
         """Up to `limit` events with a version greater than `after`, in version order."""
@@ -138,6 +199,11 @@ class ProjectionStore(Protocol):
         stored one is still at version `replacing` (None: absent); returns whether it
         was written. Only for `verify --repair`: the one write that may go backwards,
         to undo a read model ahead of the events table (a forged event's)."""
+
+
+class AccountDirectory(Protocol):
+    def accounts_of(self, owner: str, *, after: str | None, limit: int) -> Sequence[AccountSummary]:
+        """Up to `limit` of the accounts `owner` owns with an id after `after`, by id."""
 
 
 class StatementReader(Protocol):

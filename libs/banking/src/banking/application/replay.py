@@ -182,9 +182,10 @@ class _Sender:
 
 
 def _closes_group(pending: StoredEvent, following: StoredEvent) -> bool:
-    return (
-        following.event.account_id != pending.event.account_id
-        or following.state.month != pending.state.month
+    # An account's events before its first posting (its opening, say) have no month:
+    # the next event of the account carries all they carry.
+    return following.event.account_id != pending.event.account_id or (
+        pending.state.month is not None and following.state.month != pending.state.month
     )
 
 

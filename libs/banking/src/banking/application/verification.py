@@ -164,7 +164,8 @@ def read_models_by_version(
         carried = StateCarriedEvent.of(event, state)
         for name in read_models:
             model = PROJECTIONS[name](carried)
-            models[(model.version, name, qualifier_of(model))] = model
+            if model is not None:
+                models[(model.version, name, qualifier_of(model))] = model
     return models
 
 

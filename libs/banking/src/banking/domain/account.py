@@ -99,6 +99,9 @@ class Account:
     status: AccountStatus = AccountStatus.OPEN
     owners: frozenset[str] = frozenset()
     metadata: Mapping[str, str] = field(factory=dict, converter=read_only)
+    # When it was opened (for a history from before accounts: its first posting);
+    # None in snapshots stored before this was kept.
+    opened_at: datetime | None = None
 
     @classmethod
     def unopened(cls, account_id: str, legacy: LegacyTerms = LEGACY_TERMS) -> Account:
@@ -388,7 +391,12 @@ def _posted(state: Account, event: PostingEvent, zone: ZoneInfo) -> Account:
         # A history from before accounts: its first posting opens it on the legacy
         # terms the state was created with, owned by the account id itself (which
         # is who could read it then).
-        state = replace(state, status=AccountStatus.OPEN, owners=frozenset({state.account_id}))
+        state = replace(
+            state,
+            status=AccountStatus.OPEN,
+            owners=frozenset({state.account_id}),
+            opened_at=event.recorded_at,
+        )
     if event.currency is not None and event.currency != state.currency:
         raise ValueError(f"{event.currency} posting on {state.currency} account {state.account_id}")
     zero = Money.zero(state.currency.digits)
@@ -421,6 +429,7 @@ def _opened(state: Account, event: AccountOpened, _: ZoneInfo) -> Account:
         status=AccountStatus.OPEN,
         owners=event.owners,
         metadata=event.metadata,
+        opened_at=event.recorded_at,
     )
 
 

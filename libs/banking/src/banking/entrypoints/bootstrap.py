@@ -53,13 +53,19 @@ def events_client() -> EventBridgeClient:
 
 
 def event_store(
-    settings: Settings, *, with_idempotency: bool = False, read_timeout_s: float | None = None
+    settings: Settings,
+    *,
+    with_idempotency: bool = False,
+    with_transfers: bool = False,
+    read_timeout_s: float | None = None,
 ) -> DynamoDBEventStore:
     return DynamoDBEventStore(
         dynamodb_client(read_timeout_s=read_timeout_s),
         settings.required("EVENTS_TABLE_NAME"),
         settings.required("IDEMPOTENCY_TABLE_NAME") if with_idempotency else None,
+        transfers_table=settings.required("TRANSFERS_TABLE_NAME") if with_transfers else None,
         clock=utc_now,
+        legacy=settings.legacy_terms,
     )
 
 
@@ -76,8 +82,8 @@ def command_dependencies(
 ) -> CommandDependencies:
     return CommandDependencies(
         on_conflict=on_conflict,
-        store=event_store(settings, with_idempotency=True),
+        store=event_store(settings, with_idempotency=True, with_transfers=True),
         clock=utc_now,
         new_id=new_event_id,
-        settings=CommandSettings(overdraft_limit=settings.overdraft_limit, zone=settings.zone),
+        settings=CommandSettings(zone=settings.zone),
     )

@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from attrs import frozen
 
+from banking.domain.account import LegacyTerms
+from banking.domain.currency import Currency
+from banking.domain.errors import InvalidCurrency
 from banking.domain.money import Money
 
 
@@ -37,6 +40,19 @@ class Settings:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise SettingsError(f"LEDGER_TIMEZONE {name!r} is not an IANA time zone") from error
+
+    @property
+    def legacy_terms(self) -> LegacyTerms:
+        """How accounts whose history predates accounts read (docs/events.md): the
+        deployment's currency (LEGACY_CURRENCY, default EUR) and overdraft limit
+        (OVERDRAFT_LIMIT) of that time."""
+        code = self.environment.get("LEGACY_CURRENCY") or "EUR"
+        try:
+            return LegacyTerms(Currency(code), self.overdraft_limit)
+        except (InvalidCurrency, ValueError) as error:
+            raise SettingsError(
+                f"LEGACY_CURRENCY {code!r} must be an ISO 4217 code with two decimals"
+            ) from error
 
     @property
     def overdraft_limit(self) -> Money:

@@ -10,6 +10,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from banking.application.ports import StoredEvent
+from banking.domain.account import LEGACY_TERMS, LegacyTerms
+from banking.domain.upcasting import upcast
 from banking.serialization import (
     account_from_snapshot,
     event_from_dict,
@@ -40,9 +42,11 @@ def event_item(stored: StoredEvent) -> dict[str, Any]:
     )
 
 
-def stored_event_from_item(data: dict[str, Any]) -> StoredEvent:
-    """A deserialized events-table item back to the stored event (raises UnknownEvent)."""
-    event = event_from_dict(data)
+def stored_event_from_item(data: dict[str, Any], legacy: LegacyTerms = LEGACY_TERMS) -> StoredEvent:
+    """A deserialized events-table item of any schema version back to the stored event,
+    its snapshot included (raises UnknownEvent)."""
+    data = upcast(data, legacy)
+    event = event_from_dict(data, legacy)
     return StoredEvent(
         event=event,
         state=account_from_snapshot(event, data["snapshot"]),

@@ -4,7 +4,9 @@ Events table: partition key `accountId`, sort key `version`; one item per event,
 its JSON form, plus `snapshot` (the account state after it) and `correlationId`.
 An append is a put conditional on the version being free. With an idempotency key,
 the event and the key are written in one transaction, so a crash between the two
-cannot leave an event without its key (or a key without its event).
+cannot leave an event without its key (or a key without its event). A transfer is one
+transaction too: a conditional put per leg, the transfer record (transfers table,
+partition key `transferId`) and the idempotency record, all or nothing.
 """
 
 from __future__ import annotations
@@ -34,17 +36,19 @@ from banking.application.ports import (
     Scanned,
     StoredEvent,
     StoreThrottled,
+    TransferRecord,
     Unreadable,
     VersionConflict,
     WriteCanceled,
 )
-from banking.domain.account import Account
+from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
 from banking.domain.errors import UnknownEvent
 from banking.domain.events import Event
-from banking.serialization import event_from_dict, event_to_dict
+from banking.serialization import converter, event_from_dict, event_to_dict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef
 
 
 class DynamoDBEventStore:
@@ -54,14 +58,18 @@ class DynamoDBEventStore:
         events_table: str,
         idempotency_table: str | None = None,
         *,
+        transfers_table: str | None = None,
         idempotency_ttl: timedelta = timedelta(days=7),
         clock: Callable[[], datetime] | None = None,
+        legacy: LegacyTerms = LEGACY_TERMS,
     ) -> None:
         self._client = client
         self._events = events_table
         self._idempotency = idempotency_table
+        self._transfers = transfers_table
         self._ttl = idempotency_ttl
         self._clock = clock
+        self._legacy = legacy
 
     def load(self, account_id: str) -> Account:
         # The newest item carries the state after it: one read, however long the history.
@@ -75,8 +83,8 @@ class DynamoDBEventStore:
         )
         items = response.get("Items", [])
         if not items:
-            return Account(account_id)
-        return stored_event_from_item(from_item(items[0])).state
+            return Account.unopened(account_id, self._legacy)
+        return stored_event_from_item(from_item(items[0]), self._legacy).state
 
     def get(self, account_id: str, version: int) -> StoredEvent:
         response = self._client.get_item(
@@ -86,14 +94,13 @@ class DynamoDBEventStore:
         )
         if "Item" not in response:
             raise EventNotFound(f"{account_id} has no version {version}")
-        return stored_event_from_item(from_item(response["Item"]))
+        return stored_event_from_item(from_item(response["Item"]), self._legacy)
 
     def append(self, stored: StoredEvent, idempotency: IdempotencyRecord | None = None) -> None:
-        item = event_item(stored)
         if idempotency is None:
-            self._put_event(item)
+            self._put_event(event_item(stored))
         else:
-            self._put_event_with_key(item, idempotency)
+            self.append_many([stored], idempotency=idempotency)
 
     def _put_event(self, item: dict[str, Any]) -> None:
         try:
@@ -109,47 +116,72 @@ class DynamoDBEventStore:
                 raise StoreThrottled(f"events table throttled: {error_code(error)}") from error
             raise
 
-    def _put_event_with_key(self, item: dict[str, Any], record: IdempotencyRecord) -> None:
-        if self._idempotency is None:
-            raise ValueError("this store has no idempotency table")
-        now = self._now()
-        key_item = to_item(
+    def append_many(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        transfer: TransferRecord | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> None:
+        puts: list[PutTypeDef] = [
             {
-                "idempotencyKey": _key(record.account_id, record.caller, record.key),
-                "accountId": record.account_id,
-                "fingerprint": record.fingerprint,
-                "event": event_to_dict(record.event),
-                "expiresAt": int((now + self._ttl).timestamp()),
+                "TableName": self._events,
+                "Item": event_item(stored),
+                "ConditionExpression": "attribute_not_exists(version)",
             }
-        )
+            for stored in stored_events
+        ]
+        if transfer is not None:
+            puts.append(
+                {
+                    "TableName": _required(self._transfers, "transfers"),
+                    "Item": to_item(converter.unstructure(transfer)),
+                    "ConditionExpression": "attribute_not_exists(transferId)",
+                }
+            )
+        if idempotency is not None:
+            puts.append(self._key_put(idempotency))
+        # The same token makes the SDK's retry of a transaction whose answer was lost a
+        # no-op instead of a conflict with itself.
+        token = transfer.transfer_id if transfer else stored_events[0].event.event_id
         try:
             self._client.transact_write_items(
-                # The same token makes the SDK's retry of a transaction whose answer
-                # was lost a no-op instead of a conflict with itself.
-                ClientRequestToken=record.event.event_id[:36],
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._events,
-                            "Item": item,
-                            "ConditionExpression": "attribute_not_exists(version)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._idempotency,
-                            "Item": key_item,
-                            # TTL deletion lags by up to days: an expired key is free.
-                            "ConditionExpression": (
-                                "attribute_not_exists(idempotencyKey) OR expiresAt < :now"
-                            ),
-                            "ExpressionAttributeValues": {":now": {"N": str(int(now.timestamp()))}},
-                        }
-                    },
-                ],
+                ClientRequestToken=token[:36], TransactItems=[{"Put": put} for put in puts]
             )
         except ClientError as error:
-            raise _transaction_error(error, item, record) from error
+            raise _transaction_error(
+                error, len(stored_events), transfer is not None, idempotency
+            ) from error
+
+    def _key_put(self, record: IdempotencyRecord) -> PutTypeDef:
+        now = self._now()
+        return {
+            "TableName": _required(self._idempotency, "idempotency"),
+            "Item": to_item(
+                {
+                    "idempotencyKey": _key(record.account_id, record.caller, record.key),
+                    "accountId": record.account_id,
+                    "fingerprint": record.fingerprint,
+                    "event": event_to_dict(record.event) if record.event else None,
+                    "transferId": record.transfer_id,
+                    "expiresAt": int((now + self._ttl).timestamp()),
+                }
+            ),
+            # TTL deletion lags by up to days: an expired key is free.
+            "ConditionExpression": "attribute_not_exists(idempotencyKey) OR expiresAt < :now",
+            "ExpressionAttributeValues": {":now": {"N": str(int(now.timestamp()))}},
+        }
+
+    def transfer(self, transfer_id: str) -> TransferRecord | None:
+        response = self._client.get_item(
+            TableName=_required(self._transfers, "transfers"),
+            Key={"transferId": {"S": transfer_id}},
+            ConsistentRead=True,
+        )
+        if "Item" not in response:
+            return None
+        record: TransferRecord = converter.structure(from_item(response["Item"]), TransferRecord)
+        return record
 
     def events(self, account_id: str, *, after: int, limit: int) -> Sequence[Event]:
         response = self._client.query(
@@ -160,7 +192,9 @@ class DynamoDBEventStore:
             Limit=limit,
             ConsistentRead=True,
         )
-        return [event_from_dict(from_item(item)) for item in response.get("Items", [])]
+        return [
+            event_from_dict(from_item(item), self._legacy) for item in response.get("Items", [])
+        ]
 
     def scan(
         self, *, segment: int = 0, total_segments: int = 1, after: Cursor | None = None
@@ -191,7 +225,7 @@ class DynamoDBEventStore:
                 **request, **({"ExclusiveStartKey": start} if start else {})
             )
             for raw in response.get("Items", []):
-                yield _scanned(from_item(raw))
+                yield _scanned(from_item(raw), self._legacy)
             start = response.get("LastEvaluatedKey")
             if not start:
                 return
@@ -216,7 +250,8 @@ class DynamoDBEventStore:
             caller=caller,
             key=key,
             fingerprint=str(data["fingerprint"]),
-            event=event_from_dict(data["event"]),
+            event=event_from_dict(data["event"], self._legacy) if "event" in data else None,
+            transfer_id=data.get("transferId"),
         )
 
     def _now(self) -> datetime:
@@ -224,36 +259,45 @@ class DynamoDBEventStore:
 
 
 def _transaction_error(
-    error: ClientError, item: dict[str, Any], record: IdempotencyRecord
+    error: ClientError, events: int, with_transfer: bool, record: IdempotencyRecord | None
 ) -> Exception:
-    """What a failed append-with-key means. Only a version conflict is retried (by
+    """What a failed transaction means. Only a version conflict is retried (by
     reloading and deciding again); a throttle is answered "try later"; anything else
     is a fault, reported with its reasons."""
     if throttled(error):
         return StoreThrottled(f"events table throttled: {error_code(error)}")
     if error_code(error) != "TransactionCanceledException":
         return error
-    # One reason per item, in order: the event, then the idempotency key.
+    # One reason per item, in order: the events, the transfer, the idempotency key.
     reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-    event_reason, key_reason = [*reasons, None, None][:2]
-    if key_reason == "ConditionalCheckFailed":
+    reasons += [None] * (events + with_transfer + (record is not None) - len(reasons))
+    if record is not None and reasons[-1] == "ConditionalCheckFailed":
         return IdempotencyKeyTaken(record.key)
-    # Another writer took the version, or a concurrent transaction touched the same
-    # items: either way, reload and decide again.
-    if event_reason == "ConditionalCheckFailed" or "TransactionConflict" in reasons:
-        return VersionConflict(str(item["version"]))
+    # Another writer took a version, or a concurrent transaction touched the same
+    # items: either way, reload and decide again. A transfer id already stored is the
+    # same transfer landed before (ids are fresh UUIDs): the caller recognises it.
+    if "ConditionalCheckFailed" in reasons[: events + with_transfer] or (
+        "TransactionConflict" in reasons
+    ):
+        return VersionConflict(f"the transaction of {events} event(s) was refused: {reasons}")
     if THROTTLING_REASONS.intersection(reasons):
         return StoreThrottled(f"the transaction was throttled: {reasons}")
     return WriteCanceled(reasons)
+
+
+def _required(table: str | None, what: str) -> str:
+    if table is None:
+        raise ValueError(f"this store has no {what} table")
+    return table
 
 
 def _cursor_key(cursor: Cursor) -> dict[str, Any]:
     return {"accountId": {"S": cursor.account_id}, "version": {"N": str(cursor.version)}}
 
 
-def _scanned(data: dict[str, Any]) -> Scanned:
+def _scanned(data: dict[str, Any], legacy: LegacyTerms) -> Scanned:
     try:
-        return stored_event_from_item(data)
+        return stored_event_from_item(data, legacy)
     except (UnknownEvent, KeyError, TypeError, ValueError) as error:
         return Unreadable(str(data.get("accountId")), whole(data.get("version", 0)), repr(error))
 

@@ -23,10 +23,13 @@ from banking.application.generations import (
 )
 from banking.application.ports import GenerationConflict, Generations, Lag
 from banking.domain.read_models import (
+    ACCOUNTS_BY_OWNER,
     MONTHLY_STATEMENT,
     READ_MODEL_NAMES,
+    AccountSummary,
     MonthlyStatement,
     ReadModel,
+    owner_partition,
     qualifier_of,
 )
 from banking.serialization import converter, read_model_from_item, read_model_to_item
@@ -148,6 +151,28 @@ class DynamoDBProjectionStore:
             _model(MONTHLY_STATEMENT, from_item(response["Item"])) if "Item" in response else None
         )
         return model if isinstance(model, MonthlyStatement) else None
+
+    def accounts_of(self, owner: str, *, after: str | None, limit: int) -> Sequence[AccountSummary]:
+        """Up to `limit` of the owner's accounts with an id after `after`, by id."""
+        prefix = sort_key(ACCOUNTS_BY_OWNER, self.generations(ACCOUNTS_BY_OWNER).active) + "#"
+        partition = owner_partition(owner)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "accountId = :o AND begins_with(readModel, :p)",
+            "ExpressionAttributeValues": {":o": {"S": partition}, ":p": {"S": prefix}},
+            "Limit": limit,
+        }
+        if after is not None:
+            request["ExclusiveStartKey"] = {
+                "accountId": {"S": partition},
+                "readModel": {"S": prefix + after},
+            }
+        items = self._client.query(**request).get("Items", [])
+        return [
+            summary
+            for raw in items
+            if isinstance(summary := _model(ACCOUNTS_BY_OWNER, from_item(raw)), AccountSummary)
+        ]
 
     def _query(self, account_id: str) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {

@@ -1,0 +1,156 @@
+"""Transfers: load every account involved, decide the legs, append them in one
+transaction with the transfer record and the idempotency record, and retry on a
+version conflict; a retried idempotency key never moves money twice.
+
+Concurrent transfers over the same accounts, in any direction, cannot deadlock: the
+store takes no locks, a transaction that meets another fails (a conflict) and is
+decided again from fresh state after a jittered backoff.
+"""
+
+from __future__ import annotations
+
+from banking.application.commands import (
+    CommandDependencies,
+    backoff,
+    canonical,
+    fingerprint,
+    replay_answer,
+)
+from banking.application.ports import (
+    TRANSFER_SCOPE,
+    EventStore,
+    IdempotencyKeyTaken,
+    IdempotencyRecord,
+    Leg,
+    StoredEvent,
+    TransferPosting,
+    TransferRecord,
+    VersionConflict,
+)
+from banking.domain.account import Account, evolve
+from banking.domain.currency import Currency
+from banking.domain.errors import ConcurrentModification, IdempotencyKeyReused
+from banking.domain.events import PostingEvent
+from banking.domain.transfer import Transfer, decide_transfer
+
+
+def transfer(
+    command: Transfer,
+    deps: CommandDependencies,
+    *,
+    idempotency_key: str,
+    caller: str,
+    correlation_id: str | None = None,
+) -> TransferRecord:
+    """Store the transfer, recorded by `caller`, at most once per caller and key."""
+    request = fingerprint_of(command)
+    for attempt in range(deps.settings.max_attempts):
+        previous = deps.store.idempotency_record(TRANSFER_SCOPE, caller, idempotency_key)
+        if previous is not None:
+            return _replay(deps.store, replay_answer(previous, request))
+        accounts = {account_id: deps.store.load(account_id) for account_id in command.account_ids}
+        legs = decide_transfer(
+            accounts, command, new_event_id=deps.new_id, now=deps.clock(), recorded_by=caller
+        )
+        record = _record(command, legs, caller, correlation_id)
+        claim = IdempotencyRecord(
+            TRANSFER_SCOPE, caller, idempotency_key, request, transfer_id=command.transfer_id
+        )
+        try:
+            deps.store.append_many(
+                stored_legs(accounts, legs, deps, correlation_id),
+                transfer=record,
+                idempotency=claim,
+            )
+        except IdempotencyKeyTaken:
+            continue  # the next pass finds the winner's record and answers with it
+        except VersionConflict:
+            # An attempt whose answer was lost may have landed: the transfer id is
+            # this request's own, so its record being there means it did.
+            landed = deps.store.transfer(command.transfer_id)
+            if landed is not None:
+                return landed
+            deps.on_conflict()
+            deps.sleep(backoff(attempt, deps.settings))
+            continue
+        return record
+    raise ConcurrentModification(
+        f"accounts {', '.join(command.account_ids)} changed concurrently "
+        f"{deps.settings.max_attempts} times; retry the request"
+    )
+
+
+def stored_legs(
+    accounts: dict[str, Account],
+    legs: list[PostingEvent],
+    deps: CommandDependencies,
+    correlation_id: str | None,
+) -> list[StoredEvent]:
+    """Each leg with its account's state after it (an account in several postings
+    folds its legs in turn)."""
+    states = dict(accounts)
+    stored = []
+    for leg in legs:
+        states[leg.account_id] = evolve(states[leg.account_id], leg, deps.settings.zone)
+        stored.append(StoredEvent(leg, states[leg.account_id], correlation_id))
+    return stored
+
+
+def fingerprint_of(command: Transfer) -> str:
+    """What makes two transfer requests the same request (the transfer id is new each
+    time, so it is not part of it)."""
+    return fingerprint(
+        {
+            "type": "transfer",
+            "postings": [
+                {
+                    "from": posting.from_account,
+                    "to": posting.to_account,
+                    "amount": canonical(posting.amount),
+                    "currency": canonical(posting.currency),
+                }
+                for posting in command.postings
+            ],
+            "description": command.description,
+        }
+    )
+
+
+def _record(
+    command: Transfer, legs: list[PostingEvent], caller: str, correlation_id: str | None
+) -> TransferRecord:
+    # Legs come in posting order, debit then credit: the debit leg of each posting
+    # carries its amount and currency in the account's digits.
+    debits = legs[::2]
+    return TransferRecord(
+        transfer_id=command.transfer_id,
+        recorded_at=legs[0].recorded_at,
+        postings=tuple(
+            TransferPosting(
+                posting.from_account,
+                posting.to_account,
+                debit.amount,
+                _currency_of(debit),
+            )
+            for posting, debit in zip(command.postings, debits, strict=True)
+        ),
+        legs=tuple(Leg.of(leg) for leg in legs),
+        description=command.description,
+        recorded_by=caller,
+        correlation_id=correlation_id,
+    )
+
+
+def _currency_of(leg: PostingEvent) -> Currency:
+    if leg.currency is None:
+        raise ValueError("a transfer's legs always name their currency")
+    return leg.currency
+
+
+def _replay(store: EventStore, previous: IdempotencyRecord) -> TransferRecord:
+    found = store.transfer(previous.transfer_id) if previous.transfer_id else None
+    if found is None:
+        raise IdempotencyKeyReused(
+            f"idempotency key {previous.key!r} was already used with a different request"
+        )
+    return found
