@@ -190,6 +190,8 @@ def stored_at_most_once(
             found.append(f"request {request.number} ({request.key}) stored {len(copies)} times")
         elif request.outcome == ACKNOWLEDGED and copies != [request.answered]:
             found.append(f"request {request.number} answered {request.answered}, stored {copies}")
+        elif copies and _content(request, events_by_description, transfers) != _sent(request):
+            found.append(f"request {request.number} is not stored as it was sent")
         elif request.outcome == REJECTED and copies:
             found.append(f"request {request.number} was refused ({request.code}) but stored")
     strangers = (set(events_by_description) | set(transfers_by_description)) - sent
@@ -197,6 +199,34 @@ def stored_at_most_once(
         f"stored, but never sent: {description!r}" for description in sorted(map(str, strangers))
     ]
     return found
+
+
+def _sent(request: Request) -> list[tuple[str, str, str]]:
+    """What a request asked for: (from, to, amount) per posting; a credit comes from
+    outside ("") and a debit goes there."""
+    if request.kind == TRANSFERS:
+        return request.postings
+    if request.kind == CREDITS:
+        return [("", request.account, request.amount)]
+    return [(request.account, "", request.amount)]
+
+
+def _content(
+    request: Request,
+    events_by_description: Mapping[str | None, list[PostingEvent]],
+    transfers: Mapping[str, TransferRecord],
+) -> list[tuple[str, str, str]]:
+    """What was stored for a request, in the shape of `_sent`."""
+    if request.kind == TRANSFERS:
+        (transfer_id,) = [
+            t for t, record in transfers.items() if record.description == request.description
+        ]
+        postings = transfers[transfer_id].postings
+        return [(p.from_account, p.to_account, str(p.amount)) for p in postings]
+    (event,) = events_by_description[request.description]
+    if isinstance(event, Credited):
+        return [("", event.account_id, str(event.amount))]
+    return [(event.account_id, "", str(event.amount))]
 
 
 def violations(

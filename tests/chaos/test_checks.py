@@ -212,3 +212,20 @@ def test_a_stored_posting_no_client_sent_is_found(recorded: Recorded) -> None:
     sent = [r for r in recorded.requests if r.kind != CREDITS]
 
     assert stored_at_most_once(sent, recorded.history(), recorded.transfers)
+
+
+def test_a_request_stored_with_another_amount_is_found(recorded: Recorded) -> None:
+    # GIVEN the first credit of a stored with a cent more than was sent
+    history = recorded.history()
+    index, credit = next((i, s) for i, s in enumerate(history["a"]) if s.event.version == 2)
+    assert isinstance(credit.event, Credited)
+    history["a"][index] = _tampered(credit, amount=credit.event.amount + Money.of("0.01"))
+
+    assert stored_at_most_once(recorded.requests, history, recorded.transfers)
+
+
+def test_a_transfer_stored_between_other_accounts_is_found(recorded: Recorded) -> None:
+    moved = next(r for r in recorded.requests if r.kind == TRANSFERS and r.answered)
+    moved.postings = [(target, source, amount) for source, target, amount in moved.postings]
+
+    assert stored_at_most_once(recorded.requests, recorded.history(), recorded.transfers)
