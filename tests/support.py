@@ -51,6 +51,14 @@ def open_accounts(
     return store
 
 
+def open_on_moto(aws, *account_ids, **terms):
+    """Open the accounts in the `aws` fixture's events table (see `open_accounts`)."""
+    from banking.adapters.dynamodb import DynamoDBEventStore
+
+    store = DynamoDBEventStore(aws["dynamodb"], aws["tables"]["events"])
+    return open_accounts(store, *account_ids, **terms)
+
+
 def fixture_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
     return event

@@ -1,26 +1,71 @@
-"""HTTP commands: record a credit or a debit on an account."""
+"""HTTP commands: open, freeze, unfreeze and close accounts, change their overdraft
+limit, record credits and debits, and transfer between accounts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.commands import record
-from banking.entrypoints.auth import Access, authorized_account, principal_of
-from banking.entrypoints.bootstrap import command_dependencies
+from banking.application.transfers import transfer
+from banking.domain.account import AccountCommand, CloseAccount, FreezeAccount, UnfreezeAccount
+from banking.domain.events import Event
+from banking.domain.identifiers import validate_account_id
+from banking.entrypoints.auth import (
+    MANAGE_ACCOUNTS,
+    WRITE_TRANSACTIONS,
+    Access,
+    authorized,
+    authorized_account,
+    principal_of,
+)
+from banking.entrypoints.bootstrap import command_dependencies, new_event_id, utc_now
 from banking.entrypoints.http import json_response, parse_json_body, register_error_handlers
 from banking.entrypoints.observability import count, logger, metrics, tracer
-from banking.entrypoints.requests import correlation_id, idempotency_key, transaction_command
-from banking.entrypoints.responses import event_body
+from banking.entrypoints.requests import (
+    correlation_id,
+    idempotency_key,
+    limit_command,
+    no_fields,
+    open_command,
+    optional_idempotency_key,
+    transaction_command,
+    transfer_command,
+)
+from banking.entrypoints.responses import (
+    account_body,
+    event_body,
+    state_balance,
+    transfer_body,
+)
 from banking.entrypoints.settings import Settings
 
 app = APIGatewayHttpResolver()
-register_error_handlers(app, on_error=lambda error: count("CommandRejected", code=error.code))
 dependencies = command_dependencies(
     Settings.from_env(), on_conflict=lambda: count("VersionConflictRetried")
 )
+register_error_handlers(
+    app,
+    on_error=lambda error: count("CommandRejected", code=error.code),
+    owners_of=lambda account_id: dependencies.store.load(account_id).owners,
+)
+
+# The account commands whose path says everything, by the path's last segment.
+_STATUS_COMMANDS: dict[str, type[FreezeAccount | UnfreezeAccount | CloseAccount]] = {
+    "freeze": FreezeAccount,
+    "unfreeze": UnfreezeAccount,
+    "close": CloseAccount,
+}
+
+
+@app.post("/accounts")
+def open_account() -> Response[str]:
+    authorized(app.current_event.raw_event, MANAGE_ACCOUNTS)
+    command = open_command(parse_json_body(app))
+    return _manage(command, status=201)
 
 
 @app.post("/accounts/<account_id>/credits")
@@ -33,12 +78,78 @@ def debit(account_id: str) -> Response[str]:
     return _record("debit", account_id)
 
 
+@app.post("/accounts/<account_id>/overdraft-limit")
+def change_overdraft_limit(account_id: str) -> Response[str]:
+    authorized(app.current_event.raw_event, MANAGE_ACCOUNTS)
+    account_id = validate_account_id(account_id)
+    # The limit is read in the account's currency's digits.
+    currency = dependencies.store.load(account_id).currency
+    return _manage(limit_command(account_id, parse_json_body(app), currency))
+
+
+def _status_route(
+    command_type: type[FreezeAccount | UnfreezeAccount | CloseAccount],
+) -> Callable[[str], Response[str]]:
+    def change_status(account_id: str) -> Response[str]:
+        authorized(app.current_event.raw_event, MANAGE_ACCOUNTS)
+        account_id = validate_account_id(account_id)
+        if app.current_event.body:
+            no_fields(parse_json_body(app))
+        return _manage(command_type(account_id))
+
+    return change_status
+
+
+for _action, _command_type in _STATUS_COMMANDS.items():
+    app.post(f"/accounts/<account_id>/{_action}")(_status_route(_command_type))
+
+
+@app.post("/transfers")
+def post_transfer() -> Response[str]:
+    principal = authorized(app.current_event.raw_event, WRITE_TRANSACTIONS)
+    key = idempotency_key(app.current_event.headers)
+    command = transfer_command(new_event_id(), parse_json_body(app))
+    stored = transfer(
+        command,
+        dependencies,
+        idempotency_key=key,
+        caller=principal.subject,
+        correlation_id=logger.get_correlation_id(),
+    )
+    logger.info(
+        "transferred",
+        extra={
+            "transferId": stored.transfer_id,
+            "legs": len(stored.legs),
+            "principal": principal.subject,
+        },
+    )
+    count("CommandAccepted", type="transfer")
+    return json_response(201, transfer_body(stored))
+
+
+def _manage(command: AccountCommand, *, status: int = 200) -> Response[str]:
+    principal = principal_of(app.current_event.raw_event).subject
+    event = _store(command, principal, optional_idempotency_key(app.current_event.headers))
+    # The account as of the event (settings and balances of that version).
+    state = dependencies.store.get(event.account_id, event.version).state
+    count("CommandAccepted", type=type(command).__name__)
+    balances = state_balance(state, utc_now(), dependencies.settings.zone)
+    return json_response(status, account_body(state, balances))
+
+
 def _record(kind: str, account_id: str) -> Response[str]:
     # Who may write is settled before the body is even parsed.
     account_id = authorized_account(app.current_event.raw_event, account_id, Access.WRITE)
     principal = principal_of(app.current_event.raw_event).subject
     key = idempotency_key(app.current_event.headers)
     command = transaction_command(kind, account_id, parse_json_body(app))
+    event = _store(command, principal, key)
+    count("CommandAccepted", type=kind)
+    return json_response(201, event_body(event))
+
+
+def _store(command: Any, principal: str, key: str | None) -> Event:
     event = record(
         command,
         dependencies,
@@ -49,10 +160,9 @@ def _record(kind: str, account_id: str) -> Response[str]:
     # The audit trail: who recorded what where (never the amount or the description).
     logger.info(
         "recorded",
-        extra={"accountId": account_id, "version": event.version, "principal": principal},
+        extra={"accountId": event.account_id, "version": event.version, "principal": principal},
     )
-    count("CommandAccepted", type=kind)
-    return json_response(201, event_body(event))
+    return event
 
 
 @logger.inject_lambda_context(log_event=False)

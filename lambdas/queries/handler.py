@@ -1,4 +1,5 @@
-"""HTTP queries: balances from the read models, history from the events table.
+"""HTTP queries: an account's settings (events table) and balances (read models), its
+history, statements, "my accounts", and transfers.
 
 Also the API's `$default` route, so an unknown route answers in the API's error format.
 """
@@ -11,54 +12,118 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from banking.application.queries import balance, history, statement
+from banking.application.queries import accounts_of, balance, history, statement, transfer
+from banking.domain.account import Account
 from banking.domain.errors import InvalidRequest
-from banking.entrypoints.auth import Access, authorized_account
+from banking.domain.identifiers import validate_account_id
+from banking.entrypoints.auth import (
+    READ_ANY_ACCOUNT,
+    Access,
+    Forbidden,
+    principal_of,
+    readable,
+)
 from banking.entrypoints.bootstrap import event_store, projection_store, utc_now
 from banking.entrypoints.http import json_response, register_error_handlers
 from banking.entrypoints.observability import logger, metrics, tracer
-from banking.entrypoints.responses import balance_body, history_body, statement_body
+from banking.entrypoints.responses import (
+    account_body,
+    account_page_body,
+    balance_body,
+    history_body,
+    statement_body,
+    transfer_body,
+)
 from banking.entrypoints.settings import Settings
 
 app = APIGatewayHttpResolver()
-register_error_handlers(app)
 settings = Settings.from_env()
-events = event_store(settings)
+events = event_store(settings, with_transfers=True)
 projections = projection_store(settings)
+register_error_handlers(app, owners_of=lambda account_id: events.load(account_id).owners)
 
 DEFAULT_PAGE, MAX_PAGE = 50, 100
-_QUERY_PARAMETERS = {"after", "limit"}
+_MAX_CURSOR = 64
+
+
+@app.get("/accounts/<account_id>")
+def get_account(account_id: str) -> Response[str]:
+    account = _readable(account_id)
+    current = balance(account, projections, clock=utc_now, zone=settings.zone)
+    return json_response(200, account_body(account, current))
+
+
+@app.get("/accounts")
+def list_accounts() -> Response[str]:
+    principal = principal_of(app.current_event.raw_event)
+    parameters = _parameters({"owner", "limit", "after"})
+    owner = parameters.get("owner")
+    if not owner:
+        raise InvalidRequest("query parameter 'owner' is required: 'me' or a subject")
+    owner = principal.subject if owner == "me" else owner
+    if owner != principal.subject and READ_ANY_ACCOUNT not in principal.scopes:
+        raise Forbidden(f"listing another subject's accounts needs the scope {READ_ANY_ACCOUNT}")
+    after = parameters.get("after")
+    if after is not None and not 1 <= len(after) <= _MAX_CURSOR:
+        raise InvalidRequest("query parameter 'after' is not a cursor this API gave")
+    limit = _integer(parameters, "limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
+    page = accounts_of(owner, projections, after=after, limit=limit)
+    return json_response(200, account_page_body(page))
 
 
 @app.get("/accounts/<account_id>/balance")
 def get_balance(account_id: str) -> Response[str]:
-    account_id = _readable(account_id)
-    current = balance(account_id, projections, clock=utc_now, zone=settings.zone)
-    return json_response(200, balance_body(current))
+    account = _readable(account_id)
+    current = balance(account, projections, clock=utc_now, zone=settings.zone)
+    return json_response(200, balance_body(current, account.currency.code))
 
 
 @app.get("/accounts/<account_id>/statements/<month>")
 def get_statement(account_id: str, month: str) -> Response[str]:
-    account_id = _readable(account_id)
-    found = statement(account_id, month, projections, events)
-    return json_response(200, statement_body(account_id, found))
+    account = _readable(account_id)
+    found = statement(account.account_id, month, projections, events)
+    return json_response(200, statement_body(account.account_id, found, account.currency.code))
 
 
 @app.get("/accounts/<account_id>/events")
 def get_events(account_id: str) -> Response[str]:
-    account_id = _readable(account_id)
-    parameters = app.current_event.query_string_parameters or {}
-    unknown = sorted(set(parameters) - _QUERY_PARAMETERS)
-    if unknown:
-        raise InvalidRequest(f"unknown query parameter(s) {', '.join(map(repr, unknown))}")
+    account = _readable(account_id)
+    parameters = _parameters({"after", "limit"})
     after = _integer(parameters, "after", default=0, low=0, high=2**53)
     limit = _integer(parameters, "limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
-    page = history(account_id, events, after=after, limit=limit)
-    return json_response(200, history_body(page))
+    page = history(account.account_id, events, after=after, limit=limit)
+    return json_response(200, history_body(page, account.currency.code))
 
 
-def _readable(account_id: str) -> str:
-    return authorized_account(app.current_event.raw_event, account_id, Access.READ)
+@app.get("/transfers/<transfer_id>")
+def get_transfer(transfer_id: str) -> Response[str]:
+    principal = principal_of(app.current_event.raw_event)
+    found = transfer(transfer_id, events)
+    accounts = sorted({leg.account_id for leg in found.legs})
+    if not any(
+        principal.may(Access.READ, account_id, events.load(account_id).owners)
+        for account_id in accounts
+    ):
+        raise Forbidden(
+            f"reading a transfer needs ownership of one of its accounts or {READ_ANY_ACCOUNT}"
+        )
+    return json_response(200, transfer_body(found))
+
+
+def _readable(account_id: str) -> Account:
+    """The account (one read of the events table), once the caller may read it."""
+    principal_of(app.current_event.raw_event)  # 401 before anything is judged
+    account = events.load(validate_account_id(account_id))
+    readable(app.current_event.raw_event, account)
+    return account
+
+
+def _parameters(known: set[str]) -> dict[str, str]:
+    parameters = app.current_event.query_string_parameters or {}
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise InvalidRequest(f"unknown query parameter(s) {', '.join(map(repr, unknown))}")
+    return dict(parameters)
 
 
 def _integer(parameters: dict[str, str], name: str, *, default: int, low: int, high: int) -> int:

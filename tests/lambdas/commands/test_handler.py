@@ -14,6 +14,7 @@ from tests.support import (
     CREDIT_ROUTE,
     WRITE_SCOPE,
     http_event,
+    open_on_moto,
     post,
     stored_versions,
     token_claims,
@@ -21,8 +22,10 @@ from tests.support import (
 
 
 @pytest.fixture
-def commands(load_handler, monkeypatch):
+def commands(load_handler, monkeypatch, aws):
+    """The commands function, with the accounts alice and bob opened (version 1)."""
     monkeypatch.setenv("OVERDRAFT_LIMIT", "0.00")
+    open_on_moto(aws, "alice", "bob")
     return load_handler("commands")
 
 
@@ -33,12 +36,14 @@ def test_a_credit_is_stored_and_answered_with_its_version(commands, context, aws
     assert status == 201
     assert body["accountId"] == "alice"
     assert body["type"] == "CreditEvent"
-    assert body["version"] == 1
+    assert body["version"] == 2
     assert body["amount"] == "12.30"
+    assert body["currency"] == "EUR"
+    assert body["recordedBy"] == "alice"
     assert body["description"] == "pay"
     assert body["recordedAt"].endswith("Z")
     assert body["eventId"]
-    assert stored_versions(aws, "alice") == [1]
+    assert stored_versions(aws, "alice") == [1, 2]
 
 
 def test_a_json_number_amount_is_exact(commands, context):
@@ -51,14 +56,17 @@ def test_a_debit_beyond_the_balance_is_refused_and_stores_nothing(commands, cont
     status, body = post(commands, context, "debits", "alice", {"amount": "10.01"})
     assert status == 422
     assert body["error"]["code"] == "insufficient_funds"
-    assert stored_versions(aws, "alice") == [1]
+    assert stored_versions(aws, "alice") == [1, 2]
 
 
-def test_the_overdraft_limit_is_a_deployment_setting(load_handler, context, monkeypatch):
-    monkeypatch.setenv("OVERDRAFT_LIMIT", "50.00")
+def test_the_overdraft_limit_is_the_accounts_own(load_handler, context, aws):
+    # GIVEN an account opened with an overdraft limit of 50.00
+    open_on_moto(aws, "carol", overdraft_limit="50.00")
     commands = load_handler("commands")
-    assert post(commands, context, "debits", "alice", {"amount": "50.00"})[0] == 201
-    assert post(commands, context, "debits", "alice", {"amount": "0.01"})[0] == 422
+    # WHEN debited down to that limit, then a cent beyond
+    # THEN the first is stored and the second refused
+    assert post(commands, context, "debits", "carol", {"amount": "50.00"})[0] == 201
+    assert post(commands, context, "debits", "carol", {"amount": "0.01"})[0] == 422
 
 
 def test_a_retried_idempotency_key_answers_the_first_response(commands, context, aws):
@@ -67,11 +75,11 @@ def test_a_retried_idempotency_key_answers_the_first_response(commands, context,
     again = post(commands, context, "credits", "alice", {"amount": "5.00"}, headers)
     assert first[0] == again[0] == 201
     assert first[1] == again[1]
-    assert stored_versions(aws, "alice") == [1]
+    assert stored_versions(aws, "alice") == [1, 2]
     reused = post(commands, context, "credits", "alice", {"amount": "6.00"}, headers)
     assert reused[0] == 409
     assert reused[1]["error"]["code"] == "idempotency_key_reused"
-    assert stored_versions(aws, "alice") == [1]
+    assert stored_versions(aws, "alice") == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -96,7 +104,7 @@ def test_bad_requests_get_a_clear_4xx_and_store_nothing(commands, context, aws, 
     assert answer[0] == status
     assert answer[1]["error"]["code"] == code
     assert answer[1]["error"]["message"]
-    assert stored_versions(aws, "alice") == []
+    assert stored_versions(aws, "alice") == [1]
 
 
 def test_non_utf8_bodies_are_invalid_json(commands, context, aws):
@@ -112,7 +120,7 @@ def test_non_utf8_bodies_are_invalid_json(commands, context, aws):
     response = commands.lambda_handler(event, context)
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["error"]["code"] == "invalid_json"
-    assert stored_versions(aws, "alice") == []
+    assert stored_versions(aws, "alice") == [1]
 
 
 @pytest.mark.parametrize("account", ["al ice", "a" * 65, "..", "аlice"])
@@ -126,7 +134,7 @@ def test_an_invalid_idempotency_key_is_refused(commands, context, aws):
         commands, context, "credits", "alice", {"amount": "1.00"}, {"idempotency-key": "x" * 129}
     )
     assert (status, body["error"]["code"]) == (400, "invalid_request")
-    assert stored_versions(aws, "alice") == []
+    assert stored_versions(aws, "alice") == [1]
 
 
 def test_twenty_concurrent_debits_on_dynamodb(commands, context, aws, atomic_dynamodb):
@@ -147,7 +155,7 @@ def test_twenty_concurrent_debits_on_dynamodb(commands, context, aws, atomic_dyn
     assert {body["error"]["code"] for status, body in answers if status == 422} == {
         "insufficient_funds"
     }
-    assert sorted(stored_versions(aws, "alice")) == list(range(1, 12))
+    assert sorted(stored_versions(aws, "alice")) == list(range(1, 13))
 
 
 def test_concurrent_duplicates_with_one_key_store_one_event(
@@ -166,7 +174,7 @@ def test_concurrent_duplicates_with_one_key_store_one_event(
 
     assert {status for status, _ in answers} == {201}
     assert len({body["eventId"] for _, body in answers}) == 1
-    assert stored_versions(aws, "alice") == [1]
+    assert stored_versions(aws, "alice") == [1, 2]
 
 
 def test_logs_are_json_with_the_requests_correlation_id(commands, context):
@@ -211,14 +219,14 @@ def test_a_credit_without_an_idempotency_key_is_refused_and_stores_nothing(comma
     # THEN it is refused with its own code, before anything is stored
     assert (status, body["error"]["code"]) == (400, "idempotency_key_required")
     assert "Idempotency-Key" in body["error"]["message"]
-    assert stored_versions(aws, "alice") == []
+    assert stored_versions(aws, "alice") == [1]
 
 
 def test_a_debit_without_an_idempotency_key_is_refused_and_stores_nothing(commands, context, aws):
     post(commands, context, "credits", "alice", {"amount": "5.00"})
     status, body = post(commands, context, "debits", "alice", {"amount": "1.00"}, keyed=False)
     assert (status, body["error"]["code"]) == (400, "idempotency_key_required")
-    assert stored_versions(aws, "alice") == [1]
+    assert stored_versions(aws, "alice") == [1, 2]
 
 
 def test_two_callers_reusing_one_key_and_body_each_store_their_payment(commands, context, aws):
@@ -234,7 +242,7 @@ def test_two_callers_reusing_one_key_and_body_each_store_their_payment(commands,
     assert (first[0], second[0], again[0]) == (201, 201, 201)
     assert first[1]["eventId"] != second[1]["eventId"]
     assert again[1] == first[1]
-    assert stored_versions(aws, "alice") == [1, 2]
+    assert stored_versions(aws, "alice") == [1, 2, 3]
 
 
 def test_a_refused_debit_shows_its_figures_to_a_caller_who_may_read_the_account(commands, context):
@@ -244,7 +252,14 @@ def test_a_refused_debit_shows_its_figures_to_a_caller_who_may_read_the_account(
     status, body = post(commands, context, "debits", "alice", {"amount": "10.01"})
     # THEN the figures come as details, the message is generic
     assert status == 422
-    assert body["error"]["details"] == {"balance": "10.00", "overdraftLimit": "0.00"}
+    assert body["error"]["details"] == {
+        "accountId": "alice",
+        "currency": "EUR",
+        "balance": "10.00",
+        "availableBalance": "10.00",
+        "overdraftLimit": "0.00",
+        "debit": "10.01",
+    }
     assert "10.00" not in body["error"]["message"]
 
 
@@ -256,7 +271,7 @@ def test_descriptions_with_invisible_or_direction_changing_characters_are_refuse
         commands, context, "credits", "alice", {"amount": "1.00", "description": f"pay{char}x"}
     )
     assert (status, body["error"]["code"]) == (400, "invalid_request")
-    assert stored_versions(aws, "alice") == []
+    assert stored_versions(aws, "alice") == [1]
 
 
 def test_every_answer_forbids_caching(commands, context):
@@ -283,7 +298,7 @@ def test_a_corrupt_stored_event_is_a_500_logged_and_counted_never_a_400(
     post(commands, context, "credits", "alice", {"amount": "1.00"})
     aws["dynamodb"].update_item(
         TableName=aws["tables"]["events"],
-        Key={"accountId": {"S": "alice"}, "version": {"N": "1"}},
+        Key={"accountId": {"S": "alice"}, "version": {"N": "2"}},
         UpdateExpression="SET #t = :t",
         ExpressionAttributeNames={"#t": "type"},
         ExpressionAttributeValues={":t": {"S": "ForgedEvent"}},
@@ -302,7 +317,7 @@ def test_a_corrupt_stored_event_is_a_500_logged_and_counted_never_a_400(
     ]
     assert [line["message"] for line in errors] == ["stored event unreadable"]
     assert "StoredEventUnreadable" in capsys.readouterr().out
-    assert stored_versions(aws, "alice") == [1]
+    assert stored_versions(aws, "alice") == [1, 2]
 
 
 def test_a_throttled_command_is_answered_503_with_retry_after_and_stores_nothing(
@@ -325,7 +340,7 @@ def test_a_throttled_command_is_answered_503_with_retry_after_and_stores_nothing
     assert json.loads(response["body"])["error"]["code"] == "service_unavailable"
     assert response["headers"]["Retry-After"] == "1"
     assert len(attempts) == 5  # the SDK's tries, once
-    assert stored_versions(aws, "alice") == []
+    assert stored_versions(aws, "alice") == [1]
 
 
 @pytest.mark.parametrize("reason", ["ThrottlingError", "ProvisionedThroughputExceeded"])
@@ -346,7 +361,7 @@ def test_a_transaction_canceled_by_a_throttle_is_a_503_not_a_conflict(
     # THEN it is answered "try later" at once, not retried until concurrent_modification
     assert (status, body["error"]["code"]) == (503, "service_unavailable")
     assert len(attempts) == 1
-    assert stored_versions(aws, "alice") == []
+    assert stored_versions(aws, "alice") == [1]
 
 
 def test_a_transaction_canceled_for_another_reason_fails_with_that_reason(
@@ -365,7 +380,7 @@ def test_a_transaction_canceled_for_another_reason_fails_with_that_reason(
     with pytest.raises(WriteCanceled, match="ValidationError"):
         post(commands, context, "credits", "alice", {"amount": "10.00"}, {"Idempotency-Key": "k"})
     assert len(attempts) == 1
-    assert stored_versions(aws, "alice") == []
+    assert stored_versions(aws, "alice") == [1]
 
 
 def test_a_transaction_conflict_is_retried_like_a_version_conflict(
@@ -384,6 +399,6 @@ def test_a_transaction_conflict_is_retried_like_a_version_conflict(
         commands, context, "credits", "alice", {"amount": "10.00"}, {"Idempotency-Key": "k"}
     )
     # THEN the command decided again and stored its event once
-    assert (status, body["version"]) == (201, 1)
+    assert (status, body["version"]) == (201, 2)
     assert len(attempts) == 1
-    assert stored_versions(aws, "alice") == [1]
+    assert stored_versions(aws, "alice") == [1, 2]

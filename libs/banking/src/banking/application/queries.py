@@ -1,4 +1,5 @@
-"""The read side: balances from the read models, history from the events table."""
+"""The read side: balances and "my accounts" from the read models; an account's
+settings, its history and transfers from the events and transfers tables."""
 
 from __future__ import annotations
 
@@ -8,12 +9,25 @@ from zoneinfo import ZoneInfo
 
 from attrs import frozen
 
-from banking.application.ports import Clock, EventStore, ProjectionStore, StatementReader
-from banking.domain.account import month_of
-from banking.domain.errors import AccountNotFound, InvalidRequest, StatementNotFound
+from banking.application.ports import (
+    AccountDirectory,
+    Clock,
+    EventStore,
+    ProjectionStore,
+    StatementReader,
+    TransferRecord,
+)
+from banking.domain.account import Account, month_of
+from banking.domain.errors import (
+    AccountNotFound,
+    InvalidRequest,
+    StatementNotFound,
+    TransferNotFound,
+)
 from banking.domain.events import Event
 from banking.domain.money import Money
 from banking.domain.read_models import (
+    AccountSummary,
     Balance,
     CurrentMonthBalance,
     MonthlyStatement,
@@ -22,25 +36,50 @@ from banking.domain.read_models import (
 
 
 def balance(
-    account_id: str, projections: ProjectionStore, *, clock: Clock, zone: ZoneInfo
+    account: Account, projections: ProjectionStore, *, clock: Clock, zone: ZoneInfo
 ) -> Balance:
-    models = projections.load(account_id)
+    """The balances of an opened account as its read models have them; zero at version
+    0 until they have caught up with its first event (never "not found": it exists)."""
+    models = projections.load(account.account_id)
     total = next((m for m in models if isinstance(m, TotalBalance)), None)
     month = next((m for m in models if isinstance(m, CurrentMonthBalance)), None)
-    if total is None or month is None:
-        raise AccountNotFound(f"account {account_id} has no events")
     this_month = month_of(clock(), zone)
+    zero = Money.zero(account.currency.digits)
+    if total is None or month is None:
+        return Balance(account.account_id, zero, zero, this_month, 0)
     # The read model holds the month of the account's last event; a month with no
     # event yet has a balance of zero.
-    month_amount = month.amount if month.month == this_month else Money(0)
+    month_amount = month.amount if month.month == this_month else zero
     return Balance(
-        account_id=account_id,
+        account_id=account.account_id,
         total_balance=total.amount,
         current_month_balance=month_amount,
         month=this_month,
         # The version both read models reflect, so a client never over-estimates.
         version=min(total.version, month.version),
     )
+
+
+@frozen
+class AccountPage:
+    accounts: Sequence[AccountSummary]
+    next_after: str | None
+
+
+def accounts_of(
+    owner: str, directory: AccountDirectory, *, after: str | None, limit: int
+) -> AccountPage:
+    # One more than the page tells whether another page follows.
+    found = list(directory.accounts_of(owner, after=after, limit=limit + 1))
+    page, more = found[:limit], len(found) > limit
+    return AccountPage(page, page[-1].account_id if more else None)
+
+
+def transfer(transfer_id: str, store: EventStore) -> TransferRecord:
+    found = store.transfer(transfer_id)
+    if found is None:
+        raise TransferNotFound(f"transfer {transfer_id[:64]!r} does not exist")
+    return found
 
 
 @frozen

@@ -114,6 +114,10 @@ class StatementNotFound(DomainError):
     code = "statement_not_found"
 
 
+class TransferNotFound(DomainError):
+    code = "transfer_not_found"
+
+
 class UnknownEvent(DomainError):
     """A stored event whose type or schema version this code does not know: a corrupt
     store or a deployment behind its data, never the caller's fault (a 500 over HTTP)."""

@@ -6,26 +6,30 @@ The authorizer has verified the token and hands its claims over in
 an array claim arrives as ``"[a b c]"``. A request without them reached the function
 through a route that has no authorizer, a misconfiguration: it is refused, never served.
 
-- Reading an account (balance, events, statements) needs a token that owns it (its
-  ``sub`` is the account id, or the id is in its ``ledger:accounts`` claim), or the
-  back-office scope ``ledger/accounts.read``.
-- Recording credits and debits needs the scope ``ledger/transactions.write``.
+- Reading an account (settings, balance, events, statements) needs a token whose
+  ``sub`` is one of the account's owners, or whose ``ledger:accounts`` claim names
+  the account, or the back-office scope ``ledger/accounts.read``. (An account from
+  before accounts is owned by its own id: who could read it then still can.)
+- Recording credits, debits and transfers needs the scope ``ledger/transactions.write``;
+  opening, freezing, unfreezing, closing and changing a limit ``ledger/accounts.manage``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from enum import Enum
 from typing import Any
 
 import attrs
 
-from banking.domain.errors import DomainError
+from banking.domain.account import Account
+from banking.domain.errors import AccountNotFound, DomainError
 from banking.domain.identifiers import validate_account_id
 
 ACCOUNTS_CLAIM = "ledger:accounts"
 READ_ANY_ACCOUNT = "ledger/accounts.read"
 WRITE_TRANSACTIONS = "ledger/transactions.write"
+MANAGE_ACCOUNTS = "ledger/accounts.manage"
 
 
 class Unauthenticated(DomainError):
@@ -43,7 +47,7 @@ class Access(Enum):
 
 @attrs.frozen
 class Principal:
-    """The verified caller: its subject, the accounts it owns and its scopes."""
+    """The verified caller: its subject, the accounts its token names and its scopes."""
 
     subject: str
     accounts: frozenset[str]
@@ -52,18 +56,19 @@ class Principal:
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Principal:
         subject = str(claims.get("sub") or "")
-        owned = {subject, *_words(claims.get(ACCOUNTS_CLAIM))} - {""}
+        owned = set(_words(claims.get(ACCOUNTS_CLAIM))) - {""}
         # Cognito and most issuers put scopes in "scope"; some (Okta, Azure) in "scp".
         scopes = {*_words(claims.get("scope")), *_words(claims.get("scp"))}
         return cls(subject=subject, accounts=frozenset(owned), scopes=frozenset(scopes))
 
-    def owns(self, account_id: str) -> bool:
-        return account_id in self.accounts
+    def owns(self, account_id: str, owners: Collection[str] = ()) -> bool:
+        return self.subject in owners or account_id in self.accounts
 
-    def may(self, access: Access, account_id: str) -> bool:
+    def may(self, access: Access, account_id: str, owners: Collection[str] = ()) -> bool:
+        """Whether the caller may `access` the account, whose `owners` are given."""
         if access is Access.WRITE:
             return WRITE_TRANSACTIONS in self.scopes
-        return self.owns(account_id) or READ_ANY_ACCOUNT in self.scopes
+        return self.owns(account_id, owners) or READ_ANY_ACCOUNT in self.scopes
 
 
 def _words(value: Any) -> list[str]:
@@ -87,6 +92,28 @@ def principal_of(event: Mapping[str, Any]) -> Principal:
     if not isinstance(claims, Mapping) or not claims.get("sub"):
         raise Unauthenticated("the request carries no verified token")
     return Principal.from_claims(claims)
+
+
+def authorized(event: Mapping[str, Any], scope: str) -> Principal:
+    """The caller, once known (401) and holding `scope` (403)."""
+    principal = principal_of(event)
+    if scope not in principal.scopes:
+        raise Forbidden(f"this request needs the scope {scope}")
+    return principal
+
+
+def readable(event: Mapping[str, Any], state: Account) -> Principal:
+    """The caller, once known (401) and allowed to read the account (403). An account
+    that was never opened is 404 only to who may read any account: the others learn
+    nothing of which ids exist."""
+    principal = principal_of(event)
+    if state.opened and principal.may(Access.READ, state.account_id, state.owners):
+        return principal
+    if not state.opened and READ_ANY_ACCOUNT in principal.scopes:
+        raise AccountNotFound(f"account {state.account_id} does not exist")
+    raise Forbidden(
+        f"reading account {state.account_id} needs ownership of it or the scope {READ_ANY_ACCOUNT}"
+    )
 
 
 def authorized_account(event: Mapping[str, Any], account_id: str, access: Access) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -21,13 +21,21 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from banking.application.ports import StoreThrottled
 from banking.domain.errors import (
+    AccountClosed,
+    AccountExists,
+    AccountFrozen,
+    AccountNotEmpty,
     AccountNotFound,
+    AccountNotFrozen,
     ConcurrentModification,
+    CurrencyMismatch,
     DomainError,
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidRequest,
+    OverdraftLimitTooLow,
     StatementNotFound,
+    TransferNotFound,
     UnknownEvent,
 )
 from banking.entrypoints.auth import Access, Forbidden, Unauthenticated, principal_of
@@ -36,12 +44,21 @@ from banking.entrypoints.observability import count, logger
 MAX_BODY_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 32
 
+# Any other domain error is the request's fault: 400.
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     InsufficientFunds: 422,
+    AccountFrozen: 422,
+    AccountNotFrozen: 422,
+    AccountClosed: 422,
+    AccountNotEmpty: 422,
+    CurrencyMismatch: 422,
+    OverdraftLimitTooLow: 422,
     IdempotencyKeyReused: 409,
     ConcurrentModification: 409,
+    AccountExists: 409,
     AccountNotFound: 404,
     StatementNotFound: 404,
+    TransferNotFound: 404,
     StoreThrottled: 503,
     # A stored event this code cannot read is the store's fault, never the caller's.
     UnknownEvent: 500,
@@ -100,15 +117,20 @@ def json_response(status: int, body: dict[str, Any]) -> Response[str]:
 
 
 def register_error_handlers(
-    app: APIGatewayHttpResolver, on_error: Callable[[DomainError], None] | None = None
+    app: APIGatewayHttpResolver,
+    on_error: Callable[[DomainError], None] | None = None,
+    owners_of: Callable[[str], Collection[str]] = lambda _: (),
 ) -> None:
+    """`owners_of(account_id)`: who owns an account, to tell whether the caller may
+    see the figures an error's details hold (read only when there are some)."""
+
     @app.exception_handler(DomainError)  # type: ignore[misc]  # powertools leaves it untyped
     def _domain_error(error: DomainError) -> Response[str]:
         if isinstance(error, UnknownEvent):
             return _unreadable_event(error)
         if on_error is not None:
             on_error(error)
-        details = error.details if _may_read_account(app) else None
+        details = error.details if error.details and _may_read(app, error, owners_of) else None
         return error_response(
             STATUS_BY_ERROR.get(type(error), 400),
             error.code,
@@ -134,15 +156,23 @@ def _unreadable_event(error: UnknownEvent) -> Response[str]:
     )
 
 
-def _may_read_account(app: APIGatewayHttpResolver) -> bool:
-    """Whether the caller may read the account of the request's path: only then does
-    an error show figures of it."""
-    account_id = (app.current_event.path_parameters or {}).get("accountId")
+def _may_read(
+    app: APIGatewayHttpResolver, error: DomainError, owners_of: Callable[[str], Collection[str]]
+) -> bool:
+    """Whether the caller may read the account the error is about (named in its details,
+    or else the request's path): only then does an error show figures of it."""
+    account_id = error.details.get("accountId") or (
+        (app.current_event.path_parameters or {}).get("accountId")
+    )
     try:
         principal = principal_of(app.current_event.raw_event)
     except Unauthenticated:
         return False
-    return account_id is not None and principal.may(Access.READ, account_id)
+    if account_id is None:
+        return False
+    return principal.may(Access.READ, account_id) or principal.may(
+        Access.READ, account_id, owners_of(account_id)
+    )
 
 
 def _method(app: APIGatewayHttpResolver) -> str:

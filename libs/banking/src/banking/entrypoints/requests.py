@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from typing import Any
 
-from banking.domain.account import Command, RecordCredit, RecordDebit
+from banking.domain.account import (
+    ChangeOverdraftLimit,
+    Command,
+    OpenAccount,
+    RecordCredit,
+    RecordDebit,
+)
+from banking.domain.currency import MAX_DIGITS, Currency, parse_currency
 from banking.domain.errors import IdempotencyKeyRequired, InvalidRequest
-from banking.domain.money import parse_transaction_amount
+from banking.domain.identifiers import validate_account_id
+from banking.domain.money import parse_overdraft_limit, parse_transaction_amount
+from banking.domain.text import validate_metadata, validate_owners
+from banking.domain.transfer import MAX_POSTINGS, Posting, Transfer
 
 MAX_DESCRIPTION = 140
 _FIELDS = {"amount", "description"}
@@ -21,15 +32,83 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Cf", "Co", "Cn", "Zl", "Zp"})
 
 
 def transaction_command(kind: str, account_id: str, body: dict[str, Any]) -> Command:
-    unknown = sorted(set(body) - _FIELDS)
-    if unknown:
-        raise InvalidRequest(f"unknown field(s) {', '.join(map(repr, unknown))}")
-    if "amount" not in body:
-        raise InvalidRequest("field 'amount' is required")
-    amount = parse_transaction_amount(body["amount"])
+    _only(body, _FIELDS, required={"amount"})
+    # Any currency's digits here: the account's currency decides, exactly.
+    amount = parse_transaction_amount(body["amount"], MAX_DIGITS)
     description = _description(body.get("description"))
     command_type = RecordCredit if kind == "credit" else RecordDebit
     return command_type(account_id=account_id, amount=amount, description=description)
+
+
+_OPEN_FIELDS = {"accountId", "currency", "overdraftLimit", "owners", "metadata"}
+
+
+def open_command(body: dict[str, Any]) -> OpenAccount:
+    _only(body, _OPEN_FIELDS, required={"accountId", "currency", "owners"})
+    if not isinstance(body["accountId"], str):
+        raise InvalidRequest("field 'accountId' must be a string")
+    currency = parse_currency(body["currency"])
+    return OpenAccount(
+        account_id=validate_account_id(body["accountId"]),
+        currency=currency,
+        owners=validate_owners(body["owners"]),
+        overdraft_limit=parse_overdraft_limit(body.get("overdraftLimit", "0"), currency),
+        metadata=validate_metadata(body.get("metadata", {})),
+    )
+
+
+def limit_command(
+    account_id: str, body: dict[str, Any], currency: Currency
+) -> ChangeOverdraftLimit:
+    _only(body, {"overdraftLimit"}, required={"overdraftLimit"})
+    return ChangeOverdraftLimit(account_id, parse_overdraft_limit(body["overdraftLimit"], currency))
+
+
+def no_fields(body: dict[str, Any]) -> None:
+    """A request whose path says it all: no body, or an empty object."""
+    _only(body, set())
+
+
+_TRANSFER_FIELDS = {"from", "to", "amount", "description"}
+_POSTINGS_FIELDS = {"postings", "description"}
+_POSTING_FIELDS = {"from", "to", "amount"}
+
+
+def transfer_command(transfer_id: str, body: dict[str, Any]) -> Transfer:
+    """`{"from", "to", "amount"}` or `{"postings": [...]}`, with a description either way."""
+    if "postings" in body:
+        _only(body, _POSTINGS_FIELDS, required={"postings"})
+        raw = body["postings"]
+        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_POSTINGS:
+            raise InvalidRequest(f"field 'postings' must be a list of 1 to {MAX_POSTINGS} postings")
+        postings = [_posting(item) for item in raw]
+    else:
+        _only(body, _TRANSFER_FIELDS, required={"from", "to", "amount"})
+        postings = [_posting({k: v for k, v in body.items() if k != "description"})]
+    return Transfer(transfer_id, postings, _description(body.get("description")))
+
+
+def _posting(raw: Any) -> Posting:
+    if not isinstance(raw, dict):
+        raise InvalidRequest('each posting must be an object {"from", "to", "amount"}')
+    _only(raw, _POSTING_FIELDS, required=_POSTING_FIELDS)
+    for side in ("from", "to"):
+        if not isinstance(raw[side], str):
+            raise InvalidRequest(f"field {side!r} must be an account id")
+    return Posting(
+        validate_account_id(raw["from"]),
+        validate_account_id(raw["to"]),
+        parse_transaction_amount(raw["amount"], MAX_DIGITS),
+    )
+
+
+def _only(body: dict[str, Any], allowed: set[str], *, required: Collection[str] = ()) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidRequest(f"unknown field(s) {', '.join(map(repr, unknown))}")
+    for name in sorted(required):
+        if name not in body:
+            raise InvalidRequest(f"field {name!r} is required")
 
 
 def _description(value: Any) -> str | None:
@@ -57,6 +136,11 @@ def idempotency_key(headers: dict[str, str]) -> str:
     if not _PRINTABLE_ASCII.match(value):
         raise InvalidRequest("header Idempotency-Key must be 1 to 128 printable ASCII characters")
     return value
+
+
+def optional_idempotency_key(headers: dict[str, str]) -> str | None:
+    """The Idempotency-Key of a request that moves no money: optional, but checked."""
+    return idempotency_key(headers) if "idempotency-key" in headers else None
 
 
 def correlation_id(headers: dict[str, str], request_id: str) -> str:
