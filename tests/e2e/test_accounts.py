@@ -367,7 +367,7 @@ def test_another_subjects_accounts_are_listed_only_with_the_read_scope(
     assert [a["accountId"] for a in listed] == [account]
 
 
-@pytest.mark.parametrize("query", [{"owner": "me", "limit": 0}, {"owner": "me", "limit": 101}])
+@pytest.mark.parametrize("query", [{}, {"owner": "me", "limit": 0}, {"owner": "me", "limit": 101}])
 def test_bad_account_listings_are_refused(api: Api, query: dict[str, Any]) -> None:
     response = api.get("/accounts", **query)
 
