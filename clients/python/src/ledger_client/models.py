@@ -25,25 +25,28 @@ class Write(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A stored credit or debit: what a write answers and what the history lists."""
+    """A stored event: what a write answers and what the history lists. A credit or a
+    debit has an amount; an account's own events (``AccountOpened``, ``AccountFrozen``...)
+    have none."""
 
     account_id: str
     event_id: str
     type: str
     version: int
-    amount: Decimal
+    amount: Decimal | None
     description: str | None
     recorded_at: datetime
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Event:
         description = data.get("description")
+        amount = data.get("amount")
         return cls(
             account_id=_string(data["accountId"]),
             event_id=_string(data["eventId"]),
             type=_string(data["type"]),
             version=_integer(data["version"]),
-            amount=decimal(data["amount"]),
+            amount=None if amount is None else decimal(amount),
             description=None if description is None else _string(description),
             recorded_at=datetime.fromisoformat(_string(data["recordedAt"])),
         )
