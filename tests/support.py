@@ -134,6 +134,9 @@ def stored_versions(aws, account):
 
 
 def credit(commands, context, account, amount, kind="credits"):
+    """Post a credit (or debit) to the account, opening it first if nobody did."""
+    if not commands.dependencies.store.load(account).opened:
+        open_accounts(commands.dependencies.store, account)
     event = http_event(
         "POST",
         f"/accounts/{account}/{kind}",

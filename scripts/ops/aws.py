@@ -19,6 +19,8 @@ import boto3
 from attrs import frozen
 from botocore.config import Config
 
+from banking.domain.account import LegacyTerms
+from banking.entrypoints.settings import Settings
 from scripts.local.aws import FAKE_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +81,12 @@ class Ledger:
     @property
     def projections_table(self) -> str:
         return f"{self.prefix}-projections"
+
+    @property
+    def legacy_terms(self) -> LegacyTerms:
+        """How accounts from before accounts read: the deployment's LEGACY_CURRENCY and
+        OVERDRAFT_LIMIT, as set in the operator's environment (default EUR, 0.00)."""
+        return Settings.from_env().legacy_terms
 
     def client(self, service: str) -> Any:
         config = Config(retries={"mode": "standard", "max_attempts": 5})

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(1.0)
     print(f"{name}: generation {generation} has caught up with generation {active}")
     if args.verify:
-        store = DynamoDBEventStore(dynamodb, ledger.events_table)
+        store = DynamoDBEventStore(dynamodb, ledger.events_table, legacy=ledger.legacy_terms)
         accounts = list(account_ids(dynamodb, ledger.events_table))
         found = verify_accounts(
             accounts,

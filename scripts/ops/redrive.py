@@ -16,8 +16,8 @@ No parked copy goes back on the bus as it was: a dead-letter queue is only as
 trustworthy as whoever could send to it, and a forged state-carried event would land
 in the read models (and, being ahead, hold them there). A parked message only says
 which stored event to re-send: an `EventStored` envelope gets a fresh envelope, as for
-a stream batch, and a `CreditEvent`/`DebitEvent` is rebuilt from the events table as
-the dispatcher (source `ledger.dispatcher`) or the replay (source `ledger.replay`,
+a stream batch, and a state-carried event (any of the seven types) is rebuilt from the
+events table as the dispatcher (source `ledger.dispatcher`) or the replay (source `ledger.replay`,
 keeping its `readModels`) builds it. One that names no stored event, or another type
 or source, stays parked.
 
@@ -140,7 +140,9 @@ class Redriver:
         self._ledger = ledger
         self._sqs = ledger.client("sqs")
         self._dynamodb = ledger.client("dynamodb")
-        self._store = DynamoDBEventStore(self._dynamodb, ledger.events_table)
+        self._store = DynamoDBEventStore(
+            self._dynamodb, ledger.events_table, legacy=ledger.legacy_terms
+        )
         self._streams = ledger.client("dynamodbstreams")
         self._bus = EventBridgePublisher(ledger.client("events"), ledger.prefix)
         self._out = out

@@ -131,7 +131,7 @@ def function_runner(ledger: Ledger) -> Runner:
 
 def in_process_runner(ledger: Ledger) -> Runner:
     dynamodb, events = ledger.client("dynamodb"), ledger.client("events")
-    store = DynamoDBEventStore(dynamodb, ledger.events_table)
+    store = DynamoDBEventStore(dynamodb, ledger.events_table, legacy=ledger.legacy_terms)
     bus = EventBridgePublisher(events, ledger.prefix)
 
     def run_here(job: ReplayJob) -> ReplayResult:

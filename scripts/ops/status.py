@@ -16,7 +16,12 @@ from typing import Any
 from attrs import frozen
 
 from banking.adapters.dynamodb import DynamoDBProjectionStore
-from banking.domain.read_models import READ_MODEL_NAMES
+from banking.domain.read_models import (
+    BALANCE_READ_MODELS,
+    MONTHLY_STATEMENT,
+    PROJECTIONS,
+    READ_MODEL_NAMES,
+)
 from banking.serialization import parse_time
 from scripts.ops.aws import Ledger, dead_letter_queue_urls
 
@@ -29,7 +34,9 @@ class AccountStatus:
 
     @property
     def behind(self) -> int:
-        projected = min(self.read_models.get(name, 0) for name in READ_MODEL_NAMES.values())
+        # An account's own read models; it has a statement only once it had a posting.
+        names = [*BALANCE_READ_MODELS, *({MONTHLY_STATEMENT} & set(self.read_models))]
+        projected = min(self.read_models.get(name, 0) for name in names)
         return self.head - projected
 
 
@@ -87,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_accounts(accounts: list[AccountStatus], limit: int = 50) -> None:
-    names = list(READ_MODEL_NAMES.values())
+    names = list(PROJECTIONS)
     print(f"  {'account':<24} {'head':>7} " + " ".join(f"{n:>30}" for n in names) + "  behind")
     lagging = sorted(accounts, key=lambda a: -a.behind)
     for account in lagging[:limit]:

@@ -5,6 +5,10 @@ whose read models are missing or behind, through the same path as `ledger replay
 overwrites with the fold's every read model at or ahead of the fold's version with
 another value (a forged event's; the version guard would refuse any replay of it).
 A read model of an account or month that has no event at all is only reported.
+
+Verifying the whole ledger also checks conservation (application.conservation): per
+currency, the transfers' debit legs equal their credit legs, each transfer's legs pair
+off, and no account stands below its overdraft limit.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore
+from banking.application.conservation import Conservation, conservation
 from banking.application.replay import ReplayJob, ReplayOptions
 from banking.application.verification import Difference, overwrite, verify_account
 from banking.domain.read_models import PROJECTIONS, ReadModel
@@ -48,13 +53,18 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     ledger = Ledger.from_args(args)
     dynamodb = ledger.client("dynamodb")
-    store = DynamoDBEventStore(dynamodb, ledger.events_table)
+    store = DynamoDBEventStore(dynamodb, ledger.events_table, legacy=ledger.legacy_terms)
     projections = DynamoDBProjectionStore(dynamodb, ledger.projections_table)
     accounts = [args.account] if args.account else list(account_ids(dynamodb, ledger.events_table))
     found = verify_accounts(accounts, store, projections.load, ZoneInfo(args.timezone))
     report(found, len(accounts))
+    conserved = True
+    if not args.account:
+        checked = conservation(store.scan())
+        report_conservation(checked)
+        conserved = checked.holds
     if not found or not args.repair:
-        return 1 if found else 0
+        return 1 if found or not conserved else 0
     zone = ZoneInfo(args.timezone)
     overwritten = overwrite(found, store, projections, zone)
     print(f"overwrote {len(overwritten)} read model(s) at or ahead of the fold's version")
@@ -71,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         sorted({d.account_id for d in found}), store, projections.load, ZoneInfo(args.timezone)
     )
     report(remaining, len({d.account_id for d in found}), after_repair=True)
-    return 1 if remaining else 0
+    return 1 if remaining or not conserved else 0
 
 
 def verify_accounts(
@@ -104,6 +114,22 @@ def report(found: Sequence[Difference], accounts: int, *, after_repair: bool = F
     print(
         f"{when}{accounts} account(s) verified, {differing} with differences, "
         f"{len(found)} read model(s) differ"
+    )
+
+
+def report_conservation(checked: Conservation) -> None:
+    for code in sorted(checked.debits):
+        debits, credits = checked.debits[code], checked.credits[code]
+        verdict = "conserved" if debits == credits else "NOT CONSERVED"
+        print(f"transfers in {code}: debit legs {debits}, credit legs {credits}: {verdict}")
+    for transfer_id in checked.unbalanced[:50]:
+        print(f"  transfer {transfer_id}: its legs do not pair off")
+    for account_id in checked.overdrawn[:50]:
+        print(f"  account {account_id}: below its overdraft limit")
+    print(
+        f"conservation {'holds' if checked.holds else 'BROKEN'}: "
+        f"{len(checked.unbalanced)} unbalanced transfer(s), "
+        f"{len(checked.overdrawn)} account(s) below their limit"
     )
 
 

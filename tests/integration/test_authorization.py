@@ -16,6 +16,7 @@ from tests.support import (
     READ_ANY_SCOPE,
     WRITE_SCOPE,
     http_event,
+    open_on_moto,
     post,
     stored_versions,
     token_claims,
@@ -28,7 +29,9 @@ STATEMENT = "GET /accounts/{accountId}/statements/{month}"
 
 
 @pytest.fixture
-def handlers(load_handler):
+def handlers(load_handler, aws):
+    """Both HTTP functions, with alice's account opened (owned by alice, version 1)."""
+    open_on_moto(aws, "alice")
     return {"POST": load_handler("commands"), "GET": load_handler("queries")}
 
 
@@ -65,7 +68,7 @@ def test_a_request_that_skipped_the_authorizer_is_refused_and_stores_nothing(
 
     # THEN the function itself refuses it, and nothing is stored
     assert (status, body["error"]["code"]) == (401, "unauthorized")
-    assert stored_versions(aws, "alice") == []
+    assert stored_versions(aws, "alice") == [1]
 
 
 @pytest.mark.parametrize("route", [BALANCE, EVENTS, STATEMENT])
@@ -109,7 +112,7 @@ def test_the_owner_without_the_write_scope_cannot_record_and_nothing_is_stored(
 
     # THEN it is forbidden and nothing is stored
     assert (status, body["error"]["code"]) == (403, "forbidden")
-    assert stored_versions(aws, "alice") == []
+    assert stored_versions(aws, "alice") == [1]
 
 
 def test_a_back_office_token_with_the_write_scope_records_on_any_account(handlers, context, aws):
@@ -117,8 +120,8 @@ def test_a_back_office_token_with_the_write_scope_records_on_any_account(handler
 
     status, body = call(handlers, context, CREDIT, "alice", claims=claims)
 
-    assert (status, body["version"]) == (201, 1)
-    assert stored_versions(aws, "alice") == [1]
+    assert (status, body["version"]) == (201, 2)
+    assert stored_versions(aws, "alice") == [1, 2]
 
 
 def test_a_forbidden_command_is_refused_before_its_body_is_read(handlers, context, aws):
@@ -136,7 +139,7 @@ def test_a_forbidden_command_is_refused_before_its_body_is_read(handlers, contex
 
     # THEN the answer is about authorization, not about the body
     assert response["statusCode"] == 403
-    assert stored_versions(aws, "alice") == []
+    assert stored_versions(aws, "alice") == [1]
 
 
 def test_a_refused_debit_tells_a_write_only_caller_no_figures(handlers, context):
@@ -162,4 +165,31 @@ def test_a_refused_debit_shows_its_figures_to_a_writer_that_may_also_read_any_ac
         handlers["POST"], context, "debits", "alice", {"amount": "10.01"}, claims=both
     )
     assert status == 422
-    assert body["error"]["details"] == {"balance": "10.00", "overdraftLimit": "0.00"}
+    assert body["error"]["details"]["balance"] == "10.00"
+    assert body["error"]["details"]["overdraftLimit"] == "0.00"
+
+
+def test_every_owner_reads_a_joint_account_and_its_namesake_does_not(handlers, context, aws):
+    # GIVEN an account "joint" owned by alice and bob
+    open_on_moto(aws, "joint", owners={"alice", "bob"})
+    # WHEN each owner and a token whose subject is the account id read it
+    readers = [
+        call(handlers, context, BALANCE, "joint", claims=token_claims(s)) for s in ("alice", "bob")
+    ]
+    namesake = call(handlers, context, BALANCE, "joint", claims=token_claims("joint"))
+    # THEN the owners may, and the rule "the subject is the account id" is gone
+    assert [status for status, _ in readers] == [200, 200]
+    assert (namesake[0], namesake[1]["error"]["code"]) == (403, "forbidden")
+
+
+def test_a_refused_debit_shows_its_figures_to_an_owner_who_may_write(handlers, context, aws):
+    # GIVEN bob's account owned by a back-office subject that may also write
+    open_on_moto(aws, "bob-shop", owners={"shop-svc"})
+    writer = token_claims("shop-svc", WRITE_SCOPE)
+    # WHEN its debit beyond the balance is refused
+    status, body = post(
+        handlers["POST"], context, "debits", "bob-shop", {"amount": "0.01"}, claims=writer
+    )
+    # THEN as an owner it is shown the figures
+    assert status == 422
+    assert body["error"]["details"]["balance"] == "0.00"

@@ -23,7 +23,8 @@ from banking.application.ports import (
     VersionConflict,
     WriteCanceled,
 )
-from banking.domain.account import Account, evolve
+from banking.domain.account import Account, LegacyTerms, evolve
+from banking.domain.currency import Currency
 from banking.domain.events import Credited
 from banking.domain.money import Money
 from banking.entrypoints.bootstrap import dynamodb_client
@@ -121,12 +122,14 @@ FIXTURE = (
 )
 
 
-def test_the_recorded_events_table_item_reads_back_and_is_written_byte_for_byte_the_same():
-    # GIVEN an events-table item as the store has always written it
+def test_a_recorded_schema_1_item_reads_as_a_legacy_account_and_writes_as_schema_2():
+    # GIVEN an events-table item as the store wrote it before accounts (schema 1)
     image = json.loads(FIXTURE.read_text())["Records"][0]["dynamodb"]["NewImage"]
-    # WHEN it is read
-    stored = stored_event_from_item(from_item(image))
-    # THEN it is the event and the state after it, and writing it again gives the same item
+    # WHEN it is read on a deployment whose legacy terms are USD with a 50.00 limit
+    legacy = LegacyTerms(Currency("USD"), Money(5000))
+    stored = stored_event_from_item(from_item(image), legacy)
+    # THEN it is the credit and the state after it: an account opened at that credit on
+    # the legacy terms, owned by its own id
     assert stored.state == Account(
         "alice",
         version=1,
@@ -136,5 +139,14 @@ def test_the_recorded_events_table_item_reads_back_and_is_written_byte_for_byte_
         month_debits=Money(0),
         month_event_count=1,
         last_recorded_at=datetime(2026, 11, 26, 7, tzinfo=UTC),
+        currency=Currency("USD"),
+        overdraft_limit=Money(5000),
+        owners=frozenset({"alice"}),
     )
-    assert json.dumps(event_item(stored), sort_keys=True) == json.dumps(image, sort_keys=True)
+    assert isinstance(stored.event, Credited)
+    assert stored.event.currency == Currency("USD")
+    # AND written again it is a schema 2 item that reads back the same, on any terms
+    item = event_item(stored)
+    assert item["schemaVersion"] == {"N": "2"}
+    assert item["snapshot"]["M"]["owners"] == {"L": [{"S": "alice"}]}
+    assert stored_event_from_item(from_item(item)) == stored

@@ -10,6 +10,12 @@ The guarantees, numbered as the tests below check them:
     segments share the accounts out whole; a scan resumes after a cursor.
  7. An account's scan yields its events in version order, resuming after a cursor.
  8. An idempotency key is its caller's: the same key of another caller is another key.
+ 9. A transfer's legs, its record and its idempotency key are stored all together, and
+    the record reads back.
+10. A taken version of any leg is a VersionConflict, and nothing of the transfer is
+    stored (both legs or neither).
+11. A taken idempotency key (IdempotencyKeyTaken) or transfer id (VersionConflict)
+    stores nothing either.
 """
 
 from __future__ import annotations
@@ -22,14 +28,19 @@ import pytest
 from banking.adapters.dynamodb import DynamoDBEventStore
 from banking.adapters.memory import InMemoryEventStore
 from banking.application.ports import (
+    TRANSFER_SCOPE,
     Cursor,
     EventNotFound,
     IdempotencyKeyTaken,
     IdempotencyRecord,
+    Leg,
     StoredEvent,
+    TransferPosting,
+    TransferRecord,
     VersionConflict,
 )
 from banking.domain.account import Account, evolve
+from banking.domain.currency import Currency
 from banking.domain.events import Credited, Debited
 from banking.domain.money import Money
 
@@ -42,7 +53,10 @@ def store(request):
         return InMemoryEventStore()
     aws = request.getfixturevalue("aws")
     return DynamoDBEventStore(
-        aws["dynamodb"], aws["tables"]["events"], aws["tables"]["idempotency"]
+        aws["dynamodb"],
+        aws["tables"]["events"],
+        aws["tables"]["idempotency"],
+        transfers_table=aws["tables"]["transfers"],
     )
 
 
@@ -176,3 +190,70 @@ def test_8_an_idempotency_key_is_its_callers(store):
     assert store.idempotency_record("alice", "shop", "k").event == second.event
     assert store.idempotency_record("alice", "shop#k", "") is None
     assert store.idempotency_record("alice", "sho", "p#k") is None
+
+
+def transfer_of(legs: list[StoredEvent], transfer_id: str = "t-1") -> TransferRecord:
+    debit = legs[0].event
+    assert isinstance(debit, Debited)
+    return TransferRecord(
+        transfer_id=transfer_id,
+        recorded_at=NOW,
+        postings=(TransferPosting("alice", "bob", debit.amount, Currency("EUR")),),
+        legs=tuple(Leg.of(leg.event) for leg in legs if isinstance(leg.event, Credited | Debited)),
+        description="rent",
+        recorded_by="payments",
+        correlation_id="req-1",
+    )
+
+
+def transfer_legs(alice: Account, bob: Account, amount: int) -> list[StoredEvent]:
+    return [stored(alice, amount, debit=True), stored(bob, amount)]
+
+
+def claim(key: str, transfer_id: str = "t-1") -> IdempotencyRecord:
+    return IdempotencyRecord(TRANSFER_SCOPE, "payments", key, "fp", transfer_id=transfer_id)
+
+
+def test_9_a_transfers_legs_record_and_key_are_stored_together(store):
+    # GIVEN alice with 10.00
+    funded = stored(Account("alice"), 1000)
+    store.append(funded)
+    legs = transfer_legs(funded.state, Account("bob"), 400)
+    # WHEN a transfer of 4.00 to bob is appended
+    store.append_many(legs, transfer=transfer_of(legs), idempotency=claim("k"))
+    # THEN both legs, the record and the key are there, and read back exactly
+    assert store.get("alice", 2) == legs[0]
+    assert store.get("bob", 1) == legs[1]
+    assert store.transfer("t-1") == transfer_of(legs)
+    assert store.idempotency_record(TRANSFER_SCOPE, "payments", "k") == claim("k")
+    assert store.transfer("t-2") is None
+
+
+def test_10_a_taken_version_of_any_leg_stores_nothing_of_the_transfer(store):
+    # GIVEN bob at version 1 already (another writer got there first)
+    store.append(stored(Account("bob"), 1))
+    legs = transfer_legs(Account("alice"), Account("bob"), 400)
+    # WHEN a transfer decided on bob at version 0 is appended
+    with pytest.raises(VersionConflict):
+        store.append_many(legs, transfer=transfer_of(legs), idempotency=claim("k"))
+    # THEN neither leg, nor the record, nor the key was stored
+    assert store.load("alice").version == 0
+    assert store.load("bob").version == 1
+    assert store.transfer("t-1") is None
+    assert store.idempotency_record(TRANSFER_SCOPE, "payments", "k") is None
+
+
+def test_11_a_taken_key_or_transfer_id_stores_nothing(store):
+    # GIVEN a transfer stored with key k
+    legs = transfer_legs(Account("alice"), Account("bob"), 100)
+    store.append_many(legs, transfer=transfer_of(legs), idempotency=claim("k"))
+    after = transfer_legs(legs[0].state, legs[1].state, 100)
+    # WHEN another transfer comes with the same key, or with the same transfer id
+    with pytest.raises(IdempotencyKeyTaken):
+        store.append_many(after, transfer=transfer_of(after, "t-2"), idempotency=claim("k", "t-2"))
+    with pytest.raises(VersionConflict):
+        store.append_many(after, transfer=transfer_of(after), idempotency=claim("k2"))
+    # THEN nothing of either was stored
+    assert (store.load("alice").version, store.load("bob").version) == (1, 1)
+    assert store.transfer("t-2") is None
+    assert store.idempotency_record(TRANSFER_SCOPE, "payments", "k2") is None

@@ -14,7 +14,7 @@ import yaml
 from jsonschema import Draft4Validator
 from openapi_spec_validator import validate
 
-from tests.support import http_event, token_claims
+from tests.support import http_event, open_on_moto, token_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
@@ -70,7 +70,9 @@ def test_the_document_has_exactly_the_routes_terraform_declares():
 
 
 @pytest.fixture
-def handlers(load_handler):
+def handlers(load_handler, aws):
+    """Both HTTP functions, with alice's account opened."""
+    open_on_moto(aws, "alice")
     return {"POST": load_handler("commands"), "GET": load_handler("queries")}
 
 
@@ -147,11 +149,11 @@ def test_the_issue_15_refusals_answer_as_documented(handlers, context, aws):
     # THEN its 400 is the documented one, with the documented code
     assert response["statusCode"] == 400
     check(credits, 400, json.loads(response["body"]))
-    # GIVEN a stored event this code cannot read
+    # GIVEN a stored event this code cannot read (alice's credit, her latest)
     assert call(handlers, context, credits, "alice", body='{"amount": "1.00"}')[0] == 201
     aws["dynamodb"].update_item(
         TableName=aws["tables"]["events"],
-        Key={"accountId": {"S": "alice"}, "version": {"N": "1"}},
+        Key={"accountId": {"S": "alice"}, "version": {"N": "2"}},
         UpdateExpression="SET #t = :t",
         ExpressionAttributeNames={"#t": "type"},
         ExpressionAttributeValues={":t": {"S": "ForgedEvent"}},

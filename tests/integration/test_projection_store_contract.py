@@ -12,6 +12,8 @@ The guarantees, numbered as the tests below check them:
     or replaced and past the grace period), and nothing of another read model.
  8. A repair overwrites the active read model whatever its version, but only while it is
     still the one the repair replaces (absent, or at the version given).
+ 9. An owner's accounts are listed by account id, a page at a time after a cursor,
+    each entry newest version wins; other owners' and accounts' items never show.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ import pytest
 from banking.adapters.dynamodb import DynamoDBProjectionStore
 from banking.adapters.memory import InMemoryProjectionStore
 from banking.application.ports import GenerationConflict, Generations
+from banking.domain.currency import Currency
 from banking.domain.money import Money
 from banking.domain.read_models import (
     MONTHLY_STATEMENT,
     TOTAL_BALANCE,
+    AccountSettings,
+    AccountSummary,
     CurrentMonthBalance,
     MonthlyStatement,
     TotalBalance,
+    owner_partition,
 )
 
 
@@ -240,3 +246,26 @@ def test_8_a_repair_overwrites_only_the_read_model_it_replaces(projections):
     assert projections.repair("bob", balance(5, 1), replacing=None) is True
     assert projections.repair("bob", balance(6, 1), replacing=None) is False
     assert projections.load("bob") == [balance(5, 1)]
+
+
+def summary(account_id: str, version: int, status: str = "open") -> AccountSummary:
+    settings = AccountSettings(Currency("EUR"), status, {"alice", "bob"}, Money(0))
+    return AccountSummary(account_id, settings, version)
+
+
+def test_9_an_owners_accounts_are_listed_by_id_page_by_page(projections):
+    # GIVEN alice owning three accounts, written out of order, one updated by a freeze
+    for account_id in ("carol-pot", "a-savings", "b-current"):
+        projections.save(owner_partition("alice"), summary(account_id, 1))
+    projections.save(owner_partition("alice"), summary("b-current", 5, "frozen"))
+    projections.save(owner_partition("alice"), summary("b-current", 4))
+    projections.save(owner_partition("bob"), summary("z-other", 1))
+    projections.save("alice", TotalBalance(Money(1), 1))
+    # WHEN listed two at a time
+    first = projections.accounts_of("alice", after=None, limit=2)
+    rest = projections.accounts_of("alice", after=first[-1].account_id, limit=2)
+    # THEN by id, each at its newest version, and nothing of anyone else
+    assert [(s.account_id, s.version) for s in first] == [("a-savings", 1), ("b-current", 5)]
+    assert first[1].settings.status == "frozen"
+    assert [s.account_id for s in rest] == ["carol-pot"]
+    assert projections.accounts_of("nobody", after=None, limit=2) == []

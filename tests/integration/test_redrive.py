@@ -18,6 +18,7 @@ from scripts.ops import redrive
 from scripts.ops.__main__ import main
 from scripts.ops.redrive import BusEvent, StreamBatch, Unrecognised, parse
 from tests.conftest import published
+from tests.support import open_accounts
 
 LEDGER = ["--environment", "test"]
 CREDIT: dict[str, Any] = {
@@ -32,7 +33,7 @@ CREDIT: dict[str, Any] = {
     # A parked copy that claims a balance the events table never had: a forgery.
     "detail": {
         "accountId": "bob",
-        "version": 1,
+        "version": 2,
         "type": "CreditEvent",
         "aggregate": {"totalBalance": "999999.00"},
     },
@@ -65,8 +66,9 @@ def _depth(aws: dict[str, Any], url: str) -> int:
 
 
 def _stored_credit(aws: dict[str, Any], account: str) -> dict[str, Any]:
-    """Stores a credit; returns the stream's batch info of its record."""
-    store = DynamoDBEventStore(aws["dynamodb"], aws["tables"]["events"])
+    """Opens the account and stores a credit (version 2); returns the stream's batch info
+    of the credit's record."""
+    store = open_accounts(DynamoDBEventStore(aws["dynamodb"], aws["tables"]["events"]), account)
     deps = CommandDependencies(
         store=store, clock=lambda: datetime.now(UTC), new_id=lambda: f"id-{account}"
     )
@@ -83,6 +85,7 @@ def _stored_credit(aws: dict[str, Any], account: str) -> dict[str, Any]:
         r
         for r in streams.get_records(ShardIterator=iterator)["Records"]
         if r["dynamodb"]["Keys"]["accountId"]["S"] == account
+        and r["dynamodb"]["Keys"]["version"]["N"] == "2"
     ]
     sequence = stored["dynamodb"]["SequenceNumber"]
     now = datetime.now(UTC).isoformat()
@@ -144,7 +147,7 @@ def test_redrive_sends_every_parked_message_back_and_empties_the_queues(aws, dlq
     _stored_credit(aws, "carol")
     _stored_credit(aws, "bob")
     published(aws)
-    _park(aws, dlqs["event-stored"], {**ENVELOPE, "detail": {**ENVELOPE["detail"], "version": 1}})
+    _park(aws, dlqs["event-stored"], {**ENVELOPE, "detail": {**ENVELOPE["detail"], "version": 2}})
     _park(aws, dlqs["projectors-async"], {"requestContext": {}, "requestPayload": CREDIT})
 
     # WHEN every queue is redriven
@@ -160,7 +163,7 @@ def test_redrive_sends_every_parked_message_back_and_empties_the_queues(aws, dlq
         ("ledger.events", "EventStored", "carol"),
     ]
     assert sent[0]["detail"]["payload"]["amount"] == "12.50"
-    assert sent[0]["detail"]["version"] == 1
+    assert sent[0]["detail"]["version"] == 2
     assert sent[1]["detail"]["eventId"] == "id-bob"
     assert sent[1]["detail"]["aggregate"]["totalBalance"] == "12.50"
     assert sent[1]["detail"]["replay"] is False
@@ -219,7 +222,7 @@ def test_an_unknown_queue_is_refused_with_the_queues_there_are(aws, dlqs):
 def test_a_state_carried_event_the_events_table_does_not_back_stays_parked(
     aws, dlqs, capsys, forged, reason
 ):
-    # GIVEN bob's one stored credit, and a parked event that names another
+    # GIVEN bob's one stored credit (version 2), and a parked event that names another
     _stored_credit(aws, "bob")
     published(aws)
     _park(aws, dlqs["balance-changed"], forged)

@@ -19,6 +19,7 @@ from banking.domain.account import RecordCredit
 from banking.domain.money import Money
 from banking.domain.read_models import StateCarriedEvent
 from banking.entrypoints.bootstrap import new_event_id, utc_now
+from tests.support import open_accounts
 
 LEDGER_TF = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "ledger" / "main.tf"
 # What a consumer with side effects (a notifier) subscribes to: live events only.
@@ -50,10 +51,10 @@ def on_the_bus(source: str, detail_type: str, detail: dict[str, Any]) -> dict[st
 
 @pytest.fixture
 def live_and_replayed() -> tuple[dict[str, Any], dict[str, Any]]:
-    store = InMemoryEventStore()
+    store = open_accounts(InMemoryEventStore(), "alice")
     deps = CommandDependencies(store=store, clock=utc_now, new_id=new_event_id)
     record(RecordCredit("alice", Money(100)), deps)
-    stored = store.get("alice", 1)
+    stored = store.get("alice", 2)
     live = bus_entry(
         StateCarriedEvent.of(stored.event, stored.state), correlation_id=None, replay=False
     )

@@ -28,7 +28,7 @@ def event_with(claims):
 def test_the_accounts_claim_is_read_in_every_form_it_arrives_in(accounts):
     principal = Principal.from_claims({"sub": "user-7", "ledger:accounts": accounts})
 
-    assert principal.accounts == {"user-7", "acc-1", "acc-2"}
+    assert principal.accounts == {"acc-1", "acc-2"}
 
 
 @pytest.mark.parametrize(
@@ -42,10 +42,13 @@ def test_scopes_come_from_the_scope_or_the_scp_claim(claims):
     assert WRITE_SCOPE in Principal.from_claims(claims).scopes
 
 
-def test_the_subject_owns_the_account_of_the_same_id():
+def test_an_owner_reads_the_account_and_the_same_id_alone_does_not():
     principal = Principal.from_claims(token_claims("alice"))
 
-    assert principal.may(Access.READ, "alice")
+    # The account's owners decide (a legacy account is owned by its own id).
+    assert principal.may(Access.READ, "joint", {"alice", "bob"})
+    assert principal.may(Access.READ, "alice", {"alice"})
+    assert not principal.may(Access.READ, "alice", {"bob"})
     assert not principal.may(Access.READ, "bob")
 
 

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 from banking.domain.errors import IdempotencyKeyRequired, InvalidAmount, InvalidRequest
@@ -27,7 +29,9 @@ def test_malformed_json_is_invalid_json(text):
 def test_json_numbers_are_parsed_exactly_never_as_floats():
     body = parse_json_object('{"amount": 0.1}')
     command = transaction_command("credit", "alice", body)
-    assert str(command.amount) == "0.10"
+    # Exactly 0.1, in as many digits as any currency has: the account's currency
+    # decides how it is written.
+    assert command.amount.to_decimal() == Decimal("0.1")
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import published
-from tests.support import credit, fixture_event
+from tests.support import credit, fixture_event, open_accounts
 
 
 def test_the_dispatcher_reads_a_bounded_number_of_items_per_event(pipeline, context, aws):
-    # GIVEN an account with 1,000 prior events
+    # GIVEN an account with 1,001 prior events
     from banking.adapters.dynamodb import DynamoDBEventStore
     from banking.application.commands import CommandDependencies, record
     from banking.domain.account import RecordCredit
@@ -18,10 +18,11 @@ def test_the_dispatcher_reads_a_bounded_number_of_items_per_event(pipeline, cont
 
     store = DynamoDBEventStore(aws["dynamodb"], aws["tables"]["events"])
     deps = CommandDependencies(store=store, clock=utc_now, new_id=new_event_id)
+    open_accounts(store, "old")
     for _ in range(1001):
         record(RecordCredit("old", Money(100)), deps)
     envelope = fixture_event("eventbridge_event_stored")
-    stored = store.get("old", 1001)
+    stored = store.get("old", 1002)
     from banking.application.envelope import EventStored
     from banking.serialization import event_to_dict, snapshot_of
 
@@ -40,10 +41,10 @@ def test_the_dispatcher_reads_a_bounded_number_of_items_per_event(pipeline, cont
     assert sum(items_read) == 1
     carried = published(aws)[-1]["detail"]
     assert carried["aggregate"]["totalBalance"] == "1001.00"
-    assert carried["aggregate"]["version"] == 1001
+    assert carried["aggregate"]["version"] == 1002
 
 
-@pytest.mark.parametrize("change", [{"type": "InterestEvent"}, {"schemaVersion": 2}])
+@pytest.mark.parametrize("change", [{"type": "InterestEvent"}, {"schemaVersion": 99}])
 def test_an_unknown_stored_event_fails_its_own_delivery(pipeline, context, aws, change):
     envelope = fixture_event("eventbridge_event_stored")
     credit(pipeline["commands"], context, "alice", "12.34")

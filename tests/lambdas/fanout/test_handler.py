@@ -14,13 +14,17 @@ def test_the_fanout_publishes_every_new_event_as_an_envelope(pipeline, context, 
     envelopes = published(aws)
     assert [(e["source"], e["detail-type"]) for e in envelopes] == [
         ("ledger.events", "EventStored")
-    ] * 3
-    assert sorted(e["detail"]["version"] for e in envelopes) == [1, 2, 3]
-    assert envelopes[0]["detail"]["correlationId"].startswith("req-alice")
+    ] * 4
+    # Alice's opening, then her three credits, each with its request's correlation id.
+    by_version = {e["detail"]["version"]: e["detail"] for e in envelopes}
+    assert sorted(by_version) == [1, 2, 3, 4]
+    assert by_version[1]["type"] == "AccountOpened"
+    assert by_version[2]["correlationId"].startswith("req-alice")
 
 
 def test_the_fanout_publishes_at_most_10_entries_per_call(pipeline, context, aws):
-    for index in range(23):
+    # Alice's opening and 22 credits: 23 new events.
+    for index in range(22):
         credit(pipeline["commands"], context, "alice", f"{index + 1}.00")
     sizes: list[int] = []
     pipeline["fanout"].bus._client.meta.events.register(

@@ -13,7 +13,7 @@ WHOLE_TABLE = {"segment": 0, "totalSegments": 1}
 
 @pytest.fixture
 def history(pipeline, context):
-    """Alice has three events this month, Bob one."""
+    """Alice has three credits this month, Bob one (each opened first, at version 1)."""
     for amount in ("1.00", "2.00", "3.00"):
         credit(pipeline["commands"], context, "alice", amount)
     credit(pipeline["commands"], context, "bob", "5.00")
@@ -35,10 +35,10 @@ def test_a_segment_is_published_as_the_last_event_of_each_account_month(
     # WHEN the whole table is replayed in one invocation
     answer = replay.lambda_handler(WHOLE_TABLE, context)
     # THEN every event was read, one per account-month published, and the segment is done
-    assert answer == {"read": 4, "published": 2, "failures": [], "lastEvaluatedKey": None}
+    assert answer == {"read": 6, "published": 2, "failures": [], "lastEvaluatedKey": None}
     entries = published(aws)
     assert {entry["source"] for entry in entries} == {"ledger.replay"}
-    assert latest_versions(entries) == {"alice": 3, "bob": 1}
+    assert latest_versions(entries) == {"alice": 4, "bob": 2}
 
 
 def test_a_dry_run_counts_what_it_would_publish_and_publishes_nothing(
@@ -60,4 +60,4 @@ def test_near_its_timeout_it_stops_and_the_next_invocation_resumes_where_it_stop
     invocations = replay_segment(replay, context, WHOLE_TABLE)
     # THEN it took several invocations and still published every account's latest event
     assert invocations > 1
-    assert latest_versions(published(aws)) == {"alice": 3, "bob": 1}
+    assert latest_versions(published(aws)) == {"alice": 4, "bob": 2}

@@ -49,7 +49,7 @@ def _schema_version(data: Mapping[str, Any]) -> int | None:
 
 def _v1_to_v2(data: dict[str, Any], legacy: LegacyTerms) -> dict[str, Any]:
     if data.get("type") not in _V1_TYPES:
-        raise UnknownEvent(f"schema 1 has no event type {data.get('type')!r}")
+        raise UnknownEvent(f"unknown event type {data.get('type')!r} in schema 1")
     upcast_item = {**data, "schemaVersion": 2, "currency": legacy.currency.code}
     snapshot = data.get("snapshot")
     if isinstance(snapshot, Mapping):

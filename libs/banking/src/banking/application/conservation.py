@@ -1,0 +1,69 @@
+"""Conservation: what `ledger verify` checks of the whole ledger besides the read models.
+
+Money only enters or leaves the ledger by external credits and debits; a transfer moves
+it. So, per currency, the transfers' debit legs must sum to their credit legs, and each
+transfer's legs must pair off to zero. And no account may stand below its overdraft
+limit at its latest version.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from attrs import field, frozen
+
+from banking.application.ports import Scanned, StoredEvent
+from banking.domain.account import Account
+from banking.domain.events import Credited, Debited
+from banking.domain.money import Money
+
+
+@frozen
+class Conservation:
+    """Per currency code, the sums of the transfers' debit and credit legs; the transfers
+    whose legs do not pair off; the accounts below their overdraft limit."""
+
+    debits: dict[str, Money] = field(factory=dict)
+    credits: dict[str, Money] = field(factory=dict)
+    unbalanced: list[str] = field(factory=list)
+    overdrawn: list[str] = field(factory=list)
+
+    @property
+    def holds(self) -> bool:
+        return self.debits == self.credits and not self.unbalanced and not self.overdrawn
+
+
+def conservation(items: Iterable[Scanned]) -> Conservation:
+    """Check every stored event (a scan: each account's in version order)."""
+    debits: dict[str, Money] = {}
+    credits: dict[str, Money] = {}
+    net: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    latest: dict[str, Account] = {}
+    digits: dict[str, int] = {}
+    for item in items:
+        if not isinstance(item, StoredEvent):
+            continue  # verify reports unreadable items on its own
+        latest[item.event.account_id] = item.state
+        event = item.event
+        if not isinstance(event, Credited | Debited) or event.transfer_id is None:
+            continue
+        code = item.state.currency.code
+        digits[code] = event.amount.digits
+        sums = credits if isinstance(event, Credited) else debits
+        sums[code] = sums.get(code, Money.zero(event.amount.digits)) + event.amount
+        sign = 1 if isinstance(event, Credited) else -1
+        net[event.transfer_id][code] += sign * event.amount.minor
+    for code, places in digits.items():
+        debits.setdefault(code, Money.zero(places))
+        credits.setdefault(code, Money.zero(places))
+    return Conservation(
+        debits=debits,
+        credits=credits,
+        unbalanced=sorted(t for t, sums in net.items() if any(sums.values())),
+        overdrawn=sorted(
+            account_id
+            for account_id, state in latest.items()
+            if state.available < -state.overdraft_limit
+        ),
+    )
