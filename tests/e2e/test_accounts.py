@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import (
-    POSTINGS,
+    BACK_OFFICE,
     READ_ANY_SCOPE,
     WRITE_SCOPE,
     Api,
@@ -58,7 +58,7 @@ def test_an_opened_account_answers_its_settings_and_reads_zero_before_any_postin
         "status": "open",
         "version": 1,
     }
-    datetime.fromisoformat(body["openedAt"])
+    assert datetime.fromisoformat(body["openedAt"]).tzinfo is not None
     # AND its balance reads 200 with zeros at once, whether or not the read models
     # have caught up with the opening (never 404 for an opened account)
     balance = api.get(f"/accounts/{account}/balance")
@@ -380,5 +380,5 @@ def test_account_events_carry_who_recorded_them(api: Api, account: str) -> None:
 
     # THEN its history names who recorded each event
     events = api.events(account)
-    assert [e["type"] for e in events] == ["AccountOpened", POSTINGS[0]]
-    assert {e["recordedBy"] for e in events} == {"e2e-back-office"}
+    assert [e["type"] for e in events] == ["AccountOpened", "CreditEvent"]
+    assert {e["recordedBy"] for e in events} == {BACK_OFFICE}
