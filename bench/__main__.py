@@ -142,6 +142,7 @@ def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
         plan.raw_seconds,
     )
     accounts = [f"load-{i}" for i in range(plan.load_accounts)]
+    load.open_accounts(system.api_url, accounts, system.http_headers)
     projectors_log = system.log_path("projectors")
     # One more warm worker per step: a burst of simultaneous cold starts on a small
     # machine outlasts the runtime's 10 s init limit, which no Lambda sandbox shares.

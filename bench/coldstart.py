@@ -39,6 +39,7 @@ _ENVIRONMENT = {
     "EVENTS_TABLE_NAME": "ledger-bench-events",
     "IDEMPOTENCY_TABLE_NAME": "ledger-bench-idempotency",
     "PROJECTIONS_TABLE_NAME": "ledger-bench-projections",
+    "TRANSFERS_TABLE_NAME": "ledger-bench-transfers",
     "EVENT_BUS_NAME": "ledger-bench",
     "POWERTOOLS_METRICS_NAMESPACE": "Ledger",
     "POWERTOOLS_LOG_LEVEL": "INFO",

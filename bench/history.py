@@ -3,8 +3,8 @@
 An account's prior events are decided and folded by the domain and turned into
 events-table items by the DynamoDB adapter itself (its append, on a client that only
 captures what it is given), so the seeded items have exactly the shape and snapshots
-the functions write. They are spread evenly over the year before now, credits with
-an occasional debit.
+the functions write. They are spread evenly over the year before now: the account's
+opening, then credits with an occasional debit.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from banking.adapters.dynamodb import DynamoDBEventStore
 from banking.application.ports import StoredEvent
 from banking.domain.account import Account, evolve
-from banking.domain.commands import RecordCredit, RecordDebit
+from banking.domain.commands import AccountCommand, Command, OpenAccount, RecordCredit, RecordDebit
+from banking.domain.currency import Currency
 from banking.domain.decisions import decide
 from banking.domain.money import Money
 
@@ -50,8 +51,8 @@ def history_items(
     zone: ZoneInfo = UTC_ZONE,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """The events-table items of an account with `events` events, the last one shortly
-    before `now`."""
+    """The events-table items of an account with `events` events (the first its opening,
+    in EUR), the last one shortly before `now`."""
     rng = random.Random(f"{seed}-{account_id}")
     now = now or datetime.now(UTC)
     start = now - HISTORY_SPAN
@@ -61,8 +62,10 @@ def history_items(
     state = Account(account_id)
     for index in range(events):
         amount = Money.of(f"{rng.randint(1, 9999)}.{rng.randint(0, 99):02d}")
-        command: RecordCredit | RecordDebit = RecordCredit(account_id, amount, "salary")
-        if index % 4 == 3 and state.balance >= amount:
+        command: Command | AccountCommand = RecordCredit(account_id, amount, "salary")
+        if index == 0:
+            command = OpenAccount(account_id, Currency("EUR"), {account_id})
+        elif index % 4 == 3 and state.balance >= amount:
             command = RecordDebit(account_id, amount, "groceries")
         event = decide(
             state,

@@ -63,6 +63,22 @@ def _credit(
         return None
 
 
+def open_accounts(api_url: str, accounts: list[str], headers: dict[str, str]) -> None:
+    """Open every account the load posts to (EUR, owned by its id): a credit to an id
+    never opened is refused."""
+    session = _session(headers)
+    for account in accounts:
+        response = session.post(
+            f"{api_url}/accounts",
+            json={"accountId": account, "currency": "EUR", "owners": [account]},
+            timeout=60,
+        )
+        if response.status_code != 201:
+            raise RuntimeError(
+                f"opening {account} answered {response.status_code}: {response.text}"
+            )
+
+
 def _status(response: requests.Response | None) -> int:
     """The status to count: 0 for a request that got no answer."""
     return 0 if response is None else response.status_code

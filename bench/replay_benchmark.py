@@ -3,9 +3,9 @@
     .venv/bin/python -m bench.replay_benchmark --runtime local --events 100000 --segments 4
     .venv/bin/python -m bench.replay_benchmark --runtime moto --events 100000 --segments 4
 
-Both seed `--events` events (100 per account, 10 per month) straight into the events
-table, in the stored form the commands write: history older than the stream's 24
-hours, which only a replay can bring to the read models.
+Both seed `--events` events (100 per account: its opening, then credits, 10 per month)
+straight into the events table, in the stored form the commands write: history older
+than the stream's 24 hours, which only a replay can bring to the read models.
 
 `--runtime local` starts a whole local system (`python -m scripts.local up`, in a
 temporary state directory, on a free port) with the live stream mapping disabled
@@ -40,7 +40,8 @@ from moto import mock_aws
 
 from banking.adapters.dynamodb import to_item
 from banking.domain.account import Account, evolve
-from banking.domain.commands import RecordCredit
+from banking.domain.commands import OpenAccount, RecordCredit
+from banking.domain.currency import Currency
 from banking.domain.decisions import decide
 from banking.domain.money import Money
 from banking.serialization import event_to_dict, snapshot_of
@@ -61,12 +62,12 @@ def seed(client: Any, table: str, events: int) -> None:
         state = Account(f"acct-{account_index:06d}")
         for index in range(PER_ACCOUNT):
             now = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=3 * index)
-            event = decide(
-                state,
-                RecordCredit(state.account_id, Money(100 + index)),
-                event_id=f"{account_index}-{index}",
-                now=now,
+            command = (
+                OpenAccount(state.account_id, Currency("EUR"), {state.account_id})
+                if index == 0
+                else RecordCredit(state.account_id, Money(100 + index))
             )
+            event = decide(state, command, event_id=f"{account_index}-{index}", now=now)
             state = evolve(state, event, zone)
             batch.append(
                 {

@@ -22,8 +22,8 @@ from scripts.local.workers import Outcome
 
 REPO = Path(__file__).resolve().parents[1]
 FUNCTION_PREFIX = "ledger-local-"
-# A back-office token: may write credits and read any account.
-TOKEN_SCOPES = ("ledger/transactions.write", "ledger/accounts.read")
+# A back-office token: may open accounts, write credits and read any account.
+TOKEN_SCOPES = ("ledger/transactions.write", "ledger/accounts.read", "ledger/accounts.manage")
 
 
 def short_name(function_name: str) -> str:

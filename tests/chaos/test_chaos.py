@@ -1,12 +1,15 @@
-"""Chaos: many clients, many accounts, every fault at once; then nothing is lost.
+"""Chaos: many clients, many accounts, every fault at once; then nothing is lost and no
+money was made or lost.
 
-Concurrent clients send credits and debits (each with its Idempotency-Key, as the API
+Accounts (in two currencies, some with an overdraft limit) are opened before the run.
+Concurrent clients then send credits, debits, transfers and multi-posting transfers over
+the same accounts in every direction (each with its Idempotency-Key, as the API
 requires, retried with the same key after a 5xx or a lost answer, some sent again after
-they succeeded) to a
-system whose functions fail, time out, crash after writing, get throttled, and whose
-deliveries are duplicated, delayed and reordered. Every request's outcome is recorded
-(acknowledged, rejected, unknown). Once the system is quiet and its dead letters are
-redriven, the stored events, the read models and the history are checked offline.
+they succeeded) to a system whose functions fail, time out, crash after writing, get
+throttled, and whose deliveries are duplicated, delayed and reordered. Every request's
+outcome is recorded (acknowledged, rejected, unknown). Once the system is quiet and its
+dead letters are redriven, the stored events, the transfers, the read models and the
+history are checked offline (`checks.py` lists the invariants).
 """
 
 from __future__ import annotations
@@ -18,11 +21,10 @@ import random
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +32,9 @@ import pytest
 import requests
 
 from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore, from_item
+from banking.application.ports import StoredEvent, TransferRecord
 from banking.domain.read_models import READ_MODEL_NAMES
+from banking.serialization import converter
 from scripts.local.faults import (
     ASYNC_RETRY,
     DEAD_LETTERED,
@@ -44,12 +48,23 @@ from scripts.ops.aws import Ledger
 from scripts.ops.redrive import QueueResult, redrive_queues
 from scripts.ops.status import AccountStatus, dead_letter_depths
 from scripts.ops.verify import verify_accounts
-from tests.e2e.conftest import BACK_OFFICE, WRITE_SCOPE, Api
+from tests.chaos.checks import (
+    ACKNOWLEDGED,
+    CREDITS,
+    DEBITS,
+    REJECTED,
+    TRANSFERS,
+    UNKNOWN,
+    Request,
+    violations,
+)
+from tests.e2e.conftest import BACK_OFFICE, MANAGE_SCOPE, WRITE_SCOPE, Api
 from tests.local_system import System
 
 pytestmark = [pytest.mark.chaos, pytest.mark.xdist_group("chaos")]
 
-REQUESTS = int(os.environ.get("LEDGER_CHAOS_REQUESTS", "160"))
+# 120: a transfer stores 2 to 6 events, so about as many as 160 credits and debits did.
+REQUESTS = int(os.environ.get("LEDGER_CHAOS_REQUESTS", "120"))
 CLIENTS = int(os.environ.get("LEDGER_CHAOS_CLIENTS", "8"))
 ACCOUNTS = int(os.environ.get("LEDGER_CHAOS_ACCOUNTS", "10"))
 RESEND_SHARE = 0.25  # acknowledged requests sent once more, as a client retry would
@@ -57,56 +72,104 @@ ATTEMPTS = 5  # per request, on a 5xx or a lost answer
 QUIET_DEADLINE_S = 180
 STALLED_S = 10  # longer than any retry chain: nothing moves, what is left is parked
 REDRIVE_ROUNDS = 5
+# Of the requests: credits, then debits, then one-posting transfers; the rest are
+# transfers of 2 or 3 postings.
+MIX = ((0.35, CREDITS), (0.55, DEBITS), (0.85, TRANSFERS))
 
-ACKNOWLEDGED, REJECTED, UNKNOWN = "acknowledged", "rejected", "unknown"
 
-
-@dataclass
-class Request:
-    number: int
+@dataclass(frozen=True)
+class Opening:
     account: str
-    kind: str  # credits or debits
-    amount: str
-    key: str
-    description: str
-    outcome: str = UNKNOWN
-    code: str | int | None = None
-    event_id: str | None = None
-    attempts: int = 0
-    resent: int = 0
-    violations: list[str] = field(default_factory=list)
+    currency: str
+    overdraft_limit: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "accountId": self.account,
+            "currency": self.currency,
+            "overdraftLimit": self.overdraft_limit,
+            "owners": [self.account],
+        }
 
 
-def planned_requests(run: str, rng: random.Random) -> list[Request]:
-    accounts = [f"chaos-{run}-{n:03d}" for n in range(ACCOUNTS)]
+def planned_accounts(run: str) -> list[Opening]:
+    """Most in EUR, every fifth in USD (conservation is per currency); every third may
+    go 30.00 below zero (the overdraft invariant has a limit other than zero to hold)."""
     return [
-        Request(
-            number=n,
-            account=rng.choice(accounts),
-            kind="credits" if rng.random() < 0.65 else "debits",
-            amount=f"{rng.randint(1, 5000) / 100:.2f}",
-            key=f"k-{run}-{n}",
-            description=f"chaos {run} request {n}",
+        Opening(
+            f"chaos-{run}-{n:03d}",
+            "USD" if n % 5 == 4 else "EUR",
+            "30.00" if n % 3 == 0 else "0",
         )
-        for n in range(REQUESTS)
+        for n in range(ACCOUNTS)
     ]
+
+
+def _amount(rng: random.Random, most: int) -> str:
+    return f"{rng.randint(1, most) / 100:.2f}"
+
+
+def _posting(rng: random.Random, accounts: list[Opening]) -> tuple[str, str, str]:
+    """Mostly between two accounts of one currency; now and then across currencies,
+    which the ledger must refuse."""
+    source = rng.choice(accounts)
+    same = [a for a in accounts if a.currency == source.currency and a != source]
+    others = [a for a in accounts if a != source]
+    target = rng.choice(same if same and rng.random() < 0.9 else others)
+    return source.account, target.account, _amount(rng, 3000)
+
+
+def planned_requests(run: str, accounts: list[Opening], rng: random.Random) -> list[Request]:
+    planned = []
+    for n in range(REQUESTS):
+        draw = rng.random()
+        kind = next((kind for bound, kind in MIX if draw < bound), TRANSFERS)
+        request = Request(n, kind, key=f"k-{run}-{n}", description=f"chaos {run} request {n}")
+        if kind != TRANSFERS:
+            request.account, request.amount = rng.choice(accounts).account, _amount(rng, 5000)
+        else:
+            count = 1 if draw < MIX[-1][0] else rng.choice((2, 3))
+            request.postings = [_posting(rng, accounts) for _ in range(count)]
+        planned.append(request)
+    return planned
+
+
+def open_accounts(api: Api, accounts: list[Opening], run: str) -> None:
+    """Open every account before the run, each retried with its key through the faults."""
+    for opening in accounts:
+        headers = {"Idempotency-Key": f"open-{run}-{opening.account}"}
+        for attempt in range(ATTEMPTS * 2):
+            if attempt:
+                time.sleep(0.05 * 2 ** min(attempt, 5))
+            try:
+                response = api.post("/accounts", opening.body(), headers=headers)
+            except requests.RequestException:
+                continue
+            if response.status_code == 201:
+                break
+            assert response.status_code >= 500, response.text
+        else:
+            pytest.fail(f"{opening.account} could not be opened through the faults")
+
+
+def _answered(request: Request, response: requests.Response) -> str:
+    body = response.json()
+    return str(body["transferId"] if request.kind == TRANSFERS else body["eventId"])
 
 
 def send(api: Api, request: Request, rng: random.Random) -> None:
     """Send until acknowledged or rejected; its key makes every request safe to send again."""
-    body = {"amount": request.amount, "description": request.description}
-    headers = {"Idempotency-Key": request.key}
-    path = f"/accounts/{request.account}/{request.kind}"
+    body, headers = request.body(), {"Idempotency-Key": request.key}
     for attempt in range(ATTEMPTS):
         if attempt:
             time.sleep(rng.uniform(0, 0.05 * 2**attempt))
         request.attempts += 1
         try:
-            response = api.post(path, body, headers=headers)
+            response = api.post(request.path, body, headers=headers)
         except requests.RequestException:
             continue  # no answer: unknown, as after a 5xx
         if response.status_code == 201:
-            request.outcome, request.event_id = ACKNOWLEDGED, response.json()["eventId"]
+            request.outcome, request.answered = ACKNOWLEDGED, _answered(request, response)
             break
         if 400 <= response.status_code < 500:
             error = response.json().get("error") or {}
@@ -115,11 +178,11 @@ def send(api: Api, request: Request, rng: random.Random) -> None:
     if request.outcome == ACKNOWLEDGED and rng.random() < RESEND_SHARE:
         request.resent += 1
         try:
-            again = api.post(path, body, headers=headers)
+            again = api.post(request.path, body, headers=headers)
         except requests.RequestException:
             return
-        if again.status_code == 201 and again.json()["eventId"] != request.event_id:
-            request.violations.append(f"a resent key answered {again.json()['eventId']}")
+        if again.status_code == 201 and _answered(request, again) != request.answered:
+            request.violations.append(f"a resent key answered {_answered(request, again)}")
         elif again.status_code < 500 and again.status_code != 201:
             request.violations.append(f"a resent key answered {again.status_code}")
 
@@ -173,41 +236,46 @@ def wait_until_quiet(probe: Callable[[], Settled]) -> Settled:
         time.sleep(0.5)
 
 
-def stored_events(ledger: Ledger, accounts: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-    dynamodb = ledger.client("dynamodb")
-    stored: dict[str, list[dict[str, Any]]] = {}
-    for account in accounts:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": ledger.events_table,
-            "KeyConditionExpression": "accountId = :a",
-            "ExpressionAttributeValues": {":a": {"S": account}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = dynamodb.query(**request)
-            items += [from_item(item) for item in page["Items"]]
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        stored[account] = items
-    return stored
+def stored_history(ledger: Ledger, accounts: Iterable[str]) -> dict[str, list[StoredEvent]]:
+    """Every stored event of the accounts, read as the functions read them."""
+    store = DynamoDBEventStore(ledger.client("dynamodb"), ledger.events_table)
+    history: dict[str, list[StoredEvent]] = {}
+    for account in sorted(accounts):
+        events = list(store.scan_account(account))
+        unreadable = [e for e in events if not isinstance(e, StoredEvent)]
+        assert not unreadable, unreadable
+        history[account] = [e for e in events if isinstance(e, StoredEvent)]
+    return history
 
 
-def test_under_faults_every_acknowledged_command_is_stored_once_and_every_read_model_converges(
+def stored_transfers(ledger: Ledger) -> dict[str, TransferRecord]:
+    """Every record of the transfers table (this system's own: only this run's)."""
+    records: dict[str, TransferRecord] = {}
+    pages = ledger.client("dynamodb").get_paginator("scan")
+    for page in pages.paginate(TableName=f"{ledger.prefix}-transfers", ConsistentRead=True):
+        for item in page["Items"]:
+            record = converter.structure(from_item(item), TransferRecord)
+            records[record.transfer_id] = record
+    return records
+
+
+def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_made_or_lost(
     chaos_system: System,
 ) -> None:
     run = uuid.uuid4().hex[:6]
     seed = int(os.environ.get("LEDGER_CHAOS_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
     print(f"chaos run {run}: LEDGER_CHAOS_SEED={seed} replays its requests")
-    api = Api(chaos_system.api_url, chaos_system.token(BACK_OFFICE, WRITE_SCOPE))
+    api = Api(chaos_system.api_url, chaos_system.token(BACK_OFFICE, WRITE_SCOPE, MANAGE_SCOPE))
     ledger = chaos_system.ledger()
     started = time.monotonic()
 
-    # GIVEN a planned stream of credits and debits over many accounts
-    planned = planned_requests(run, rng)
-    accounts = {request.account for request in planned}
+    # GIVEN accounts opened through the faults, and a planned stream of credits, debits
+    # and transfers over them
+    openings = planned_accounts(run)
+    open_accounts(api, openings, run)
+    accounts = {opening.account for opening in openings}
+    planned = planned_requests(run, openings, rng)
 
     # WHEN concurrent clients send them all while every fault is injected
     lock = threading.Lock()
@@ -218,9 +286,10 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_every_read_m
             own = random.Random(next(seeds))
         send(api, request, own)
 
+    sending = time.monotonic()
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         list(pool.map(client, planned))
-    sent_s = time.monotonic() - started
+    sent_s = time.monotonic() - sending
 
     # AND the system goes quiet, its dead letters redriven until none is left
     settled = wait_until_quiet(lambda: look(ledger, accounts))
@@ -236,36 +305,18 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_every_read_m
     assert settled.caught_up, [a for a in settled.accounts if a.behind]
     assert [left for result in redriven for left in result.left] == []
 
-    # AND offline: each account's versions run 1..n with no gap, never below zero
-    stored = stored_events(ledger, accounts)
-    for account, items in stored.items():
-        assert [int(item["version"]) for item in items] == list(range(1, len(items) + 1))
-        assert all(Decimal(item["snapshot"]["balance"]) >= 0 for item in items), account
-    by_description: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for items in stored.values():
-        for item in items:
-            by_description[str(item.get("description"))].append(item)
-
-    # AND every stored event is one a client sent
-    sent = {request.description for request in planned}
-    assert set(by_description) <= sent, set(by_description) - sent
-
-    # AND acknowledged: stored exactly once, as answered; rejected: not stored;
-    # unknown: stored at most once
-    for request in planned:
-        copies = by_description.get(request.description, [])
-        assert not request.violations, (request, request.violations)
-        if request.outcome == ACKNOWLEDGED:
-            assert [item["eventId"] for item in copies] == [request.event_id], request
-            assert copies[0]["accountId"] == request.account
-            assert copies[0]["amount"] == request.amount
-        elif request.outcome == REJECTED:
-            assert copies == [], request
-        else:
-            assert len(copies) <= 1, request
+    # AND offline, every invariant holds over the recorded history: no gap in any
+    # account's versions, no balance ever below its overdraft limit, every transfer
+    # whole, per currency the balances equal the external credits minus the external
+    # debits, and each request stored at most once (exactly as answered when
+    # acknowledged, not at all when refused)
+    stored = stored_history(ledger, accounts)
+    transfers = stored_transfers(ledger)
+    assert violations(planned, stored, transfers) == []
+    assert all(len(stored[o.account]) >= 1 for o in openings)
 
     # AND everything parked in a dead-letter queue was a stored event
-    keys = {(a, int(i["version"])) for a, items in stored.items() for i in items}
+    keys = {(a, s.event.version) for a, events in stored.items() for s in events}
     parked = [key for result in redriven for key in result.events]
     assert set(parked) <= keys, set(parked) - keys
 
@@ -277,13 +328,14 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_every_read_m
     # AND the faults really happened
     injected = totals(summary(chaos_system.state_dir / JOURNAL_NAME).items())
     assert sum(injected.values()) > 0
-    report = _report(planned, stored, injected, redriven, seed, sent_s, started)
+    report = _report(planned, stored, transfers, injected, redriven, seed, sent_s, started)
     _publish(report, chaos_system)
 
 
 def _report(
     planned: list[Request],
-    stored: dict[str, list[dict[str, Any]]],
+    stored: dict[str, list[StoredEvent]],
+    transfers: dict[str, TransferRecord],
     injected: Counter[str],
     redriven: list[QueueResult],
     seed: int,
@@ -292,7 +344,9 @@ def _report(
 ) -> dict[str, Any]:
     outcomes = Counter(request.outcome for request in planned)
     unknown = [r for r in planned if r.outcome == UNKNOWN]
-    stored_descriptions = {str(i.get("description")) for items in stored.values() for i in items}
+    stored_descriptions = {
+        str(getattr(s.event, "description", None)) for events in stored.values() for s in events
+    } | {str(record.description) for record in transfers.values()}
     redeliveries = {kind: injected.pop(kind, 0) for kind in (STREAM_RETRY, ASYNC_RETRY)}
     return {
         "settings": {
@@ -302,6 +356,7 @@ def _report(
             "seed": seed,
         },
         "requests": {
+            "sent": dict(Counter(r.kind for r in planned)),
             "acknowledged": outcomes[ACKNOWLEDGED],
             "rejected": dict(Counter(r.code for r in planned if r.outcome == REJECTED)),
             "unknown": len(unknown),
@@ -318,7 +373,8 @@ def _report(
             "messages": dict(sum((Counter({r.name: r.redriven}) for r in redriven), Counter())),
             "events": sum(r.events_sent for r in redriven),
         },
-        "stored_events": sum(len(items) for items in stored.values()),
+        "stored_events": sum(len(events) for events in stored.values()),
+        "stored_transfers": len(transfers),
         "seconds": {"sending": round(sent_s, 1), "total": round(time.monotonic() - started, 1)},
     }
 

@@ -29,10 +29,12 @@ def api_url(system: System) -> str:
     return system.api_url
 
 
-# The back-office identity most tests act as: it records on and reads any account.
+# The back-office identity most tests act as: it opens accounts, records on and reads any.
 BACK_OFFICE = "e2e-back-office"
 WRITE_SCOPE = "ledger/transactions.write"
 READ_ANY_SCOPE = "ledger/accounts.read"
+MANAGE_SCOPE = "ledger/accounts.manage"
+POSTINGS = ("CreditEvent", "DebitEvent")
 
 
 class Api:
@@ -78,6 +80,32 @@ class Api:
             method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs
         )
 
+    def open_account(
+        self,
+        account: str,
+        currency: str = "EUR",
+        *,
+        owners: list[str] | None = None,
+        overdraft_limit: str | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """POST /accounts (needs `ledger/accounts.manage`); owned by the id itself unless
+        told otherwise, so a token whose `sub` is the account id reads it, as before."""
+        body: dict[str, Any] = {
+            "accountId": account,
+            "currency": currency,
+            "owners": [account] if owners is None else owners,
+        }
+        if overdraft_limit is not None:
+            body["overdraftLimit"] = overdraft_limit
+        return self.post("/accounts", body, **kwargs)
+
+    def opened(self, account: str, currency: str = "EUR", **kwargs: Any) -> str:
+        """A new account, opened (or the test fails here, not later)."""
+        response = self.open_account(account, currency, **kwargs)
+        assert response.status_code == 201, response.text
+        return account
+
     def credit(self, account: str, amount: str, **kwargs: Any) -> requests.Response:
         return self.post(f"/accounts/{account}/credits", {"amount": amount}, **_keyed(kwargs))
 
@@ -99,6 +127,20 @@ class Api:
             after = page["nextAfter"]
             if after is None:
                 return events
+
+    def postings(self, account: str) -> list[dict[str, Any]]:
+        """The account's credits and debits: its history without the account events."""
+        return [event for event in self.events(account) if event["type"] in POSTINGS]
+
+    def transfer(self, source: str, target: str, amount: str, **kwargs: Any) -> requests.Response:
+        body = {"from": source, "to": target, "amount": amount}
+        return self.post("/transfers", body, **_keyed(kwargs))
+
+    def transfer_postings(
+        self, postings: list[tuple[str, str, str]], **kwargs: Any
+    ) -> requests.Response:
+        body = {"postings": [{"from": f, "to": t, "amount": a} for f, t, a in postings]}
+        return self.post("/transfers", body, **_keyed(kwargs))
 
     def balance_at(self, account: str, version: int) -> dict[str, Any]:
         """The balance once the read models reflect ``version`` (the pipeline is async)."""
@@ -123,6 +165,11 @@ def _keyed(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {**kwargs, "headers": headers}
 
 
+def error_code(response: requests.Response) -> str:
+    """The API's machine-readable error code of a refusal."""
+    return str(response.json()["error"]["code"])
+
+
 def new_key() -> str:
     return str(uuid.uuid4())
 
@@ -143,7 +190,7 @@ def eventually(probe: Callable[[], T | None], what: str, timeout_s: float = CONV
 
 @pytest.fixture(scope="session")
 def back_office_token(system: System) -> str:
-    return system.token(BACK_OFFICE, WRITE_SCOPE, READ_ANY_SCOPE)
+    return system.token(BACK_OFFICE, WRITE_SCOPE, READ_ANY_SCOPE, MANAGE_SCOPE)
 
 
 @pytest.fixture
@@ -151,7 +198,18 @@ def api(api_url: str, back_office_token: str) -> Api:
     return Api(api_url, back_office_token)
 
 
-@pytest.fixture
-def account() -> str:
-    """A fresh account per test: the tests share one system and may run in any order."""
+def new_account_id() -> str:
     return f"e2e-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def account(api: Api) -> str:
+    """A fresh EUR account per test, opened (version 1) and owned by its own id: the
+    tests share one system and may run in any order."""
+    return api.opened(new_account_id())
+
+
+@pytest.fixture
+def unopened() -> str:
+    """An id no one has opened: every posting to it is refused."""
+    return new_account_id()

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from tests.e2e.conftest import Api, new_key
+from tests.e2e.conftest import BACK_OFFICE, Api, new_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
 def test_credits_and_debits_are_stored_and_the_balance_converges(api: Api, account: str) -> None:
-    # GIVEN a new account
+    # GIVEN a new account (opened: version 1)
     # WHEN it is credited twice and debited once
     first = api.credit(account, "100.00")
     second = api.post(
@@ -33,33 +33,54 @@ def test_credits_and_debits_are_stored_and_the_balance_converges(api: Api, accou
         "type",
         "version",
         "amount",
+        "currency",
         "description",
         "recordedAt",
+        "recordedBy",
     }
     assert created["accountId"] == account
     assert created["type"] == "CreditEvent"
     assert created["amount"] == "100.00"
+    assert created["currency"] == "EUR"
+    assert created["recordedBy"] == BACK_OFFICE
     assert second.json()["amount"] == "5.50"
     assert second.json()["description"] == "refund"
     assert third.json()["type"] == "DebitEvent"
-    assert [r.json()["version"] for r in (first, second, third)] == [1, 2, 3]
+    assert [r.json()["version"] for r in (first, second, third)] == [2, 3, 4]
 
     # AND the read models catch up with all three events
-    balance = api.balance_at(account, 3)
+    balance = api.balance_at(account, 4)
     assert balance == {
         "accountId": account,
+        "currency": "EUR",
         "totalBalance": "75.25",
         "currentMonthBalance": "75.25",
         "month": datetime.now(UTC).strftime("%Y-%m"),
-        "version": 3,
+        "version": 4,
     }
 
 
-def test_an_account_without_events_has_no_balance(api: Api, account: str) -> None:
-    response = api.get(f"/accounts/{account}/balance")
+def test_an_account_never_opened_has_no_balance(api: Api, unopened: str) -> None:
+    response = api.get(f"/accounts/{unopened}/balance")
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "account_not_found"
+
+
+@pytest.mark.parametrize("kind", ["credits", "debits"])
+def test_a_posting_to_an_account_never_opened_is_refused_and_opens_nothing(
+    api: Api, unopened: str, kind: str
+) -> None:
+    # WHEN money is posted to an id that was never opened (a typo, say)
+    response = api.post(
+        f"/accounts/{unopened}/{kind}", {"amount": "1.00"}, headers={"Idempotency-Key": new_key()}
+    )
+
+    # THEN it is refused, and the id still names no account
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "account_not_found"
+    assert api.events(unopened) == []
+    assert api.get(f"/accounts/{unopened}").status_code == 404
 
 
 def test_history_is_paginated_in_version_order(api: Api, account: str) -> None:
@@ -78,8 +99,9 @@ def test_history_is_paginated_in_version_order(api: Api, account: str) -> None:
         if after is None:
             break
 
-    assert pages[:3] == [[1, 2], [3, 4], [5]]
-    assert [e["amount"] for e in api.events(account)] == ["1.00", "2.00", "3.00", "4.00", "5.00"]
+    assert pages[:3] == [[1, 2], [3, 4], [5, 6]]
+    assert [e["type"] for e in api.events(account)][:1] == ["AccountOpened"]
+    assert [e["amount"] for e in api.postings(account)] == ["1.00", "2.00", "3.00", "4.00", "5.00"]
 
 
 def test_a_retried_command_with_the_same_idempotency_key_stores_nothing_new(
@@ -99,7 +121,7 @@ def test_a_retried_command_with_the_same_idempotency_key_stores_nothing_new(
     assert retry.json() == first.json()
     assert reused.status_code == 409
     assert reused.json()["error"]["code"] == "idempotency_key_reused"
-    assert len(api.events(account)) == 1
+    assert len(api.postings(account)) == 1
 
 
 def test_concurrent_debits_never_overdraw_the_account(api: Api, account: str) -> None:
@@ -128,11 +150,12 @@ def test_concurrent_debits_never_overdraw_the_account(api: Api, account: str) ->
     assert statuses == [201] * 10 + [422] * 10
     refused = [r.json()["error"]["code"] for r in responses if r.status_code == 422]
     assert set(refused) == {"insufficient_funds"}
-    # AND the stored versions are 1..11 without a gap, and the balance ends at 0.00
-    assert [e["version"] for e in api.events(account)] == list(range(1, 12))
-    balance = api.balance_at(account, 11)
+    # AND the stored versions are 1..12 (the opening, the credit, ten debits) without a
+    # gap, and the balance ends at 0.00
+    assert [e["version"] for e in api.events(account)] == list(range(1, 13))
+    balance = api.balance_at(account, 12)
     assert balance["totalBalance"] == "0.00"
-    assert balance["version"] == 11
+    assert balance["version"] == 12
 
 
 def test_a_debit_beyond_the_balance_is_refused_and_stores_nothing(api: Api, account: str) -> None:
@@ -142,7 +165,7 @@ def test_a_debit_beyond_the_balance_is_refused_and_stores_nothing(api: Api, acco
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "insufficient_funds"
-    assert len(api.events(account)) == 1
+    assert len(api.postings(account)) == 1
 
 
 @pytest.mark.parametrize(
@@ -169,8 +192,8 @@ def test_a_bad_command_is_rejected_with_its_code_and_stores_nothing(
 
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
-    assert api.events(account) == []
-    assert api.get(f"/accounts/{account}/balance").status_code == 404
+    assert api.postings(account) == []
+    assert len(api.events(account)) == 1
 
 
 def test_an_invalid_account_id_is_rejected(api: Api) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from banking.adapters.dynamodb import DynamoDBEventStore, event_item
+from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore, event_item
 from banking.application.ports import StoredEvent
 from banking.domain.account import evolve
 from banking.domain.commands import RecordCredit
@@ -39,9 +39,9 @@ def test_a_poison_event_is_parked_and_after_the_fix_a_redrive_completes_the_read
     ledger = system.ledger()
     dynamodb = ledger.client("dynamodb")
     store = DynamoDBEventStore(dynamodb, ledger.events_table)
-    # GIVEN an account whose read models reflect its first credit
+    # GIVEN an opened account whose read models reflect its first credit (version 2)
     assert api.credit(account, "10.00").status_code == 201
-    api.balance_at(account, 1)
+    api.balance_at(account, 2)
 
     # WHEN a second event is stored with a schema version no code knows
     state = store.load(account)
@@ -55,9 +55,13 @@ def test_a_poison_event_is_parked_and_after_the_fix_a_redrive_completes_the_read
     poison = {**fixed, "schemaVersion": {"N": "99"}}
     dynamodb.put_item(TableName=ledger.events_table, Item=poison)
 
-    # THEN the dispatcher fails it, retries, and parks it; the read models stay at v1
+    # THEN the dispatcher fails it, retries, and parks it; the read models stay at v2
     eventually(lambda: _parked(ledger, "dispatcher-async"), "the poison", PARKED_WITHIN_S)
-    assert api.balance_at(account, 1)["version"] == 1
+    projections = DynamoDBProjectionStore(dynamodb, ledger.projections_table)
+    assert {model.version for model in projections.load(account)} == {2}
+    # AND reading the account is the operators' 500 (its head cannot be read), no guess
+    unreadable = api.get(f"/accounts/{account}/balance")
+    assert (unreadable.status_code, unreadable.json()["error"]["code"]) == (500, "internal_error")
 
     # WHEN the fix is deployed: the item corrected (a MODIFY on the stream, which the
     # fanout sets aside in turn: events are never updated)
@@ -66,11 +70,11 @@ def test_a_poison_event_is_parked_and_after_the_fix_a_redrive_completes_the_read
     # AND every dead-letter queue is redriven
     results = redrive_queues(ledger, out=io.StringIO())
 
-    # THEN both parked messages went back, and the read models reach version 2
+    # THEN both parked messages went back, and the read models reach version 3
     assert {r.name: r.redriven for r in results if r.found} == {
         f"{ledger.prefix}-dispatcher-async-dlq": 1,
         f"{ledger.prefix}-fanout-stream-dlq": 1,
     }
     assert [left for r in results for left in r.left] == []
-    balance = api.balance_at(account, 2)
+    balance = api.balance_at(account, 3)
     assert balance["totalBalance"] == "15.00"

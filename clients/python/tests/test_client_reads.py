@@ -78,6 +78,32 @@ def test_history_iterates_over_every_page(ledger: Ledger, api: FakeApi) -> None:
     ]
 
 
+def test_an_accounts_own_events_in_its_history_have_no_amount() -> None:
+    # GIVEN a history that starts with the account's opening, as every account's does
+    opened = {
+        "accountId": "a",
+        "eventId": "e1",
+        "type": "AccountOpened",
+        "version": 1,
+        "currency": "EUR",
+        "owners": ["a"],
+        "recordedAt": "2026-12-01T10:00:00Z",
+    }
+    credited = {**opened, "eventId": "e2", "type": "CreditEvent", "version": 2, "amount": "5.00"}
+    body = {"accountId": "a", "events": [opened, credited], "nextAfter": None}
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=body))
+
+    # WHEN it is read
+    with Ledger("https://x", token="t", transport=transport) as ledger:
+        events = list(ledger.history("a"))
+
+    # THEN the opening reads with no amount, the credit with its own
+    assert [(e.type, e.amount) for e in events] == [
+        ("AccountOpened", None),
+        ("CreditEvent", Decimal("5.00")),
+    ]
+
+
 def test_history_can_start_after_a_version(ledger: Ledger) -> None:
     for _ in range(5):
         ledger.credit("alice", "1.00")
