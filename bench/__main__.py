@@ -76,26 +76,29 @@ def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     assert runtime is not None
     # Every command carries an Idempotency-Key (the API requires one), so each is a
     # TransactWriteItems, which moto runs by deep-copying every table it writes to.
-    keys = (True,)
+    # A transfer is measured like a credit: one request, until both accounts' read
+    # models hold their legs.
+    kinds = ("credit", "transfer")
     for size in plan.sizes:  # creates the read models and starts every worker
-        for key in keys:
-            bench.transaction(size, idempotency_key=key)
-    cells: dict[tuple[int, bool], list[work.Transaction]] = {}
+        for kind in kinds:
+            bench.transaction(size, idempotency_key=True, kind=kind)
+    cells: dict[tuple[int, str], list[work.Transaction]] = {}
     for _ in range(plan.repetitions):
         for size in plan.sizes:  # side by side: every size in every repetition
-            for key in keys:
-                cells.setdefault((size, key), []).append(
-                    bench.transaction(size, idempotency_key=key)
+            for kind in kinds:
+                cells.setdefault((size, kind), []).append(
+                    bench.transaction(size, idempotency_key=True, kind=kind)
                 )
     memory = runtime.memory_mb()
     billed_ms = work.pooled_durations([t for ts in cells.values() for t in ts])
     summary = {
-        f"{size}{'+key' if key else ''}": {
+        f"{size}+key" if kind == "credit" else f"{size}+{kind}": {
             "history": size,
-            "idempotency_key": key,
+            "idempotency_key": True,
+            "kind": kind,
             **work.summarize(transactions, memory, billed_ms),
         }
-        for (size, key), transactions in cells.items()
+        for (size, kind), transactions in cells.items()
     }
     reference: dict[str, Any] = {}
     prices = Prices()

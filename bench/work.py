@@ -29,6 +29,7 @@ TIMEOUT_S = 60
 class Transaction:
     history: int
     idempotency_key: bool
+    kind: str  # "credit", or "transfer" (one posting: a debit leg and a credit leg)
     requests: dict[str, dict[str, float]]  # function -> operation -> requests
     read_units: float
     write_units: float
@@ -62,13 +63,17 @@ class WorkBench:
         self.http = requests.Session()
         self.http.headers.update(system.http_headers)
         self.accounts: dict[int, str] = {}
+        # Each account's transfer counterparty, with a history as long as its own.
+        self.counterparts: dict[int, str] = {}
 
     def seed(self, sizes: Sequence[int]) -> dict[int, float]:
         seconds: dict[int, float] = {}
         for size in sizes:
             started = time.perf_counter()
             account = self.accounts[size] = f"bench-{size}-{uuid.uuid4().hex[:8]}"
-            self.system.seed(self.events_table, history_items(account, size, table="t"))
+            other = self.counterparts[size] = f"bench-{size}-to-{uuid.uuid4().hex[:8]}"
+            for name in (account, other):
+                self.system.seed(self.events_table, history_items(name, size, table="t"))
             seconds[size] = time.perf_counter() - started
         return seconds
 
@@ -80,7 +85,7 @@ class WorkBench:
         ).get("Item")
         return int(item["lastKnownVersion"]["N"]) if item else 0
 
-    def transaction(self, size: int, *, idempotency_key: bool) -> Transaction:
+    def transaction(self, size: int, *, idempotency_key: bool, kind: str = "credit") -> Transaction:
         runtime = self.system.runtime
         assert runtime is not None
         account = self.accounts[size]
@@ -92,20 +97,13 @@ class WorkBench:
             raise ValueError("the API refuses a command without an Idempotency-Key")
         headers = {"content-type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
         started = time.perf_counter()
-        response = self.http.post(
-            f"{self.system.api_url}/accounts/{account}/credits",
-            json={"amount": "1.00", "description": "bench"},
-            headers=headers,
-            timeout=30,
-        )
-        if response.status_code != 201:
-            raise RuntimeError(f"credit answered {response.status_code}: {response.text}")
-        version = int(response.json()["version"])
+        versions = self._post(kind, account, self.counterparts[size], headers)
         accepted = time.perf_counter()
-        while self._read_model_version(account) < version:
-            if time.perf_counter() - started > TIMEOUT_S:
-                raise RuntimeError(f"{account} v{version} not projected in {TIMEOUT_S}s")
-            time.sleep(0.01)
+        for name, version in versions.items():
+            while self._read_model_version(name) < version:
+                if time.perf_counter() - started > TIMEOUT_S:
+                    raise RuntimeError(f"{name} v{version} not projected in {TIMEOUT_S}s")
+                time.sleep(0.01)
         lag = time.perf_counter() - accepted
         self._settle()
         counts = runtime.invocation_counts()
@@ -129,6 +127,7 @@ class WorkBench:
         return Transaction(
             history=size,
             idempotency_key=idempotency_key,
+            kind=kind,
             requests=dict(per_function),
             read_units=totals["rcu"],
             write_units=totals["wcu"],
@@ -139,6 +138,25 @@ class WorkBench:
             log_bytes=log_bytes,
             lag_s=lag,
         )
+
+    def _post(
+        self, kind: str, account: str, counterpart: str, headers: dict[str, str]
+    ) -> dict[str, int]:
+        """Send one credit to `account`, or one transfer from it to `counterpart`;
+        the version each account's read models must reach."""
+        if kind == "credit":
+            path, body = f"/accounts/{account}/credits", {"amount": "1.00", "description": "bench"}
+        else:
+            path, body = "/transfers", {"from": account, "to": counterpart, "amount": "1.00"}
+        response = self.http.post(
+            f"{self.system.api_url}{path}", json=body, headers=headers, timeout=30
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"{kind} answered {response.status_code}: {response.text}")
+        answer = response.json()
+        if kind == "credit":
+            return {account: int(answer["version"])}
+        return {leg["accountId"]: int(leg["version"]) for leg in answer["legs"]}
 
     def _settle(self, quiet_s: float = 0.4) -> None:
         """Wait until no function has been invoked for `quiet_s`."""
