@@ -6,6 +6,7 @@ Also the API's `$default` route, so an unknown route answers in the API's error 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -41,6 +42,9 @@ settings = Settings.from_env()
 events = event_store(settings, with_transfers=True)
 projections = projection_store(settings)
 register_error_handlers(app, owners_of=lambda account_id: events.load(account_id).owners)
+# As docs/openapi.yaml states them: a subject is printable ASCII without spaces.
+_SUBJECT = re.compile(r"\A[\x21-\x7e]{1,128}\Z")
+_TRANSFER_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z", re.ASCII)
 
 DEFAULT_PAGE, MAX_PAGE = 50, 100
 _MAX_CURSOR = 64
@@ -58,8 +62,11 @@ def list_accounts() -> Response[str]:
     principal = principal_of(app.current_event.raw_event)
     parameters = _parameters({"owner", "limit", "after"})
     owner = parameters.get("owner")
-    if not owner:
-        raise InvalidRequest("query parameter 'owner' is required: 'me' or a subject")
+    if not owner or not _SUBJECT.match(owner):
+        raise InvalidRequest(
+            "query parameter 'owner' is required: 'me' or a subject of 1 to 128 printable "
+            "ASCII characters"
+        )
     owner = principal.subject if owner == "me" else owner
     if owner != principal.subject and READ_ANY_ACCOUNT not in principal.scopes:
         raise Forbidden(f"listing another subject's accounts needs the scope {READ_ANY_ACCOUNT}")
@@ -98,6 +105,8 @@ def get_events(account_id: str) -> Response[str]:
 @app.get("/transfers/<transfer_id>")
 def get_transfer(transfer_id: str) -> Response[str]:
     principal = principal_of(app.current_event.raw_event)
+    if not _TRANSFER_ID.match(transfer_id):
+        raise InvalidRequest("a transfer id is 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'")
     found = transfer(transfer_id, events)
     accounts = sorted({leg.account_id for leg in found.legs})
     if not any(

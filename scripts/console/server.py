@@ -32,6 +32,7 @@ from scripts.console.reader import MAX_PAGE, AccountNotFound, Console
 STATIC = Path(__file__).resolve().parent / "static"
 REPO = Path(__file__).resolve().parents[2]
 OPENAPI = REPO / "docs" / "openapi.yaml"
+VIEWER_OPENAPI_VERSION = "3.0.3"
 # Only what the API reference page loads, from the pinned Swagger UI (no CDN).
 SWAGGER_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js"})
 PROXY_TIMEOUT_S = 30
@@ -149,6 +150,10 @@ class Routes:
     def _openapi(self, request: Request) -> Answer:
         """The API's reference, its requests sent through this console's read-only proxy."""
         document: dict[str, Any] = yaml.safe_load(OPENAPI.read_text())
+        # The pinned viewer (Swagger UI 4.15.5, the newest on PyPI) renders OpenAPI 3.0 and
+        # refuses a 3.1 document outright; it shows every route and schema of ours all the
+        # same, ignoring the 3.1 keywords (propertyNames, type lists) it does not know.
+        document["openapi"] = VIEWER_OPENAPI_VERSION
         if self._settings.api_url:
             document["servers"] = [
                 {"url": "/try", "description": f"{self._settings.api_url}, GET only"}

@@ -121,14 +121,18 @@ def test_an_accounts_page_shows_its_history_and_balance(api: Api, account, conso
             headers={"Idempotency-Key": new_key()},
         )
         assert response.status_code == 201, response.text
-    assert api.balance_at(account, 3)["totalBalance"] == "57.50"
+    # (the account fixture opened the account: its opening is version 1)
+    assert api.balance_at(account, 4)["totalBalance"] == "57.50"
     url = f"{console_url}/#/accounts/{account}"
     # WHEN the browser opens the account's page
     tables = Tables(dom(chromium, url)).tables
-    # THEN the history lists the three events, oldest first, with the balance after each
+    # THEN the history lists the opening and the three postings, oldest first, with the
+    # balance after each posting
     header, *rows = tables["history"]
     column = {name: index for index, name in enumerate(header)}
-    assert [row[column["version"]] for row in rows] == ["1", "2", "3"]
+    opening, *rows = rows
+    assert (opening[column["version"]], opening[column["type"]]) == ("1", "AccountOpened")
+    assert [row[column["version"]] for row in rows] == ["2", "3", "4"]
     assert [row[column["type"]] for row in rows] == ["CreditEvent", "DebitEvent", "DebitEvent"]
     assert [row[column["amount"]] for row in rows] == ["100.00", "30.50", "12.00"]
     assert [row[column["balanceAfter"]] for row in rows] == ["100.00", "69.50", "57.50"]
@@ -136,7 +140,7 @@ def test_an_accounts_page_shows_its_history_and_balance(api: Api, account, conso
     assert all(row[column["correlationId"]] for row in rows)
     # AND the balance read model, with the version it reflects
     balances = {row[0]: row for row in tables["balances"][1:]}
-    assert balances["TotalBalanceForProfile"][1:3] == ["amount 57.50", "3"]
+    assert balances["TotalBalanceForProfile"][1:3] == ["amount 57.50", "4"]
     screenshot(chromium, url, "account")
 
 
@@ -145,7 +149,7 @@ def test_the_pipeline_page_shows_every_read_model_and_dead_letter_queue(
 ):
     # GIVEN traffic that has been projected
     api.credit(account, "1.00")
-    api.balance_at(account, 1)
+    api.balance_at(account, 2)
     # WHEN the browser opens the pipeline page
     url = f"{console_url}/#/pipeline"
     tables = Tables(dom(chromium, url)).tables

@@ -15,6 +15,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
+from banking.entrypoints.http import ROUTES
 from tests.support import http_event, run_pipeline, token_claims
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +58,12 @@ def inline(schema: Any) -> Any:
 
 def test_the_document_is_valid_openapi():
     validate(SPEC)
+
+
+def test_the_default_routes_table_has_exactly_the_documented_routes():
+    # GIVEN the table the $default route answers 405 from  THEN it is the document's
+    table = {f"{method} {path}" for path, methods in ROUTES.items() for method in methods}
+    assert table == spec_routes()
 
 
 def test_the_document_has_exactly_the_routes_terraform_declares():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from typing import Any
@@ -75,12 +76,46 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+# Every route of the HTTP API (Terraform declares them; a test holds the two equal), so
+# the `$default` route can tell an unknown path (404) from a known path asked with a
+# method it does not have (405, with the methods it has).
+ROUTES: dict[str, tuple[str, ...]] = {
+    "/accounts": ("GET", "POST"),
+    "/accounts/{accountId}": ("GET",),
+    "/accounts/{accountId}/balance": ("GET",),
+    "/accounts/{accountId}/events": ("GET",),
+    "/accounts/{accountId}/statements/{month}": ("GET",),
+    "/accounts/{accountId}/credits": ("POST",),
+    "/accounts/{accountId}/debits": ("POST",),
+    "/accounts/{accountId}/freeze": ("POST",),
+    "/accounts/{accountId}/unfreeze": ("POST",),
+    "/accounts/{accountId}/close": ("POST",),
+    "/accounts/{accountId}/overdraft-limit": ("POST",),
+    "/transfers": ("POST",),
+    "/transfers/{transferId}": ("GET",),
+}
+_ROUTE_PATTERNS = [
+    (re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"), methods)
+    for template, methods in ROUTES.items()
+]
+
+
+class MethodNotAllowed(DomainError):
+    code = "method_not_allowed"
+
+
 class RouteNotFound(DomainError):
     code = "not_found"
 
 
 STATUS_BY_ERROR.update(
-    {PayloadTooLarge: 413, RouteNotFound: 404, Unauthenticated: 401, Forbidden: 403}
+    {
+        PayloadTooLarge: 413,
+        RouteNotFound: 404,
+        MethodNotAllowed: 405,
+        Unauthenticated: 401,
+        Forbidden: 403,
+    }
 )
 
 
@@ -142,7 +177,16 @@ def register_error_handlers(
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[str]:
         path = app.current_event.raw_path
-        return error_response(404, RouteNotFound.code, f"no route for {_method(app)} {path}")
+        allowed = next((m for pattern, m in _ROUTE_PATTERNS if pattern.match(path)), None)
+        if allowed is None:
+            return error_response(404, RouteNotFound.code, f"no route for {_method(app)} {path}")
+        response = error_response(
+            405,
+            MethodNotAllowed.code,
+            f"{path} takes {', '.join(allowed)}, not {_method(app)}",
+        )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
 
 
 def _unreadable_event(error: UnknownEvent) -> Response[str]:
