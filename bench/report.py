@@ -57,8 +57,7 @@ def _work(results: dict[str, Any]) -> str:
         for figure in ("aws_requests", "read_units", "write_units", "cost_per_million"):
             ratio = large[figure] / small[figure] if small[figure] else float("nan")
             ratios.append(
-                f"{figure} {large['history']:,} vs {small['history']:,}"
-                f" ({kind}): {ratio:.3f}"
+                f"{figure} {large['history']:,} vs {small['history']:,} ({kind}): {ratio:.3f}"
             )
     return text + "\nflatness (must be <= 1.1): " + "; ".join(ratios)
 
