@@ -215,11 +215,16 @@ def test_bad_history_parameters_are_rejected(
     assert response.json()["error"]["code"] == "invalid_request"
 
 
-@pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/nowhere"), ("DELETE", "/accounts/a1/credits")]
-)
-def test_an_unknown_route_is_not_found(api: Api, method: str, path: str) -> None:
-    response = api.request(method, path)
+def test_an_unknown_route_is_not_found(api: Api) -> None:
+    response = api.request("GET", "/nowhere")
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_known_path_with_another_method_is_not_allowed(api: Api) -> None:
+    response = api.request("DELETE", "/accounts/a1/credits")
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response.headers["Allow"] == "POST"
