@@ -16,7 +16,7 @@ $(error NAME='$(NAME)' is not a Lambda: make test-lambda NAME=<one of: $(LAMBDAS
 endif
 endif
 
-.PHONY: help install package chromium test test-lambda lint typecheck unit integration infra e2e run up down token bench clean
+.PHONY: help install package chromium test test-lambda lint typecheck unit integration infra e2e run up down token bench simulate clean
 
 help:
 	@echo "make run      - bring the whole system up locally, in the foreground (Ctrl-C stops it)"
@@ -26,6 +26,7 @@ help:
 	@echo "make test-lambda NAME=commands - the tests of one Lambda only (tests/lambdas/NAME)"
 	@echo "make package  - build dist/<lambda>.zip for every Lambda"
 	@echo "make bench    - run the benchmarks"
+	@echo "make simulate [SEED=42] [STEPS=100000] - the deterministic simulation (docs/reliability.md)"
 
 $(STAMP): requirements-dev.txt libs/banking/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,3 +85,8 @@ bench: package
 
 clean:
 	rm -rf dist .local build .pytest_cache .mypy_cache .ruff_cache
+
+# The deterministic simulation (docs/reliability.md): the same SEED replays the same run;
+# no SEED picks a fresh one and prints it.
+simulate: $(STAMP)
+	$(BIN)/python -m tests.simulation $(if $(SEED),--seed $(SEED)) --steps $(or $(STEPS),100000)

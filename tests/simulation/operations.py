@@ -1,0 +1,210 @@
+"""What one step of the simulation may do, each one function in a table with its
+weight: `STEPS` (the scheduler picks one per step) and `COMMANDS` (what a client asks
+for, when a step sends a new request). An operation for a new command (a hold, a
+reversal) is one function here and one row in `COMMANDS`; its invariant goes in
+`invariants.py`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+from banking.application.replay import ReplayOptions
+from banking.application.replay import replay as run_replay
+from banking.domain.commands import (
+    AccountCommand,
+    ChangeOverdraftLimit,
+    CloseAccount,
+    Command,
+    FreezeAccount,
+    OpenAccount,
+    RecordCredit,
+    RecordDebit,
+    UnfreezeAccount,
+)
+from banking.domain.currency import Currency
+from banking.domain.money import Money
+from banking.domain.transfer import Posting, Transfer
+from tests.simulation.world import Request, World
+
+CALLERS = ("alice", "bob", "carol", "dave")
+ACCOUNTS = tuple(f"acc-{n:02d}" for n in range(12))
+# Two currencies, so conservation is checked per currency (and 0-digit yen too).
+CURRENCIES = (Currency("EUR"), Currency("EUR"), Currency("JPY"))
+
+# --- what a client asks for -----------------------------------------------------------
+
+
+def credit(world: World, account: str) -> Command | AccountCommand | Transfer:
+    return RecordCredit(account, _amount(world, account), world.new_id("credit")())
+
+
+def debit(world: World, account: str) -> Command | AccountCommand | Transfer:
+    return RecordDebit(account, _amount(world, account), world.new_id("debit")())
+
+
+def transfer(world: World, account: str) -> Command | AccountCommand | Transfer:
+    others = [a for a in ACCOUNTS if a != account]
+    postings = [Posting(account, world.scheduler.choice(others), _amount(world, account))]
+    if world.scheduler.chance(0.2):  # a multi-posting transfer (a payment with a fee)
+        postings.append(Posting(world.scheduler.choice(others), account, _amount(world, account)))
+    if world.scheduler.chance(0.5):
+        postings = [Posting(p.to_account, p.from_account, p.amount) for p in postings]
+    return Transfer("chosen-per-attempt", tuple(postings), world.new_id("transfer")())
+
+
+def open_account(world: World, account: str) -> Command | AccountCommand | Transfer:
+    owners = {world.scheduler.choice(CALLERS) for _ in range(world.scheduler.between(1, 2))}
+    limit = Money(world.scheduler.choice((0, 0, 5_000, 50_000)), _digits(account))
+    return OpenAccount(account, _currency(account), frozenset(owners), limit)
+
+
+def freeze(world: World, account: str) -> Command | AccountCommand | Transfer:
+    return FreezeAccount(account)
+
+
+def unfreeze(world: World, account: str) -> Command | AccountCommand | Transfer:
+    return UnfreezeAccount(account)
+
+
+def close(world: World, account: str) -> Command | AccountCommand | Transfer:
+    return CloseAccount(account)
+
+
+def change_overdraft_limit(world: World, account: str) -> Command | AccountCommand | Transfer:
+    limit = Money(world.scheduler.choice((0, 1_000, 20_000)), _digits(account))
+    return ChangeOverdraftLimit(account, limit)
+
+
+def _currency(account: str) -> Currency:
+    return CURRENCIES[ACCOUNTS.index(account) % len(CURRENCIES)]
+
+
+def _digits(account: str) -> int:
+    return _currency(account).digits
+
+
+def _amount(world: World, account: str) -> Money:
+    # Mostly small, sometimes large enough to meet the overdraft limit.
+    high = 2_000 if world.scheduler.chance(0.9) else 60_000
+    return Money(world.scheduler.between(1, high), _digits(account))
+
+
+CommandMaker = Callable[[World, str], Command | AccountCommand | Transfer]
+COMMANDS: dict[str, tuple[CommandMaker, float]] = {
+    "credit": (credit, 30),
+    "debit": (debit, 25),
+    "transfer": (transfer, 25),
+    "open": (open_account, 6),
+    "freeze": (freeze, 3),
+    "unfreeze": (unfreeze, 3),
+    "close": (close, 1),
+    "change_overdraft_limit": (change_overdraft_limit, 2),
+}
+_COMMAND_NAMES = list(COMMANDS)
+_COMMAND_WEIGHTS = list(itertools.accumulate(weight for _, weight in COMMANDS.values()))
+
+
+def new_request(world: World, account: str | None = None) -> Request:
+    """A new request of a random caller for a random command. Its idempotency key is
+    its own, or sometimes one another caller already used: keys are per caller, so the
+    two must not meet."""
+    scheduler = world.scheduler
+    name = scheduler.weighted(_COMMAND_NAMES, _COMMAND_WEIGHTS)
+    if account is None:
+        # Mostly accounts that exist (the others are refused: some of that is enough).
+        opened = world.accounts if name != "open" and not scheduler.chance(0.05) else ()
+        account = scheduler.choice(opened or ACCOUNTS)
+    command = COMMANDS[name][0](world, account)
+    number = world.new_id("req")()
+    key = f"key-{number}"
+    if world.keys_used and scheduler.chance(0.1):
+        key = scheduler.choice(world.keys_used)
+        world.faults["idempotency_key_of_another_caller"] += 1
+    world.keys_used.append(key)
+    return Request(number, scheduler.choice(CALLERS), key, command)
+
+
+# --- the steps --------------------------------------------------------------------------
+
+
+def send_new_request(world: World) -> None:
+    request = new_request(world)
+    world.note(f"{request.id} {request.caller} sends {_show(request)} key {request.key}")
+    world.send(request)
+
+
+def retry_unanswered(world: World) -> None:
+    """A client sends again, with the same key, a request it got no answer to."""
+    if not world.unanswered:
+        return send_new_request(world)
+    index = world.scheduler.between(0, len(world.unanswered) - 1)
+    request = world.unanswered.pop(index)
+    world.note(f"{request.id} retried (attempt {request.attempts + 1})")
+    world.send(request)
+    return None
+
+
+def fan_out(world: World) -> None:
+    """The fanout is invoked on a batch of one account's stream records."""
+    pending = [account for account in world.accounts if world.stream[account]]
+    if not pending:
+        return send_new_request(world)
+    account = world.scheduler.choice(pending)
+    world.note(f"fanout on {account}")
+    world.fan_out_batch(account)
+    return None
+
+
+def deliver(world: World) -> None:
+    """The bus delivers one pending entry, picked at random: late and out of order."""
+    if not world.bus:
+        return fan_out(world)
+    world.note("deliver")
+    world.deliver(world.scheduler.between(0, len(world.bus) - 1))
+    return None
+
+
+def redrive(world: World) -> None:
+    """An operator runs `ledger redrive`."""
+    sent = world.redrive()
+    world.note(f"redrive: {sent} sent again")
+
+
+def replay(world: World) -> None:
+    """An operator replays one account (`ledger replay --account`): its last event per
+    month, or every event."""
+    if not world.accounts:
+        return send_new_request(world)
+    account = world.scheduler.choice(world.accounts)
+    every = world.scheduler.chance(0.5)
+    result = run_replay(
+        world.store.scan_account(account),
+        world.reliable_publisher,
+        ReplayOptions(every_event=every),
+    )
+    world.note(f"replay of {account}: {result.published} published")
+    return None
+
+
+def settle(world: World) -> None:
+    """Traffic stops until everything lands: then every read model must equal the fold."""
+    world.note("settle")
+    world.settle()
+
+
+def _show(request: Request) -> str:
+    return type(request.command).__name__
+
+
+Step = Callable[[World], None]
+STEPS: dict[str, tuple[Step, float]] = {
+    "send_new_request": (send_new_request, 30),
+    "retry_unanswered": (retry_unanswered, 4),
+    "fan_out": (fan_out, 25),
+    "deliver": (deliver, 60),
+    "redrive": (redrive, 0.5),
+    "replay": (replay, 0.5),
+    "settle": (settle, 0.02),
+}
