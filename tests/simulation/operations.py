@@ -97,8 +97,8 @@ COMMANDS: dict[str, tuple[CommandMaker, float]] = {
     "debit": (debit, 25),
     "transfer": (transfer, 25),
     "open": (open_account, 6),
-    "freeze": (freeze, 3),
-    "unfreeze": (unfreeze, 3),
+    "freeze": (freeze, 1),
+    "unfreeze": (unfreeze, 5),
     "close": (close, 1),
     "change_overdraft_limit": (change_overdraft_limit, 2),
 }
