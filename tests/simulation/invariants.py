@@ -153,7 +153,9 @@ def transfers_whole(memory: Memory, append: Append) -> None:
                 "transfers_whole", f"{len(legs)} transfer legs stored without their record"
             )
         return
-    if Counter(record.legs) != Counter(Leg.of(s.event) for s in legs if _is_posting(s.event)):
+    if Counter(record.legs) != Counter(
+        Leg.of(s.event) for s in legs if isinstance(s.event, Credited | Debited)
+    ):
         raise InvariantViolated(
             "transfers_whole",
             f"transfer {record.transfer_id}: its record's legs are not the legs stored",

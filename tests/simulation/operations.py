@@ -99,7 +99,7 @@ COMMANDS: dict[str, tuple[CommandMaker, float]] = {
     "open": (open_account, 6),
     "freeze": (freeze, 1),
     "unfreeze": (unfreeze, 5),
-    "close": (close, 1),
+    "close": (close, 0.3),
     "change_overdraft_limit": (change_overdraft_limit, 2),
 }
 _COMMAND_NAMES = list(COMMANDS)

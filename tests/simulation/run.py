@@ -8,7 +8,7 @@ import traceback
 from attrs import frozen
 
 from tests.simulation.invariants import InvariantViolated
-from tests.simulation.operations import STEPS
+from tests.simulation.operations import STEPS, new_request
 from tests.simulation.scheduler import Scheduler
 from tests.simulation.world import Chances, World
 
@@ -65,13 +65,13 @@ def simulate(
     seed: int,
     steps: int,
     *,
-    chances: Chances = Chances(),
+    chances: Chances | None = None,
     bugs: frozenset[str] = frozenset(),
 ) -> Result:
     """Run `steps` steps from `seed`, then let the system settle; stop at the first
     invariant that fails."""
     scheduler = Scheduler(seed)
-    world = World(scheduler, chances, bugs=bugs)
+    world = World(scheduler, chances or Chances(), bugs=bugs, rival=new_request)
     step = 0
     try:
         for step in range(1, steps + 1):
@@ -86,7 +86,9 @@ def simulate(
         return Result(
             seed, steps, world, _failure(world, step, violation.invariant, violation.detail)
         )
-    except Exception as error:  # an invariant of the code itself: it never raises unasked
+    # Any other error of the code under test (a fold refusing an event, a KeyError) is a
+    # failure like a broken invariant: reported with its seed, step and trace.
+    except Exception as error:  # noqa: BLE001
         detail = "".join(traceback.format_exception_only(error)).strip()
         return Result(seed, steps, world, _failure(world, step, "no_unexpected_error", detail))
     return Result(seed, steps, world, None)

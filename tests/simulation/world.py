@@ -52,7 +52,7 @@ from banking.application.transfers import transfer
 from banking.domain.commands import AccountCommand, Command
 from banking.domain.errors import DomainError
 from banking.domain.events import Event
-from banking.domain.read_models import PROJECTIONS, ReadModel, StateCarriedEvent
+from banking.domain.read_models import PROJECTIONS, ReadModel, StateCarriedEvent, TotalBalance
 from banking.domain.transfer import Transfer
 from banking.serialization import state_carried_from_dict
 from tests.simulation.invariants import (
@@ -212,8 +212,10 @@ class World:
     keys_used: list[str] = field(factory=list)
     _requests: list[Request] = field(factory=list)
     _ids: dict[str, Ids] = field(factory=dict)
-    # Bugs the tests plant to prove the invariants catch them: name -> on.
+    # Bugs the tests plant to prove the invariants catch them.
     bugs: frozenset[str] = frozenset()
+    # Makes the request of a command that runs between another's load and append.
+    rival: Callable[[World, str], Request] | None = None
 
     def __attrs_post_init__(self) -> None:
         self.store = SimEventStore(self)
@@ -303,10 +305,10 @@ class World:
         of its accounts run to its end (one level deep)."""
         if len(self._requests) != 1 or not self.fault("concurrent_command"):
             return
-        from tests.simulation.operations import new_request  # noqa: PLC0415
-
         account = self.scheduler.choice([s.event.account_id for s in stored_events])
-        rival = new_request(self, account)
+        if self.rival is None:
+            return
+        rival = self.rival(self, account)
         self.note(f"  {rival.id} runs between {self._requests[-1].id}'s load and append")
         self.send(rival)
 
@@ -524,8 +526,6 @@ def _describe(entry: BusEntry) -> str:
 def _apply_again(carried: StateCarriedEvent, projections: SimProjectionStore) -> None:
     """A planted bug: a projector that treats its event as a delta and adds it to what
     the balance already holds (so a duplicate counts twice)."""
-    from banking.domain.read_models import TotalBalance  # noqa: PLC0415
-
     if carried.amount is None:
         return
     held = [m for m in projections.load(carried.account_id) if isinstance(m, TotalBalance)]
