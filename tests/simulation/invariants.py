@@ -3,7 +3,8 @@ step, on the accounts that step touched), and over everything at quiescence.
 
 Each check is one function in the table of the moment it runs at: `APPEND_CHECKS`
 (an append landed in the events table), `ANSWER_CHECKS` (a client was answered),
-`READ_MODEL_CHECKS` (a projector wrote or was refused a read model) and
+`READ_MODEL_CHECKS` (a projector wrote or was refused a read model),
+`SWITCH_CHECKS` (a rebuild switched readers to a new generation) and
 `QUIESCENCE_CHECKS` (nothing is in flight any more). A check raises
 `InvariantViolated`; what it needs to remember between steps lives in `Memory`,
 updated by `remember_*` after the checks, so each check costs O(1) or O(accounts
@@ -326,6 +327,39 @@ def _item(write: ReadModelWrite) -> tuple[str, str, str | None]:
     return (write.partition, _name(write.model), qualifier_of(write.model))
 
 
+# --- when readers are switched to a rebuilt generation ------------------------------
+
+
+@frozen
+class Switch:
+    """`ledger rebuild` switched the readers of `read_model` to `generation`: each item's
+    version as readers saw it just before, and as they see it now."""
+
+    read_model: str
+    generation: int
+    before: Mapping[tuple[str, str | None], int]
+    after: Mapping[tuple[str, str | None], int]
+
+
+def switch_never_regresses(memory: Memory, switch: Switch) -> None:
+    """Readers never see a read model go back (or vanish) when a rebuild switches."""
+    for (account, qualifier), version in sorted(switch.before.items(), key=str):
+        now = switch.after.get((account, qualifier))
+        if now is None or now < version:
+            raise InvariantViolated(
+                "switch_never_regresses",
+                f"{account} {switch.read_model} {qualifier or ''} went from v{version} to "
+                f"v{now} when readers switched to generation {switch.generation}",
+            )
+
+
+def remember_switch(memory: Memory, switch: Switch) -> None:
+    # Readers now read the new generation's items: their versions are what the
+    # projectors' writes are measured against from here on.
+    for (account, qualifier), version in switch.after.items():
+        memory.read_models[(account, switch.read_model, qualifier)] = version
+
+
 # --- at quiescence -------------------------------------------------------------------
 
 
@@ -355,6 +389,9 @@ READ_MODEL_CHECKS: dict[str, Callable[[Memory, ReadModelWrite], None]] = {
     "read_model_not_ahead": read_model_not_ahead,
     "read_model_never_regresses": read_model_never_regresses,
     "read_model_is_its_event": read_model_is_its_event,
+}
+SWITCH_CHECKS: dict[str, Callable[[Memory, Switch], None]] = {
+    "switch_never_regresses": switch_never_regresses,
 }
 QUIESCENCE_CHECKS: dict[str, Callable[[Memory, list[str]], None]] = {
     "read_models_equal_the_fold": read_models_equal_the_fold,

@@ -45,7 +45,11 @@ def debit(world: World, account: str) -> Command | AccountCommand | Transfer:
 
 
 def transfer(world: World, account: str) -> Command | AccountCommand | Transfer:
-    others = [a for a in ACCOUNTS if a != account]
+    # Now and then across currencies, which must be refused.
+    same = world.scheduler.chance(0.95)
+    others = [
+        a for a in ACCOUNTS if a != account and (_currency(a) == _currency(account) or not same)
+    ]
     postings = [Posting(account, world.scheduler.choice(others), _amount(world, account))]
     if world.scheduler.chance(0.2):  # a multi-posting transfer (a payment with a fee)
         postings.append(Posting(world.scheduler.choice(others), account, _amount(world, account)))
@@ -188,6 +192,12 @@ def replay(world: World) -> None:
     return None
 
 
+def rebuild(world: World) -> None:
+    """An operator runs `ledger rebuild --projection NAME`, one stage per step."""
+    world.note("rebuild")
+    world.rebuild_step()
+
+
 def settle(world: World) -> None:
     """Traffic stops until everything lands: then every read model must equal the fold."""
     world.note("settle")
@@ -206,5 +216,6 @@ STEPS: dict[str, tuple[Step, float]] = {
     "deliver": (deliver, 60),
     "redrive": (redrive, 0.5),
     "replay": (replay, 0.5),
+    "rebuild": (rebuild, 0.5),
     "settle": (settle, 0.02),
 }

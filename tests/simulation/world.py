@@ -24,6 +24,7 @@ import hashlib
 import json
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 import attrs
 from attrs import define, field, frozen
@@ -47,12 +48,19 @@ from banking.application.ports import (
     VersionConflict,
 )
 from banking.application.projection import KEPT_READ_MODELS, project
-from banking.application.replay import REPLAY_SOURCE, replay_entry
+from banking.application.replay import REPLAY_SOURCE, ReplayOptions, replay, replay_entry
 from banking.application.transfers import transfer
 from banking.domain.commands import AccountCommand, Command
 from banking.domain.errors import DomainError
 from banking.domain.events import Event
-from banking.domain.read_models import PROJECTIONS, ReadModel, StateCarriedEvent, TotalBalance
+from banking.domain.read_models import (
+    PROJECTIONS,
+    READ_MODEL_NAMES,
+    ReadModel,
+    StateCarriedEvent,
+    TotalBalance,
+    qualifier_of,
+)
 from banking.domain.transfer import Transfer
 from banking.serialization import state_carried_from_dict
 from tests.simulation.invariants import (
@@ -62,13 +70,16 @@ from tests.simulation.invariants import (
     QUIESCENCE_CHECKS,
     READ_MODEL_CHECKS,
     REJECTED,
+    SWITCH_CHECKS,
     Answer,
     Append,
     Memory,
     ReadModelWrite,
+    Switch,
     check,
     remember_append,
     remember_read_model,
+    remember_switch,
 )
 from tests.simulation.scheduler import Ids, Scheduler, SimClock
 
@@ -78,6 +89,10 @@ DELIVERY_ATTEMPTS = 3
 STREAM_BATCH_ATTEMPTS = 3
 MAX_STREAM_BATCH = 4
 TRACE_LENGTH = 25
+# How many rebuild steps a generation may stay behind before it is abandoned, and how
+# long the replaced one stays written for readers with a cached pointer.
+REBUILD_PATIENCE = 30
+GRACE = timedelta(seconds=30)
 
 
 @frozen
@@ -115,6 +130,16 @@ class Request:
     key: str
     command: Command | AccountCommand | Transfer
     attempts: int = 0
+
+
+@define
+class Rebuild:
+    """A `ledger rebuild` in progress: its read model, generation, and how many times
+    it found the generation still behind."""
+
+    read_model: str
+    generation: int
+    waited: int = 0
 
 
 @define
@@ -156,7 +181,7 @@ class SimProjectionStore(InMemoryProjectionStore):
     """The in-memory projections table; a projector may crash between two writes."""
 
     def __init__(self, world: World) -> None:
-        super().__init__()
+        super().__init__(clock=world.clock)
         self._world = world
         # Writes left before the running projector crashes (None: it does not).
         self.writes_left: int | None = None
@@ -210,6 +235,7 @@ class World:
     unanswered: list[Request] = field(factory=list)
     accounts: list[str] = field(factory=list)
     keys_used: list[str] = field(factory=list)
+    rebuild: Rebuild | None = None
     _requests: list[Request] = field(factory=list)
     _ids: dict[str, Ids] = field(factory=dict)
     # Bugs the tests plant to prove the invariants catch them.
@@ -483,6 +509,47 @@ class World:
             EventStored.from_item(from_item(event_item(self.store.get(account, version))))
         )
 
+    def rebuild_step(self) -> None:
+        """One step of `ledger rebuild` (scripts/ops/rebuild.py): open a generation and
+        replay every account into it; later, switch readers to it once it has caught
+        up, or abandon it if it stays behind."""
+        if self.rebuild is None:
+            name = self.scheduler.choice(sorted(PROJECTIONS))
+            self.rebuild = Rebuild(name, self.projections.start_building(name))
+            options = ReplayOptions(read_models=(name,))
+            for account in self.accounts:
+                replay(self.store.scan_account(account), self.reliable_publisher, options)
+            self.note(f"  rebuild of {name}: generation {self.rebuild.generation} opened, replayed")
+            return
+        name, generation = self.rebuild.read_model, self.rebuild.generation
+        if self.projections.lagging(name, generation):
+            self.rebuild.waited += 1
+            if self.rebuild.waited >= REBUILD_PATIENCE:
+                self.projections.abandon(name, generation)
+                self.rebuild = None
+                self.counts["rebuilds abandoned"] += 1
+                self.note(f"  rebuild of {name}: generation {generation} abandoned")
+            return
+        before = self._read_model_versions(name, None)
+        self.projections.switch(name, generation, grace_until=self.clock() + GRACE)
+        switch = Switch(name, generation, before, self._read_model_versions(name, generation))
+        check(self.memory, SWITCH_CHECKS, switch)
+        remember_switch(self.memory, switch)
+        self.rebuild = None
+        self.counts["rebuilds switched"] += 1
+        self.note(f"  rebuild of {name}: readers switched to generation {generation}")
+
+    def _read_model_versions(
+        self, name: str, generation: int | None
+    ) -> dict[tuple[str, str | None], int]:
+        chosen = {name: generation} if generation is not None else None
+        return {
+            (account, qualifier_of(model)): model.version
+            for account in self.accounts
+            for model in self.projections.load(account, generations=chosen)
+            if READ_MODEL_NAMES[type(model)] == name
+        }
+
     # --- quiescence ---------------------------------------------------------------------
 
     def settle(self) -> None:
@@ -505,6 +572,8 @@ class World:
                 while self.bus:
                     self.deliver(len(self.bus) - 1)
                 self.redrive()
+                if self.rebuild is not None and not self.bus:
+                    self.rebuild_step()
         finally:
             self.chances = chances
         self.check_quiescent()

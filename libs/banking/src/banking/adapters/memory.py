@@ -14,6 +14,7 @@ from attrs import evolve
 from banking.application.generations import lag_between, parse_sort_key, sort_key
 from banking.application.ports import (
     BusEntry,
+    Clock,
     Cursor,
     EventNotFound,
     GenerationConflict,
@@ -139,7 +140,10 @@ class InMemoryEventStore:
 
 
 class InMemoryProjectionStore:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = lambda: datetime.now(UTC)) -> None:
+        # What tells whether a replaced generation's grace period is over: the wall
+        # clock, or the simulation's (tests/simulation), so a seed replays its run.
+        self._clock = clock
         self._lock = threading.Lock()
         self._models: dict[tuple[str, str], ReadModel] = {}
         self._pointers: dict[str, Generations] = {}
@@ -147,7 +151,7 @@ class InMemoryProjectionStore:
     def save(self, account_id: str, model: ReadModel) -> bool:
         name = READ_MODEL_NAMES[type(model)]
         with self._lock:
-            generations = self._pointers.get(name, Generations()).written(datetime.now(UTC))
+            generations = self._pointers.get(name, Generations()).written(self._clock())
             written = [self._save(account_id, model, name, g) for g in generations]
         return written[0]
 
