@@ -87,6 +87,6 @@ clean:
 	rm -rf dist .local build .pytest_cache .mypy_cache .ruff_cache
 
 # The deterministic simulation (docs/reliability.md): the same SEED replays the same run;
-# no SEED picks a fresh one and prints it.
+# no SEED picks a fresh one and prints it. ARGS: more options (--help lists them).
 simulate: $(STAMP)
-	$(BIN)/python -m tests.simulation $(if $(SEED),--seed $(SEED)) --steps $(or $(STEPS),100000)
+	$(BIN)/python -m tests.simulation $(if $(SEED),--seed $(SEED)) --steps $(or $(STEPS),100000) $(ARGS)
