@@ -52,11 +52,18 @@ def transfer(world: World, account: str) -> Command | AccountCommand | Transfer:
     ]
     postings = [Posting(account, world.scheduler.choice(others), _amount(world, account))]
     if world.fault("round_trip_transfer"):
-        # Money out of the account and back into it in one transfer: the net is what
-        # the rule checks, but the debit leg's version may be below the limit (found
-        # by seed 42, docs/reliability.md; off by default until the legs are ordered).
-        postings.append(Posting(world.scheduler.choice(others), account, _amount(world, account)))
-    elif world.scheduler.chance(0.2):  # a multi-posting transfer (a payment with a fee)
+        # Money out of the account, past its limit, and back in one transfer: the net is
+        # what the rule checks, so the debit leg's version is below the limit (found by
+        # seed 42, docs/reliability.md; off by default until the legs are ordered).
+        state = world.store.load(account)
+        beyond = state.balance.minor + state.overdraft_limit.minor + world.scheduler.between(1, 500)
+        amount = Money(max(beyond, 1), _digits(account))
+        postings = [
+            Posting(account, world.scheduler.choice(others), amount),
+            Posting(world.scheduler.choice(others), account, amount),
+        ]
+        return Transfer("chosen-per-attempt", tuple(postings), world.new_id("transfer")())
+    if world.scheduler.chance(0.2):  # a multi-posting transfer (a payment with a fee)
         postings.append(Posting(account, world.scheduler.choice(others), _amount(world, account)))
     if world.scheduler.chance(0.5):
         postings = [Posting(p.to_account, p.from_account, p.amount) for p in postings]

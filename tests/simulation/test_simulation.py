@@ -144,8 +144,8 @@ def test_a_transfer_out_of_an_account_and_back_leaves_a_version_below_its_limit(
     # GIVEN transfers whose postings debit an account and then credit it (the net is
     # within its limit, which is all the transfer rule checks today)
     chances = Chances(round_trip_transfer=0.2)
-    # WHEN the simulation runs (seed 42 found it)
-    result = simulate(42, 2_000, chances=chances)
+    # WHEN the simulation runs
+    result = simulate(4, 1_000, chances=chances)
     # THEN the debit leg's version is below the limit: DESIGN.md forbids it at any
     # version. This pins the finding; order each account's legs credits first in
     # decide_transfer and this test must be turned around.
