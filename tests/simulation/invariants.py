@@ -54,6 +54,8 @@ class Append:
     before: Mapping[str, Account]
     transfer: TransferRecord | None
     request: str | None
+    # The request's idempotency key as the store scopes it: (caller, scope, key).
+    key: tuple[str, str, str] | None = None
 
 
 @frozen
@@ -91,6 +93,8 @@ class Memory:
     external: Counter[str] = field(factory=Counter)
     # How many writes each request (correlation id) landed.
     writes: Counter[str] = field(factory=Counter)
+    # The request that stored each idempotency key (caller, scope, key).
+    keys: dict[tuple[str, str, str], str] = field(factory=dict)
     # The newest version each read model item holds: (partition, name, qualifier).
     read_models: dict[tuple[str, str, str | None], int] = field(factory=dict)
     checks: Counter[str] = field(factory=Counter)
@@ -195,6 +199,20 @@ def stored_at_most_once(memory: Memory, append: Append) -> None:
         )
 
 
+def one_request_per_key(memory: Memory, append: Append) -> None:
+    """An idempotency key stores one request of its caller in its scope, ever; another
+    caller's same key is another key."""
+    if append.key is None:
+        return
+    owner = memory.keys.get(append.key)
+    if owner is not None and owner != append.request:
+        caller, scope, key = append.key
+        raise InvariantViolated(
+            "one_request_per_key",
+            f"{caller}'s key {key!r} in {scope} stored {owner} and then {append.request}",
+        )
+
+
 def remember_append(memory: Memory, append: Append) -> None:
     balances, external = _money_moved(append)
     memory.balances.update(balances)
@@ -203,6 +221,8 @@ def remember_append(memory: Memory, append: Append) -> None:
         memory.versions[stored.event.account_id] = stored.event.version
     if append.request is not None:
         memory.writes[append.request] += 1
+        if append.key is not None:
+            memory.keys[append.key] = append.request
 
 
 def _money_moved(append: Append) -> tuple[Counter[str], Counter[str]]:
@@ -380,6 +400,7 @@ APPEND_CHECKS: dict[str, Callable[[Memory, Append], None]] = {
     "transfers_whole": transfers_whole,
     "money_conserved": money_conserved,
     "stored_at_most_once": stored_at_most_once,
+    "one_request_per_key": one_request_per_key,
 }
 ANSWER_CHECKS: dict[str, Callable[[Memory, Answer], None]] = {
     "acknowledged_exactly_once": acknowledged_exactly_once,

@@ -134,12 +134,25 @@ def new_request(world: World, account: str | None = None) -> Request:
         account = scheduler.choice(opened or ACCOUNTS)
     command = COMMANDS[name][0](world, account)
     number = world.new_id("req")()
+    caller = scheduler.choice(CALLERS)
     key = f"key-{number}"
     if world.keys_used and scheduler.chance(0.1):
-        key = scheduler.choice(world.keys_used)
-        world.faults["idempotency_key_of_another_caller"] += 1
-    world.keys_used.append(key)
-    return Request(number, scheduler.choice(CALLERS), key, command)
+        # Only a key this caller never used (its own again is the case below).
+        taken = scheduler.choice(world.keys_used)
+        if caller not in world.key_callers[taken]:
+            key = taken
+            world.faults["idempotency_key_of_another_caller"] += 1
+    elif isinstance(command, RecordCredit | RecordDebit) and scheduler.chance(0.03):
+        # A caller's own key again, for another request (its description is its own):
+        # refused if the key stored, stored if it never did.
+        own = [k for k in world.keys_used[-200:] if caller in world.key_callers[k]]
+        if own:
+            key = scheduler.choice(own)
+            world.faults["idempotency_key_reused_by_its_caller"] += 1
+    if key not in world.key_callers:
+        world.keys_used.append(key)
+    world.key_callers.setdefault(key, []).append(caller)
+    return Request(number, caller, key, command)
 
 
 # --- the steps --------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from banking.application.envelope import (
 )
 from banking.application.fanout import StreamChange, envelope_entry, fan_out
 from banking.application.ports import (
+    TRANSFER_SCOPE,
     BusEntry,
     IdempotencyRecord,
     StoredEvent,
@@ -171,7 +172,9 @@ class SimEventStore(InMemoryEventStore):
         world.maybe_crash("crash_before_append")
         before = {s.event.account_id: self.load(s.event.account_id) for s in stored_events}
         super().append_many(stored_events, transfer=transfer, idempotency=idempotency)
-        world.appended(Append(stored_events, before, transfer, world.current_request()))
+        world.appended(
+            Append(stored_events, before, transfer, world.current_request(), world.current_key())
+        )
         world.maybe_crash("crash_after_append")
         if world.fault("answer_lost_then_sdk_retry"):
             # The SDK's retry of a write whose answer was lost fails its condition on
@@ -237,6 +240,7 @@ class World:
     unanswered: list[Request] = field(factory=list)
     accounts: list[str] = field(factory=list)
     keys_used: list[str] = field(factory=list)
+    key_callers: dict[str, list[str]] = field(factory=dict)
     rebuild: Rebuild | None = None
     _requests: list[Request] = field(factory=list)
     _ids: dict[str, Ids] = field(factory=dict)
@@ -283,6 +287,14 @@ class World:
 
     def current_request(self) -> str | None:
         return self._requests[-1].id if self._requests else None
+
+    def current_key(self) -> tuple[str, str, str] | None:
+        if not self._requests:
+            return None
+        request = self._requests[-1]
+        command = request.command
+        scope = TRANSFER_SCOPE if isinstance(command, Transfer) else command.account_id
+        return (request.caller, scope, request.key)
 
     def send(self, request: Request) -> None:
         """The commands function handles one attempt of the request, and the client
