@@ -221,7 +221,7 @@ class SimBus:
 
 def _as_json(entry: BusEntry) -> BusEntry:
     # EventBridge carries JSON: what a target gets is what survives the trip.
-    return attrs.evolve(entry, detail=json.loads(json.dumps(entry.detail)))
+    return BusEntry(entry.source, entry.detail_type, json.loads(json.dumps(entry.detail)))
 
 
 @define(slots=False)
@@ -528,6 +528,9 @@ class World:
         replay every account into it; later, switch readers to it once it has caught
         up, or abandon it if it stays behind."""
         if self.rebuild is None:
+            # `ledger prune` first: the generations replaced before, past their grace.
+            for read_model in sorted(PROJECTIONS):
+                self.projections.prune(read_model, now=self.clock())
             name = self.scheduler.choice(sorted(PROJECTIONS))
             self.rebuild = Rebuild(name, self.projections.start_building(name))
             options = ReplayOptions(read_models=(name,))
