@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     started = time.perf_counter()
-    chances = Chances(round_trip_transfer=0.1) if args.round_trip_transfers else Chances()
+    chances = Chances(round_trip_transfer=0.3) if args.round_trip_transfers else Chances()
     result = simulate(seed, args.steps, chances=chances)
     elapsed = time.perf_counter() - started
     print(result.report())
