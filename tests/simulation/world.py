@@ -197,13 +197,14 @@ class SimProjectionStore(InMemoryProjectionStore):
                 raise Crash("projector stopped between two writes")
             self.writes_left -= 1
         written = super().save(account_id, model)
+        # An owner's list lives in the owner's partition but belongs to its account.
         owner = getattr(model, "account_id", account_id)
         self._world.read_model_written(ReadModelWrite(account_id, owner, model, written))
         return written
 
 
 class SimBus:
-    """A `Publisher`: what it accepts waits in `pending` until delivered."""
+    """A `Publisher`: what it accepts waits in `World.bus` until delivered."""
 
     def __init__(self, world: World, *, may_reject: bool) -> None:
         self._world = world
@@ -253,7 +254,8 @@ class World:
         self.store = SimEventStore(self)
         self.projections = SimProjectionStore(self)
         self.publisher = SimBus(self, may_reject=True)
-        # Redrive and replay publish again what the bus rejects, themselves.
+        # Redrive and replay retry what the bus rejects themselves (replay with a real
+        # sleep, which a simulation must not take): the bus they use rejects nothing.
         self.reliable_publisher = SimBus(self, may_reject=False)
         self.memory = Memory(self.store, self.projections)
         self.deps = CommandDependencies(
