@@ -30,6 +30,8 @@ from banking.domain.read_models import (
     READ_MODEL_NAMES,
     ReadModel,
     StateCarriedEvent,
+    owned_accounts,
+    owner_partition,
     qualifier_of,
 )
 
@@ -411,9 +413,29 @@ READ_MODEL_CHECKS: dict[str, Callable[[Memory, ReadModelWrite], None]] = {
     "read_model_never_regresses": read_model_never_regresses,
     "read_model_is_its_event": read_model_is_its_event,
 }
+
+
+def owners_lists_equal_the_fold(memory: Memory, accounts: list[str]) -> None:
+    """Each owner's list holds each of their accounts as its last event leaves it."""
+    for account_id in accounts:
+        last = memory.store.load(account_id)
+        carried = StateCarriedEvent.of(memory.store.get(account_id, last.version).event, last)
+        summaries = dict(owned_accounts(carried))
+        for owner in sorted(last.owners):
+            summary = summaries[owner_partition(owner)]
+            listed = memory.projections.accounts_of(owner, after=None, limit=len(accounts))
+            if summary not in listed:
+                raise InvariantViolated(
+                    "owners_lists_equal_the_fold",
+                    f"{owner}'s accounts list {[(s.account_id, s.version) for s in listed]}, "
+                    f"not {account_id} at v{summary.version}",
+                )
+
+
 SWITCH_CHECKS: dict[str, Callable[[Memory, Switch], None]] = {
     "switch_never_regresses": switch_never_regresses,
 }
 QUIESCENCE_CHECKS: dict[str, Callable[[Memory, list[str]], None]] = {
     "read_models_equal_the_fold": read_models_equal_the_fold,
+    "owners_lists_equal_the_fold": owners_lists_equal_the_fold,
 }

@@ -14,6 +14,7 @@ import attrs
 import pytest
 
 import banking.application.commands as commands
+import banking.application.projection as projection
 import banking.domain.decisions as decisions
 from banking.adapters.memory import InMemoryProjectionStore
 from tests.simulation.run import simulate
@@ -151,3 +152,15 @@ def test_a_transfer_out_of_an_account_and_back_leaves_a_version_below_its_limit(
     # decide_transfer and this test must be turned around.
     assert result.failure is not None
     assert result.failure.invariant == "within_overdraft_limit"
+
+
+def test_a_projector_that_forgets_the_owners_lists_is_caught_at_quiescence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN projectors that never write the owners' account lists
+    monkeypatch.setattr(projection, "project_owners", lambda event, projections: [])
+    # WHEN the simulation runs and settles
+    result = simulate(3, 500)
+    # THEN an owner's list is found without their account
+    assert result.failure is not None
+    assert result.failure.invariant == "owners_lists_equal_the_fold"
