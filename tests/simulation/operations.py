@@ -113,7 +113,7 @@ COMMANDS: dict[str, tuple[CommandMaker, float]] = {
     "debit": (debit, 25),
     "transfer": (transfer, 25),
     "open": (open_account, 6),
-    "freeze": (freeze, 1),
+    "freeze": (freeze, 0.5),
     "unfreeze": (unfreeze, 5),
     "close": (close, 0.3),
     "change_overdraft_limit": (change_overdraft_limit, 2),
@@ -207,7 +207,8 @@ def replay(world: World) -> None:
     if not world.accounts:
         return send_new_request(world)
     account = world.scheduler.choice(world.accounts)
-    every = world.scheduler.chance(0.5)
+    # Every event now and then: it re-sends the account's whole history.
+    every = world.scheduler.chance(0.1)
     result = run_replay(
         world.store.scan_account(account),
         world.reliable_publisher,
