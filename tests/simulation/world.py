@@ -63,7 +63,12 @@ from banking.domain.read_models import (
     qualifier_of,
 )
 from banking.domain.transfer import Transfer
-from banking.serialization import state_carried_from_dict
+from banking.serialization import (
+    event_to_dict,
+    read_model_to_item,
+    snapshot_of,
+    state_carried_from_dict,
+)
 from tests.simulation.invariants import (
     ACKNOWLEDGED,
     ANSWER_CHECKS,
@@ -601,10 +606,21 @@ class World:
         """A fingerprint of every stored event and read model: same seed, same digest."""
         hashed = hashlib.sha256()
         for stored in self.store.all_stored():
-            hashed.update(repr(stored).encode())
+            item = {**event_to_dict(stored.event), "snapshot": snapshot_of(stored.state)}
+            hashed.update(_canonical(item))
         for account in self.accounts:
-            hashed.update(repr(self.projections.load(account)).encode())
+            for model in self.projections.load(account):
+                hashed.update(_canonical(read_model_to_item(model)))
         return hashed.hexdigest()[:16]
+
+
+def _canonical(data: object) -> bytes:
+    # Sets (an account's owners) in sorted order: their own order follows string
+    # hashing, which differs between processes.
+    def plain(value: object) -> object:
+        return sorted(map(str, value)) if isinstance(value, set | frozenset) else str(value)
+
+    return json.dumps(data, sort_keys=True, default=plain).encode()
 
 
 def _describe(entry: BusEntry) -> str:
