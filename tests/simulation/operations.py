@@ -243,5 +243,5 @@ STEPS: dict[str, tuple[Step, float]] = {
     "redrive": (redrive, 0.5),
     "replay": (replay, 0.5),
     "rebuild": (rebuild, 0.5),
-    "settle": (settle, 0.02),
+    "settle": (settle, 0.01),
 }
