@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import traceback
 
+import attrs
 from attrs import frozen
 
 from tests.simulation.invariants import InvariantViolated
@@ -54,7 +55,7 @@ class Result:
         lines += [
             f"FAILED at step {self.failure.step}: invariant {self.failure.invariant}",
             f"  {self.failure.detail}",
-            f"replay: make simulate SEED={self.seed} STEPS={self.failure.step}",
+            f"replay: make simulate SEED={self.seed} STEPS={self.failure.step}{_changed(world)}",
             "trace (last steps):",
             *(f"  {line}" for line in self.failure.trace),
         ]
@@ -100,3 +101,10 @@ def _failure(world: World, step: int, invariant: str, detail: str) -> Failure:
 
 def _counts(counter: dict[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in sorted(counter.items())) or "none"
+
+
+def _changed(world: World) -> str:
+    """The chances that differ from the defaults: a replay needs them too."""
+    defaults = attrs.asdict(Chances())
+    changed = [f"{k}={v}" for k, v in attrs.asdict(world.chances).items() if defaults[k] != v]
+    return f" (with {', '.join(changed)})" if changed else ""
