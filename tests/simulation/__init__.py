@@ -10,6 +10,7 @@ injects every fault, with the ledger's invariants checked at every write.
 - `operations`: what one step may do (a client command, a delivery, a redrive, a
   replay...), each one function in a table with its weight;
 - `invariants`: the checks, each one function in a table of the moment it runs at;
+- `run`: one run (`simulate(seed, steps)`) and its report;
 - `__main__`: the command line (`python -m tests.simulation --seed 1 --steps 100000`).
 
 docs/reliability.md ("Deterministic simulation") says how to read and replay a run.
