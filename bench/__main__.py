@@ -22,7 +22,7 @@ import attrs
 from attrs import frozen
 
 from bench import coldstart, load, report, work
-from bench.prices import PRICES_AS_OF, Prices, billed_gb_seconds
+from bench.prices import PRICES_AS_OF, Prices, billed_gb_seconds, gb_second_price
 from bench.system import REPO, BenchSystem
 from scripts.local.tables import EVENTS_KEY, create_table
 
@@ -90,13 +90,14 @@ def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
                     bench.transaction(size, idempotency_key=True, kind=kind)
                 )
     memory = runtime.memory_mb()
+    architectures = work.architectures(system)
     billed_ms = work.pooled_durations([t for ts in cells.values() for t in ts])
     summary = {
         f"{size}+key" if kind == "credit" else f"{size}+{kind}": {
             "history": size,
             "idempotency_key": True,
             "kind": kind,
-            **work.summarize(transactions, memory, billed_ms),
+            **work.summarize(transactions, memory, billed_ms, architectures=architectures),
         }
         for (size, kind), transactions in cells.items()
     }
@@ -112,7 +113,8 @@ def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
             extra_ms = max(0.0, medians["ms"] - billed_ms["dispatcher"])
             swapped = ours["cost_per_million"] + 1e6 * (
                 (medians["read_units"] - 1) * prices.dynamodb_read_request_unit
-                + billed_gb_seconds(extra_ms, memory["dispatcher"]) * prices.lambda_gb_second
+                + billed_gb_seconds(extra_ms, memory["dispatcher"])
+                * gb_second_price(architectures.get("dispatcher"), prices)
             )
             reference[f"{size}/{variant}"] = {
                 "history": size,
@@ -127,6 +129,7 @@ def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     return {
         "seed_seconds": seeded_s,
         "memory_mb": memory,
+        "architectures": architectures,
         "transactions": summary,
         "seed_dispatcher": reference,
     }

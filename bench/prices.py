@@ -3,7 +3,8 @@
 List prices for us-east-1 as the author knew them in mid-2025 (no internet on the
 machine that wrote this, so not re-checked; AWS changes prices: check the pricing
 pages before quoting these). DynamoDB is the standard table class after the 50%
-on-demand price cut of 1 November 2024; Lambda is x86, first tier.
+on-demand price cut of 1 November 2024; Lambda is the first tier, x86 or arm64 (Graviton,
+20% less per GB-second) as each function is deployed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from attrs import frozen
+from attrs import field, frozen
 
 PRICES_AS_OF = "2025-06 (list prices, us-east-1, from the author's knowledge; not re-checked)"
 
@@ -24,6 +25,7 @@ class Prices:
     dynamodb_stream_read_request: float = 0.0
     lambda_request: float = 0.20 / 1e6
     lambda_gb_second: float = 0.0000166667
+    lambda_gb_second_arm64: float = 0.0000133334
     # Each 64 KB chunk of a PutEvents entry is one event; rule matching and delivery
     # to targets are included.
     eventbridge_custom_event: float = 1.00 / 1e6
@@ -38,6 +40,7 @@ class Prices:
             ("DynamoDB Streams reads by a Lambda trigger", "free"),
             ("Lambda requests", "$0.20 per million"),
             ("Lambda duration (x86)", "$0.0000166667 per GB-second"),
+            ("Lambda duration (arm64)", "$0.0000133334 per GB-second"),
             ("EventBridge custom events (PutEvents entries, per 64 KB)", "$1.00 per million"),
             ("API Gateway HTTP API requests (first 300 million)", "$1.00 per million"),
             ("CloudWatch Logs ingestion", "$0.50 per GB"),
@@ -56,6 +59,8 @@ class Work:
     write_units: float
     bus_entries: float
     log_bytes: float = 0.0
+    # function -> "x86_64" or "arm64", as deployed; x86_64 when not named
+    architectures: Mapping[str, str] = field(factory=dict)
 
 
 LIST_PRICES = Prices()
@@ -66,16 +71,22 @@ def billed_gb_seconds(duration_ms: float, memory_mb: int) -> float:
     return math.ceil(duration_ms) / 1000 * memory_mb / 1024
 
 
+def gb_second_price(architecture: str | None, prices: Prices = LIST_PRICES) -> float:
+    return prices.lambda_gb_second_arm64 if architecture == "arm64" else prices.lambda_gb_second
+
+
 def cost_breakdown(work: Work, prices: Prices = LIST_PRICES) -> dict[str, float]:
     """Dollars per transaction, by line item."""
-    gb_seconds = sum(
-        count * billed_gb_seconds(work.billed_ms.get(name, 0.0), work.memory_mb.get(name, 128))
+    duration = sum(
+        count
+        * billed_gb_seconds(work.billed_ms.get(name, 0.0), work.memory_mb.get(name, 128))
+        * gb_second_price(work.architectures.get(name), prices)
         for name, count in work.invocations.items()
     )
     return {
         "api_gateway": work.http_requests * prices.http_api_request,
         "lambda_requests": sum(work.invocations.values()) * prices.lambda_request,
-        "lambda_duration": gb_seconds * prices.lambda_gb_second,
+        "lambda_duration": duration,
         "dynamodb_reads": work.read_units * prices.dynamodb_read_request_unit,
         "dynamodb_writes": work.write_units * prices.dynamodb_write_request_unit,
         "eventbridge": work.bus_entries * prices.eventbridge_custom_event,

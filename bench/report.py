@@ -153,15 +153,59 @@ def _cold(results: dict[str, Any]) -> str:
             name,
             f"{entry['zip_bytes'] / 1e6:.2f} MB",
             f"{entry['import_ms']:.0f}",
-            f"{entry['import_ms_with_bytecode']:.0f}",
             f"{entry['import_vs_boto3']:.1f}x",
+            f"{entry['import_cpu_vs_boto3']:.1f}x",
+            f"{entry['import_ms_with_xray_sdk']:.0f}",
+            f"{entry['import_with_xray_sdk_vs_boto3']:.1f}x",
+            f"{entry['peak_rss_mb']:.0f} MB",
         ]
         for name, entry in cold["functions"].items()
     ]
-    rows.append(["boto3 alone", "", f"{cold['boto3_import_ms']:.0f}", "", "1.0x"])
+    boto3_ms, boto3_mb = cold["boto3_import_ms"], cold["boto3_peak_rss_mb"]
+    rows.append(
+        ["boto3 alone", "", f"{boto3_ms:.0f}", "1.0x", "1.0x", "", "", f"{boto3_mb:.0f} MB"]
+    )
+    headers = [
+        "function",
+        "zip",
+        "import ms",
+        "vs boto3",
+        "CPU vs boto3",
+        "with X-Ray SDK",
+        "vs boto3",
+        "peak RSS",
+    ]
     return (
-        _table(["function", "zip", "import ms", "with .pyc", "vs boto3"], rows)
-        + f"\n(median of {cold['repetitions']}, fresh interpreter each)"
+        _table(headers, rows)
+        + f"\n(median of {cold['repetitions']}, fresh interpreter each; as deployed: the"
+        " X-Ray SDK off, tracing_sdk_enabled = false)"
+    )
+
+
+def _bill(results: dict[str, Any]) -> str:
+    """The bill of one transaction, line by line, per million, at the smallest history."""
+    work = results["work"]
+    cells = list(work["transactions"].values())
+    kinds = [k for k in ("credit", "transfer") if any(c.get("kind", "credit") == k for c in cells)]
+    chosen = {
+        kind: min((c for c in cells if c.get("kind", "credit") == kind), key=lambda c: c["history"])
+        for kind in kinds
+    }
+    lines = list(next(iter(chosen.values()))["cost_breakdown_per_million"])
+    rows = [
+        [line, *(f"${chosen[k]['cost_breakdown_per_million'][line]:.2f}" for k in kinds)]
+        for line in lines
+    ]
+    rows.append(["total", *(f"${chosen[k]['cost_per_million']:.2f}" for k in kinds)])
+    functions = sorted(work.get("memory_mb", {}))
+    deployed = ", ".join(
+        f"{name} {work['memory_mb'][name]} MB {work.get('architectures', {}).get(name, 'x86_64')}"
+        for name in functions
+    )
+    return (
+        _table(["$ per million transactions", *(f"keyed {k}" for k in kinds)], rows)
+        + f"\n(history of {min(c['history'] for c in chosen.values()):,} events; as deployed:"
+        f" {deployed})"
     )
 
 
@@ -325,6 +369,7 @@ def _targets(results: dict[str, Any]) -> str:
 def render(results: dict[str, Any]) -> str:
     sections = [
         ("Work per accepted command, whole pipeline (medians)", _work),
+        ("The bill of one transaction, line by line", _bill),
         ("Dispatcher reads per event: ours vs the seed's 3-month design", _reference),
         ("End to end on the local runtime", _load),
         ("Where the time goes (saturation run, per accepted command)", _profile),

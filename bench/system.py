@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 
+from bench.cost import deployed_log_sample_rate
 from scripts.local.supervisor import Runtime
 from scripts.local.system import LocalSystem, Settings, free_port
 from scripts.local.wiring import Function
@@ -41,8 +42,12 @@ class MeteredRuntime(Runtime):
 
     def function_environment(self, function: Function) -> Mapping[str, str]:
         # Each function's SDK clients carry its name in their User-Agent, which is how
-        # the metered moto attributes requests.
-        return {"AWS_SDK_UA_APP_ID": short_name(function.name)}
+        # the metered moto attributes requests. They log at DEBUG as often as deployed
+        # on AWS, not on every invocation as the local environment has them.
+        return {
+            "AWS_SDK_UA_APP_ID": short_name(function.name),
+            "POWERTOOLS_LOGGER_SAMPLE_RATE": deployed_log_sample_rate(),
+        }
 
     def invoke(self, function_arn: str, event: Any) -> Outcome:
         started = time.perf_counter()

@@ -18,7 +18,7 @@ from botocore.config import Config
 from bench.history import history_items
 from bench.prices import LIST_PRICES, Prices, Work, cost_breakdown
 from bench.seed_dispatcher import seed_aggregate
-from bench.system import BenchSystem
+from bench.system import BenchSystem, short_name
 from scripts.local.aws import fake_session
 
 PIPELINE = ("commands", "fanout", "dispatcher", "projectors")
@@ -51,6 +51,17 @@ def client(system: BenchSystem, service: str, app_id: str) -> Any:
         endpoint_url=system.endpoint_url,
         config=Config(user_agent_extra=f"app/{app_id}", retries={"mode": "standard"}),
     )
+
+
+def architectures(system: BenchSystem) -> dict[str, str]:
+    """Each function's instruction set, as Terraform applied it (priced per GB-second)."""
+    found: dict[str, str] = {}
+    for page in client(system, "lambda", "bench").get_paginator("list_functions").paginate():
+        for config in page["Functions"]:
+            found[short_name(config["FunctionName"])] = (config.get("Architectures") or ["x86_64"])[
+                0
+            ]
+    return found
 
 
 class WorkBench:
@@ -209,6 +220,7 @@ def summarize(
     memory_mb: dict[str, int],
     billed_ms: dict[str, float],
     prices: Prices = LIST_PRICES,
+    architectures: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Medians over repetitions of one (history, idempotency key) cell; Lambda duration
     is billed at `billed_ms`, the same for every cell of a run (local timings are noise
@@ -234,6 +246,7 @@ def summarize(
         write_units=median([t.write_units for t in transactions]),
         bus_entries=median([t.bus_entries for t in transactions]),
         log_bytes=median([t.log_bytes for t in transactions]),
+        architectures=architectures or {},
     )
     breakdown = cost_breakdown(work, prices)
     return {
@@ -252,6 +265,8 @@ def summarize(
         "invocation_ms_measured": measured_ms,
         "invocation_ms_billed": billed_ms,
         "log_bytes": work.log_bytes,
+        "memory_mb": dict(memory_mb),
+        "architectures": dict(work.architectures),
         "lag_s": median([t.lag_s for t in transactions]),
         "cost_breakdown_per_million": {k: v * 1e6 for k, v in breakdown.items()},
         "cost_per_million": sum(breakdown.values()) * 1e6,

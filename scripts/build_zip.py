@@ -1,10 +1,20 @@
 """Build one reproducible deployment zip per Lambda: ``dist/<lambda>.zip``.
 
-Each zip holds, at its root, the Lambda directory's own files, the ``banking``
-package from ``libs/banking/src`` and the third-party packages pinned in
-``lambdas/requirements.txt`` (one file: every Lambda runs on the same ones),
-installed for the Lambda runtime (CPython 3.11, manylinux2014 x86_64, wheels only).
-boto3, botocore and s3transfer are left to the Lambda runtime, which ships them.
+Each zip holds, at its root, the Lambda directory's own files and, of the ``banking``
+package (``libs/banking/src``) and the third-party packages pinned in
+``lambdas/requirements.txt`` (installed once for every Lambda, for the Lambda runtime:
+CPython 3.11, manylinux2014 x86_64, wheels only), only what its handler imports:
+
+- the modules its ``import`` statements reach from ``handler.py``, found by the standard
+  library's ``modulefinder`` run by the build's Python 3.11 (every import statement,
+  module-level or inside a function, so a lazy import still ships);
+- of every distribution one of them belongs to, its data files and metadata;
+- whole, a distribution that one of them loads by name, where no import statement shows
+  it (``LOADED_BY_NAME``), with what that distribution's own modules import.
+
+So a function ships only its share of powertools and of ``banking``, and a new Lambda
+directory gets its own zip with nothing to declare. boto3, botocore and s3transfer are
+left to the Lambda runtime, which ships them.
 
 The same sources give byte-identical zips, whatever the checkout's file times,
 umask or the order the file system lists entries in: entries are sorted, every
@@ -59,9 +69,15 @@ RUNTIME_PROVIDED = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
 )
 
+# Distributions a module loads by name (importlib), which a scan of import statements
+# cannot see: {the module that loads it: the distribution, shipped whole}. powertools'
+# Tracer loads the X-Ray SDK lazily, which loads its patchers (aws_xray_sdk.ext.*) by name.
+LOADED_BY_NAME = {"aws_lambda_powertools.tracing.tracer": "aws-xray-sdk"}
+
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 EXCLUDED_DIR_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
-EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+# Bytecode is compiled by the build; type stubs and C sources are never read at run time.
+EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".pyi", ".c")
 # Written by pip per install (hashes of the pyc files, the installer, the source URL).
 EXCLUDED_DIST_INFO_FILES = frozenset({"RECORD", "INSTALLER", "direct_url.json", "REQUESTED"})
 
@@ -211,6 +227,119 @@ def lambda_entries(lambda_dir: Path, packages: Path | None) -> dict[str, Path]:
     return entries
 
 
+# Runs in the build's interpreter: the files of the modules a handler's imports reach,
+# from the search path given (no standard library and no runtime packages on it, so those
+# are neither scanned nor shipped), then from each module that loads others by name.
+_FINDER = """
+import json, modulefinder, sys
+
+class Finder(modulefinder.ModuleFinder):
+    def _safe_import_hook(self, name, caller, fromlist, level=-1):
+        # The stock one skips any import whose bare name once failed, even a relative one
+        # naming another module: cattrs' `from ..types import` after `import types`.
+        failed = self.badmodules.pop(name, None) if level > 0 else None
+        super()._safe_import_hook(name, caller, fromlist, level)
+        if failed:
+            self.badmodules.setdefault(name, {}).update(failed)
+
+job = json.load(sys.stdin)
+finder = Finder(path=job["path"])
+finder.run_script(job["script"])
+loaded = set()
+while pending := sorted(set(job["loaded_by_name"]) & set(finder.modules) - loaded):
+    for loader in pending:
+        loaded.add(loader)
+        for module in job["loaded_by_name"][loader]:
+            try:
+                finder.import_hook(module)
+            except ImportError:
+                pass
+print(json.dumps(sorted(m.__file__ for m in finder.modules.values() if m.__file__)))
+"""
+
+
+def distribution_files(packages: Path) -> dict[str, tuple[str, list[str]]]:
+    """{file under packages (posix): (its distribution, its distribution's files)}."""
+    owners: dict[str, tuple[str, list[str]]] = {}
+    for distribution in metadata.distributions(path=[str(packages)]):
+        name = canonicalize_name(distribution.metadata["Name"])
+        files = [
+            Path(str(f)).as_posix()
+            for f in distribution.files or []
+            if not Path(str(f)).as_posix().startswith("../")
+        ]
+        for file in files:
+            owners[file] = (name, files)
+    return owners
+
+
+def module_name(file: str) -> str | None:
+    """a/b/__init__.py -> a.b; a/c.py -> a.c; anything else -> None."""
+    if not file.endswith(".py"):
+        return None
+    parts = file.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) or None
+
+
+def imported_files(
+    lambda_dir: Path, packages: Path | None, python: str, owners: dict[str, tuple[str, list[str]]]
+) -> set[Path]:
+    """The files of every module the handler's imports reach (run by `python`)."""
+    search = [str(lambda_dir), str(ROOT / "libs" / "banking" / "src")]
+    if packages is not None:
+        search.append(str(packages))
+    by_distribution: dict[str, list[str]] = {}
+    for file, (distribution, _) in owners.items():
+        name = module_name(file)
+        if name is not None:
+            by_distribution.setdefault(distribution, []).append(name)
+    job = {
+        "path": search,
+        "script": str(lambda_dir / "handler.py"),
+        "loaded_by_name": {
+            loader: sorted(by_distribution.get(canonicalize_name(distribution), []))
+            for loader, distribution in LOADED_BY_NAME.items()
+        },
+    }
+    result = subprocess.run(
+        [python, "-I", "-c", _FINDER],
+        input=json.dumps(job),
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return {Path(file).resolve() for file in json.loads(result.stdout)}
+
+
+def imported_entries(
+    entries: dict[str, Path], lambda_dir: Path, packages: Path | None, python: str
+) -> dict[str, Path]:
+    """Of the entries, what the handler imports: its own directory, the modules reached,
+    and of each distribution a module reached belongs to, its other files (data,
+    metadata, compiled extensions), and whole, a distribution loaded by name."""
+    owners = distribution_files(packages) if packages is not None else {}
+    reached = imported_files(lambda_dir, packages, python, owners)
+    used = {
+        owners[name][0]
+        for name, path in entries.items()
+        if name in owners and path.resolve() in reached
+    }
+    kept: dict[str, Path] = {}
+    for name, path in entries.items():
+        if path.is_relative_to(lambda_dir) or path.resolve() in reached:
+            kept[name] = path
+        elif name.endswith(".py"):
+            continue  # a module nothing imports
+        elif name in owners and owners[name][0] in used:
+            kept[name] = path
+        elif name.startswith("banking/"):
+            kept[name] = path  # the library's own data (py.typed)
+    return kept
+
+
 # Runs in the build's interpreter: compiles [source, name in the zip, pyc] triples.
 _COMPILER = """
 import json, py_compile, sys
@@ -275,7 +404,7 @@ def build(
 ) -> Path:
     requirements = third_party_requirements(requirements_file)
     packages = installed_packages(requirements, python, cache_root)
-    entries = lambda_entries(lambda_dir, packages)
+    entries = imported_entries(lambda_entries(lambda_dir, packages), lambda_dir, packages, python)
     destination = dist / f"{lambda_dir.name}.zip"
     dist.mkdir(parents=True, exist_ok=True)
     handle, temporary_name = tempfile.mkstemp(prefix=f".{lambda_dir.name}.", dir=dist)

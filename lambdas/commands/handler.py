@@ -24,7 +24,7 @@ from banking.entrypoints.auth import (
 )
 from banking.entrypoints.bootstrap import command_dependencies, new_event_id, utc_now
 from banking.entrypoints.http import json_response, parse_json_body, register_error_handlers
-from banking.entrypoints.observability import count, logger, metrics, tracer
+from banking.entrypoints.observability import count, logger, metrics, traced
 from banking.entrypoints.requests import (
     correlation_id,
     idempotency_key,
@@ -167,7 +167,7 @@ def _store(command: Any, principal: str, key: str | None) -> Event:
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}

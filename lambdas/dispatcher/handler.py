@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from banking.application.dispatch import bus_entry, state_carried_event
 from banking.application.envelope import EventStored
 from banking.entrypoints.bootstrap import event_store, publisher
-from banking.entrypoints.observability import count, logger, metrics, tracer
+from banking.entrypoints.observability import count, logger, metrics, traced
 from banking.entrypoints.settings import Settings
 
 settings = Settings.from_env()
@@ -24,7 +24,7 @@ class NotPublished(Exception):
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.correlationId", log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     # Any exception fails this one event: EventBridge retries it per the target's
@@ -37,7 +37,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
             f"the bus rejected {carried.type} {carried.account_id}/{carried.version}"
         )
     count("EventsDispatched", type=carried.type)
-    logger.info(
+    logger.debug(
         "dispatched",
         extra={"accountId": carried.account_id, "version": carried.version, "type": carried.type},
     )

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.fanout import StreamChange, fan_out
 from banking.entrypoints.bootstrap import publisher
-from banking.entrypoints.observability import logger, metrics, tracer
+from banking.entrypoints.observability import logger, metrics, traced
 from banking.entrypoints.settings import Settings
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -32,7 +32,7 @@ class RecordNotPublished(Exception):
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     changes = [_change(record) for record in DynamoDBStreamEvent(event).records]
@@ -46,9 +46,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     def report(record: DynamoDBRecord) -> None:
         record_id = _record_id(record)
         if record_id in failures:
+            # Set aside for a retry or the dead-letter queue: an operator needs to see it.
+            logger.error(
+                "not published", extra={"recordId": record_id, "reason": failures[record_id]}
+            )
             raise RecordNotPublished(failures[record_id])
         new_item = published[record_id].new_item or {}
-        logger.info(
+        logger.debug(
             "published",
             extra={
                 "accountId": new_item.get("accountId"),

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.projection import KEPT_READ_MODELS, project
 from banking.entrypoints.bootstrap import projection_store, utc_now
-from banking.entrypoints.observability import logger, metrics, tracer
+from banking.entrypoints.observability import logger, metrics, traced
 from banking.entrypoints.settings import Settings
 from banking.serialization import state_carried_from_dict
 
@@ -21,7 +21,7 @@ projections = projection_store(Settings.from_env())
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.correlationId", log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     detail = EventBridgeEvent(event).detail
@@ -31,7 +31,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     lag = (utc_now() - carried.recorded_at).total_seconds() * 1000
     metrics.add_metric(name="ProjectionLag", unit=MetricUnit.Milliseconds, value=lag)
     metrics.add_metric(name="ReadModelWrites", unit=MetricUnit.Count, value=sum(written.values()))
-    logger.info(
+    logger.debug(
         "projected",
         extra={"accountId": carried.account_id, "version": carried.version, "written": written},
     )

@@ -26,7 +26,7 @@ from banking.entrypoints.auth import (
 )
 from banking.entrypoints.bootstrap import event_store, projection_store, utc_now
 from banking.entrypoints.http import json_response, register_error_handlers
-from banking.entrypoints.observability import logger, metrics, tracer
+from banking.entrypoints.observability import logger, metrics, traced
 from banking.entrypoints.responses import (
     account_body,
     account_page_body,
@@ -147,7 +147,7 @@ def _integer(parameters: dict[str, str], name: str, *, default: int, low: int, h
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False
 )
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.replay import ReplayJob, result_to_payload, run_job
 from banking.entrypoints.bootstrap import BATCH_READ_TIMEOUT_S, event_store, publisher
-from banking.entrypoints.observability import logger, metrics, tracer
+from banking.entrypoints.observability import logger, metrics, traced
 from banking.entrypoints.settings import Settings
 
 settings = Settings.from_env()
@@ -28,7 +28,7 @@ STOP_BEFORE_TIMEOUT_MS = 15_000
 
 
 @logger.inject_lambda_context(log_event=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = ReplayJob.from_payload(event)

@@ -159,7 +159,9 @@ def test_lambda_runtime_is_the_python_the_tests_run_on(state):
     assert functions
     for function in functions:
         assert function["runtime"] == expected, function["function_name"]
-        assert function["architectures"] == ["x86_64"], function["function_name"]
+        # arm64 by default (terraform/modules/ledger lambda_architecture): every package
+        # the zips carry runs on it.
+        assert function["architectures"] == ["arm64"], function["function_name"]
         assert function["handler"] == "handler.lambda_handler", function["function_name"]
 
 

@@ -159,3 +159,46 @@ def test_a_build_by_another_python_than_the_runtime_s_is_refused(tmp_path):
     # WHEN its bytecode would go into a zip  THEN the build stops, saying why
     with pytest.raises(SystemExit, match=r"must be compiled by Python 3\.11"):
         compiled({"handler.py": tmp_path / "handler.py"}, str(other), tmp_path)
+
+
+def unpacked(builds: tuple[dict[str, bytes], dict[str, bytes]], tmp_path: Path) -> dict[str, Path]:
+    first, _ = builds
+    directories = {}
+    for name, content in first.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        directories[path.stem] = tmp_path / path.stem
+        with zipfile.ZipFile(path) as archive:
+            archive.extractall(directories[path.stem])
+    return directories
+
+
+def test_every_handler_imports_from_its_zip_and_the_runtime_s_packages_alone(builds, tmp_path):
+    # GIVEN each zip unpacked, beside only the packages the Lambda runtime provides
+    from bench.coldstart import import_seconds
+    from scripts.local.code import CodeStore
+
+    runtime = CodeStore(tmp_path / "no-dist", tmp_path / "state").runtime_dir
+    for name, code in unpacked(builds, tmp_path).items():
+        for xray in (False, True):
+            # WHEN its handler is imported as on Lambda, with and without the X-Ray SDK
+            # THEN every module it needs is in its zip (import_seconds raises otherwise)
+            sample = import_seconds("handler", [code, runtime], service=name, xray=xray)
+            assert sample.seconds > 0
+
+
+def test_a_zip_carries_only_what_its_handler_imports(builds, tmp_path):
+    # GIVEN the zips of the HTTP commands and of the stream's reader
+    code = unpacked(builds, tmp_path)
+    if not {"commands", "fanout"} <= set(code):
+        pytest.skip("this checkout has no commands or fanout Lambda")
+    batch = Path("aws_lambda_powertools/utilities/batch/__init__.py")
+    # THEN powertools' batch processing, which only the fanout imports, is in its zip alone
+    assert (code["fanout"] / batch).is_file()
+    assert not (code["commands"] / batch).exists()
+    # AND a module no function imports ships nowhere (powertools' idempotency utility)
+    for directory in code.values():
+        assert not (directory / "aws_lambda_powertools/utilities/idempotency").exists()
+        # AND the X-Ray SDK, which powertools loads by name, ships whole with its patchers
+        assert (directory / "aws_xray_sdk/ext/botocore/patch.py").is_file()
+        assert (directory / "wrapt/__init__.py").is_file()

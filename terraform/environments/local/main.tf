@@ -11,7 +11,10 @@ module "ledger" {
   jwt_audience    = var.jwt_audience
 
   log_retention_in_days = 1
-  live_stream_enabled   = var.live_stream_enabled
+  # Every invocation logs each hop: the console follows an event's journey through them,
+  # and local logs cost nothing.
+  log_sample_rate     = 1
+  live_stream_enabled = var.live_stream_enabled
 
   # moto 5.1 answers PutFunctionEventInvokeConfig with a LastModified the provider cannot
   # decode; the local runtime takes the same settings from the async_invocation output.

@@ -6,8 +6,10 @@ locals {
 
   # Shared by every function (docs/architecture.md, "Environment variables").
   powertools_environment = {
-    POWERTOOLS_METRICS_NAMESPACE = "Ledger"
-    POWERTOOLS_LOG_LEVEL         = var.log_level
+    POWERTOOLS_METRICS_NAMESPACE  = "Ledger"
+    POWERTOOLS_LOG_LEVEL          = var.log_level
+    POWERTOOLS_LOGGER_SAMPLE_RATE = tostring(var.log_sample_rate)
+    POWERTOOLS_TRACE_DISABLED     = tostring(!var.tracing_sdk_enabled)
   }
 
   table_read_actions = ["dynamodb:GetItem", "dynamodb:Query"]
@@ -295,8 +297,8 @@ module "functions" {
   description   = each.value.description
   filename      = "${var.dist_dir}/${each.key}.zip"
   runtime       = var.lambda_runtime
-  architecture  = "x86_64"
-  memory_size   = var.lambda_memory_size
+  architecture  = lookup(var.lambda_architectures, each.key, var.lambda_architecture)
+  memory_size   = lookup(var.lambda_memory_sizes, each.key, var.lambda_memory_size)
   timeout       = each.value.timeout
 
   environment_variables = merge(

@@ -20,9 +20,46 @@ variable "lambda_runtime" {
 }
 
 variable "lambda_memory_size" {
-  description = "Memory of every function in MB."
+  description = "Memory in MB of a function lambda_memory_sizes does not name (CPU scales with it)."
   type        = number
   default     = 256
+}
+
+variable "lambda_memory_sizes" {
+  description = "Memory in MB by function (directory name under lambdas/), from each one's measured use (docs/infrastructure.md, \"Memory and architecture\"): the asynchronous hops peak near 50 MB and wait on DynamoDB and EventBridge, so 128 MB; the API functions keep lambda_memory_size for the CPU that answers clients sooner."
+  type        = map(number)
+  default = {
+    fanout     = 128
+    dispatcher = 128
+    projectors = 128
+  }
+
+  validation {
+    condition     = alltrue([for size in values(var.lambda_memory_sizes) : size >= 128 && size <= 10240])
+    error_message = "Lambda memory is 128 to 10240 MB."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Instruction set of a function lambda_architectures does not name. arm64 costs 20% less per GB-second; every package the zips carry is pure Python or (wrapt, loaded only when tracing_sdk_enabled) falls back to its pure-Python code where its x86_64 extension cannot load."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
+    error_message = "The architecture must be x86_64 or arm64."
+  }
+}
+
+variable "lambda_architectures" {
+  description = "Instruction set by function (directory name under lambdas/), where one must differ from lambda_architecture."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for a in values(var.lambda_architectures) : contains(["x86_64", "arm64"], a)])
+    error_message = "Each architecture must be x86_64 or arm64."
+  }
 }
 
 variable "overdraft_limit" {
@@ -54,9 +91,26 @@ variable "ledger_timezone" {
 }
 
 variable "log_level" {
-  description = "Log level of every function (POWERTOOLS_LOG_LEVEL)."
+  description = "Log level of every function (POWERTOOLS_LOG_LEVEL): INFO logs errors and the audit line of every write; DEBUG adds a line per hop of every event."
   type        = string
   default     = "INFO"
+}
+
+variable "log_sample_rate" {
+  description = "Fraction of invocations that log at DEBUG, i.e. with a line per hop of each event (POWERTOOLS_LOGGER_SAMPLE_RATE): enough to follow a sample of events' journeys without paying for every one (docs/infrastructure.md, \"Logs and their cost\")."
+  type        = number
+  default     = 0.01
+
+  validation {
+    condition     = var.log_sample_rate >= 0 && var.log_sample_rate <= 1
+    error_message = "The log sample rate is a fraction from 0 to 1."
+  }
+}
+
+variable "tracing_sdk_enabled" {
+  description = "Whether the functions trace with the X-Ray SDK (POWERTOOLS_TRACE_DISABLED is its negation): a subsegment per AWS call, for a third more import time at each cold start. Lambda's Active tracing records every invocation either way."
+  type        = bool
+  default     = false
 }
 
 variable "log_retention_in_days" {
