@@ -10,6 +10,7 @@ calls ``serve`` with a WSGI wrapper of its own around moto's application.
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import signal
 import sys
@@ -27,10 +28,39 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class _RequestHandler(WSGIRequestHandler):
-    # werkzeug sends a response's headers and its body in two writes. With Nagle's
-    # algorithm on, the body waits for the client to acknowledge the headers, which it
-    # delays by up to 40 ms: every AWS call cost about 40 ms on an idle server.
+    """werkzeug's handler, keeping connections alive and sending small answers at once.
+
+    werkzeug closes every connection after its answer (http.server cannot skip a body
+    the application left unread before the next request line), so every AWS call paid
+    a new TCP connection and a new server thread. Here a request's body is read whole
+    before the application runs, so nothing of it can be left on the connection, and
+    the connection stays open as HTTP/1.1 allows. And werkzeug writes an answer's
+    headers and its body separately: with Nagle's algorithm the body waited for the
+    client's delayed acknowledgement of the headers, about 40 ms per AWS call.
+    """
+
     disable_nagle_algorithm = True
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding") or not (length or "0").isdigit():
+            self._keep_alive = False
+            super().run_wsgi()
+            return
+        self._keep_alive = True
+        connection = self.rfile
+        self.rfile = io.BytesIO(connection.read(int(length or 0)))
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = connection
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "transfer-encoding":
+            self._keep_alive = False  # werkzeug closes after a chunked answer: say so
+        if getattr(self, "_keep_alive", False) and keyword.lower() == "connection":
+            return  # werkzeug's "close"; http.server honours the client's own
+        super().send_header(keyword, value)
 
 
 def serve(description: str, wrap: Callable[[WsgiApp], WsgiApp] | None = None) -> None:
