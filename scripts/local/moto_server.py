@@ -43,7 +43,12 @@ class _RequestHandler(WSGIRequestHandler):
 
     def run_wsgi(self) -> None:
         length = self.headers.get("Content-Length")
-        if self.headers.get("Transfer-Encoding") or not (length or "0").isdigit():
+        if (
+            self.headers.get("Transfer-Encoding")
+            # The client sends the body only once werkzeug has answered 100 Continue.
+            or self.headers.get("Expect", "").lower() == "100-continue"
+            or not (length or "0").isdigit()
+        ):
             self._keep_alive = False
             super().run_wsgi()
             return

@@ -45,7 +45,10 @@ def connection(tmp_path: Path) -> Iterator[http.client.HTTPConnection]:
 
 
 def _dynamodb(
-    connection: http.client.HTTPConnection, operation: str, body: dict[str, Any]
+    connection: http.client.HTTPConnection,
+    operation: str,
+    body: dict[str, Any],
+    **headers: str,
 ) -> tuple[int, dict[str, Any], str | None]:
     connection.request(
         "POST",
@@ -55,6 +58,7 @@ def _dynamodb(
             "Authorization": AUTHORIZATION,
             "X-Amz-Target": f"DynamoDB_20120810.{operation}",
             "Content-Type": "application/x-amz-json-1.0",
+            **headers,
         },
     )
     response = connection.getresponse()
@@ -97,6 +101,21 @@ def test_one_connection_carries_many_aws_calls(connection: http.client.HTTPConne
     assert read[1]["Item"] == {"k": {"S": "a"}}
     assert [put[2], refused[2], read[2]] == [None, None, None]
     assert connection.sock is first_socket
+
+
+def test_a_request_expecting_100_continue_is_answered_and_its_connection_closed(
+    connection: http.client.HTTPConnection,
+) -> None:
+    # GIVEN a client that announces its body with Expect: 100-continue (werkzeug answers
+    # "100 Continue" before the body is read, so it is not read ahead)
+
+    # WHEN it asks
+    status, answer, closing = _dynamodb(connection, "ListTables", {}, Expect="100-continue")
+
+    # THEN it gets its answer, on a connection werkzeug closes as it always did
+    assert status == 200
+    assert answer == {"TableNames": []}
+    assert closing == "close"
 
 
 def test_answers_are_not_held_back_for_the_client_s_acknowledgement(
