@@ -293,6 +293,9 @@ def hops(
 def measure_hot(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     """Writers on one account: accepted/s, the commands' version conflicts (each one a
     retry inside the function) per accepted command, 409s and latency."""
+    # A credit to an account never opened is refused (404): open them first.
+    hot = [f"hot-{writers}" for writers in plan.hot_writers]
+    load.open_accounts(system.api_url, ["hot-warm", *hot], system.http_headers)
     # Warm a worker per writer first: simultaneous cold starts are a machine limit.
     _in_process(
         load.ramp, system.api_url, ["hot-warm"], max(plan.hot_writers) + 1, system.http_headers

@@ -277,6 +277,9 @@ class HttpApiServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The headers and the body go out in two writes: with Nagle's algorithm
+            # the body waits for the client's delayed acknowledgement (up to 40 ms).
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 refused = self._refusal()

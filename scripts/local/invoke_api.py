@@ -52,6 +52,9 @@ class InvokeApiServer:
         invoke = self._invoke
 
         class Handler(BaseHTTPRequestHandler):
+            # Headers and body are two writes; see scripts.local.http_api.
+            disable_nagle_algorithm = True
+
             def do_POST(self) -> None:
                 found = _INVOCATIONS.match(self.path.split("?", 1)[0])
                 if found is None:
