@@ -19,6 +19,9 @@ import pytest
 
 from tests.local_system import System, local_system
 
+# The runtime's bench (a moto server and the runtime on it), for the fault kinds' tests.
+from tests.runtime.conftest import bench, moto  # noqa: F401
+
 # Every fault on at once, at rates a short run still sees each of many times.
 CHAOS_FAULTS = {
     "invoke_error_rate": 0.05,
