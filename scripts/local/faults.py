@@ -23,6 +23,10 @@ workers). Every key is optional; a rate is a probability per occasion, 0 to 1:
   ``ProvisionedThroughputExceededException`` or ``ThrottlingException`` (alternately)
   without reaching it: a projector's table throttled, as on-demand tables are when
   their traffic doubles suddenly (same hook).
+- ``stream_shard_split_rate``: before a write request to a table with a stream, the
+  stream's open shard is closed and the records continue on a child shard naming it as
+  its parent (the moto server, moto_patches.py); the poller finishes the parent, then
+  follows the child (stream_poller.py), and journals the split.
 - ``put_events_partial_failure_rate``: a ``PutEvents`` call publishes only some of its
   entries; the others are answered ``InternalFailure`` in their positions with
   ``FailedEntryCount`` set, as EventBridge does (botocore hooks in the functions'
@@ -67,6 +71,8 @@ DYNAMODB_ERROR = "dynamodb_error"
 CRASH_AFTER_WRITE = "crash_after_write"
 PROJECTIONS_THROTTLE = "projections_throttle"
 PUT_EVENTS_PARTIAL_FAILURE = "put_events_partial_failure"
+# Split in the moto server (moto_patches.py), journalled by the poller that follows it.
+SHARD_SPLIT = "stream_shard_split"
 # What the runtime does about them, noted for the report.
 STREAM_RETRY = "stream_batch_retried"
 ASYNC_RETRY = "async_invoke_retried"
@@ -89,6 +95,7 @@ class FaultSettings:
     crash_after_write_rate: float = 0.0
     projections_throttle_rate: float = 0.0
     put_events_partial_failure_rate: float = 0.0
+    stream_shard_split_rate: float = 0.0
     seed: int | None = None
     functions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
@@ -328,7 +335,8 @@ def install_in_worker(environ: Mapping[str, str] = os.environ) -> Faults:
 def _writes_to(request: Any, table: str | None) -> bool:
     """Whether a DynamoDB request writes to ``table`` (its target names the operation;
     its JSON body the table, or each item of a transaction)."""
-    target = str(request.headers.get("X-Amz-Target", ""))
+    target = request.headers.get("X-Amz-Target", b"")
+    target = target.decode() if isinstance(target, bytes) else str(target)
     body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
     return (
         table is not None
