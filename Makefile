@@ -92,7 +92,7 @@ ACCOUNTS ?= 50
 chaos: package
 	LEDGER_CHAOS_REQUESTS=$(N) LEDGER_CHAOS_CLIENTS=$(CLIENTS) LEDGER_CHAOS_ACCOUNTS=$(ACCOUNTS) \
 	  $(if $(SEED),LEDGER_CHAOS_SEED=$(SEED)) LEDGER_CHAOS_REPORT=$(abspath .local/chaos-report.json) \
-	  $(BIN)/pytest tests/chaos/test_chaos.py -m chaos -p no:xdist -p no:cacheprovider -s -q
+	  $(BIN)/pytest tests/chaos/test_chaos.py -m chaos -n 0 -p no:cacheprovider -s -q
 
 # A steady open-loop load on a fresh local system (scripts/chaos/soak.py): per minute,
 # projection lag p99, each process's memory and open files, dead letters. Fails on a
