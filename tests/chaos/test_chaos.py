@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -406,7 +407,7 @@ def _publish(report: dict[str, Any], system: System) -> None:
     (system.state_dir / "chaos-report.json").write_text(text)
     target = os.environ.get("LEDGER_CHAOS_REPORT")
     if target:
-        with open(target, "w", encoding="utf-8") as out:
-            out.write(text)
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_text(text, encoding="utf-8")
     print(f"chaos run: {text}")
     print(figures(report))
