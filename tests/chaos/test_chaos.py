@@ -256,6 +256,8 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_
             own = random.Random(next(seeds))
         send(apis[request.caller], request, own)
 
+    pgid = int((chaos_system.state_dir / "local.pid").read_text())
+    rss_before = moto_rss_kib(pgid)
     sending = time.monotonic()
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         list(pool.map(client, planned))
@@ -296,8 +298,12 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_
         "total": round(time.monotonic() - started, 1),
     }
     report["requests_per_s"] = round(len(planned) / sent_s, 1) if sent_s else None
-    pgid = int((chaos_system.state_dir / "local.pid").read_text())
-    report["moto_rss_mib"] = round(moto_rss_kib(pgid) / 1024, 1)
+    rss_after = moto_rss_kib(pgid)
+    report["moto_rss_mib"] = {
+        "before_sending": round(rss_before / 1024, 1),
+        "at_the_end": round(rss_after / 1024, 1),
+        "per_1000_requests": round((rss_after - rss_before) / 1024 / len(planned) * 1000, 1),
+    }
     _publish(report, chaos_system)
 
     assert settled.dead_letters == 0, "dead letters still parked after redriving"
@@ -397,7 +403,7 @@ def figures(report: dict[str, Any]) -> str:
             f"left behind          {report['left_behind']}",
             f"rate                 {report['requests_per_s']} requests/s while sending;"
             f" seconds {report['seconds']}",
-            f"moto server RSS      {report['moto_rss_mib']} MiB",
+            f"moto server RSS MiB  {report['moto_rss_mib']}",
         ]
     )
 

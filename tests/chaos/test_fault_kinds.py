@@ -201,9 +201,9 @@ def test_a_split_closes_the_shard_and_continues_the_stream_on_a_child(
         return dict(streams.get_records(ShardIterator=iterator))
 
     closed, open_ = page(shards[1]), page(shards[2])
-    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in closed["Records"]] == ["a"]  # type: ignore[attr-defined,index]
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in closed["Records"]] == ["a"]  # type: ignore[attr-defined]
     assert "NextShardIterator" not in closed
-    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in open_["Records"]] == ["b"]  # type: ignore[attr-defined,index]
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in open_["Records"]] == ["b"]  # type: ignore[attr-defined]
     assert open_.get("NextShardIterator")
 
 
