@@ -28,11 +28,13 @@ def _group_of(stat: str) -> int:
 
 
 def name_of(cmdline: list[str]) -> str:
-    """A short, stable name: a function worker's the function code it runs (its
-    directory), a Python module's its module (``-m``), else the program's file name."""
+    """A short, stable name: a function worker's the function it runs (the name of its
+    code's directory), a Python module's its module (``-m``), else the program's."""
     for index, part in enumerate(cmdline[:-1]):
         if part.endswith("worker_main.py"):
-            return f"worker {Path(cmdline[index + 1]).name}"
+            # <state>/functions/<function name>/<code hash>
+            code = Path(cmdline[index + 1])
+            return f"worker {code.parent.name if code.parent.name else code.name}"
     if "-m" in cmdline[:-1]:
         return cmdline[cmdline.index("-m") + 1]
     return Path(cmdline[0]).name if cmdline else "?"

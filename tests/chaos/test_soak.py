@@ -94,7 +94,8 @@ def _fake_process(proc: Path, pid: int, pgid: int, cmdline: list[str], rss: int,
 def test_the_processes_of_one_group_are_sampled_by_name(tmp_path: Path) -> None:
     # GIVEN a moto server and a function worker in group 40, and a stranger in group 7
     _fake_process(tmp_path, 41, 40, ["python", "-m", "scripts.local.moto_server"], 9000, 12)
-    worker = ["python", "-S", "/r/worker_main.py", "/s/code/fanout", "/s/rt", "5", "6"]
+    code = "/s/functions/ledger-local-fanout/e5827101"
+    worker = ["python", "-S", "/r/worker_main.py", code, "/s/rt", "5", "6"]
     _fake_process(tmp_path, 42, 40, worker, 300, 4)
     _fake_process(tmp_path, 70, 7, ["bash"], 100, 1)
     (tmp_path / "self").mkdir()
@@ -104,7 +105,7 @@ def test_the_processes_of_one_group_are_sampled_by_name(tmp_path: Path) -> None:
     # THEN only the group's are read, each with its memory and descriptors
     assert [(s.pid, s.name, s.rss_kib, s.open_fds) for s in samples] == [
         (41, "scripts.local.moto_server", 9000, 12),
-        (42, "worker fanout", 300, 4),
+        (42, "worker ledger-local-fanout", 300, 4),
     ]
     assert moto_rss_kib(40, tmp_path) == 9000
 
