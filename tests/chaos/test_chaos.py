@@ -265,7 +265,10 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_
 
     # AND the system goes quiet, its dead letters redriven until none is left
     def quiet() -> Settled:
-        return wait_until_quiet(lambda: look(ledger, accounts), QUIET_DEADLINE_S, STALLED_S)
+        # Not strict: what is still behind at the deadline is reported, then failed on.
+        return wait_until_quiet(
+            lambda: look(ledger, accounts), QUIET_DEADLINE_S, STALLED_S, strict=False
+        )
 
     settled = quiet()
     redriven: list[QueueResult] = []
