@@ -16,7 +16,7 @@ $(error NAME='$(NAME)' is not a Lambda: make test-lambda NAME=<one of: $(LAMBDAS
 endif
 endif
 
-.PHONY: help install package chromium test test-lambda lint typecheck unit integration infra e2e run up down token bench simulate clean
+.PHONY: help install package chromium test test-lambda lint typecheck unit integration infra e2e run up down token bench simulate chaos soak clean
 
 help:
 	@echo "make run      - bring the whole system up locally, in the foreground (Ctrl-C stops it)"
@@ -27,6 +27,8 @@ help:
 	@echo "make package  - build dist/<lambda>.zip for every Lambda"
 	@echo "make bench    - run the benchmarks"
 	@echo "make simulate [SEED=42] [STEPS=100000] - the deterministic simulation (docs/reliability.md)"
+	@echo "make chaos [N=2000 CLIENTS=16 ACCOUNTS=50 SEED=...] - the chaos run at scale, every fault on"
+	@echo "make soak [MINUTES=30 RATE=...] - a steady open-loop load; fails on any growth trend"
 
 $(STAMP): requirements-dev.txt libs/banking/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -82,6 +84,23 @@ token: $(STAMP)
 
 bench: package
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
+# The chaos run at scale (tests/chaos/test_chaos.py, every fault on; not in `make test`,
+# which runs a small one). Prints its figures; fails on anything lost, doubled or wrong.
+N ?= 2000
+CLIENTS ?= 16
+ACCOUNTS ?= 50
+chaos: package
+	LEDGER_CHAOS_REQUESTS=$(N) LEDGER_CHAOS_CLIENTS=$(CLIENTS) LEDGER_CHAOS_ACCOUNTS=$(ACCOUNTS) \
+	  $(if $(SEED),LEDGER_CHAOS_SEED=$(SEED)) LEDGER_CHAOS_REPORT=$(abspath .local/chaos-report.json) \
+	  $(BIN)/pytest tests/chaos/test_chaos.py -m chaos -n 0 -p no:cacheprovider -s -q
+
+# A steady open-loop load on a fresh local system (scripts/chaos/soak.py): per minute,
+# projection lag p99, each process's memory and open files, dead letters. Fails on a
+# growth trend, a dead letter, or a read model left behind.
+MINUTES ?= 30
+soak: package
+	$(BIN)/python -m scripts.chaos.soak --minutes $(MINUTES) $(if $(RATE),--rate $(RATE))
 
 clean:
 	rm -rf dist .local build .pytest_cache .mypy_cache .ruff_cache

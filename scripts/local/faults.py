@@ -18,6 +18,19 @@ workers). Every key is optional; a rate is a probability per occasion, 0 to 1:
   without reaching the table (same).
 - ``crash_after_write_rate``: the function's process dies right after a ``PutItem`` or
   ``TransactWriteItems`` succeeded, before it answers (same).
+- ``projections_throttle_rate``: a write to the projections table (the table named by
+  the function's ``PROJECTIONS_TABLE_NAME``) is answered
+  ``ProvisionedThroughputExceededException`` or ``ThrottlingException`` (alternately)
+  without reaching it: a projector's table throttled, as on-demand tables are when
+  their traffic doubles suddenly (same hook).
+- ``stream_shard_split_rate``: before a write request to a table with a stream, the
+  stream's open shard is closed and the records continue on a child shard naming it as
+  its parent (the moto server, moto_patches.py); the poller finishes the parent, then
+  follows the child (stream_poller.py), and journals the split.
+- ``put_events_partial_failure_rate``: a ``PutEvents`` call publishes only some of its
+  entries; the others are answered ``InternalFailure`` in their positions with
+  ``FailedEntryCount`` set, as EventBridge does (botocore hooks in the functions'
+  clients).
 - ``functions``: rates for some functions only, by name or directory name, e.g.
   ``{"projectors": {"invoke_error_rate": 0.3}}``; what it leaves out is as above.
 - ``seed``: seeds the random draws (each worker process adds its pid).
@@ -31,6 +44,7 @@ anything else of theirs is importable (see worker_main).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -55,6 +69,10 @@ DELAY = "delayed_delivery"
 DYNAMODB_THROTTLE = "dynamodb_throttle"
 DYNAMODB_ERROR = "dynamodb_error"
 CRASH_AFTER_WRITE = "crash_after_write"
+PROJECTIONS_THROTTLE = "projections_throttle"
+PUT_EVENTS_PARTIAL_FAILURE = "put_events_partial_failure"
+# Split in the moto server (moto_patches.py), journalled by the poller that follows it.
+SHARD_SPLIT = "stream_shard_split"
 # What the runtime does about them, noted for the report.
 STREAM_RETRY = "stream_batch_retried"
 ASYNC_RETRY = "async_invoke_retried"
@@ -75,6 +93,9 @@ class FaultSettings:
     dynamodb_throttle_rate: float = 0.0
     dynamodb_error_rate: float = 0.0
     crash_after_write_rate: float = 0.0
+    projections_throttle_rate: float = 0.0
+    put_events_partial_failure_rate: float = 0.0
+    stream_shard_split_rate: float = 0.0
     seed: int | None = None
     functions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
@@ -139,6 +160,8 @@ class FaultSettings:
                 DYNAMODB_THROTTLE: self.dynamodb_throttle_rate,
                 DYNAMODB_ERROR: self.dynamodb_error_rate,
                 CRASH_AFTER_WRITE: self.crash_after_write_rate,
+                PROJECTIONS_THROTTLE: self.projections_throttle_rate,
+                PUT_EVENTS_PARTIAL_FAILURE: self.put_events_partial_failure_rate,
             }[kind]
         )
 
@@ -185,6 +208,13 @@ class Faults:
         if hit:
             self.note(kind, function)
         return hit
+
+    def failed_positions(self, count: int) -> list[int]:
+        """Which of ``count`` entries fail in a partial failure: at least one, and one
+        at least left to succeed when there are two or more."""
+        with self._lock:
+            failing = self._random.randint(1, max(1, count - 1))
+            return sorted(self._random.sample(range(count), failing))
 
     def delay_s(self, function: str) -> float:
         """How long to hold a delivery back: 0 mostly, up to max_delay_s at delay_rate."""
@@ -267,10 +297,15 @@ def install_in_worker(environ: Mapping[str, str] = os.environ) -> Faults:
     import boto3  # the Lambda runtime's, importable once worker_main has set sys.path
     from botocore.awsrequest import AWSResponse
 
+    projections = environ.get("PROJECTIONS_TABLE_NAME")
+    throttles = itertools.cycle(("ProvisionedThroughputExceededException", "ThrottlingException"))
+
     def before_send(request: Any, **_: Any) -> Any:
         # Answered without reaching the table: standard retry mode retries both, and
         # what outlasts its attempts surfaces as the function's error.
-        if faults.inject(DYNAMODB_THROTTLE, function):
+        if _writes_to(request, projections) and faults.inject(PROJECTIONS_THROTTLE, function):
+            status, headers, body = _dynamodb_error(400, next(throttles), "injected throttling")
+        elif faults.inject(DYNAMODB_THROTTLE, function):
             status, headers, body = _dynamodb_error(
                 400, "ProvisionedThroughputExceededException", "injected throttling"
             )
@@ -293,4 +328,62 @@ def install_in_worker(environ: Mapping[str, str] = os.environ) -> Faults:
     events.register("before-send.dynamodb", before_send)
     for operation in WRITE_OPERATIONS:
         events.register(f"after-call.dynamodb.{operation}", after_write)
+    _install_put_events_partial_failure(events, faults, function)
     return faults
+
+
+def _writes_to(request: Any, table: str | None) -> bool:
+    """Whether a DynamoDB request writes to ``table`` (its target names the operation;
+    its JSON body the table, or each item of a transaction)."""
+    target = request.headers.get("X-Amz-Target", b"")
+    target = target.decode() if isinstance(target, bytes) else str(target)
+    body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+    return (
+        table is not None
+        and target.rsplit(".", 1)[-1] in TABLE_WRITES
+        and f'"{table}"'.encode() in body
+    )
+
+
+TABLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+PARTIAL_FAILURE_KEY = "ledger_failed_entries"
+
+
+def _install_put_events_partial_failure(events: Any, faults: Faults, function: str) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    """A PutEvents call publishing only some of its entries: the failing ones are taken
+    out of the request before it is sent, and put back into the answer, in their
+    positions, as EventBridge reports an entry it did not publish. A call of one entry
+    fails whole, and is not sent at all (a request of no entries is invalid)."""
+
+    def drop_entries(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        entries = list(params.get("Entries") or [])
+        if not entries or not faults.inject(PUT_EVENTS_PARTIAL_FAILURE, function):
+            return
+        failing = faults.failed_positions(len(entries))
+        context[PARTIAL_FAILURE_KEY] = (len(entries), failing)
+        if len(failing) < len(entries):
+            params["Entries"] = [e for i, e in enumerate(entries) if i not in failing]
+
+    def none_sent(context: dict[str, Any], **_: Any) -> Any:
+        count, failing = context.get(PARTIAL_FAILURE_KEY, (0, []))
+        if not count or len(failing) < count:
+            return None
+        answer = AWSResponse("", 200, cast(Any, {}), _Body(b"{}"))
+        return answer, {"Entries": [], "FailedEntryCount": 0}
+
+    def restore_positions(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if PARTIAL_FAILURE_KEY not in context:
+            return
+        count, failing = context.pop(PARTIAL_FAILURE_KEY)
+        published = iter(parsed.get("Entries") or [])
+        failure = {"ErrorCode": "InternalFailure", "ErrorMessage": "injected partial failure"}
+        parsed["Entries"] = [
+            dict(failure) if i in failing else next(published) for i in range(count)
+        ]
+        parsed["FailedEntryCount"] = int(parsed.get("FailedEntryCount") or 0) + len(failing)
+
+    events.register("before-parameter-build.events.PutEvents", drop_entries)
+    events.register("before-call.events.PutEvents", none_sent)
+    events.register("after-call.events.PutEvents", restore_positions)

@@ -13,8 +13,11 @@ import contextlib
 import copy
 import functools
 import json
+import os
+import random
 import threading
 import time
+import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -44,6 +47,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 from moto.events.models import Rule
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -549,7 +553,7 @@ def _ignore_original(replacement: Any) -> Callable[[Any], Any]:
     return lambda _original: replacement
 
 
-PATCHES = (
+PATCHES: tuple[Patch, ...] = (
     Patch(
         DynamoDBBackend,
         "transact_write_items",
@@ -585,6 +589,149 @@ PATCHES = (
     Patch(jsonpath_ng.ext, "parse", _remembered, "5.1.17"),
     Patch(DomainDispatcherApplication, "get_backend_for_host", _backend_remembered, "5.1.17"),
 )
+
+
+# --- Stream shard splits (LEDGER_FAULTS' stream_shard_split_rate): the chaos run's fault,
+# kept apart from the patches above. DynamoDB splits a stream's shard as a table grows:
+# the shard is closed, and the records after it continue on a child shard naming it as
+# its parent; a reader must finish the parent before it reads the child (per account,
+# records are in order only so). moto has one shard per table, forever: these patches
+# give it the rest: a split before a write request (inside its lock, so never inside a
+# transaction), every shard in DescribeStream, iterators on any of them, and a closed
+# shard's last page without a NextShardIterator, as on DynamoDB.
+
+
+def _split_rate(environ: Any = None) -> float:
+    # The fault settings come the same way as the runtime's (faults.py imports only the
+    # standard library); the moto server inherits the runtime's environment.
+    from scripts.local.faults import ENV, FaultSettings
+
+    value = (environ if environ is not None else os.environ).get(ENV, "")
+    return FaultSettings.parse(value).stream_shard_split_rate if value.strip() else 0.0
+
+
+_SPLIT_RANDOM = random.Random()
+
+
+def split_stream(table: Table) -> StreamShard | None:
+    """Close the table's open shard and continue its stream on a child shard."""
+    parent = table.stream_shard
+    if parent is None:
+        return None
+    child = StreamShard(parent.account_id, table)
+    child.id = f"shardId-{int(time.time() * 1000):020d}-{uuid.uuid4().hex[:8]}"
+    child.starting_sequence_number = parent.starting_sequence_number + len(parent.items)
+    child.parent_shard_id = parent.id  # type: ignore[attr-defined]
+    parent.ending_sequence_number = child.starting_sequence_number - 1  # type: ignore[attr-defined]
+    closed: list[StreamShard] = table.__dict__.setdefault("closed_stream_shards", [])
+    closed.append(parent)
+    table.stream_shard = child
+    return child
+
+
+def _shards(table: Table) -> list[StreamShard]:
+    closed: list[StreamShard] = table.__dict__.get("closed_stream_shards", [])
+    return [*closed, *([table.stream_shard] if table.stream_shard else [])]
+
+
+def _shard_json(to_json: Any) -> Any:
+    def with_lineage(self: StreamShard) -> dict[str, Any]:
+        described: dict[str, Any] = to_json(self)
+        parent = self.__dict__.get("parent_shard_id")
+        if parent:
+            described["ParentShardId"] = parent
+        ending = self.__dict__.get("ending_sequence_number")
+        if ending is not None:
+            described["SequenceNumberRange"]["EndingSequenceNumber"] = str(ending)
+        return described
+
+    return with_lineage
+
+
+def _describe_every_shard(describe_stream: Any) -> Any:
+    def describe(self: DynamoDBStreamsBackend, arn: str) -> dict[str, Any]:
+        stream: dict[str, Any] = describe_stream(self, arn)
+        stream["Shards"] = [shard.to_json() for shard in _shards(self._get_table_from_arn(arn))]
+        return stream
+
+    return describe
+
+
+def _iterator_on_any_shard(
+    self: DynamoDBStreamsBackend,
+    arn: str,
+    shard_id: str,
+    shard_iterator_type: str,
+    sequence_number: str | None = None,
+) -> ShardIterator:
+    """``get_shard_iterator`` on whichever shard of the table is named, open or closed."""
+    shards = {shard.id: shard for shard in _shards(self._get_table_from_arn(arn))}
+    if shard_id not in shards:
+        raise ValueError(f"no shard {shard_id} in {arn}")
+    number = int(sequence_number) if sequence_number is not None else None
+    iterator = ShardIterator(self, shards[shard_id], shard_iterator_type, number)
+    self.shard_iterators[iterator.arn] = iterator
+    return iterator
+
+
+def _closed_shard_ends(get: Any) -> Any:
+    def records(self: ShardIterator, limit: int = 1000) -> dict[str, Any]:
+        page: dict[str, Any] = get(self, limit)
+        ending = self.stream_shard.__dict__.get("ending_sequence_number")
+        following = self.streams_backend.shard_iterators[page["NextShardIterator"]]
+        if ending is not None and following.sequence_number > ending:
+            page.pop("NextShardIterator")  # the shard is closed and read to its end
+        return page
+
+    return records
+
+
+def _splitting(handle: Any, tables_of: Callable[[dict[str, Any]], list[str]]) -> Any:
+    """Wrap a DynamoHandler write action: before it, each table it writes that has a
+    stream has its shard split at the configured rate."""
+    rate = _split_rate()
+
+    def split_then_handle(self: DynamoHandler) -> Any:
+        if rate > 0:
+            body = self.body if isinstance(self.body, dict) else json.loads(self.body or "{}")
+            for name in tables_of(body):
+                table = self.dynamodb_backend.get_table(name)
+                if table.stream_shard is not None and _SPLIT_RANDOM.random() < rate:
+                    split_stream(table)
+        return handle(self)
+
+    return split_then_handle
+
+
+def _put_item_table(body: dict[str, Any]) -> list[str]:
+    return [str(body["TableName"])]
+
+
+def _transaction_tables(body: dict[str, Any]) -> list[str]:
+    return sorted(
+        {str(op["TableName"]) for item in body.get("TransactItems", []) for op in item.values()}
+    )
+
+
+SHARD_SPLIT_PATCHES = (
+    Patch(StreamShard, "to_json", _shard_json, "5.1.17"),
+    Patch(DynamoDBStreamsBackend, "describe_stream", _describe_every_shard, "5.1.17"),
+    Patch(
+        DynamoDBStreamsBackend,
+        "get_shard_iterator",
+        _ignore_original(_iterator_on_any_shard),
+        "5.1.17",
+    ),
+    Patch(ShardIterator, "get", _closed_shard_ends, "5.1.17"),
+    Patch(DynamoHandler, "put_item", lambda h: _splitting(h, _put_item_table), "5.1.17"),
+    Patch(
+        DynamoHandler,
+        "transact_write_items",
+        lambda h: _splitting(h, _transaction_tables),
+        "5.1.17",
+    ),
+)
+PATCHES += SHARD_SPLIT_PATCHES
 
 
 class MotoVersionError(RuntimeError):

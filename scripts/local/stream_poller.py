@@ -19,7 +19,7 @@ from typing import Any
 
 from scripts.local.aws import Moto
 from scripts.local.destinations import Destinations, now_iso
-from scripts.local.faults import DEAD_LETTERED, DUPLICATE, STREAM_RETRY, Faults
+from scripts.local.faults import DEAD_LETTERED, DUPLICATE, SHARD_SPLIT, STREAM_RETRY, Faults
 from scripts.local.logs import Logs
 from scripts.local.threads import Workers
 from scripts.local.wiring import UNLIMITED, StreamMapping
@@ -92,12 +92,13 @@ class ShardPoller:
         self._stopped = stopped
 
     def run(self) -> None:
-        iterator = self._streams.get_shard_iterator(
-            StreamArn=self._mapping.stream_arn,
-            ShardId=self._shard_id,
-            ShardIteratorType=self._mapping.starting_position,
-        )["ShardIterator"]
-        while not self._stopped.is_set() and iterator:
+        iterator = self._iterator(self._mapping.starting_position)
+        while not self._stopped.is_set():
+            if not iterator:
+                # A closed shard read to its end (a split): its records continue on its
+                # child, read from its start only now, so each account's stay in order.
+                iterator = self._follow_child()
+                continue
             try:
                 page = self._streams.get_records(
                     ShardIterator=iterator, Limit=self._mapping.batch_size
@@ -112,6 +113,26 @@ class ShardPoller:
             else:
                 self._stopped.wait(IDLE_POLL_S)
             iterator = page.get("NextShardIterator")
+
+    def _iterator(self, position: str) -> str | None:
+        answer = self._streams.get_shard_iterator(
+            StreamArn=self._mapping.stream_arn, ShardId=self._shard_id, ShardIteratorType=position
+        )
+        return str(answer["ShardIterator"])
+
+    def _follow_child(self) -> str | None:
+        shards = self._streams.describe_stream(StreamArn=self._mapping.stream_arn)
+        children = [
+            shard["ShardId"]
+            for shard in shards["StreamDescription"]["Shards"]
+            if shard.get("ParentShardId") == self._shard_id
+        ]
+        if not children:
+            self._stopped.wait(IDLE_POLL_S)
+            return None
+        self._shard_id = children[0]
+        self._faults.note(SHARD_SPLIT, self._function_name)
+        return self._iterator("TRIM_HORIZON")
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         """Invoke until every record succeeded or was set aside, in sequence order."""
@@ -235,8 +256,10 @@ class StreamPollers:
     def start(self) -> None:
         streams = self._moto.client("dynamodbstreams")
         for mapping in self._mappings:
-            description = streams.describe_stream(StreamArn=mapping.stream_arn)
-            for shard in description["StreamDescription"]["Shards"]:
+            shards = streams.describe_stream(StreamArn=mapping.stream_arn)["StreamDescription"]
+            listed = {shard["ShardId"] for shard in shards["Shards"]}
+            # A child shard is read by its parent's poller, once the parent is done.
+            for shard in (s for s in shards["Shards"] if s.get("ParentShardId") not in listed):
                 poller = ShardPoller(
                     self._moto,
                     mapping,

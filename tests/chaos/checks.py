@@ -1,9 +1,10 @@
 """The offline checks of a recorded chaos run: what the clients sent and were answered,
 against what the events and transfers tables hold once the system is quiet.
 
-Each check returns the violations it found (empty: the invariant held), so a run
-reports all of them at once, and `test_checks.py` shows each one catching a broken
-history. The invariants are the ledger's (docs/reliability.md):
+Each check takes the recorded run (`Run`) and returns the violations it found (empty:
+the invariant held), so a run reports all of them at once, and `test_checks.py` shows
+each one catching a broken history. `INVARIANTS` is the table of them, by name, in
+this order (docs/reliability.md); a new invariant is one function and one row:
 
 1. each account's versions run 1..n without a gap, the first its opening;
 2. no account is ever below its overdraft limit, at any version;
@@ -11,14 +12,19 @@ history. The invariants are the ledger's (docs/reliability.md):
    with its id, a debit on each posting's `from` and a credit on its `to`, equal;
 4. per currency, the sum of all balances equals the external credits minus the
    external debits (transfers move money, they never make or lose it);
-5. each request (one idempotency key of the one caller) stores at most once: exactly
-   what was answered when acknowledged, nothing when refused.
+5. nothing acknowledged is lost: it is stored, exactly as answered;
+6. nothing is doubled: each request (one idempotency key of the one caller) stores at
+   most once;
+7. a refused request stores nothing;
+8. what is stored is what was sent (accounts, amounts), and nothing no client sent;
+9. callers are kept apart: two callers sending the same key each store their own
+   request, recorded as theirs.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -34,8 +40,9 @@ History = Mapping[str, Sequence[StoredEvent]]
 @dataclass
 class Request:
     """One request of a client: a credit or debit of `account`, or a transfer of
-    `postings` (from, to, amount). Its description is unique in the run: it is how
-    what was stored is told apart (and it is stored on every event and transfer)."""
+    `postings` (from, to, amount), sent by `caller` (its token's subject). Its
+    description is unique in the run: it is how what was stored is told apart (and it
+    is stored on every event and transfer); its key need not be (callers are apart)."""
 
     number: int
     kind: str
@@ -44,6 +51,7 @@ class Request:
     account: str = ""
     amount: str = ""
     postings: list[tuple[str, str, str]] = field(default_factory=list)
+    caller: str = ""
     outcome: str = UNKNOWN
     code: str | int | None = None
     # What the acknowledgement answered: the event id, or the transfer id.
@@ -68,9 +76,63 @@ class Request:
         }
 
 
-def versions_without_gaps(stored: History) -> list[str]:
+@dataclass(frozen=True)
+class Copy:
+    """One thing stored for a request: the event or transfer id, who recorded it, and
+    what it moved in the shape of `sent` (from, to, amount per posting)."""
+
+    stored_id: str
+    recorded_by: str | None
+    content: list[tuple[str, str, str]]
+
+
+class Run:
+    """A recorded run: the requests sent, and what the tables hold once quiet; with what
+    was stored for each request's description, worked out once for every check."""
+
+    def __init__(
+        self,
+        requests: Iterable[Request],
+        stored: History,
+        transfers: Mapping[str, TransferRecord],
+    ) -> None:
+        self.requests = list(requests)
+        self.stored = stored
+        self.transfers = transfers
+        self.copies: dict[str | None, list[Copy]] = defaultdict(list)
+        for events in stored.values():
+            for s in events:
+                if isinstance(s.event, Credited | Debited) and s.event.transfer_id is None:
+                    self.copies[s.event.description].append(_posting_copy(s.event))
+        for record in transfers.values():
+            moved = [(p.from_account, p.to_account, str(p.amount)) for p in record.postings]
+            self.copies[record.description].append(
+                Copy(record.transfer_id, record.recorded_by, moved)
+            )
+
+    def of(self, request: Request) -> list[Copy]:
+        return self.copies.get(request.description, [])
+
+
+def _posting_copy(event: PostingEvent) -> Copy:
+    if isinstance(event, Credited):
+        return Copy(event.event_id, event.recorded_by, [("", event.account_id, str(event.amount))])
+    return Copy(event.event_id, event.recorded_by, [(event.account_id, "", str(event.amount))])
+
+
+def sent(request: Request) -> list[tuple[str, str, str]]:
+    """What a request asked for: (from, to, amount) per posting; a credit comes from
+    outside ("") and a debit goes there."""
+    if request.kind == TRANSFERS:
+        return request.postings
+    if request.kind == CREDITS:
+        return [("", request.account, request.amount)]
+    return [(request.account, "", request.amount)]
+
+
+def versions_without_gaps(run: Run) -> list[str]:
     found = []
-    for account, events in stored.items():
+    for account, events in run.stored.items():
         versions = [s.event.version for s in events]
         if versions != list(range(1, len(events) + 1)):
             found.append(f"{account}: versions {versions}")
@@ -79,11 +141,11 @@ def versions_without_gaps(stored: History) -> list[str]:
     return found
 
 
-def within_overdraft_limits(stored: History) -> list[str]:
+def within_overdraft_limits(run: Run) -> list[str]:
     return [
         f"{account} v{s.event.version}: balance {s.state.balance} below the overdraft "
         f"limit {s.state.overdraft_limit}"
-        for account, events in stored.items()
+        for account, events in run.stored.items()
         for s in events
         if s.state.available < -s.state.overdraft_limit
     ]
@@ -98,11 +160,11 @@ def _legs(stored: History) -> dict[str, list[PostingEvent]]:
     return by_transfer
 
 
-def transfers_whole(stored: History, transfers: Mapping[str, TransferRecord]) -> list[str]:
+def transfers_whole(run: Run) -> list[str]:
     found = []
-    legs = _legs(stored)
-    for transfer_id in sorted(set(legs) | set(transfers)):
-        record = transfers.get(transfer_id)
+    legs = _legs(run.stored)
+    for transfer_id in sorted(set(legs) | set(run.transfers)):
+        record = run.transfers.get(transfer_id)
         own = legs.get(transfer_id, [])
         if record is None:
             found.append(f"transfer {transfer_id}: {len(own)} legs stored without its record")
@@ -130,13 +192,13 @@ def _leg_key(leg: Leg) -> tuple[str, int, str, str]:
     return (leg.account_id, leg.version, leg.event_id, leg.type)
 
 
-def money_conserved(stored: History) -> list[str]:
+def money_conserved(run: Run) -> list[str]:
     """Per currency: the balances' sum against external credits minus external debits,
     and each transfer's debits against its credits."""
     balances: dict[str, Decimal] = defaultdict(Decimal)
     external: dict[str, Decimal] = defaultdict(Decimal)
     moved: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for events in stored.values():
+    for events in run.stored.values():
         if not events:
             continue
         last = events[-1].state
@@ -163,80 +225,85 @@ def money_conserved(stored: History) -> list[str]:
     return found
 
 
-def stored_at_most_once(
-    requests: Iterable[Request], stored: History, transfers: Mapping[str, TransferRecord]
-) -> list[str]:
-    """Every stored posting and transfer is one a client sent, at most once; acknowledged
-    ones exactly as answered; refused ones not at all."""
-    events_by_description: dict[str | None, list[PostingEvent]] = defaultdict(list)
-    for events in stored.values():
-        for s in events:
-            if isinstance(s.event, Credited | Debited) and s.event.transfer_id is None:
-                events_by_description[s.event.description].append(s.event)
-    transfers_by_description: dict[str | None, list[str]] = defaultdict(list)
-    for record in transfers.values():
-        transfers_by_description[record.description].append(record.transfer_id)
-
+def nothing_acknowledged_lost(run: Run) -> list[str]:
+    """An acknowledged request is stored, under the id its answer gave."""
     found = []
-    sent = set()
-    for request in requests:
-        sent.add(request.description)
+    for request in run.requests:
+        ids = [copy.stored_id for copy in run.of(request)]
+        if request.outcome == ACKNOWLEDGED and request.answered not in ids:
+            found.append(f"request {request.number} answered {request.answered}, stored {ids}")
+    return found
+
+
+def nothing_doubled(run: Run) -> list[str]:
+    """No request stored twice; nor answered otherwise when its key was sent again."""
+    found = []
+    for request in run.requests:
         found += [f"request {request.number}: {v}" for v in request.violations]
-        if request.kind == TRANSFERS:
-            copies = transfers_by_description.get(request.description, [])
-        else:
-            copies = [e.event_id for e in events_by_description.get(request.description, [])]
+        copies = run.of(request)
         if len(copies) > 1:
             found.append(f"request {request.number} ({request.key}) stored {len(copies)} times")
-        elif request.outcome == ACKNOWLEDGED and copies != [request.answered]:
-            found.append(f"request {request.number} answered {request.answered}, stored {copies}")
-        elif copies and _content(request, events_by_description, transfers) != _sent(request):
-            found.append(f"request {request.number} is not stored as it was sent")
-        elif request.outcome == REJECTED and copies:
-            found.append(f"request {request.number} was refused ({request.code}) but stored")
-    strangers = (set(events_by_description) | set(transfers_by_description)) - sent
+    return found
+
+
+def refused_stores_nothing(run: Run) -> list[str]:
+    return [
+        f"request {request.number} was refused ({request.code}) but stored"
+        for request in run.requests
+        if request.outcome == REJECTED and run.of(request)
+    ]
+
+
+def stored_as_sent(run: Run) -> list[str]:
+    """What is stored for a request is what it asked for; nothing stored was not sent."""
+    found = [
+        f"request {request.number} is not stored as it was sent"
+        for request in run.requests
+        if any(copy.content != sent(request) for copy in run.of(request))
+    ]
+    strangers = set(run.copies) - {request.description for request in run.requests}
     found += [
         f"stored, but never sent: {description!r}" for description in sorted(map(str, strangers))
     ]
     return found
 
 
-def _sent(request: Request) -> list[tuple[str, str, str]]:
-    """What a request asked for: (from, to, amount) per posting; a credit comes from
-    outside ("") and a debit goes there."""
-    if request.kind == TRANSFERS:
-        return request.postings
-    if request.kind == CREDITS:
-        return [("", request.account, request.amount)]
-    return [(request.account, "", request.amount)]
+def callers_kept_apart(run: Run) -> list[str]:
+    """Each stored request is recorded as its own caller's, whoever else sent its key."""
+    return [
+        f"request {request.number} of {request.caller} ({request.key}) is recorded as "
+        f"{copy.recorded_by}'s"
+        for request in run.requests
+        for copy in run.of(request)
+        if request.caller and copy.recorded_by != request.caller
+    ]
 
 
-def _content(
-    request: Request,
-    events_by_description: Mapping[str | None, list[PostingEvent]],
-    transfers: Mapping[str, TransferRecord],
-) -> list[tuple[str, str, str]]:
-    """What was stored for a request, in the shape of `_sent`."""
-    if request.kind == TRANSFERS:
-        (transfer_id,) = [
-            t for t, record in transfers.items() if record.description == request.description
-        ]
-        postings = transfers[transfer_id].postings
-        return [(p.from_account, p.to_account, str(p.amount)) for p in postings]
-    (event,) = events_by_description[request.description]
-    if isinstance(event, Credited):
-        return [("", event.account_id, str(event.amount))]
-    return [(event.account_id, "", str(event.amount))]
+Invariant = Callable[[Run], list[str]]
+
+# The invariants a run is held to, by name, in the module's order: the lost, doubled
+# and wrong figures of a chaos report are these rows' counts.
+INVARIANTS: tuple[tuple[str, Invariant], ...] = (
+    ("versions_without_gaps", versions_without_gaps),
+    ("within_overdraft_limits", within_overdraft_limits),
+    ("transfers_whole", transfers_whole),
+    ("money_conserved", money_conserved),
+    ("lost", nothing_acknowledged_lost),
+    ("doubled", nothing_doubled),
+    ("refused_stores_nothing", refused_stores_nothing),
+    ("stored_as_sent", stored_as_sent),
+    ("callers_kept_apart", callers_kept_apart),
+)
+
+
+def violations_by_invariant(run: Run) -> dict[str, list[str]]:
+    """Every invariant's violations, by its name (an empty list: it held)."""
+    return {name: check(run) for name, check in INVARIANTS}
 
 
 def violations(
     requests: Iterable[Request], stored: History, transfers: Mapping[str, TransferRecord]
 ) -> list[str]:
     """Every invariant's violations, in the order of the module's list."""
-    return [
-        *versions_without_gaps(stored),
-        *within_overdraft_limits(stored),
-        *transfers_whole(stored, transfers),
-        *money_conserved(stored),
-        *stored_at_most_once(requests, stored, transfers),
-    ]
+    found = violations_by_invariant(Run(requests, stored, transfers))
+    return [violation for name, _ in INVARIANTS for violation in found[name]]

@@ -19,6 +19,9 @@ import pytest
 
 from tests.local_system import System, local_system
 
+# The runtime's bench (a moto server and the runtime on it), for the fault kinds' tests.
+from tests.runtime.conftest import bench, moto  # noqa: F401
+
 # Every fault on at once, at rates a short run still sees each of many times.
 CHAOS_FAULTS = {
     "invoke_error_rate": 0.05,
@@ -29,6 +32,10 @@ CHAOS_FAULTS = {
     "dynamodb_throttle_rate": 0.05,
     "dynamodb_error_rate": 0.03,
     "crash_after_write_rate": 0.04,
+    "projections_throttle_rate": 0.1,
+    "put_events_partial_failure_rate": 0.1,
+    # Per write request to the events table: a few splits in a small run, ~100 in 10,000.
+    "stream_shard_split_rate": 0.01,
     # Failing often enough downstream that some events outlast every retry and are
     # parked, so the run redrives them too.
     "functions": {

@@ -6,10 +6,13 @@ Concurrent clients then send credits, debits, transfers and multi-posting transf
 the same accounts in every direction (each with its Idempotency-Key, as the API
 requires, retried with the same key after a 5xx or a lost answer, some sent again after
 they succeeded) to a system whose functions fail, time out, crash after writing, get
-throttled, and whose deliveries are duplicated, delayed and reordered. Every request's
+throttled, and whose deliveries are duplicated, delayed and reordered. Two callers (tokens of
+two subjects) send the same idempotency keys, each its own requests. Every request's
 outcome is recorded (acknowledged, rejected, unknown). Once the system is quiet and its
 dead letters are redriven, the stored events, the transfers, the read models and the
-history are checked offline (`checks.py` lists the invariants).
+history are checked offline (`checks.py` lists the invariants). The figures are
+published (printed, and written to LEDGER_CHAOS_REPORT) before anything is asserted, so
+a failed run says what failed; `make chaos N=... CLIENTS=...` runs it at scale.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,8 +37,9 @@ import requests
 
 from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore, from_item
 from banking.application.ports import StoredEvent, TransferRecord
-from banking.domain.read_models import READ_MODEL_NAMES
 from banking.serialization import converter
+from scripts.chaos.processes import moto_rss_kib
+from scripts.chaos.settle import Settled, look, wait_until_quiet
 from scripts.local.faults import (
     ASYNC_RETRY,
     DEAD_LETTERED,
@@ -46,7 +51,6 @@ from scripts.local.faults import (
 )
 from scripts.ops.aws import Ledger
 from scripts.ops.redrive import QueueResult, redrive_queues
-from scripts.ops.status import AccountStatus, dead_letter_depths
 from scripts.ops.verify import verify_accounts
 from tests.chaos.checks import (
     ACKNOWLEDGED,
@@ -56,7 +60,8 @@ from tests.chaos.checks import (
     TRANSFERS,
     UNKNOWN,
     Request,
-    violations,
+    Run,
+    violations_by_invariant,
 )
 from tests.e2e.conftest import BACK_OFFICE, MANAGE_SCOPE, WRITE_SCOPE, Api
 from tests.local_system import System
@@ -69,12 +74,16 @@ CLIENTS = int(os.environ.get("LEDGER_CHAOS_CLIENTS", "8"))
 ACCOUNTS = int(os.environ.get("LEDGER_CHAOS_ACCOUNTS", "10"))
 RESEND_SHARE = 0.25  # acknowledged requests sent once more, as a client retry would
 ATTEMPTS = 5  # per request, on a 5xx or a lost answer
-QUIET_DEADLINE_S = 180
+# The pipeline may still be working through a large run's backlog when the clients end.
+QUIET_DEADLINE_S = int(os.environ.get("LEDGER_CHAOS_QUIET_S", max(180, REQUESTS // 5)))
 STALLED_S = 10  # longer than any retry chain: nothing moves, what is left is parked
 REDRIVE_ROUNDS = 5
 # Of the requests: credits, then debits, then one-posting transfers; the rest are
 # transfers of 2 or 3 postings.
 MIX = ((0.35, CREDITS), (0.55, DEBITS), (0.85, TRANSFERS))
+# Request n is sent by CALLERS[n % 2] with the key of request n - 1 or n + 1 of the
+# other caller: keys are per caller, so each must store its own request.
+CALLERS = ("chaos-caller-a", "chaos-caller-b")
 
 
 @dataclass(frozen=True)
@@ -124,7 +133,13 @@ def planned_requests(run: str, accounts: list[Opening], rng: random.Random) -> l
     for n in range(REQUESTS):
         draw = rng.random()
         kind = next((kind for bound, kind in MIX if draw < bound), TRANSFERS)
-        request = Request(n, kind, key=f"k-{run}-{n}", description=f"chaos {run} request {n}")
+        request = Request(
+            n,
+            kind,
+            key=f"k-{run}-{n // 2}",
+            description=f"chaos {run} request {n}",
+            caller=CALLERS[n % 2],
+        )
         if kind != TRANSFERS:
             request.account, request.amount = rng.choice(accounts).account, _amount(rng, 5000)
         else:
@@ -187,55 +202,6 @@ def send(api: Api, request: Request, rng: random.Random) -> None:
             request.violations.append(f"a resent key answered {again.status_code}")
 
 
-@dataclass
-class Settled:
-    accounts: list[AccountStatus]
-    dead_letters: int
-
-    @property
-    def caught_up(self) -> bool:
-        return all(account.behind == 0 for account in self.accounts)
-
-
-def look(ledger: Ledger, accounts: Iterable[str]) -> Settled:
-    """What `ledger status` shows for these accounts: heads, read models, dead letters."""
-    dynamodb = ledger.client("dynamodb")
-    projections = DynamoDBProjectionStore(dynamodb, ledger.projections_table)
-    statuses = []
-    for account in sorted(accounts):
-        items = dynamodb.query(
-            TableName=ledger.events_table,
-            KeyConditionExpression="accountId = :a",
-            ExpressionAttributeValues={":a": {"S": account}},
-            ScanIndexForward=False,
-            Limit=1,
-            ConsistentRead=True,
-        )["Items"]
-        head = int(items[0]["version"]["N"]) if items else 0
-        models = {READ_MODEL_NAMES[type(m)]: m.version for m in projections.load(account)}
-        statuses.append(AccountStatus(account, head, models))
-    return Settled(statuses, sum(dead_letter_depths(ledger).values()))
-
-
-def wait_until_quiet(probe: Callable[[], Settled]) -> Settled:
-    """Until every read model is at its head and nothing is parked, or nothing has moved
-    for STALLED_S (what is left is parked); a deadline, no fixed sleep."""
-    deadline = time.monotonic() + QUIET_DEADLINE_S
-    last, since = None, time.monotonic()
-    while True:
-        settled = probe()
-        if settled.caught_up and settled.dead_letters == 0:
-            return settled
-        if settled != last:
-            last, since = settled, time.monotonic()
-        elif time.monotonic() - since > STALLED_S:
-            return settled
-        if time.monotonic() > deadline:
-            behind = [a for a in settled.accounts if a.behind]
-            raise AssertionError(f"not quiet after {QUIET_DEADLINE_S}s: {behind}")
-        time.sleep(0.5)
-
-
 def stored_history(ledger: Ledger, accounts: Iterable[str]) -> dict[str, list[StoredEvent]]:
     """Every stored event of the accounts, read as the functions read them."""
     store = DynamoDBEventStore(ledger.client("dynamodb"), ledger.events_table)
@@ -266,14 +232,18 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_
     seed = int(os.environ.get("LEDGER_CHAOS_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
     print(f"chaos run {run}: LEDGER_CHAOS_SEED={seed} replays its requests")
-    api = Api(chaos_system.api_url, chaos_system.token(BACK_OFFICE, WRITE_SCOPE, MANAGE_SCOPE))
+    scopes = (WRITE_SCOPE, MANAGE_SCOPE)
+    apis = {
+        caller: Api(chaos_system.api_url, chaos_system.token(caller, *scopes)) for caller in CALLERS
+    }
+    opener = Api(chaos_system.api_url, chaos_system.token(BACK_OFFICE, *scopes))
     ledger = chaos_system.ledger()
     started = time.monotonic()
 
     # GIVEN accounts opened through the faults, and a planned stream of credits, debits
-    # and transfers over them
+    # and transfers over them, sent by two callers using the same keys
     openings = planned_accounts(run)
-    open_accounts(api, openings, run)
+    open_accounts(opener, openings, run)
     accounts = {opening.account for opening in openings}
     planned = planned_requests(run, openings, rng)
 
@@ -284,35 +254,71 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_
     def client(request: Request) -> None:
         with lock:
             own = random.Random(next(seeds))
-        send(api, request, own)
+        send(apis[request.caller], request, own)
 
+    pgid = int((chaos_system.state_dir / "local.pid").read_text())
+    rss_before = moto_rss_kib(pgid)
     sending = time.monotonic()
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         list(pool.map(client, planned))
     sent_s = time.monotonic() - sending
 
     # AND the system goes quiet, its dead letters redriven until none is left
-    settled = wait_until_quiet(lambda: look(ledger, accounts))
+    def quiet() -> Settled:
+        # Not strict: what is still behind at the deadline is reported, then failed on.
+        return wait_until_quiet(
+            lambda: look(ledger, accounts), QUIET_DEADLINE_S, STALLED_S, strict=False
+        )
+
+    settled = quiet()
     redriven: list[QueueResult] = []
     for _ in range(REDRIVE_ROUNDS):
         if settled.dead_letters == 0 and settled.caught_up:
             break
         redriven += redrive_queues(ledger, out=io.StringIO())
-        settled = wait_until_quiet(lambda: look(ledger, accounts))
+        settled = quiet()
+    quiet_s = time.monotonic() - sending - sent_s
 
-    # THEN nothing is left behind
+    # THEN (the figures published first, so a failed run says what failed) nothing is
+    # left behind
+    checking = time.monotonic()
+    stored = stored_history(ledger, accounts)
+    transfers = stored_transfers(ledger)
+    found = violations_by_invariant(Run(planned, stored, transfers))
+    store = DynamoDBEventStore(ledger.client("dynamodb"), ledger.events_table)
+    projections = DynamoDBProjectionStore(ledger.client("dynamodb"), ledger.projections_table)
+    wrong = verify_accounts(sorted(accounts), store, projections.load, ZoneInfo("UTC"))
+    injected = totals(summary(chaos_system.state_dir / JOURNAL_NAME).items())
+    report = _report(planned, stored, transfers, injected, redriven, found, wrong, seed)
+    report["left_behind"] = {
+        "dead_letters": settled.dead_letters,
+        "read_models_behind": sum(1 for a in settled.accounts if a.behind),
+    }
+    report["seconds"] = {
+        "sending": round(sent_s, 1),
+        "until_quiet": round(quiet_s, 1),
+        "checking": round(time.monotonic() - checking, 1),
+        "total": round(time.monotonic() - started, 1),
+    }
+    report["requests_per_s"] = round(len(planned) / sent_s, 1) if sent_s else None
+    rss_after = moto_rss_kib(pgid)
+    report["moto_rss_mib"] = {
+        "before_sending": round(rss_before / 1024, 1),
+        "at_the_end": round(rss_after / 1024, 1),
+        "per_1000_requests": round((rss_after - rss_before) / 1024 / len(planned) * 1000, 1),
+    }
+    _publish(report, chaos_system)
+
     assert settled.dead_letters == 0, "dead letters still parked after redriving"
-    assert settled.caught_up, [a for a in settled.accounts if a.behind]
+    assert settled.caught_up, settled.behind
     assert [left for result in redriven for left in result.left] == []
 
     # AND offline, every invariant holds over the recorded history: no gap in any
     # account's versions, no balance ever below its overdraft limit, every transfer
     # whole, per currency the balances equal the external credits minus the external
-    # debits, and each request stored at most once (exactly as answered when
-    # acknowledged, not at all when refused)
-    stored = stored_history(ledger, accounts)
-    transfers = stored_transfers(ledger)
-    assert violations(planned, stored, transfers) == []
+    # debits, nothing acknowledged lost, nothing doubled, nothing refused stored,
+    # everything stored as sent, and each caller's keys its own
+    assert {name: v for name, v in found.items() if v} == {}
     assert all(len(stored[o.account]) >= 1 for o in openings)
 
     # AND everything parked in a dead-letter queue was a stored event
@@ -321,15 +327,10 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_
     assert set(parked) <= keys, set(parked) - keys
 
     # AND every read model equals the fold of the stored events
-    store = DynamoDBEventStore(ledger.client("dynamodb"), ledger.events_table)
-    projections = DynamoDBProjectionStore(ledger.client("dynamodb"), ledger.projections_table)
-    assert verify_accounts(sorted(accounts), store, projections.load, ZoneInfo("UTC")) == []
+    assert wrong == []
 
     # AND the faults really happened
-    injected = totals(summary(chaos_system.state_dir / JOURNAL_NAME).items())
     assert sum(injected.values()) > 0
-    report = _report(planned, stored, transfers, injected, redriven, seed, sent_s, started)
-    _publish(report, chaos_system)
 
 
 def _report(
@@ -338,9 +339,9 @@ def _report(
     transfers: dict[str, TransferRecord],
     injected: Counter[str],
     redriven: list[QueueResult],
+    found: dict[str, list[str]],
+    wrong: list[Any],
     seed: int,
-    sent_s: float,
-    started: float,
 ) -> dict[str, Any]:
     outcomes = Counter(request.outcome for request in planned)
     unknown = [r for r in planned if r.outcome == UNKNOWN]
@@ -375,8 +376,39 @@ def _report(
         },
         "stored_events": sum(len(events) for events in stored.values()),
         "stored_transfers": len(transfers),
-        "seconds": {"sending": round(sent_s, 1), "total": round(time.monotonic() - started, 1)},
+        "lost": len(found["lost"]),
+        "doubled": len(found["doubled"]),
+        "wrong_read_models": len(wrong),
+        "violation_counts": {name: len(v) for name, v in found.items()},
+        "violations": {name: v[:20] for name, v in found.items() if v},
     }
+
+
+def figures(report: dict[str, Any]) -> str:
+    """The run in a few lines: what `make chaos` prints last."""
+    requests_ = report["requests"]
+    faults = ", ".join(f"{k} {v}" for k, v in sorted(report["faults_injected"].items()))
+    return "\n".join(
+        [
+            f"commands sent        {sum(requests_['sent'].values())} {requests_['sent']}",
+            f"acknowledged         {requests_['acknowledged']}",
+            f"refused              {sum(requests_['rejected'].values())} {requests_['rejected']}",
+            f"unknown              {requests_['unknown']}"
+            f" ({requests_['unknown_and_stored']} of them stored)",
+            f"faults injected      {faults}",
+            f"events stored        {report['stored_events']}"
+            f" (transfers {report['stored_transfers']})",
+            f"lost                 {report['lost']}",
+            f"doubled              {report['doubled']}",
+            f"wrong read models    {report['wrong_read_models']}",
+            f"violations           {sum(report['violation_counts'].values())}"
+            f" { ({k: v for k, v in report['violation_counts'].items() if v}) }",
+            f"left behind          {report['left_behind']}",
+            f"rate                 {report['requests_per_s']} requests/s while sending;"
+            f" seconds {report['seconds']}",
+            f"moto server RSS MiB  {report['moto_rss_mib']}",
+        ]
+    )
 
 
 def _publish(report: dict[str, Any], system: System) -> None:
@@ -384,6 +416,7 @@ def _publish(report: dict[str, Any], system: System) -> None:
     (system.state_dir / "chaos-report.json").write_text(text)
     target = os.environ.get("LEDGER_CHAOS_REPORT")
     if target:
-        with open(target, "w", encoding="utf-8") as out:
-            out.write(text)
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_text(text, encoding="utf-8")
     print(f"chaos run: {text}")
+    print(figures(report))
