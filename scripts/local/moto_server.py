@@ -34,9 +34,9 @@ class _RequestHandler(WSGIRequestHandler):
     the application left unread before the next request line), so every AWS call paid
     a new TCP connection and a new server thread. Here a request's body is read whole
     before the application runs, so nothing of it can be left on the connection, and
-    the connection stays open as HTTP/1.1 allows. And werkzeug writes an answer's
-    headers and its body separately: with Nagle's algorithm the body waited for the
-    client's delayed acknowledgement of the headers, about 40 ms per AWS call.
+    the connection stays open as HTTP/1.1 allows. werkzeug writes an answer's headers
+    and its body separately: on a kept-alive connection, Nagle's algorithm would hold
+    the body for the client's delayed acknowledgement of the headers (about 40 ms).
     """
 
     disable_nagle_algorithm = True
