@@ -63,15 +63,12 @@ from tests.chaos.checks import (
     Run,
     violations_by_invariant,
 )
+from tests.chaos.sizes import ACCOUNTS, CLIENTS, REQUESTS
 from tests.e2e.conftest import BACK_OFFICE, MANAGE_SCOPE, WRITE_SCOPE, Api
 from tests.local_system import System
 
 pytestmark = [pytest.mark.chaos, pytest.mark.xdist_group("chaos")]
 
-# 120: a transfer stores 2 to 6 events, so about as many as 160 credits and debits did.
-REQUESTS = int(os.environ.get("LEDGER_CHAOS_REQUESTS", "120"))
-CLIENTS = int(os.environ.get("LEDGER_CHAOS_CLIENTS", "8"))
-ACCOUNTS = int(os.environ.get("LEDGER_CHAOS_ACCOUNTS", "10"))
 RESEND_SHARE = 0.25  # acknowledged requests sent once more, as a client retry would
 ATTEMPTS = 5  # per request, on a 5xx or a lost answer
 # The pipeline may still be working through a large run's backlog when the clients end.
