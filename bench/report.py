@@ -334,6 +334,14 @@ def _targets(results: dict[str, Any]) -> str:
         figure(
             "cold start: import, worst function, vs boto3", f"{worst:.1f}x", "<= 1.5x", worst <= 1.5
         )
+        # CPU time: on a loaded machine the wall clock mostly measures the wait for a CPU.
+        worst_cpu = max(entry.get("import_cpu_vs_boto3", float("nan")) for entry in cold.values())
+        figure(
+            "cold start: import CPU, worst function, vs boto3",
+            f"{worst_cpu:.1f}x",
+            "<= 1.5x",
+            None if worst_cpu != worst_cpu else worst_cpu <= 1.5,
+        )
     cells = results["work"]["transactions"].values()
     cost = max(cell["cost_per_million"] for cell in cells if cell.get("kind", "credit") == "credit")
     figure("cost per million transactions (keyed)", f"${cost:.2f}", "<= $7.50", cost <= 7.50)
