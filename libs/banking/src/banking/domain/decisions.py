@@ -26,6 +26,7 @@ from banking.domain.errors import (
     AccountClosed,
     AccountExists,
     AccountFrozen,
+    AccountHasPendingHolds,
     AccountNotEmpty,
     AccountNotFound,
     AccountNotFrozen,
@@ -121,6 +122,7 @@ def _figures(state: Account) -> dict[str, str]:
         "balance": str(state.balance),
         "availableBalance": str(state.available),
         "overdraftLimit": str(state.overdraft_limit),
+        "heldBalance": str(state.held),
     }
 
 
@@ -205,6 +207,11 @@ def _close(state: Account, _: CloseAccount, stamp: Stamp) -> Event:
         raise AccountNotEmpty(
             f"account {state.account_id} can only be closed at a zero balance",
             details=_figures(state),
+        )
+    if state.holds:
+        # Its holds would have nothing to be captured from, nor a place to be released to.
+        raise AccountHasPendingHolds(
+            f"account {state.account_id} has pending holds: capture or void them first"
         )
     return Closed(
         state.account_id, state.version + 1, stamp.event_id, stamp.recorded_at, stamp.recorded_by
