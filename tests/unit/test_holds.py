@@ -81,7 +81,8 @@ def capture(states, hold_id="h1", amount=None, to=None, now=NOW, account_id="ali
     accounts = {state.account_id: state for state in states}
     return decide_capture(
         accounts,
-        CaptureHold(account_id, hold_id, None if amount is None else Money(amount), to),
+        CaptureHold(hold_id, None if amount is None else Money(amount), to),
+        account_id=account_id,
         new_event_id=ids(),
         now=now,
         recorded_by="alice",
@@ -145,7 +146,7 @@ def test_a_debit_is_judged_on_the_available_balance():
     # THEN it is refused
     with pytest.raises(InsufficientFunds) as refused:
         step(state, RecordDebit("alice", Money(3000)))
-    assert refused.value.details["heldBalance"] == "80.00"
+    assert refused.value.details["availableBalance"] == "20.00"
     # AND 20.00 may be debited
     assert step(state, RecordDebit("alice", Money(2000))).available == Money(0)
 
@@ -238,7 +239,8 @@ def test_a_capture_in_another_currency_is_refused():
     with pytest.raises(CurrencyMismatch):
         decide_capture(
             {"alice": state},
-            CaptureHold("alice", "h1", Money(100), currency=USD),
+            CaptureHold("h1", Money(100), currency=USD),
+            account_id="alice",
             new_event_id=ids(),
             now=NOW,
             recorded_by=None,
@@ -251,7 +253,8 @@ def test_capturing_into_another_account_credits_it_as_a_transfer():
     # WHEN 25.00 is captured into bob
     debit, credit = capture([alice, bob], amount=2500, to="bob")
     # THEN alice is debited and bob credited, legs of one transfer naming each other
-    assert isinstance(debit, Debited) and isinstance(credit, Credited)
+    assert isinstance(debit, Debited)
+    assert isinstance(credit, Credited)
     assert (debit.account_id, debit.counterparty, debit.transfer_id) == ("alice", "bob", "t1")
     assert (credit.account_id, credit.counterparty, credit.transfer_id) == ("bob", "alice", "t1")
     assert debit.amount == credit.amount == Money(2500)
@@ -293,7 +296,7 @@ def test_a_hold_captured_once_cannot_be_captured_or_voided_again():
     with pytest.raises(HoldNotPending):
         capture([state])
     with pytest.raises(HoldNotPending):
-        decide_void(state, VoidHold("alice", "h1"), event_id="e", now=NOW, recorded_by=None)
+        decide_void(state, VoidHold("h1"), event_id="e", now=NOW, recorded_by=None)
 
 
 def test_a_hold_past_its_expiry_cannot_be_captured_even_before_its_expiry_is_recorded():
@@ -304,9 +307,7 @@ def test_a_hold_past_its_expiry_cannot_be_captured_even_before_its_expiry_is_rec
     with pytest.raises(HoldHasExpired):
         capture([state], now=NOW + MINUTE)
     with pytest.raises(HoldHasExpired):
-        decide_void(
-            state, VoidHold("alice", "h1"), event_id="e", now=NOW + MINUTE, recorded_by=None
-        )
+        decide_void(state, VoidHold("h1"), event_id="e", now=NOW + MINUTE, recorded_by=None)
 
 
 def test_a_hold_is_captured_up_to_just_before_its_expiry():
@@ -323,10 +324,8 @@ def test_a_frozen_account_cannot_capture_but_can_void():
     with pytest.raises(AccountFrozen):
         capture([state])
     # AND it can be voided, releasing it
-    voided = decide_void(
-        state, VoidHold("alice", "h1"), event_id="e", now=NOW, recorded_by="alice"
-    )
-    assert voided == HoldVoided("alice", 4, "e", NOW, "h1", Money(3000), EUR, "alice")
+    voided = decide_void(state, VoidHold("h1"), event_id="e", now=NOW, recorded_by="alice")
+    assert voided == HoldVoided("alice", 5, "e", NOW, "h1", Money(3000), EUR, "alice")
     assert evolve(state, voided, UTC_ZONE).held == Money(0)
 
 
@@ -335,29 +334,25 @@ def test_an_expired_hold_is_released_by_its_expiry_even_on_a_frozen_account():
     state = step(place(account("alice", balance=10000), 3000), FreezeAccount("alice"))
     # WHEN its expiry is recorded after it expired
     expired = decide_expire(
-        state, ExpireHold("alice", "h1"), event_id="e", now=NOW + MINUTE, recorded_by=None
+        state, ExpireHold("h1"), event_id="e", now=NOW + MINUTE, recorded_by=None
     )
     # THEN it is released
-    assert expired == HoldExpired("alice", 4, "e", NOW + MINUTE, "h1", Money(3000), EUR)
+    assert expired == HoldExpired("alice", 5, "e", NOW + MINUTE, "h1", Money(3000), EUR)
     assert evolve(state, expired, UTC_ZONE).available == Money(10000)
 
 
 def test_a_hold_not_yet_expired_is_not_expired():
     state = place(account("alice", balance=10000), 3000)
     with pytest.raises(HoldNotExpired):
-        decide_expire(
-            state, ExpireHold("alice", "h1"), event_id="e", now=NOW + MINUTE / 2, recorded_by=None
-        )
+        decide_expire(state, ExpireHold("h1"), event_id="e", now=NOW + MINUTE / 2, recorded_by=None)
 
 
 def test_a_hold_already_released_is_not_expired_again():
     state = place(account("alice", balance=10000), 3000)
-    voided = decide_void(state, VoidHold("alice", "h1"), event_id="e", now=NOW, recorded_by=None)
+    voided = decide_void(state, VoidHold("h1"), event_id="e", now=NOW, recorded_by=None)
     state = evolve(state, voided, UTC_ZONE)
     with pytest.raises(HoldNotPending):
-        decide_expire(
-            state, ExpireHold("alice", "h1"), event_id="e", now=NOW + MINUTE, recorded_by=None
-        )
+        decide_expire(state, ExpireHold("h1"), event_id="e", now=NOW + MINUTE, recorded_by=None)
 
 
 def test_an_account_with_pending_holds_cannot_be_closed():
@@ -367,7 +362,7 @@ def test_an_account_with_pending_holds_cannot_be_closed():
     # THEN it is refused until the hold is resolved
     with pytest.raises(AccountHasPendingHolds):
         step(state, CloseAccount("alice"))
-    voided = decide_void(state, VoidHold("alice", "h1"), event_id="e", now=NOW, recorded_by=None)
+    voided = decide_void(state, VoidHold("h1"), event_id="e", now=NOW, recorded_by=None)
     assert step(evolve(state, voided, UTC_ZONE), CloseAccount("alice")).status.value == "closed"
 
 

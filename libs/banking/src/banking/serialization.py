@@ -80,7 +80,10 @@ def register_camel_case(cls: type[Any], **overrides: Any) -> None:
     converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
 
 
-for _cls in (*TYPE_NAMES, Aggregate, AccountSettings, StateCarriedEvent):
+# Nothing held: the aggregate is what it was before holds. (Registered before the
+# state-carried event, whose hook takes the aggregate's as it is then.)
+register_camel_case(Aggregate, held_balance=override(rename="heldBalance", omit_if_default=True))
+for _cls in (*TYPE_NAMES, AccountSettings, StateCarriedEvent):
     register_camel_case(_cls)
 
 register_camel_case(Cursor)
@@ -135,6 +138,8 @@ _SNAPSHOT_FIELDS: dict[str, Any] = {
     field.name: override(
         omit=field.name in ("account_id", "version", "last_recorded_at"),
         rename=_camel(field.name),
+        # No pending hold: the snapshot is what it was before holds.
+        omit_if_default=field.name == "holds",
     )
     for field in attrs.fields(Account)
 }

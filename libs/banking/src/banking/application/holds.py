@@ -11,7 +11,6 @@ the other decides again from fresh state (and is refused: `hold_not_pending`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
 import attrs
 from attrs import frozen
@@ -25,6 +24,7 @@ from banking.application.commands import (
 )
 from banking.application.ports import (
     HOLD_SCOPE,
+    EventStore,
     HoldIndex,
     HoldRecord,
     HoldStatus,
@@ -122,6 +122,7 @@ def capture_hold(
         legs = decide_capture(
             accounts,
             command,
+            account_id=hold.account_id,
             new_event_id=deps.new_id,
             now=deps.clock(),
             recorded_by=caller,
@@ -160,7 +161,7 @@ def void_hold(
         state = deps.store.load(hold.account_id)
         event = decide_void(
             state,
-            attrs.evolve(command, account_id=hold.account_id),
+            command,
             event_id=deps.new_id(),
             now=deps.clock(),
             recorded_by=caller,
@@ -185,7 +186,7 @@ def expire_hold(hold: HoldRecord, deps: CommandDependencies) -> HoldRecord | Non
         state = deps.store.load(current.account_id)
         event = decide_expire(
             state,
-            ExpireHold(current.account_id, current.hold_id),
+            ExpireHold(current.hold_id),
             event_id=deps.new_id(),
             now=deps.clock(),
             recorded_by=None,
@@ -245,10 +246,7 @@ def _resolved(hold: HoldRecord, status: HoldStatus, event: Event) -> HoldRecord:
 
 
 def _found(deps: CommandDependencies, hold_id: str) -> HoldRecord:
-    hold = deps.store.hold(hold_id)
-    if hold is None:
-        raise HoldNotFound(f"hold {hold_id} does not exist")
-    return hold
+    return find_hold(hold_id, deps.store)
 
 
 def _store(
@@ -284,8 +282,7 @@ def _store(
             continue
         return hold
     raise ConcurrentModification(
-        f"hold {hold_id} changed concurrently {deps.settings.max_attempts} times; "
-        "retry the request"
+        f"hold {hold_id} changed concurrently {deps.settings.max_attempts} times; retry the request"
     )
 
 
@@ -325,3 +322,27 @@ def _transfer(
         correlation_id=correlation_id,
     )
 
+
+def find_hold(hold_id: str, store: EventStore) -> HoldRecord:
+    """GET /holds/{id}: the hold record, or HoldNotFound."""
+    hold = store.hold(hold_id)
+    if hold is None:
+        raise HoldNotFound(f"hold {hold_id} does not exist")
+    return hold
+
+
+@frozen
+class HoldPage:
+    account_id: str
+    holds: list[HoldRecord]
+    next_after: int | None
+
+
+def holds_of(
+    account_id: str, index: HoldIndex, *, status: HoldStatus | None, after: int, limit: int
+) -> HoldPage:
+    """A page of the account's holds in the order they were placed; `next_after` (the
+    version the last one was placed at) resumes after it."""
+    found = list(index.holds_of(account_id, status=status, after=after, limit=limit + 1))
+    page, more = found[:limit], len(found) > limit
+    return HoldPage(account_id, page, page[-1].version if more else None)

@@ -118,9 +118,7 @@ class Account:
     @property
     def held(self) -> Money:
         """The sum of the pending holds: booked money reserved, not yet moved."""
-        return sum(
-            (hold.amount for hold in self.holds.values()), Money.zero(self.currency.digits)
-        )
+        return sum((hold.amount for hold in self.holds.values()), Money.zero(self.currency.digits))
 
     @property
     def available(self) -> Money:

@@ -122,7 +122,6 @@ def _figures(state: Account) -> dict[str, str]:
         "balance": str(state.balance),
         "availableBalance": str(state.available),
         "overdraftLimit": str(state.overdraft_limit),
-        "heldBalance": str(state.held),
     }
 
 

@@ -60,9 +60,9 @@ class PlaceHold:
 
 @frozen
 class CaptureHold:
-    """Capture `amount` of the hold (None: all of it), into account `to` if given."""
+    """Capture `amount` of the hold (None: all of it), into account `to` if given. A
+    hold's id names it globally: its account is found from it."""
 
-    account_id: str
     hold_id: str
     amount: Money | None = None
     to: str | None = None
@@ -71,13 +71,11 @@ class CaptureHold:
 
 @frozen
 class VoidHold:
-    account_id: str
     hold_id: str
 
 
 @frozen
 class ExpireHold:
-    account_id: str
     hold_id: str
 
 
@@ -110,6 +108,7 @@ def decide_capture(
     accounts: Mapping[str, Account],
     command: CaptureHold,
     *,
+    account_id: str,
     new_event_id: Callable[[], str],
     now: datetime,
     recorded_by: str | None,
@@ -118,7 +117,7 @@ def decide_capture(
     """The capture's debit (and with `to`, the credit on that account, as a transfer
     `transfer_id`), or the first refusal. The held money is already set aside, so the
     capture needs no funds check: what it debits is never more than it releases."""
-    state = _opened(accounts, command.account_id)
+    state = _opened(accounts, account_id)
     require_postable(state)
     moment = recorded_at(now, accounts.values())
     hold = pending(state, command.hold_id, moment)
@@ -224,4 +223,3 @@ def _opened(accounts: Mapping[str, Account], account_id: str) -> Account:
     if state is None or not state.opened:
         raise AccountNotFound(f"account {account_id} does not exist")
     return state
-
