@@ -170,10 +170,12 @@ def test_4_an_accounts_holds_list_in_order_by_status_in_pages(deps):
     # THEN all come in the order placed, in pages, and a status filters them
     first = holds_of("alice", deps.store, status=None, after=0, limit=2)
     assert [h.hold_id for h in first.holds] == ["h1", "h2"]
+    assert first.next_after is not None
     rest = holds_of("alice", deps.store, status=None, after=first.next_after, limit=2)
     assert ([h.hold_id for h in rest.holds], rest.next_after) == (["h3"], None)
     pending = holds_of("alice", deps.store, status=HoldStatus.PENDING, after=0, limit=1)
     assert [h.hold_id for h in pending.holds] == ["h1"]
+    assert pending.next_after is not None
     more = holds_of(
         "alice", deps.store, status=HoldStatus.PENDING, after=pending.next_after, limit=5
     )

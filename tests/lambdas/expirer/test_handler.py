@@ -48,6 +48,9 @@ def test_due_holds_are_released_once_and_the_others_kept(load_handler, aws, cont
     # THEN the due hold was released by the first run only
     assert first == {"expired": 1, "alreadyResolved": 0}
     assert second == {"expired": 0, "alreadyResolved": 0}
-    assert store.hold("due").status is HoldStatus.EXPIRED
-    assert store.hold("later").status is HoldStatus.PENDING
+    due, later = store.hold("due"), store.hold("later")
+    assert due is not None
+    assert due.status is HoldStatus.EXPIRED
+    assert later is not None
+    assert later.status is HoldStatus.PENDING
     assert store.load("alice").held == Money(1000)

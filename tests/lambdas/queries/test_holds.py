@@ -60,7 +60,7 @@ def test_a_hold_reads_back_by_its_id(queries, context):
 
 
 def test_a_hold_of_another_callers_account_is_forbidden(queries, context):
-    status, body = get(
+    status, _ = get(
         queries,
         context,
         f"/holds/{HOLD_ID.format(2)}",
