@@ -67,7 +67,7 @@ def test_hold_routes_answer_as_documented(handlers, context, pipeline, aws):
 
     # AND so are the refusals
     held = answers["kept"][1]["holdId"]
-    for route, path, body, status in [
+    for route, path, request, status in [
         (PLACE, None, '{"amount": "100", "expiresIn": 60}', 422),
         (PLACE, None, '{"amount": "1", "expiresIn": 0}', 400),
         (CAPTURE, {"holdId": held}, '{"amount": "2.01"}', 400),
@@ -83,7 +83,7 @@ def test_hold_routes_answer_as_documented(handlers, context, pipeline, aws):
             path=path,
             **WRITER,
         )
-        assert answer[0] == status, (route, body, answer)
+        assert answer[0] == status, (route, request, answer)
         check(route, *answer)
 
     # AND the reads: a hold, the account's holds, its history and balances
