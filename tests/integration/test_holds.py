@@ -353,3 +353,16 @@ def test_a_capture_racing_a_void_or_the_expirer_exactly_one_wins(
     captured = sum(1 for e in events if isinstance(e, Debited) and e.hold_id)
     assert state.held == Money(0)
     assert state.balance == Money(10000 - 100 * captured)
+
+
+def test_a_capture_or_void_after_the_expiry_was_recorded_is_refused_as_expired(deps, clock):
+    # GIVEN a hold whose expiry the expirer recorded
+    hold(deps)
+    clock.now = T0 + MINUTE
+    expire_holds(deps.store, deps)
+    # WHEN it is captured or voided
+    # THEN both are refused as expired, as they were before the expiry was recorded
+    with pytest.raises(HoldHasExpired):
+        capture(deps)
+    with pytest.raises(HoldHasExpired):
+        void(deps)

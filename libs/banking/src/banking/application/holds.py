@@ -10,7 +10,8 @@ the other decides again from fresh state (and is refused: `hold_not_pending`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import attrs
 from attrs import frozen
@@ -40,6 +41,7 @@ from banking.application.transfers import stored_legs
 from banking.domain.account import evolve
 from banking.domain.errors import (
     ConcurrentModification,
+    HoldHasExpired,
     HoldNotFound,
     HoldNotPending,
     IdempotencyKeyReused,
@@ -119,15 +121,16 @@ def capture_hold(
         hold = _found(deps, command.hold_id)
         ids = sorted({hold.account_id, *([command.to] if command.to else [])})
         accounts = {account_id: deps.store.load(account_id) for account_id in ids}
-        legs = decide_capture(
-            accounts,
-            command,
-            account_id=hold.account_id,
-            new_event_id=deps.new_id,
-            now=deps.clock(),
-            recorded_by=caller,
-            transfer_id=transfer_id,
-        )
+        with _expired_said_so(deps, command.hold_id):
+            legs = decide_capture(
+                accounts,
+                command,
+                account_id=hold.account_id,
+                new_event_id=deps.new_id,
+                now=deps.clock(),
+                recorded_by=caller,
+                transfer_id=transfer_id,
+            )
         debit = legs[0]
         resolved = attrs.evolve(
             _resolved(hold, HoldStatus.CAPTURED, debit),
@@ -159,13 +162,14 @@ def void_hold(
     def write() -> _Write:
         hold = _found(deps, command.hold_id)
         state = deps.store.load(hold.account_id)
-        event = decide_void(
-            state,
-            command,
-            event_id=deps.new_id(),
-            now=deps.clock(),
-            recorded_by=caller,
-        )
+        with _expired_said_so(deps, command.hold_id):
+            event = decide_void(
+                state,
+                command,
+                event_id=deps.new_id(),
+                now=deps.clock(),
+                recorded_by=caller,
+            )
         stored = StoredEvent(event, evolve(state, event, deps.settings.zone), correlation_id)
         return [stored], _resolved(hold, HoldStatus.VOIDED, event), None
 
@@ -243,6 +247,21 @@ def _resolved(hold: HoldRecord, status: HoldStatus, event: Event) -> HoldRecord:
         resolved_version=event.version,
         resolved_event_id=event.event_id,
     )
+
+
+@contextmanager
+def _expired_said_so(deps: CommandDependencies, hold_id: str) -> Iterator[None]:
+    """A hold no longer pending because it expired is refused as expired, whether its
+    expiry was recorded already or not: the client hears the same either way."""
+    try:
+        yield
+    except HoldNotPending as refused:
+        current = deps.store.hold(hold_id)
+        if current is not None and current.status is HoldStatus.EXPIRED:
+            raise HoldHasExpired(
+                f"hold {hold_id} expired at {current.expires_at.isoformat()}"
+            ) from refused
+        raise
 
 
 def _found(deps: CommandDependencies, hold_id: str) -> HoldRecord:
