@@ -269,6 +269,7 @@ def test_each_function_may_do_only_what_it_needs(state):
         "dispatcher": {"dynamodb:GetItem", "events:PutEvents"},
         "projectors": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"},
         "replay": {"dynamodb:Scan", "dynamodb:Query", "events:PutEvents"},
+        "expirer": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"},
     }  # fmt: skip
     plumbing = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"} | XRAY_ACTIONS
     policies = role_policies(state)
@@ -283,7 +284,7 @@ def test_each_function_may_do_only_what_it_needs(state):
 # The state-carried events: one detail type per stored event type (issue 13).
 STATE_CARRIED_TYPES = {
     "CreditEvent", "DebitEvent", "AccountOpened", "AccountFrozen", "AccountUnfrozen",
-    "AccountClosed", "OverdraftLimitChanged",
+    "AccountClosed", "OverdraftLimitChanged", "HoldPlaced", "HoldVoided", "HoldExpired",
 }  # fmt: skip
 # What each function publishes on the bus, and nothing else (issue 15, item 6).
 PUBLICATIONS = {
@@ -387,7 +388,7 @@ def test_outputs_give_the_local_runtime_its_wiring(outputs):
         assert outputs[name], name
     assert set(outputs["dead_letter_queue_urls"]) == {
         "fanout_stream", "event_stored_rule", "balance_changed_rule",
-        "dispatcher_async", "projectors_async",
+        "dispatcher_async", "projectors_async", "expirer_schedule",
     }  # fmt: skip
     assert set(outputs["async_invocation"]) == {"dispatcher", "projectors"}
 
