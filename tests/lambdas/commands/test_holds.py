@@ -184,3 +184,12 @@ def test_closing_an_account_with_a_pending_hold_is_refused(commands, context):
     status, body = send(commands, context, "/accounts/alice/close", key=None, claims=ops)
     # THEN it is refused
     assert (status, body["error"]["code"]) == (422, "account_has_pending_holds")
+
+
+@pytest.mark.parametrize("body", [{"amount": None}, {"to": None}, {"to": 5}, {"other": 1}])
+def test_a_malformed_capture_is_a_400_that_stores_nothing(commands, context, aws, body):
+    _, placed = place(commands, context)
+    status, answer = send(commands, context, f"/holds/{placed['holdId']}/capture", body)
+    assert status == 400
+    assert answer["error"]["code"] in ("invalid_request", "invalid_amount")
+    assert stored_versions(aws, "alice") == [1, 2, 3]

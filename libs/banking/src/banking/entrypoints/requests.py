@@ -132,14 +132,13 @@ def capture_command(hold_id: str, body: dict[str, Any]) -> CaptureHold:
     """`{"amount"?, "to"?}`: all of the hold when no amount, into `to` when given. The
     hold's account is looked up from its id."""
     _only(body, _CAPTURE_FIELDS)
-    to = body.get("to")
-    if to is not None and not isinstance(to, str):
+    # Absent means all of it, or no other account; null is not absent.
+    if "to" in body and not isinstance(body["to"], str):
         raise InvalidRequest("field 'to' must be an account id")
-    amount = body.get("amount")
     return CaptureHold(
         hold_id=hold_id,
-        amount=None if amount is None else parse_transaction_amount(amount, MAX_DIGITS),
-        to=validate_account_id(to) if to is not None else None,
+        amount=parse_transaction_amount(body["amount"], MAX_DIGITS) if "amount" in body else None,
+        to=validate_account_id(body["to"]) if "to" in body else None,
     )
 
 
