@@ -23,6 +23,7 @@ from banking.adapters.memory import InMemoryEventStore
 from banking.application.commands import CommandDependencies, CommandSettings, record
 from banking.application.holds import (
     capture_hold,
+    expire_hold,
     expire_holds,
     holds_of,
     place_hold,
@@ -366,3 +367,14 @@ def test_a_capture_or_void_after_the_expiry_was_recorded_is_refused_as_expired(d
         capture(deps)
     with pytest.raises(HoldHasExpired):
         void(deps)
+
+
+def test_a_hold_listed_as_due_by_a_clock_ahead_is_left_for_a_later_run(deps, clock):
+    # GIVEN a hold of a minute, listed as due by a clock a minute ahead
+    hold(deps)
+    due = deps.store.expiring(T0 + MINUTE, limit=10)
+    # WHEN the expirer, on a clock not there yet, tries to release it
+    released = expire_hold(due[0], deps)
+    # THEN it is left pending for a later run, and nothing is stored
+    assert released is None
+    assert deps.store.hold("h1").status is HoldStatus.PENDING

@@ -42,6 +42,7 @@ from banking.domain.account import evolve
 from banking.domain.errors import (
     ConcurrentModification,
     HoldHasExpired,
+    HoldNotExpired,
     HoldNotFound,
     HoldNotPending,
     IdempotencyKeyReused,
@@ -183,7 +184,8 @@ def void_hold(
 
 def expire_hold(hold: HoldRecord, deps: CommandDependencies) -> HoldRecord | None:
     """Record the hold's expiry; None when it is resolved already (a capture or void
-    won, or an overlapping run of the expirer did)."""
+    won, or an overlapping run of the expirer did) or, by this clock, not yet due (a
+    clock behind the one that listed it: a later run records it)."""
 
     def write() -> _Write:
         current = _found(deps, hold.hold_id)
@@ -200,7 +202,7 @@ def expire_hold(hold: HoldRecord, deps: CommandDependencies) -> HoldRecord | Non
 
     try:
         return _store(deps, None, write, hold_id=hold.hold_id)
-    except HoldNotPending:
+    except (HoldNotPending, HoldNotExpired):
         return None
 
 
