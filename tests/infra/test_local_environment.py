@@ -249,7 +249,9 @@ def test_every_role_names_its_actions_and_resources(state):
     for role in by_type(state, "aws_iam_role"):
         trust = json.loads(role["assume_role_policy"])
         principals = [s["Principal"] for s in as_list(trust["Statement"])]
-        assert principals == [{"Service": "lambda.amazonaws.com"}], role["name"]
+        # The functions' roles, and the one the expirer's schedule invokes it with.
+        service = "scheduler" if role["name"].endswith("-expirer-schedule") else "lambda"
+        assert principals == [{"Service": f"{service}.amazonaws.com"}], role["name"]
 
 
 def test_each_function_has_a_role_of_its_own(state):
@@ -456,6 +458,9 @@ MONEY_ROUTES = {
     "POST /accounts/{accountId}/credits",
     "POST /accounts/{accountId}/debits",
     "POST /transfers",
+    "POST /accounts/{accountId}/holds",
+    "POST /holds/{holdId}/capture",
+    "POST /holds/{holdId}/void",
 }
 MANAGE_ROUTES = {
     "POST /accounts",
@@ -471,6 +476,8 @@ READ_ROUTES = {
     "GET /accounts/{accountId}/events",
     "GET /accounts/{accountId}/statements/{month}",
     "GET /transfers/{transferId}",
+    "GET /accounts/{accountId}/holds",
+    "GET /holds/{holdId}",
 }
 
 
