@@ -440,6 +440,8 @@ resource "aws_scheduler_schedule" "expirer" {
   description = "Releases the holds past their expiry (HoldExpired)."
 
   schedule_expression = "rate(1 minute)"
+  # The schedule's input is an empty object; encrypted with the environment's key like the rest.
+  kms_key_arn = var.kms_key_arn
   flexible_time_window {
     mode = "OFF"
   }
@@ -490,7 +492,7 @@ data "aws_iam_policy_document" "expirer_schedule" {
     actions   = ["sqs:SendMessage"]
     resources = [module.dead_letter_queues["expirer_schedule"].sqs_queue_arn]
   }
-  # The queue is encrypted with the environment's key, when it has one.
+  # The queue and the schedule are encrypted with the environment's key, when it has one.
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {
