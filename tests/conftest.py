@@ -68,6 +68,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", tables["idempotency"])
         monkeypatch.setenv("PROJECTIONS_TABLE_NAME", tables["projections"])
         monkeypatch.setenv("TRANSFERS_TABLE_NAME", tables["transfers"])
+        monkeypatch.setenv("HOLDS_TABLE_NAME", tables["holds"])
         monkeypatch.setenv("EVENT_BUS_NAME", "ledger-test")
         monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ledger-test")
         yield {

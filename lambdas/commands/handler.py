@@ -1,5 +1,6 @@
 """HTTP commands: open, freeze, unfreeze and close accounts, change their overdraft
-limit, record credits and debits, and transfer between accounts."""
+limit, record credits and debits, transfer between accounts, and place, capture and
+void holds."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.commands import record
+from banking.application.holds import capture_hold, place_hold, void_hold
 from banking.application.transfers import transfer
 from banking.domain.commands import AccountCommand, CloseAccount, FreezeAccount, UnfreezeAccount
 from banking.domain.events import Event
+from banking.domain.holds import VoidHold
 from banking.domain.identifiers import validate_account_id
 from banking.entrypoints.auth import (
     MANAGE_ACCOUNTS,
@@ -26,7 +29,10 @@ from banking.entrypoints.bootstrap import command_dependencies, new_event_id, ut
 from banking.entrypoints.http import json_response, parse_json_body, register_error_handlers
 from banking.entrypoints.observability import count, logger, metrics, traced
 from banking.entrypoints.requests import (
+    capture_command,
     correlation_id,
+    hold_command,
+    hold_id_of,
     idempotency_key,
     limit_command,
     no_fields,
@@ -38,6 +44,7 @@ from banking.entrypoints.requests import (
 from banking.entrypoints.responses import (
     account_body,
     event_body,
+    hold_body,
     state_balance,
     transfer_body,
 )
@@ -126,6 +133,67 @@ def post_transfer() -> Response[str]:
     )
     count("CommandAccepted", type="transfer")
     return json_response(201, transfer_body(stored))
+
+
+@app.post("/accounts/<account_id>/holds")
+def place(account_id: str) -> Response[str]:
+    account_id = authorized_account(app.current_event.raw_event, account_id, Access.WRITE)
+    principal = principal_of(app.current_event.raw_event).subject
+    key = idempotency_key(app.current_event.headers)
+    command = hold_command(account_id, new_event_id(), parse_json_body(app))
+    hold = place_hold(
+        command,
+        dependencies,
+        idempotency_key=key,
+        caller=principal,
+        correlation_id=logger.get_correlation_id(),
+    )
+    _held("placed", hold.account_id, hold.hold_id, principal)
+    return json_response(201, hold_body(hold))
+
+
+@app.post("/holds/<hold_id>/capture")
+def capture(hold_id: str) -> Response[str]:
+    # Like a transfer: writing needs the scope, whichever accounts are involved.
+    principal = authorized(app.current_event.raw_event, WRITE_TRANSACTIONS).subject
+    key = idempotency_key(app.current_event.headers)
+    body = parse_json_body(app) if app.current_event.body else {}
+    command = capture_command(hold_id_of(hold_id), body)
+    hold = capture_hold(
+        command,
+        dependencies,
+        idempotency_key=key,
+        caller=principal,
+        transfer_id=new_event_id(),
+        correlation_id=logger.get_correlation_id(),
+    )
+    _held("captured", hold.account_id, hold.hold_id, principal)
+    return json_response(200, hold_body(hold))
+
+
+@app.post("/holds/<hold_id>/void")
+def void(hold_id: str) -> Response[str]:
+    principal = authorized(app.current_event.raw_event, WRITE_TRANSACTIONS).subject
+    key = idempotency_key(app.current_event.headers)
+    if app.current_event.body:
+        no_fields(parse_json_body(app))
+    hold = void_hold(
+        VoidHold(hold_id_of(hold_id)),
+        dependencies,
+        idempotency_key=key,
+        caller=principal,
+        correlation_id=logger.get_correlation_id(),
+    )
+    _held("voided", hold.account_id, hold.hold_id, principal)
+    return json_response(200, hold_body(hold))
+
+
+def _held(what: str, account_id: str, hold_id: str, principal: str) -> None:
+    logger.info(
+        f"hold {what}",
+        extra={"accountId": account_id, "holdId": hold_id, "principal": principal},
+    )
+    count("CommandAccepted", type=f"hold-{what}")
 
 
 def _manage(command: AccountCommand, *, status: int = 200) -> Response[str]:

@@ -1,5 +1,5 @@
 """HTTP queries: an account's settings (events table) and balances (read models), its
-history, statements, "my accounts", and transfers.
+history, statements, "my accounts", transfers and holds.
 
 Also the API's `$default` route, so an unknown route answers in the API's error format.
 """
@@ -13,6 +13,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from banking.application.holds import find_hold, holds_of
+from banking.application.ports import HoldStatus
 from banking.application.queries import accounts_of, balance, history, statement, transfer
 from banking.domain.account import Account
 from banking.domain.errors import InvalidRequest
@@ -27,11 +29,14 @@ from banking.entrypoints.auth import (
 from banking.entrypoints.bootstrap import event_store, projection_store, utc_now
 from banking.entrypoints.http import json_response, register_error_handlers
 from banking.entrypoints.observability import logger, metrics, traced
+from banking.entrypoints.requests import hold_id_of
 from banking.entrypoints.responses import (
     account_body,
     account_page_body,
     balance_body,
     history_body,
+    hold_body,
+    hold_page_body,
     statement_body,
     transfer_body,
 )
@@ -39,7 +44,7 @@ from banking.entrypoints.settings import Settings
 
 app = APIGatewayHttpResolver()
 settings = Settings.from_env()
-events = event_store(settings, with_transfers=True)
+events = event_store(settings, with_transfers=True, with_holds=True)
 projections = projection_store(settings)
 register_error_handlers(app, owners_of=lambda account_id: events.load(account_id).owners)
 # As docs/openapi.yaml states them: a subject is printable ASCII without spaces.
@@ -117,6 +122,38 @@ def get_transfer(transfer_id: str) -> Response[str]:
             f"reading a transfer needs ownership of one of its accounts or {READ_ANY_ACCOUNT}"
         )
     return json_response(200, transfer_body(found))
+
+
+@app.get("/holds/<hold_id>")
+def get_hold(hold_id: str) -> Response[str]:
+    principal_of(app.current_event.raw_event)  # 401 before anything is judged
+    hold = find_hold(hold_id_of(hold_id), events)
+    readable(app.current_event.raw_event, events.load(hold.account_id))
+    return json_response(200, hold_body(hold))
+
+
+@app.get("/accounts/<account_id>/holds")
+def list_holds(account_id: str) -> Response[str]:
+    account = _readable(account_id)
+    parameters = _parameters({"status", "after", "limit"})
+    status = parameters.get("status")
+    if status is not None and status not in _HOLD_STATUSES:
+        raise InvalidRequest(
+            f"query parameter 'status' must be one of {', '.join(sorted(_HOLD_STATUSES))}"
+        )
+    after = _integer(parameters, "after", default=0, low=0, high=2**53)
+    limit = _integer(parameters, "limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
+    page = holds_of(
+        account.account_id,
+        events,
+        status=HoldStatus(status) if status else None,
+        after=after,
+        limit=limit,
+    )
+    return json_response(200, hold_page_body(page))
+
+
+_HOLD_STATUSES = frozenset(status.value for status in HoldStatus)
 
 
 def _readable(account_id: str) -> Account:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from scripts.local import scheduler as scheduler_module
 from scripts.local import wiring as wiring_module
 from scripts.local.async_invoke import AsyncInvoker
 from scripts.local.aws import Moto
@@ -134,6 +135,13 @@ class Runtime:
         bus.start()
         pollers.start()
         self._parts += [pollers, bus, invoker]
+        # The EventBridge Scheduler schedules (the holds' expirer), on their timers.
+        scheduler = scheduler_module.Scheduler(
+            scheduler_module.load(self._moto), self.invoke, self._logs
+        )
+        self._logs.write("runtime", "schedules:\n" + (scheduler.describe() or "  (none)"))
+        scheduler.start()
+        self._parts.append(scheduler)
 
     def stop(self) -> None:
         # Stop taking work first, then end the functions (which unblocks invokes in

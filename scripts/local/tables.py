@@ -14,27 +14,59 @@ EVENTS_KEY: Key = (("accountId", "S"), ("version", "N"))
 IDEMPOTENCY_KEY: Key = (("idempotencyKey", "S"),)
 PROJECTIONS_KEY: Key = (("accountId", "S"), ("readModel", "S"))
 TRANSFERS_KEY: Key = (("transferId", "S"),)
+HOLDS_KEY: Key = (("holdId", "S"),)
+# The holds table's indexes: an account's holds in the order placed, and the pending
+# ones by expiry (sparse: only pending holds carry `pendingShard`).
+HOLDS_INDEXES: dict[str, Key] = {
+    "byAccount": (("accountId", "S"), ("version", "N")),
+    "pendingByExpiry": (("pendingShard", "S"), ("expiresAt", "S")),
+}
 
 
-def create_table(client: Any, name: str, key: Key, *, stream: bool = False) -> None:
-    """An on-demand table with that key (and a NEW_IMAGE stream if ``stream``)."""
+def create_table(
+    client: Any,
+    name: str,
+    key: Key,
+    *,
+    stream: bool = False,
+    indexes: dict[str, Key] | None = None,
+) -> None:
+    """An on-demand table with that key (and a NEW_IMAGE stream if ``stream``, and
+    global secondary indexes projecting every attribute if ``indexes``)."""
     extra: dict[str, Any] = (
         {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
         if stream
         else {}
     )
+    if indexes:
+        extra["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index,
+                "KeySchema": _schema(keys),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, keys in indexes.items()
+        ]
+    attributes = dict(key)
+    for keys in (indexes or {}).values():
+        attributes.update(keys)
     client.create_table(
         TableName=name,
-        KeySchema=[
-            {"AttributeName": attribute, "KeyType": kind}
-            for (attribute, _), kind in zip(key, ("HASH", "RANGE"), strict=False)
-        ],
+        KeySchema=_schema(key),
         AttributeDefinitions=[
-            {"AttributeName": attribute, "AttributeType": type_} for attribute, type_ in key
+            {"AttributeName": attribute, "AttributeType": type_}
+            for attribute, type_ in attributes.items()
         ],
         BillingMode="PAY_PER_REQUEST",
         **extra,
     )
+
+
+def _schema(key: Key) -> list[dict[str, str]]:
+    return [
+        {"AttributeName": attribute, "KeyType": kind}
+        for (attribute, _), kind in zip(key, ("HASH", "RANGE"), strict=False)
+    ]
 
 
 def create_ledger_tables(client: Any, prefix: str) -> dict[str, str]:
@@ -43,9 +75,11 @@ def create_ledger_tables(client: Any, prefix: str) -> dict[str, str]:
         "idempotency": f"{prefix}-idempotency",
         "projections": f"{prefix}-projections",
         "transfers": f"{prefix}-transfers",
+        "holds": f"{prefix}-holds",
     }
     create_table(client, names["events"], EVENTS_KEY, stream=True)
     create_table(client, names["idempotency"], IDEMPOTENCY_KEY)
     create_table(client, names["projections"], PROJECTIONS_KEY)
     create_table(client, names["transfers"], TRANSFERS_KEY)
+    create_table(client, names["holds"], HOLDS_KEY, indexes=HOLDS_INDEXES)
     return names

@@ -97,6 +97,8 @@ def test_an_account_answers_the_version_it_stored_and_the_balances_it_reflects(
         "currentMonthBalance": "12.30",
         "month": this_month(),
         "version": 2,
+        "heldBalance": "0.00",
+        "availableBalance": "12.30",
     }
 
 

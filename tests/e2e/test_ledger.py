@@ -57,6 +57,8 @@ def test_credits_and_debits_are_stored_and_the_balance_converges(api: Api, accou
         "currentMonthBalance": "75.25",
         "month": datetime.now(UTC).strftime("%Y-%m"),
         "version": 4,
+        "heldBalance": "0.00",
+        "availableBalance": "75.25",
     }
 
 

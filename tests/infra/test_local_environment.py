@@ -251,7 +251,9 @@ def test_every_role_names_its_actions_and_resources(state):
     for role in by_type(state, "aws_iam_role"):
         trust = json.loads(role["assume_role_policy"])
         principals = [s["Principal"] for s in as_list(trust["Statement"])]
-        assert principals == [{"Service": "lambda.amazonaws.com"}], role["name"]
+        # The functions' roles, and the one the expirer's schedule invokes it with.
+        service = "scheduler" if role["name"].endswith("-expirer-schedule") else "lambda"
+        assert principals == [{"Service": f"{service}.amazonaws.com"}], role["name"]
 
 
 def test_each_function_has_a_role_of_its_own(state):
@@ -271,6 +273,7 @@ def test_each_function_may_do_only_what_it_needs(state):
         "dispatcher": {"dynamodb:GetItem", "events:PutEvents"},
         "projectors": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"},
         "replay": {"dynamodb:Scan", "dynamodb:Query", "events:PutEvents"},
+        "expirer": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"},
     }  # fmt: skip
     plumbing = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"} | XRAY_ACTIONS
     policies = role_policies(state)
@@ -285,7 +288,7 @@ def test_each_function_may_do_only_what_it_needs(state):
 # The state-carried events: one detail type per stored event type (issue 13).
 STATE_CARRIED_TYPES = {
     "CreditEvent", "DebitEvent", "AccountOpened", "AccountFrozen", "AccountUnfrozen",
-    "AccountClosed", "OverdraftLimitChanged",
+    "AccountClosed", "OverdraftLimitChanged", "HoldPlaced", "HoldVoided", "HoldExpired",
 }  # fmt: skip
 # What each function publishes on the bus, and nothing else (issue 15, item 6).
 PUBLICATIONS = {
@@ -389,7 +392,7 @@ def test_outputs_give_the_local_runtime_its_wiring(outputs):
         assert outputs[name], name
     assert set(outputs["dead_letter_queue_urls"]) == {
         "fanout_stream", "event_stored_rule", "balance_changed_rule",
-        "dispatcher_async", "projectors_async",
+        "dispatcher_async", "projectors_async", "expirer_schedule",
     }  # fmt: skip
     assert set(outputs["async_invocation"]) == {"dispatcher", "projectors"}
 
@@ -457,6 +460,9 @@ MONEY_ROUTES = {
     "POST /accounts/{accountId}/credits",
     "POST /accounts/{accountId}/debits",
     "POST /transfers",
+    "POST /accounts/{accountId}/holds",
+    "POST /holds/{holdId}/capture",
+    "POST /holds/{holdId}/void",
 }
 MANAGE_ROUTES = {
     "POST /accounts",
@@ -472,6 +478,8 @@ READ_ROUTES = {
     "GET /accounts/{accountId}/events",
     "GET /accounts/{accountId}/statements/{month}",
     "GET /transfers/{transferId}",
+    "GET /accounts/{accountId}/holds",
+    "GET /holds/{holdId}",
 }
 
 

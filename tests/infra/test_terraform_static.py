@@ -111,7 +111,7 @@ def test_aws_environment_plans_with_its_protections(environment, protected, rete
     tables = [r["values"] for r in resources(plan, "aws_dynamodb_table")]
     assert sorted(t["name"] for t in tables) == [
         f"ledger-{environment}-{name}"
-        for name in ("events", "idempotency", "projections", "transfers")
+        for name in ("events", "holds", "idempotency", "projections", "transfers")
     ]
     for table in tables:
         assert table["point_in_time_recovery"] == [{"enabled": True}], table["name"]

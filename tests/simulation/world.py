@@ -43,6 +43,7 @@ from banking.application.fanout import StreamChange, envelope_entry, fan_out
 from banking.application.ports import (
     TRANSFER_SCOPE,
     BusEntry,
+    HoldRecord,
     IdempotencyRecord,
     StoredEvent,
     TransferRecord,
@@ -171,12 +172,13 @@ class SimEventStore(InMemoryEventStore):
         *,
         transfer: TransferRecord | None = None,
         idempotency: IdempotencyRecord | None = None,
+        hold: HoldRecord | None = None,
     ) -> None:
         world = self._world
         world.interleave(stored_events)
         world.maybe_crash("crash_before_append")
         before = {s.event.account_id: self.load(s.event.account_id) for s in stored_events}
-        super().append_many(stored_events, transfer=transfer, idempotency=idempotency)
+        super().append_many(stored_events, transfer=transfer, idempotency=idempotency, hold=hold)
         world.appended(
             Append(stored_events, before, transfer, world.current_request(), world.current_key())
         )

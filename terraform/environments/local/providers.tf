@@ -19,6 +19,7 @@ provider "aws" {
     kms          = var.endpoint_url
     lambda       = var.endpoint_url
     logs         = var.endpoint_url
+    scheduler    = var.endpoint_url
     sns          = var.endpoint_url
     sqs          = var.endpoint_url
     sts          = var.endpoint_url

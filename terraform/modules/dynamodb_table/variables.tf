@@ -59,3 +59,13 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "global_secondary_indexes" {
+  description = "Global secondary indexes by name: their hash key, optional range key (both among `attributes`) and which attributes they project (ALL by default)."
+  type = map(object({
+    hash_key        = string
+    range_key       = optional(string)
+    projection_type = optional(string, "ALL")
+  }))
+  default = {}
+}

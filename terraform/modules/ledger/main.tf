@@ -34,7 +34,7 @@ locals {
   # event type, each carrying the account's balances and settings (docs/events.md).
   state_carried_types = [
     "CreditEvent", "DebitEvent", "AccountOpened", "AccountFrozen", "AccountUnfrozen",
-    "AccountClosed", "OverdraftLimitChanged",
+    "AccountClosed", "OverdraftLimitChanged", "HoldPlaced", "HoldVoided", "HoldExpired",
   ]
   publish_statements = {
     for name, publication in local.publications : name => {
@@ -63,7 +63,7 @@ locals {
   # What each function is and what it is told (docs/architecture.md, "Lambdas").
   functions = {
     commands = {
-      description      = "Opens and manages accounts, and appends credits, debits and transfers to the events table."
+      description      = "Opens and manages accounts, and appends credits, debits, transfers and holds to the events table."
       timeout          = local.api_function_timeout_seconds
       async_on_failure = false
       environment = merge(local.legacy_environment, {
@@ -71,10 +71,11 @@ locals {
         IDEMPOTENCY_TABLE_NAME = module.idempotency_table.dynamodb_table_name
         TRANSFERS_TABLE_NAME   = module.transfers_table.dynamodb_table_name
         LEDGER_TIMEZONE        = var.ledger_timezone
+        HOLDS_TABLE_NAME       = module.holds_table.dynamodb_table_name
       })
     }
     queries = {
-      description      = "Answers account, balance, event-history, statement and transfer reads."
+      description      = "Answers account, balance, event-history, statement, transfer and hold reads."
       timeout          = local.api_function_timeout_seconds
       async_on_failure = false
       environment = merge(local.legacy_environment, {
@@ -82,6 +83,7 @@ locals {
         PROJECTIONS_TABLE_NAME = module.projections_table.dynamodb_table_name
         TRANSFERS_TABLE_NAME   = module.transfers_table.dynamodb_table_name
         LEDGER_TIMEZONE        = var.ledger_timezone
+        HOLDS_TABLE_NAME       = module.holds_table.dynamodb_table_name
       })
     }
     fanout = {
@@ -121,6 +123,19 @@ locals {
         EVENT_BUS_NAME    = module.event_bus.event_bus_name
       })
     }
+    expirer = {
+      description = "Records HoldExpired for every pending hold past its expiry; run every minute by a schedule."
+      # A run releases the due holds a batch at a time; a backlog left over is the next run's.
+      timeout          = 60
+      async_on_failure = false
+      environment = merge(local.legacy_environment, {
+        EVENTS_TABLE_NAME      = module.events_table.dynamodb_table_name
+        IDEMPOTENCY_TABLE_NAME = module.idempotency_table.dynamodb_table_name
+        TRANSFERS_TABLE_NAME   = module.transfers_table.dynamodb_table_name
+        HOLDS_TABLE_NAME       = module.holds_table.dynamodb_table_name
+        LEDGER_TIMEZONE        = var.ledger_timezone
+      })
+    }
   }
 
   # Least privilege: only the actions each function calls, on only what it touches.
@@ -142,6 +157,13 @@ locals {
         actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
         resources = [module.transfers_table.dynamodb_table_arn]
       },
+      {
+        # A hold's record is one more Put of its event's transaction; it is read by its
+        # id to find the hold's account.
+        sid       = "RecordHolds"
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+        resources = [module.holds_table.dynamodb_table_arn]
+      },
     ]
     queries = [
       {
@@ -154,6 +176,12 @@ locals {
         sid       = "ReadTransfers"
         actions   = ["dynamodb:GetItem"]
         resources = [module.transfers_table.dynamodb_table_arn]
+      },
+      {
+        # A hold by its id; an account's holds through the byAccount index.
+        sid       = "ReadHolds"
+        actions   = local.table_read_actions
+        resources = [module.holds_table.dynamodb_table_arn, "${module.holds_table.dynamodb_table_arn}/index/byAccount"]
       },
     ]
     fanout = [
@@ -198,6 +226,21 @@ locals {
       },
       local.publish_statements["replay"],
     ]
+    expirer = [
+      {
+        # Loads the hold's account and appends its HoldExpired, with the hold record's
+        # status, in one TransactWriteItems (a PutItem per item).
+        sid       = "AppendExpiries"
+        actions   = concat(local.table_read_actions, ["dynamodb:PutItem"])
+        resources = [module.events_table.dynamodb_table_arn, module.holds_table.dynamodb_table_arn]
+      },
+      {
+        # The due holds, from the pending-by-expiry index: never a scan.
+        sid       = "FindDueHolds"
+        actions   = ["dynamodb:Query"]
+        resources = ["${module.holds_table.dynamodb_table_arn}/index/pendingByExpiry"]
+      },
+    ]
   }
 
   # One queue per asynchronous hop, so what failed where is never ambiguous.
@@ -207,6 +250,7 @@ locals {
     balance_changed_rule = { name = "${local.prefix}-balance-changed-dlq" }
     dispatcher_async     = { name = "${local.prefix}-dispatcher-async-dlq" }
     projectors_async     = { name = "${local.prefix}-projectors-async-dlq" }
+    expirer_schedule     = { name = "${local.prefix}-expirer-schedule-dlq" }
   }
 }
 
@@ -268,6 +312,29 @@ module "transfers_table" {
   name       = "${local.prefix}-transfers"
   hash_key   = "transferId"
   attributes = { transferId = "S" }
+
+  point_in_time_recovery_enabled = true
+  deletion_protection_enabled    = var.deletion_protection_enabled
+  kms_key_arn                    = var.kms_key_arn
+
+  tags = local.tags
+}
+
+module "holds_table" {
+  source = "../dynamodb_table"
+
+  # One record per hold (its account, amount, expiry and status), written in the same
+  # transaction as the event that places or resolves it; kept for ever, like its events.
+  name       = "${local.prefix}-holds"
+  hash_key   = "holdId"
+  attributes = { holdId = "S", accountId = "S", version = "N", pendingShard = "S", expiresAt = "S" }
+  global_secondary_indexes = {
+    # An account's holds, in the order they were placed (GET /accounts/{id}/holds).
+    byAccount = { hash_key = "accountId", range_key = "version" }
+    # Only pending holds carry pendingShard (spread over 8 values so no index partition
+    # runs hot): the expirer queries each for the ones past their expiry.
+    pendingByExpiry = { hash_key = "pendingShard", range_key = "expiresAt" }
+  }
 
   point_in_time_recovery_enabled = true
   deletion_protection_enabled    = var.deletion_protection_enabled
@@ -368,6 +435,82 @@ module "event_bus" {
   tags = local.tags
 }
 
+# Holds are released within a minute of their expiry: EventBridge Scheduler runs the
+# expirer every minute (the local runtime reads this schedule back and runs the same zip).
+resource "aws_scheduler_schedule" "expirer" {
+  name        = "${local.prefix}-expirer"
+  description = "Releases the holds past their expiry (HoldExpired)."
+
+  schedule_expression = "rate(1 minute)"
+  # The schedule's input is an empty object; encrypted with the environment's key like the rest.
+  kms_key_arn = var.kms_key_arn
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = module.functions["expirer"].lambda_function_arn
+    role_arn = aws_iam_role.expirer_schedule.arn
+    input    = jsonencode({})
+
+    # A run that failed is not worth retrying late: the next one, a minute later, finds
+    # the same due holds (every release is idempotent).
+    retry_policy {
+      maximum_event_age_in_seconds = 60
+      maximum_retry_attempts       = 0
+    }
+    # A run the scheduler could not deliver at all (the function missing, throttled
+    # beyond its age) is set aside here, and alarmed on like every dead-letter queue.
+    dead_letter_config {
+      arn = module.dead_letter_queues["expirer_schedule"].sqs_queue_arn
+    }
+  }
+}
+
+data "aws_iam_policy_document" "expirer_schedule_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "expirer_schedule" {
+  name               = "${local.prefix}-expirer-schedule"
+  assume_role_policy = data.aws_iam_policy_document.expirer_schedule_trust.json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "expirer_schedule" {
+  statement {
+    sid       = "InvokeExpirer"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [module.functions["expirer"].lambda_function_arn]
+  }
+  statement {
+    sid       = "SendUndeliveredRuns"
+    actions   = ["sqs:SendMessage"]
+    resources = [module.dead_letter_queues["expirer_schedule"].sqs_queue_arn]
+  }
+  # The queue and the schedule are encrypted with the environment's key, when it has one.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "UseQueueKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "expirer_schedule" {
+  name   = "invoke-expirer"
+  role   = aws_iam_role.expirer_schedule.id
+  policy = data.aws_iam_policy_document.expirer_schedule.json
+}
+
 locals {
   # Each write route has its own limits, below the stage's, so one runaway writer slows
   # itself down before it fills the stage's budget (and the commands' reserved concurrency).
@@ -410,6 +553,11 @@ module "http_api" {
     get_events           = { route_key = "GET /accounts/{accountId}/events", integration = "queries" }
     get_statement        = { route_key = "GET /accounts/{accountId}/statements/{month}", integration = "queries" }
     get_transfer         = { route_key = "GET /transfers/{transferId}", integration = "queries" }
+    post_holds           = { route_key = "POST /accounts/{accountId}/holds", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
+    post_hold_capture    = { route_key = "POST /holds/{holdId}/capture", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
+    post_hold_void       = { route_key = "POST /holds/{holdId}/void", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
+    get_holds            = { route_key = "GET /accounts/{accountId}/holds", integration = "queries" }
+    get_hold             = { route_key = "GET /holds/{holdId}", integration = "queries" }
     # Every other request gets the API's own not_found error, not API Gateway's.
     default = { route_key = "$default", integration = "queries" }
   }

@@ -104,3 +104,8 @@ output "jwt_audience" {
   description = "Audiences (or client ids) the HTTP API accepts."
   value       = var.jwt_audience
 }
+
+output "holds_table_name" {
+  description = "Name of the holds table (one record per hold, with its status)."
+  value       = module.holds_table.dynamodb_table_name
+}

@@ -75,6 +75,8 @@ def test_the_balance_comes_from_the_read_models_with_their_version(queries, cont
             "currentMonthBalance": "-5.00",
             "month": this_month,
             "version": 7,
+            "heldBalance": "0.00",
+            "availableBalance": "123.45",
         },
     )
 

@@ -22,8 +22,15 @@ import attrs
 from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from banking.application.ports import Cursor, Generations, Leg, TransferPosting, TransferRecord
-from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
+from banking.application.ports import (
+    Cursor,
+    Generations,
+    HoldRecord,
+    Leg,
+    TransferPosting,
+    TransferRecord,
+)
+from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms, PendingHold
 from banking.domain.currency import Currency
 from banking.domain.errors import UnknownEvent
 from banking.domain.events import SCHEMA_VERSION, TYPE_NAMES, TYPES_BY_NAME, Event
@@ -73,10 +80,14 @@ def register_camel_case(cls: type[Any], **overrides: Any) -> None:
     converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
 
 
-for _cls in (*TYPE_NAMES, Aggregate, AccountSettings, StateCarriedEvent):
+# Nothing held: the aggregate is what it was before holds. (Registered before the
+# state-carried event, whose hook takes the aggregate's as it is then.)
+register_camel_case(Aggregate, held_balance=override(rename="heldBalance", omit_if_default=True))
+for _cls in (*TYPE_NAMES, AccountSettings, StateCarriedEvent):
     register_camel_case(_cls)
 
 register_camel_case(Cursor)
+register_camel_case(PendingHold)
 
 # A transfer as the transfers table holds it and GET /transfers/{id} answers it.
 register_camel_case(
@@ -95,6 +106,9 @@ register_camel_case(
     postings=override(unstruct_hook=_as_list),
     legs=override(unstruct_hook=_as_list),
 )
+
+# A hold as the holds table holds it (GET /holds/{id} answers it).
+register_camel_case(HoldRecord)
 
 # A generation pointer in the projections table. Its switch time has always been
 # stored as `isoformat()` in UTC ("+00:00", not "Z"), so it stays that way.
@@ -124,6 +138,8 @@ _SNAPSHOT_FIELDS: dict[str, Any] = {
     field.name: override(
         omit=field.name in ("account_id", "version", "last_recorded_at"),
         rename=_camel(field.name),
+        # No pending hold: the snapshot is what it was before holds.
+        omit_if_default=field.name == "holds",
     )
     for field in attrs.fields(Account)
 }

@@ -19,6 +19,8 @@ from banking.application.ports import (
     EventNotFound,
     GenerationConflict,
     Generations,
+    HoldRecord,
+    HoldStatus,
     IdempotencyKeyTaken,
     IdempotencyRecord,
     Lag,
@@ -48,6 +50,7 @@ class InMemoryEventStore:
         self._streams: dict[str, list[StoredEvent]] = defaultdict(list)
         self._keys: dict[tuple[str, str, str], IdempotencyRecord] = {}
         self._transfers: dict[str, TransferRecord] = {}
+        self._holds: dict[str, HoldRecord] = {}
         self.items_read = 0
 
     def load(self, account_id: str) -> Account:
@@ -75,6 +78,7 @@ class InMemoryEventStore:
         *,
         transfer: TransferRecord | None = None,
         idempotency: IdempotencyRecord | None = None,
+        hold: HoldRecord | None = None,
     ) -> None:
         with self._lock:
             next_versions: dict[str, int] = {}
@@ -88,6 +92,8 @@ class InMemoryEventStore:
                 next_versions[event.account_id] = expected + 1
             if transfer is not None and transfer.transfer_id in self._transfers:
                 raise VersionConflict(f"transfer {transfer.transfer_id} is stored already")
+            if hold is not None:
+                self._check_hold(hold)
             if idempotency is not None:
                 key = (idempotency.account_id, idempotency.caller, idempotency.key)
                 if key in self._keys:
@@ -95,12 +101,50 @@ class InMemoryEventStore:
                 self._keys[key] = idempotency
             if transfer is not None:
                 self._transfers[transfer.transfer_id] = transfer
+            if hold is not None:
+                self._holds[hold.hold_id] = hold
             for stored in stored_events:
                 self._streams[stored.event.account_id].append(stored)
 
     def transfer(self, transfer_id: str) -> TransferRecord | None:
         with self._lock:
             return self._transfers.get(transfer_id)
+
+    def _check_hold(self, hold: HoldRecord) -> None:
+        """A new hold's id must be free; a resolved one must still be pending."""
+        current = self._holds.get(hold.hold_id)
+        if hold.status is HoldStatus.PENDING and current is not None:
+            raise VersionConflict(f"hold {hold.hold_id} is stored already")
+        if hold.status is not HoldStatus.PENDING and (
+            current is None or current.status is not HoldStatus.PENDING
+        ):
+            raise VersionConflict(f"hold {hold.hold_id} is not pending")
+
+    def hold(self, hold_id: str) -> HoldRecord | None:
+        with self._lock:
+            return self._holds.get(hold_id)
+
+    def holds_of(
+        self, account_id: str, *, status: HoldStatus | None, after: int, limit: int
+    ) -> Sequence[HoldRecord]:
+        with self._lock:
+            found = sorted(
+                (hold.version, hold)
+                for hold in self._holds.values()
+                if hold.account_id == account_id
+                and hold.version > after
+                and (status is None or hold.status is status)
+            )
+        return [hold for _, hold in found[:limit]]
+
+    def expiring(self, moment: datetime, *, limit: int) -> Sequence[HoldRecord]:
+        with self._lock:
+            due = sorted(
+                (hold.expires_at, hold.hold_id, hold)
+                for hold in self._holds.values()
+                if hold.status is HoldStatus.PENDING and hold.expires_at <= moment
+            )
+        return [hold for _, _, hold in due[:limit]]
 
     def events(self, account_id: str, *, after: int, limit: int) -> Sequence[Event]:
         with self._lock:

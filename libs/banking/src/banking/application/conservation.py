@@ -3,7 +3,8 @@
 Money only enters or leaves the ledger by external credits and debits; a transfer moves
 it. So, per currency, the transfers' debit legs must sum to their credit legs, and each
 transfer's legs must pair off to zero. And no account may stand below its overdraft
-limit at its latest version.
+limit at its latest version. A hold moves no money until captured: each is resolved
+(captured, voided or expired) at most once, and a capture takes at most what it held.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from attrs import field, frozen
 
 from banking.application.ports import Scanned, StoredEvent
 from banking.domain.account import Account
-from banking.domain.events import Credited, Debited
+from banking.domain.events import Credited, Debited, HoldExpired, HoldPlaced, HoldVoided
 from banking.domain.money import Money
 
 
@@ -28,10 +29,17 @@ class Conservation:
     credits: dict[str, Money] = field(factory=dict)
     unbalanced: list[str] = field(factory=list)
     overdrawn: list[str] = field(factory=list)
+    # Holds resolved twice, resolved without being placed, or captured beyond their amount.
+    misresolved_holds: list[str] = field(factory=list)
 
     @property
     def holds(self) -> bool:
-        return self.debits == self.credits and not self.unbalanced and not self.overdrawn
+        return (
+            self.debits == self.credits
+            and not self.unbalanced
+            and not self.overdrawn
+            and not self.misresolved_holds
+        )
 
 
 def conservation(items: Iterable[Scanned]) -> Conservation:
@@ -41,11 +49,21 @@ def conservation(items: Iterable[Scanned]) -> Conservation:
     net: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     latest: dict[str, Account] = {}
     digits: dict[str, int] = {}
+    placed: dict[str, Money] = {}
+    resolved: dict[str, int] = defaultdict(int)
+    misresolved: set[str] = set()
     for item in items:
         if not isinstance(item, StoredEvent):
             continue  # verify reports unreadable items on its own
         latest[item.event.account_id] = item.state
         event = item.event
+        if isinstance(event, HoldPlaced):
+            placed[event.hold_id] = event.amount
+        elif isinstance(event, HoldVoided | HoldExpired | Debited) and event.hold_id:
+            resolved[event.hold_id] += 1
+            held = placed.get(event.hold_id)
+            if held is None or event.amount > held:
+                misresolved.add(event.hold_id)
         if not isinstance(event, Credited | Debited) or event.transfer_id is None:
             continue
         code = item.state.currency.code
@@ -66,4 +84,5 @@ def conservation(items: Iterable[Scanned]) -> Conservation:
             for account_id, state in latest.items()
             if state.available < -state.overdraft_limit
         ),
+        misresolved_holds=sorted(misresolved | {h for h, times in resolved.items() if times > 1}),
     )

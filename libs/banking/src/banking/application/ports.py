@@ -4,6 +4,7 @@ for real (docs/architecture.md has the table of which module implements which)."
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -52,6 +53,8 @@ class WriteCanceled(Exception):
 
 # The scope of a transfer's idempotency keys: never an account id (those have no "#").
 TRANSFER_SCOPE = "#transfer"
+# The scope of the idempotency keys of captures and voids (a hold id names the account).
+HOLD_SCOPE = "#hold"
 
 
 @frozen
@@ -106,6 +109,38 @@ class TransferRecord:
     correlation_id: str | None = None
 
 
+class HoldStatus(enum.Enum):
+    PENDING = "pending"
+    CAPTURED = "captured"
+    VOIDED = "voided"
+    EXPIRED = "expired"
+
+
+@frozen
+class HoldRecord:
+    """The holds table's item: where a hold is (its account) and what became of it.
+    Written in the transaction of the event that places or resolves it, conditional on
+    its status, so a hold is resolved at most once."""
+
+    hold_id: str
+    account_id: str
+    amount: Money
+    currency: Currency
+    placed_at: datetime
+    expires_at: datetime
+    version: int
+    status: HoldStatus = HoldStatus.PENDING
+    description: str | None = None
+    recorded_by: str | None = None
+    # Once resolved: the event that did it, and for a capture what it took and where.
+    resolved_at: datetime | None = None
+    resolved_version: int | None = None
+    resolved_event_id: str | None = None
+    captured_amount: Money | None = None
+    captured_to: str | None = None
+    transfer_id: str | None = None
+
+
 @frozen
 class StoredEvent:
     """An event as the store keeps it: the fact, the account state after it, and the
@@ -138,15 +173,20 @@ class EventStore(Protocol):
         *,
         transfer: TransferRecord | None = None,
         idempotency: IdempotencyRecord | None = None,
+        hold: HoldRecord | None = None,
     ) -> None:
         """Store every event iff each one's version is free (else VersionConflict),
         with the transfer record iff its id is free (else VersionConflict: the caller
-        checks whether it is its own) and the idempotency record iff its key is free
-        (else IdempotencyKeyTaken): all or nothing. Events of one account are given
-        in version order."""
+        checks whether it is its own), the hold record iff its id is free (a pending
+        one) or it is still pending (a resolved one; else VersionConflict) and the
+        idempotency record iff its key is free (else IdempotencyKeyTaken): all or
+        nothing. Events of one account are given in version order."""
 
     def transfer(self, transfer_id: str) -> TransferRecord | None:
         """The stored transfer, or None."""
+
+    def hold(self, hold_id: str) -> HoldRecord | None:
+        """The stored hold, or None."""
 
     def events(self, account_id: str, *, after: int, limit: int) -> Sequence[Event]:
         """Up to `limit` events with a version greater than `after`, in version order."""
@@ -199,6 +239,18 @@ class ProjectionStore(Protocol):
         stored one is still at version `replacing` (None: absent); returns whether it
         was written. Only for `verify --repair`: the one write that may go backwards,
         to undo a read model ahead of the events table (a forged event's)."""
+
+
+class HoldIndex(Protocol):
+    def holds_of(
+        self, account_id: str, *, status: HoldStatus | None, after: int, limit: int
+    ) -> Sequence[HoldRecord]:
+        """Up to `limit` of the account's holds (of `status`, if given) placed at a
+        version greater than `after`, in version order."""
+
+    def expiring(self, moment: datetime, *, limit: int) -> Sequence[HoldRecord]:
+        """Up to `limit` pending holds whose expiry is at or before `moment`, without a
+        scan: what the expirer releases."""
 
 
 class AccountDirectory(Protocol):

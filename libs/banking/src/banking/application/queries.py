@@ -46,7 +46,7 @@ def balance(
     this_month = month_of(clock(), zone)
     zero = Money.zero(account.currency.digits)
     if total is None or month is None:
-        return Balance(account.account_id, zero, zero, this_month, 0)
+        return Balance(account.account_id, zero, zero, this_month, 0, zero)
     # The read model holds the month of the account's last event; a month with no
     # event yet has a balance of zero.
     month_amount = month.amount if month.month == this_month else zero
@@ -57,6 +57,7 @@ def balance(
         month=this_month,
         # The version both read models reflect, so a client never over-estimates.
         version=min(total.version, month.version),
+        held_balance=total.held if total.held is not None else zero,
     )
 
 

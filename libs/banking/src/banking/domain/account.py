@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,9 @@ from banking.domain.events import (
     Debited,
     Event,
     Frozen,
+    HoldExpired,
+    HoldPlaced,
+    HoldVoided,
     OverdraftLimitChanged,
     PostingEvent,
     Unfrozen,
@@ -64,6 +68,18 @@ LEGACY_TERMS = LegacyTerms()
 
 
 @frozen
+class PendingHold:
+    """A hold the account still carries: what it reserves, and until when."""
+
+    amount: Money
+    expires_at: datetime
+
+
+def pending_holds(holds: Mapping[str, PendingHold]) -> Mapping[str, PendingHold]:
+    return MappingProxyType(dict(holds))
+
+
+@frozen
 class Account:
     """The state of an account after `version` events (0: no event, never opened).
 
@@ -87,6 +103,8 @@ class Account:
     # When it was opened (for a history from before accounts: its first posting);
     # None in snapshots stored before this was kept.
     opened_at: datetime | None = None
+    # Its pending holds by hold id; snapshots stored before holds have none.
+    holds: Mapping[str, PendingHold] = field(factory=dict, converter=pending_holds)
 
     @classmethod
     def unopened(cls, account_id: str, legacy: LegacyTerms = LEGACY_TERMS) -> Account:
@@ -98,10 +116,15 @@ class Account:
         return self.version > 0
 
     @property
+    def held(self) -> Money:
+        """The sum of the pending holds: booked money reserved, not yet moved."""
+        return sum((hold.amount for hold in self.holds.values()), Money.zero(self.currency.digits))
+
+    @property
     def available(self) -> Money:
-        """What debits may draw on, down to minus the overdraft limit. Holds (issue 14)
-        will be subtracted here; today every booked cent is available."""
-        return self.balance
+        """What debits, transfers and new holds may draw on, down to minus the
+        overdraft limit: the balance less what pending holds reserve."""
+        return self.balance - self.held
 
     @property
     def month_balance(self) -> Money:
@@ -149,6 +172,9 @@ def _posted(state: Account, event: PostingEvent, zone: ZoneInfo) -> Account:
             state, month=month, month_credits=zero, month_debits=zero, month_event_count=0
         )
     credit, debit = (event.amount, zero) if isinstance(event, Credited) else (zero, event.amount)
+    if isinstance(event, Debited) and event.hold_id is not None:
+        # A capture releases its whole hold, whatever part of it the debit took.
+        state = _released(state, event.hold_id)
     return replace(
         state,
         balance=state.balance + signed_amount(event),
@@ -180,6 +206,23 @@ def _status(status: AccountStatus) -> Callable[[Account, Event, ZoneInfo], Accou
     return lambda state, _, __: replace(state, status=status)
 
 
+def _hold_placed(state: Account, event: HoldPlaced, _: ZoneInfo) -> Account:
+    if event.hold_id in state.holds:
+        raise ValueError(f"hold {event.hold_id} placed twice on {state.account_id}")
+    hold = PendingHold(event.amount, event.expires_at)
+    return replace(state, holds={**state.holds, event.hold_id: hold})
+
+
+def _hold_released(state: Account, event: HoldVoided | HoldExpired, _: ZoneInfo) -> Account:
+    return _released(state, event.hold_id)
+
+
+def _released(state: Account, hold_id: str) -> Account:
+    if hold_id not in state.holds:
+        raise ValueError(f"hold {hold_id} is not pending on {state.account_id}")
+    return replace(state, holds={k: v for k, v in state.holds.items() if k != hold_id})
+
+
 def _limit_changed(state: Account, event: OverdraftLimitChanged, _: ZoneInfo) -> Account:
     return replace(state, overdraft_limit=event.overdraft_limit)
 
@@ -193,6 +236,9 @@ EVOLVERS: dict[type[Event], Callable[[Account, Any, ZoneInfo], Account]] = {
     Unfrozen: _status(AccountStatus.OPEN),
     Closed: _status(AccountStatus.CLOSED),
     OverdraftLimitChanged: _limit_changed,
+    HoldPlaced: _hold_placed,
+    HoldVoided: _hold_released,
+    HoldExpired: _hold_released,
 }
 
 

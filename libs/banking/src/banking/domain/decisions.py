@@ -26,6 +26,7 @@ from banking.domain.errors import (
     AccountClosed,
     AccountExists,
     AccountFrozen,
+    AccountHasPendingHolds,
     AccountNotEmpty,
     AccountNotFound,
     AccountNotFrozen,
@@ -205,6 +206,11 @@ def _close(state: Account, _: CloseAccount, stamp: Stamp) -> Event:
         raise AccountNotEmpty(
             f"account {state.account_id} can only be closed at a zero balance",
             details=_figures(state),
+        )
+    if state.holds:
+        # Its holds would have nothing to be captured from, nor a place to be released to.
+        raise AccountHasPendingHolds(
+            f"account {state.account_id} has pending holds: capture or void them first"
         )
     return Closed(
         state.account_id, state.version + 1, stamp.event_id, stamp.recorded_at, stamp.recorded_by

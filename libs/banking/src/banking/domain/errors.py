@@ -123,3 +123,32 @@ class UnknownEvent(DomainError):
     store or a deployment behind its data, never the caller's fault (a 500 over HTTP)."""
 
     code = "unknown_event"
+
+
+class HoldNotFound(DomainError):
+    code = "hold_not_found"
+
+
+class HoldNotPending(DomainError):
+    """Capturing or voiding a hold that was already captured, voided or expired."""
+
+    code = "hold_not_pending"
+
+
+class HoldHasExpired(DomainError):
+    """Capturing or voiding a hold past its expiry, recorded yet or not."""
+
+    code = "hold_expired"
+
+
+class HoldNotExpired(DomainError):
+    """Recording the expiry of a hold whose time has not run out (the expirer only asks
+    for those past it: a clock far behind another's)."""
+
+    code = "hold_not_expired"
+
+
+class AccountHasPendingHolds(DomainError):
+    """Closing an account that still carries pending holds."""
+
+    code = "account_has_pending_holds"

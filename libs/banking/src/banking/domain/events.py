@@ -5,7 +5,9 @@ of the Python class name, and the stored items a schema version: `upcasting` tur
 every older shape into the current one on read.
 
 Postings (`Credited`, `Debited`) move money; the account events open, freeze,
-unfreeze, close an account or change its overdraft limit and move none. Every event
+unfreeze, close an account or change its overdraft limit and move none; the hold
+events reserve money (`HoldPlaced`) and release it (`HoldVoided`, `HoldExpired`, or
+the capturing `Debited`) and move none themselves. Every event
 may name who recorded it (`recorded_by`: the token's subject).
 """
 
@@ -66,6 +68,8 @@ class Debited:
     transfer_id: str | None = None
     counterparty: str | None = None
     recorded_by: str | None = None
+    # The hold this debit captures: it releases the whole hold, any remainder included.
+    hold_id: str | None = None
 
 
 @frozen
@@ -120,9 +124,56 @@ class OverdraftLimitChanged:
     recorded_by: str | None = None
 
 
+@frozen
+class HoldPlaced:
+    """Reserves `amount` of the account until `expires_at`: no booked money moves, the
+    available balance shrinks. Resolved by exactly one of a capture (a `Debited`
+    carrying the hold id), `HoldVoided` or `HoldExpired`."""
+
+    account_id: str
+    version: int
+    event_id: str
+    recorded_at: datetime
+    hold_id: str
+    amount: Money
+    expires_at: datetime
+    currency: Currency | None = None
+    description: str | None = None
+    recorded_by: str | None = None
+
+
+@frozen
+class HoldVoided:
+    """Releases the whole hold at a client's request."""
+
+    account_id: str
+    version: int
+    event_id: str
+    recorded_at: datetime
+    hold_id: str
+    amount: Money
+    currency: Currency | None = None
+    recorded_by: str | None = None
+
+
+@frozen
+class HoldExpired:
+    """Releases the whole hold once its time ran out (recorded by the expirer)."""
+
+    account_id: str
+    version: int
+    event_id: str
+    recorded_at: datetime
+    hold_id: str
+    amount: Money
+    currency: Currency | None = None
+    recorded_by: str | None = None
+
+
 PostingEvent = Credited | Debited
 AccountEvent = AccountOpened | Frozen | Unfrozen | Closed | OverdraftLimitChanged
-Event = PostingEvent | AccountEvent
+HoldEvent = HoldPlaced | HoldVoided | HoldExpired
+Event = PostingEvent | AccountEvent | HoldEvent
 
 TYPE_NAMES: dict[type[Event], str] = {
     Credited: "CreditEvent",
@@ -132,9 +183,13 @@ TYPE_NAMES: dict[type[Event], str] = {
     Unfrozen: "AccountUnfrozen",
     Closed: "AccountClosed",
     OverdraftLimitChanged: "OverdraftLimitChanged",
+    HoldPlaced: "HoldPlaced",
+    HoldVoided: "HoldVoided",
+    HoldExpired: "HoldExpired",
 }
 TYPES_BY_NAME: dict[str, type[Event]] = {name: cls for cls, name in TYPE_NAMES.items()}
 POSTING_TYPES: tuple[type[PostingEvent], ...] = (Credited, Debited)
+HOLD_TYPES: tuple[type[HoldEvent], ...] = (HoldPlaced, HoldVoided, HoldExpired)
 
 
 def type_name(event: Event) -> str:

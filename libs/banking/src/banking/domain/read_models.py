@@ -38,6 +38,9 @@ class Aggregate:
     month_credits: Money
     month_debits: Money
     month_event_count: int
+    # What pending holds reserve of the total; None when nothing is held (and on events
+    # published before holds), so an account without holds carries what it always did.
+    held_balance: Money | None = None
 
     @classmethod
     def of(cls, state: Account) -> Aggregate:
@@ -53,6 +56,7 @@ class Aggregate:
             month_credits=state.month_credits,
             month_debits=state.month_debits,
             month_event_count=state.month_event_count,
+            held_balance=state.held if state.holds else None,
         )
 
 
@@ -126,6 +130,8 @@ class StateCarriedEvent:
 class TotalBalance:
     amount: Money
     version: int
+    # The part of `amount` pending holds reserve (None: nothing held).
+    held: Money | None = None
 
 
 @frozen
@@ -194,7 +200,10 @@ def owned_accounts(event: StateCarriedEvent) -> list[tuple[str, AccountSummary]]
 
 
 def _total_balance(event: StateCarriedEvent) -> ReadModel:
-    return TotalBalance(amount=event.aggregate.total_balance, version=event.aggregate.version)
+    aggregate = event.aggregate
+    return TotalBalance(
+        amount=aggregate.total_balance, version=aggregate.version, held=aggregate.held_balance
+    )
 
 
 def _current_month_balance(event: StateCarriedEvent) -> ReadModel:
@@ -242,3 +251,9 @@ class Balance:
     current_month_balance: Money
     month: str
     version: int
+    held_balance: Money | None = None
+
+    @property
+    def available_balance(self) -> Money:
+        """The total less what pending holds reserve."""
+        return self.total_balance - self.held_balance if self.held_balance else self.total_balance

@@ -75,12 +75,14 @@ def event_store(
     with_idempotency: bool = False,
     with_transfers: bool = False,
     read_timeout_s: float | None = None,
+    with_holds: bool = False,
 ) -> DynamoDBEventStore:
     return DynamoDBEventStore(
         dynamodb_client(read_timeout_s=read_timeout_s),
         settings.required("EVENTS_TABLE_NAME"),
         settings.required("IDEMPOTENCY_TABLE_NAME") if with_idempotency else None,
         transfers_table=settings.required("TRANSFERS_TABLE_NAME") if with_transfers else None,
+        holds_table=settings.required("HOLDS_TABLE_NAME") if with_holds else None,
         clock=utc_now,
         legacy=settings.legacy_terms,
     )
@@ -99,7 +101,7 @@ def command_dependencies(
 ) -> CommandDependencies:
     return CommandDependencies(
         on_conflict=on_conflict,
-        store=event_store(settings, with_idempotency=True, with_transfers=True),
+        store=event_store(settings, with_idempotency=True, with_transfers=True, with_holds=True),
         clock=utc_now,
         new_id=new_event_id,
         settings=CommandSettings(zone=settings.zone, write_budget_seconds=COMMAND_WRITE_BUDGET_S),

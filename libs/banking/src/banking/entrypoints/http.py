@@ -25,12 +25,16 @@ from banking.domain.errors import (
     AccountClosed,
     AccountExists,
     AccountFrozen,
+    AccountHasPendingHolds,
     AccountNotEmpty,
     AccountNotFound,
     AccountNotFrozen,
     ConcurrentModification,
     CurrencyMismatch,
     DomainError,
+    HoldHasExpired,
+    HoldNotFound,
+    HoldNotPending,
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidRequest,
@@ -93,6 +97,10 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/accounts/{accountId}/overdraft-limit": ("POST",),
     "/transfers": ("POST",),
     "/transfers/{transferId}": ("GET",),
+    "/accounts/{accountId}/holds": ("GET", "POST"),
+    "/holds/{holdId}": ("GET",),
+    "/holds/{holdId}/capture": ("POST",),
+    "/holds/{holdId}/void": ("POST",),
 }
 _ROUTE_PATTERNS = [
     (re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"), methods)
@@ -110,6 +118,10 @@ class RouteNotFound(DomainError):
 
 STATUS_BY_ERROR.update(
     {
+        HoldNotFound: 404,
+        HoldNotPending: 409,
+        HoldHasExpired: 422,
+        AccountHasPendingHolds: 422,
         PayloadTooLarge: 413,
         RouteNotFound: 404,
         MethodNotAllowed: 405,

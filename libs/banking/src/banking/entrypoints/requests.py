@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from banking.domain.commands import (
@@ -16,7 +18,8 @@ from banking.domain.commands import (
     RecordDebit,
 )
 from banking.domain.currency import MAX_DIGITS, Currency, parse_currency
-from banking.domain.errors import IdempotencyKeyRequired, InvalidRequest
+from banking.domain.errors import HoldNotFound, IdempotencyKeyRequired, InvalidRequest
+from banking.domain.holds import MAX_EXPIRES_IN, CaptureHold, PlaceHold
 from banking.domain.identifiers import validate_account_id
 from banking.domain.money import parse_overdraft_limit, parse_transaction_amount
 from banking.domain.text import validate_metadata, validate_owners
@@ -100,6 +103,53 @@ def _posting(raw: Any) -> Posting:
         validate_account_id(raw["to"]),
         parse_transaction_amount(raw["amount"], MAX_DIGITS),
     )
+
+
+_HOLD_FIELDS = {"amount", "description", "expiresIn"}
+_CAPTURE_FIELDS = {"amount", "to"}
+
+
+def hold_command(account_id: str, hold_id: str, body: dict[str, Any]) -> PlaceHold:
+    """`{"amount", "expiresIn" (seconds), "description"?}`."""
+    _only(body, _HOLD_FIELDS, required={"amount", "expiresIn"})
+    expires_in = body["expiresIn"]
+    limit = int(MAX_EXPIRES_IN.total_seconds())
+    # JSON numbers arrive as Decimal: a whole number of seconds, not 1.5 nor true.
+    if not isinstance(expires_in, Decimal) or expires_in != expires_in.to_integral_value():
+        raise InvalidRequest(f"field 'expiresIn' must be a whole number of seconds, 1 to {limit}")
+    if not 1 <= expires_in <= limit:
+        raise InvalidRequest(f"field 'expiresIn' must be 1 to {limit} seconds")
+    return PlaceHold(
+        account_id=account_id,
+        hold_id=hold_id,
+        amount=parse_transaction_amount(body["amount"], MAX_DIGITS),
+        expires_in=timedelta(seconds=int(expires_in)),
+        description=_description(body.get("description")),
+    )
+
+
+def capture_command(hold_id: str, body: dict[str, Any]) -> CaptureHold:
+    """`{"amount"?, "to"?}`: all of the hold when no amount, into `to` when given. The
+    hold's account is looked up from its id."""
+    _only(body, _CAPTURE_FIELDS)
+    # Absent means all of it, or no other account; null is not absent.
+    if "to" in body and not isinstance(body["to"], str):
+        raise InvalidRequest("field 'to' must be an account id")
+    return CaptureHold(
+        hold_id=hold_id,
+        amount=parse_transaction_amount(body["amount"], MAX_DIGITS) if "amount" in body else None,
+        to=validate_account_id(body["to"]) if "to" in body else None,
+    )
+
+
+def hold_id_of(raw: str) -> str:
+    """A hold id as this API gives them (a UUID); anything else names no hold."""
+    if not _HOLD_ID.match(raw):
+        raise HoldNotFound(f"hold {raw[:64]!r} does not exist")
+    return raw
+
+
+_HOLD_ID = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def _only(body: dict[str, Any], allowed: set[str], *, required: Collection[str] = ()) -> None:

@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from banking.application.ports import TransferRecord
+from banking.application.holds import HoldPage
+from banking.application.ports import HoldRecord, TransferRecord
 from banking.application.queries import AccountPage, EventPage
 from banking.domain.account import Account, month_of
 from banking.domain.events import Event
+from banking.domain.money import Money
 from banking.domain.read_models import AccountSettings, AccountSummary, Balance, MonthlyStatement
 from banking.serialization import converter, event_to_dict, format_time
 
@@ -36,6 +38,8 @@ def balance_body(balance: Balance, currency: str) -> dict[str, Any]:
         "currentMonthBalance": str(balance.current_month_balance),
         "month": balance.month,
         "version": balance.version,
+        "heldBalance": str(balance.held_balance or Money.zero(balance.total_balance.digits)),
+        "availableBalance": str(balance.available_balance),
     }
 
 
@@ -49,6 +53,7 @@ def state_balance(state: Account, now: datetime, zone: ZoneInfo) -> Balance:
         state.month_balance_in(this_month),
         this_month,
         state.version,
+        state.held,
     )
 
 
@@ -125,4 +130,18 @@ def statement_body(account_id: str, statement: MonthlyStatement, currency: str) 
         "closingBalance": str(statement.closing_balance),
         "eventCount": statement.event_count,
         "version": statement.version,
+    }
+
+
+def hold_body(hold: HoldRecord) -> dict[str, Any]:
+    """A hold: what it reserves on which account until when, and what became of it."""
+    data: dict[str, Any] = converter.unstructure(hold)
+    return {key: value for key, value in data.items() if value is not None or key == "description"}
+
+
+def hold_page_body(page: HoldPage) -> dict[str, Any]:
+    return {
+        "accountId": page.account_id,
+        "holds": [hold_body(hold) for hold in page.holds],
+        "nextAfter": page.next_after,
     }

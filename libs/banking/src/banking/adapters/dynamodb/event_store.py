@@ -6,11 +6,17 @@ An append is a put conditional on the version being free. With an idempotency ke
 the event and the key are written in one transaction, so a crash between the two
 cannot leave an event without its key (or a key without its event). A transfer is one
 transaction too: a conditional put per leg, the transfer record (transfers table,
-partition key `transferId`) and the idempotency record, all or nothing.
+partition key `transferId`) and the idempotency record, all or nothing. So is a
+hold's event with its hold record (holds table, partition key `holdId`): put iff new
+when placed, iff still pending when resolved. The holds table's index `byAccount`
+(`accountId`, `version`) lists an account's holds; `pendingByExpiry`
+(`pendingShard`, `expiresAt`) holds only the pending ones (the attribute is dropped
+when a hold is resolved), so the expirer finds the due ones without a scan.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,6 +37,8 @@ from banking.adapters.dynamodb.codec import (
 from banking.application.ports import (
     Cursor,
     EventNotFound,
+    HoldRecord,
+    HoldStatus,
     IdempotencyKeyTaken,
     IdempotencyRecord,
     Scanned,
@@ -44,7 +52,13 @@ from banking.application.ports import (
 from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
 from banking.domain.errors import UnknownEvent
 from banking.domain.events import Event
-from banking.serialization import converter, event_from_dict, event_to_dict
+from banking.serialization import converter, event_from_dict, event_to_dict, format_time
+
+# Pending holds spread over this many partitions of the expiry index, so placing holds
+# at any rate never makes one index partition hot; the expirer queries each.
+PENDING_SHARDS = 8
+BY_ACCOUNT_INDEX = "byAccount"
+PENDING_BY_EXPIRY_INDEX = "pendingByExpiry"
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -59,6 +73,7 @@ class DynamoDBEventStore:
         idempotency_table: str | None = None,
         *,
         transfers_table: str | None = None,
+        holds_table: str | None = None,
         idempotency_ttl: timedelta = timedelta(days=7),
         clock: Callable[[], datetime] | None = None,
         legacy: LegacyTerms = LEGACY_TERMS,
@@ -67,6 +82,7 @@ class DynamoDBEventStore:
         self._events = events_table
         self._idempotency = idempotency_table
         self._transfers = transfers_table
+        self._holds = holds_table
         self._ttl = idempotency_ttl
         self._clock = clock
         self._legacy = legacy
@@ -122,6 +138,7 @@ class DynamoDBEventStore:
         *,
         transfer: TransferRecord | None = None,
         idempotency: IdempotencyRecord | None = None,
+        hold: HoldRecord | None = None,
     ) -> None:
         puts: list[PutTypeDef] = [
             {
@@ -139,6 +156,8 @@ class DynamoDBEventStore:
                     "ConditionExpression": "attribute_not_exists(transferId)",
                 }
             )
+        if hold is not None:
+            puts.append(self._hold_put(hold))
         if idempotency is not None:
             puts.append(self._key_put(idempotency))
         # The same token makes the SDK's retry of a transaction whose answer was lost a
@@ -150,8 +169,76 @@ class DynamoDBEventStore:
             )
         except ClientError as error:
             raise _transaction_error(
-                error, len(stored_events), transfer is not None, idempotency
+                error, len(stored_events), (transfer is not None) + (hold is not None), idempotency
             ) from error
+
+    def _hold_put(self, hold: HoldRecord) -> PutTypeDef:
+        item = converter.unstructure(hold)
+        if hold.status is HoldStatus.PENDING:
+            item["pendingShard"] = _pending_shard(hold.hold_id)
+            condition = "attribute_not_exists(holdId)"
+            values = None
+        else:
+            condition = "#status = :pending"
+            values = {":pending": {"S": HoldStatus.PENDING.value}}
+        put: PutTypeDef = {
+            "TableName": _required(self._holds, "holds"),
+            "Item": to_item(item),
+            "ConditionExpression": condition,
+        }
+        if values is not None:
+            put["ExpressionAttributeNames"] = {"#status": "status"}
+            put["ExpressionAttributeValues"] = values
+        return put
+
+    def hold(self, hold_id: str) -> HoldRecord | None:
+        response = self._client.get_item(
+            TableName=_required(self._holds, "holds"),
+            Key={"holdId": {"S": hold_id}},
+            ConsistentRead=True,
+        )
+        return _hold(response["Item"]) if "Item" in response else None
+
+    def holds_of(
+        self, account_id: str, *, status: HoldStatus | None, after: int, limit: int
+    ) -> Sequence[HoldRecord]:
+        request: dict[str, Any] = {
+            "TableName": _required(self._holds, "holds"),
+            "IndexName": BY_ACCOUNT_INDEX,
+            "KeyConditionExpression": "accountId = :a AND version > :v",
+            "ExpressionAttributeValues": {":a": {"S": account_id}, ":v": {"N": str(after)}},
+        }
+        if status is not None:
+            request["FilterExpression"] = "#status = :s"
+            request["ExpressionAttributeNames"] = {"#status": "status"}
+            request["ExpressionAttributeValues"][":s"] = {"S": status.value}
+        found: list[HoldRecord] = []
+        # A filter is applied after the page is read: read on until the page is full.
+        while len(found) < limit:
+            response: Any = self._client.query(**request, Limit=limit)
+            found.extend(_hold(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found[:limit]
+
+    def expiring(self, moment: datetime, *, limit: int) -> Sequence[HoldRecord]:
+        due: list[HoldRecord] = []
+        for shard in range(PENDING_SHARDS):
+            response = self._client.query(
+                TableName=_required(self._holds, "holds"),
+                IndexName=PENDING_BY_EXPIRY_INDEX,
+                KeyConditionExpression="pendingShard = :p AND expiresAt <= :t",
+                ExpressionAttributeValues={
+                    ":p": {"S": f"pending#{shard}"},
+                    ":t": {"S": format_time(moment)},
+                },
+                Limit=limit,
+            )
+            due.extend(_hold(item) for item in response.get("Items", []))
+        # The index is eventually consistent: a hold just resolved may still be listed,
+        # which the expirer's conditional write then refuses.
+        return sorted(due, key=lambda hold: (hold.expires_at, hold.hold_id))[:limit]
 
     def _key_put(self, record: IdempotencyRecord) -> PutTypeDef:
         now = self._now()
@@ -259,7 +346,7 @@ class DynamoDBEventStore:
 
 
 def _transaction_error(
-    error: ClientError, events: int, with_transfer: bool, record: IdempotencyRecord | None
+    error: ClientError, events: int, records: int, record: IdempotencyRecord | None
 ) -> Exception:
     """What a failed transaction means. Only a version conflict is retried (by
     reloading and deciding again); a throttle is answered "try later"; anything else
@@ -268,21 +355,35 @@ def _transaction_error(
         return StoreThrottled(f"events table throttled: {error_code(error)}")
     if error_code(error) != "TransactionCanceledException":
         return error
-    # One reason per item, in order: the events, the transfer, the idempotency key.
+    # One reason per item, in order: the events, the transfer and/or the hold (the
+    # `records`), the idempotency key.
     reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-    reasons += [None] * (events + with_transfer + (record is not None) - len(reasons))
+    reasons += [None] * (events + records + (record is not None) - len(reasons))
     if record is not None and reasons[-1] == "ConditionalCheckFailed":
         return IdempotencyKeyTaken(record.key)
     # Another writer took a version, or a concurrent transaction touched the same
     # items: either way, reload and decide again. A transfer id already stored is the
     # same transfer landed before (ids are fresh UUIDs): the caller recognises it.
-    if "ConditionalCheckFailed" in reasons[: events + with_transfer] or (
+    if "ConditionalCheckFailed" in reasons[: events + records] or (
         "TransactionConflict" in reasons
     ):
         return VersionConflict(f"the transaction of {events} event(s) was refused: {reasons}")
     if THROTTLING_REASONS.intersection(reasons):
         return StoreThrottled(f"the transaction was throttled: {reasons}")
     return WriteCanceled(reasons)
+
+
+def _pending_shard(hold_id: str) -> str:
+    return f"pending#{zlib.crc32(hold_id.encode()) % PENDING_SHARDS}"
+
+
+def _hold(item: dict[str, Any]) -> HoldRecord:
+    data = from_item(item)
+    data["version"] = whole(data["version"])
+    if data.get("resolvedVersion") is not None:
+        data["resolvedVersion"] = whole(data["resolvedVersion"])
+    hold: HoldRecord = converter.structure(data, HoldRecord)
+    return hold
 
 
 def _required(table: str | None, what: str) -> str:

@@ -95,12 +95,19 @@ class DynamoDBProjectionStore:
     ) -> bool:
         fields = read_model_to_item(model)
         version = fields.pop("lastKnownVersion")
+        # A field that is None now (a balance no longer holding anything) is removed, so
+        # the item never keeps an older version's value of it.
+        absent = [field for field, value in fields.items() if value is None]
+        fields = {field: value for field, value in fields.items() if value is not None}
         names = {f"#f{index}": field for index, field in enumerate(fields)}
         values = {f":f{index}": value for index, value in enumerate(fields.values())}
         names["#version"], values[":version"] = "lastKnownVersion", version
         assignments = ", ".join(
             f"{name} = {value}" for name, value in zip(names, values, strict=True)
         )
+        removals = {f"#r{index}": field for index, field in enumerate(absent)}
+        names.update(removals)
+        update = f"SET {assignments}" + (f" REMOVE {', '.join(removals)}" if removals else "")
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -112,7 +119,7 @@ class DynamoDBProjectionStore:
                         )
                     },
                 },
-                UpdateExpression=f"SET {assignments}",
+                UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item({**values, **(condition_values or {})}),
