@@ -136,11 +136,7 @@ def _record(
             )
             for posting, debit in zip(command.postings, debits, strict=True)
         ),
-        legs=tuple(
-            Leg.of(leg)
-            for pair in zip(debits, credits, strict=True)
-            for leg in pair
-        ),
+        legs=tuple(Leg.of(leg) for pair in zip(debits, credits, strict=True) for leg in pair),
         description=command.description,
         recorded_by=caller,
         correlation_id=correlation_id,

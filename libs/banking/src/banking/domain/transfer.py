@@ -5,10 +5,10 @@ legs: for each posting a `Debited` on its `from` account and a `Credited` on its
 `to` account, carrying the transfer id and the counterparty. An account in several
 postings gets consecutive versions, its credits before its debits: its balance then
 rises and falls once, so no version of it is below both its start and its end, and a
-transfer out of an account and back never shows it past its limit in between. The store appends the legs in
-one transaction conditional on each account's next version, so a transfer is stored
-whole or not at all; the legs of each posting are equal and opposite, so money is
-conserved by construction.
+transfer out of an account and back never shows it past its limit in between. The
+store appends the legs in one transaction conditional on each account's next version,
+so a transfer is stored whole or not at all; the legs of each posting are equal and
+opposite, so money is conserved by construction.
 """
 
 from __future__ import annotations
