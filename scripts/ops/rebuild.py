@@ -1,13 +1,15 @@
 """`ledger rebuild --projection NAME`: rebuild one read model from nothing, into a fresh
-generation, and switch readers to it once it has caught up.
+generation, and switch readers to it once it has caught up. The steps and their order
+are `banking.application.rebuild` (which the deterministic simulation runs too); here
+they run on AWS:
 
 1. Open generation G (the pointer's `building`): from then on the projectors write
    every event into the active generation and into G.
 2. Wait until every projector has re-read the pointer (`--pointer-wait`).
-3. Replay every account into G only (`readModels: [NAME]`).
-4. Wait until G has caught up: every item of the active generation has its
-   counterpart in G at the same version or newer. `--verify` also folds every
-   account and compares G with the fold.
+3. Replay every account into G only (`readModels: [NAME]`), in parallel segments.
+4. Wait until G has caught up (`--catch-up-timeout`): every item of the active
+   generation has its counterpart in G at the same version or newer. `--verify` also
+   folds every account and compares G with the fold.
 5. Switch the pointer: readers read G. The old generation stays written during a
    grace period, for readers whose cached pointer is a few seconds old; `ledger
    prune` deletes it afterwards.
@@ -27,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore
 from banking.application.generations import POINTER_TTL_SECONDS
+from banking.application.rebuild import SWITCHED, Rebuild
 from banking.application.replay import ReplayOptions
 from banking.domain.read_models import PROJECTIONS
 from scripts.ops.aws import Ledger
@@ -67,23 +70,19 @@ def run(args: argparse.Namespace) -> int:
     name = args.projection
     dynamodb = ledger.client("dynamodb")
     projections = DynamoDBProjectionStore(dynamodb, ledger.projections_table)
-    active = projections.generations(name).active
-    generation = projections.start_building(name)
-    print(f"{name}: building generation {generation} (readers stay on {active})")
+    rebuild = Rebuild.open(projections, name)
+    print(f"{name}: building generation {rebuild.generation} (readers stay on {rebuild.active})")
     time.sleep(args.pointer_wait)
-    jobs = segment_jobs(args.segments, ReplayOptions(read_models=(name,)))
-    result = run_jobs(jobs, runner(ledger, in_process=args.in_process), rate_limit=args.rate_limit)
-    if result.failures:
-        return _abandon(projections, name, generation, "the replay had failures")
-    deadline = time.monotonic() + args.catch_up_timeout
-    while lagging := projections.lagging(name, generation):
-        if time.monotonic() > deadline:
-            for lag in lagging[:20]:
-                print(f"  behind: {lag}")
-            return _abandon(projections, name, generation, f"{len(lagging)} item(s) behind")
-        time.sleep(1.0)
-    print(f"{name}: generation {generation} has caught up with generation {active}")
-    if args.verify:
+
+    def replay(options: ReplayOptions) -> bool:
+        jobs = segment_jobs(args.segments, options)
+        runs = runner(ledger, in_process=args.in_process)
+        return not run_jobs(jobs, runs, rate_limit=args.rate_limit).failures
+
+    def fold_agrees(generation: int) -> bool:
+        print(f"{name}: generation {generation} has caught up with generation {rebuild.active}")
+        if not args.verify:
+            return True
         store = DynamoDBEventStore(dynamodb, ledger.events_table, legacy=ledger.legacy_terms)
         accounts = list(account_ids(dynamodb, ledger.events_table))
         found = verify_accounts(
@@ -94,18 +93,29 @@ def run(args: argparse.Namespace) -> int:
             read_models=(name,),
         )
         report(found, len(accounts))
-        if found:
-            return _abandon(projections, name, generation, "it differs from the fold")
-    grace_until = datetime.now(UTC) + timedelta(seconds=3 * POINTER_TTL)
-    projections.switch(name, generation, grace_until=grace_until)
+        return not found
+
+    deadline = time.monotonic() + args.catch_up_timeout
+    for lagging in rebuild.run(
+        replay=replay,
+        fold_agrees=fold_agrees,
+        grace_until=lambda: datetime.now(UTC) + timedelta(seconds=3 * POINTER_TTL),
+    ):
+        if time.monotonic() > deadline:
+            for lag in lagging[:20]:
+                print(f"  behind: {lag}")
+            rebuild.abandon(f"{len(lagging)} item(s) behind")
+            break
+        time.sleep(1.0)
+    if rebuild.outcome != SWITCHED:
+        print(
+            f"{name}: generation {rebuild.generation} abandoned ({rebuild.outcome}); "
+            "readers never saw it"
+        )
+        return 1
     print(
-        f"{name}: readers now read generation {generation}; generation {active} is written "
-        f"until {grace_until:%H:%M:%S} UTC, then `ledger prune --projection {name}` deletes it"
+        f"{name}: readers now read generation {rebuild.generation}; generation "
+        f"{rebuild.active} is written until {rebuild.previous_until:%H:%M:%S} UTC, then "
+        f"`ledger prune --projection {name}` deletes it"
     )
     return 0
-
-
-def _abandon(projections: DynamoDBProjectionStore, name: str, generation: int, why: str) -> int:
-    projections.abandon(name, generation)
-    print(f"{name}: generation {generation} abandoned ({why}); readers never saw it")
-    return 1

@@ -18,7 +18,8 @@ in the read models (and, being ahead, hold them there). A parked message only sa
 which stored event to re-send: an `EventStored` envelope gets a fresh envelope, as for
 a stream batch, and a state-carried event (any of the seven types) is rebuilt from the
 events table as the dispatcher (source `ledger.dispatcher`) or the replay (source `ledger.replay`,
-keeping its `readModels`) builds it. One that names no stored event, or another type
+keeping its `readModels`) builds it; that part is `banking.application.redrive`, which
+the deterministic simulation runs too. One that names no stored event, or another type
 or source, stays parked.
 
 A message is deleted only once what it stands for was re-sent. Everything downstream
@@ -33,7 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
@@ -42,19 +43,8 @@ from botocore.exceptions import ClientError
 
 from banking.adapters.dynamodb import DynamoDBEventStore, from_item
 from banking.adapters.eventbridge import EventBridgePublisher
-from banking.application.dispatch import bus_entry
-from banking.application.envelope import (
-    EVENT_STORED_DETAIL_TYPE,
-    EVENT_STORED_SOURCE,
-    STATE_CARRIED_SOURCE,
-    EventStored,
-)
-from banking.application.fanout import envelope_entry
-from banking.application.ports import BusEntry, EventNotFound
-from banking.application.replay import REPLAY_SOURCE, replay_entry
-from banking.domain.errors import UnknownEvent
-from banking.domain.events import type_name
-from banking.domain.read_models import PROJECTIONS, StateCarriedEvent
+from banking.application.ports import BusEntry
+from banking.application.redrive import CannotRedrive, envelopes, parked_key, redriven
 from banking.serialization import parse_time
 from scripts.ops.aws import Ledger, dead_letter_queue_urls
 
@@ -117,10 +107,6 @@ def parse(body: str) -> Parked:
     return Unrecognised("neither stream batch info nor an EventBridge event")
 
 
-class CannotRedrive(Exception):
-    pass
-
-
 @define
 class QueueResult:
     name: str
@@ -170,7 +156,7 @@ class Redriver:
                 result.left.append(f"{message['MessageId']}: {error}")
                 continue
             result.redriven += 1
-            result.events += [_key(entry) for entry in entries]
+            result.events += [parked_key(entry) for entry in entries]
         for message in received:  # visible again at once, for the next run or a look
             self._sqs.change_message_visibility(
                 QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
@@ -202,49 +188,16 @@ class Redriver:
     def _entries(self, parked: StreamBatch | BusEvent) -> list[BusEntry]:
         if isinstance(parked, StreamBatch):
             keys = self._stream_keys(parked)
-            return self._envelopes(self._keys_by_arrival(parked) if keys is None else keys)
-        entry = parked.entry
-        if (entry.source, entry.detail_type) != (EVENT_STORED_SOURCE, EVENT_STORED_DETAIL_TYPE):
-            return [self._rebuilt(entry)]
-        envelopes = self._envelopes([_key(entry)])
-        if not envelopes:
-            raise CannotRedrive(f"no stored event {_key(entry)}: nothing to re-send")
-        return envelopes
+            return envelopes(self._keys_by_arrival(parked) if keys is None else keys, self._item)
+        return redriven(parked.entry, self._store, self._item)
 
-    def _envelopes(self, keys: Iterable[tuple[str, int]]) -> list[BusEntry]:
-        """Fresh `EventStored` envelopes of these events, as they are stored now."""
-        entries = []
-        for account_id, version in keys:
-            item = self._dynamodb.get_item(
-                TableName=self._ledger.events_table,
-                Key={"accountId": {"S": account_id}, "version": {"N": str(version)}},
-                ConsistentRead=True,
-            ).get("Item")
-            if item is None:
-                continue  # events are never deleted: a record of something else
-            entries.append(envelope_entry(EventStored.from_item(from_item(item))))
-        return entries
-
-    def _rebuilt(self, parked: BusEntry) -> BusEntry:
-        """The state-carried event `parked` names, built afresh from the events table."""
-        if parked.source not in (STATE_CARRIED_SOURCE, REPLAY_SOURCE):
-            raise CannotRedrive(f"{parked.detail_type} from unknown source {parked.source!r}")
-        try:
-            account_id, version = _key(parked)
-            stored = self._store.get(account_id, version)
-        except (EventNotFound, UnknownEvent, KeyError, TypeError, ValueError) as error:
-            raise CannotRedrive(f"{parked.detail_type} names no readable stored event") from error
-        if type_name(stored.event) != parked.detail_type:
-            raise CannotRedrive(
-                f"{parked.detail_type} names {(account_id, version)}, "
-                f"which is a {type_name(stored.event)}"
-            )
-        if parked.source == REPLAY_SOURCE:
-            wanted = parked.detail.get("readModels")
-            names = [n for n in PROJECTIONS if n in wanted] if isinstance(wanted, list) else None
-            return replay_entry(stored, names)
-        carried = StateCarriedEvent.of(stored.event, stored.state)
-        return bus_entry(carried, correlation_id=stored.correlation_id, replay=False)
+    def _item(self, account_id: str, version: int) -> dict[str, Any] | None:
+        item = self._dynamodb.get_item(
+            TableName=self._ledger.events_table,
+            Key={"accountId": {"S": account_id}, "version": {"N": str(version)}},
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None else from_item(item)
 
     def _stream_keys(self, batch: StreamBatch) -> list[tuple[str, int]] | None:
         """The (account, version) of every record of the batch, or None when the stream
@@ -294,10 +247,6 @@ class Redriver:
 
     def _say(self, line: str) -> None:
         print(line, file=self._out, flush=True)
-
-
-def _key(entry: BusEntry) -> tuple[str, int]:
-    return str(entry.detail.get("accountId")), int(entry.detail.get("version") or 0)
 
 
 def _describe(parked: StreamBatch | BusEvent) -> str:

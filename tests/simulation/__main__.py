@@ -10,23 +10,16 @@ import sys
 import time
 
 from tests.simulation.run import simulate
-from tests.simulation.world import Chances
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make simulate", description=__doc__)
     parser.add_argument("--seed", type=int, help="the run to make (default: a fresh one)")
     parser.add_argument("--steps", type=int, default=100_000)
-    parser.add_argument(
-        "--round-trip-transfers",
-        action="store_true",
-        help="also send transfers out of an account and back (a known finding: they fail)",
-    )
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     started, cpu_started = time.perf_counter(), time.process_time()
-    chances = Chances(round_trip_transfer=0.3) if args.round_trip_transfers else Chances()
-    result = simulate(seed, args.steps, chances=chances)
+    result = simulate(seed, args.steps)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     print(result.report())

@@ -56,8 +56,8 @@ def transfer(world: World, account: str) -> Command | AccountCommand | Transfer:
     postings = [Posting(account, world.scheduler.choice(others), _amount(world, account))]
     if world.fault("round_trip_transfer"):
         # Money out of the account, past its limit, and back in one transfer: the net is
-        # what the rule checks, so the debit leg's version is below the limit (found by
-        # seed 42, docs/reliability.md; off by default until the legs are ordered).
+        # what the rule checks, so only the credit leg stored first keeps every version
+        # within the limit (seed 42 found it stored debit first, docs/reliability.md).
         state = world.store.load(account)
         beyond = state.balance.minor + state.overdraft_limit.minor + world.scheduler.between(1, 500)
         amount = Money(max(beyond, 1), _digits(account))

@@ -15,8 +15,12 @@ import pytest
 
 import banking.application.commands as commands
 import banking.application.projection as projection
+import banking.application.transfers as transfers
 import banking.domain.decisions as decisions
+import banking.domain.transfer as transfer_module
 from banking.adapters.memory import InMemoryProjectionStore
+from banking.domain.account import Account
+from banking.domain.events import Debited, PostingEvent
 from tests.simulation.run import simulate
 from tests.simulation.world import Chances
 
@@ -141,15 +145,30 @@ def test_a_read_model_write_without_its_version_guard_is_caught(
     assert result.failure.invariant == "read_model_never_regresses"
 
 
-def test_a_transfer_out_of_an_account_and_back_leaves_a_version_below_its_limit() -> None:
-    # GIVEN transfers whose postings debit an account and then credit it (the net is
-    # within its limit, which is all the transfer rule checks today)
+def test_transfers_out_of_an_account_and_back_keep_every_version_within_its_limit() -> None:
+    # GIVEN many transfers whose postings take an account past its limit and back in
+    # (seed 4 failed within 1,000 steps while the legs were stored debit first)
     chances = Chances(round_trip_transfer=0.2)
     # WHEN the simulation runs
     result = simulate(4, 1_000, chances=chances)
-    # THEN the debit leg's version is below the limit: DESIGN.md forbids it at any
-    # version. This pins the finding; order each account's legs credits first in
-    # decide_transfer and this test must be turned around.
+    # THEN no version of any account is below its limit, and the scenario really ran
+    assert result.failure is None, result.report()
+    assert result.world.faults["round_trip_transfer"] > 0
+
+
+def test_transfer_legs_stored_debit_first_are_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a decision that stores each posting's debit before its credit, as it did
+    # before seed 42 found it
+    decided = transfer_module.decide_transfer
+
+    def debit_first(accounts, command, **kwargs):
+        legs = decided(accounts, command, **kwargs)
+        return _renumbered(sorted(legs, key=lambda leg: not isinstance(leg, Debited)), accounts)
+
+    monkeypatch.setattr(transfers, "decide_transfer", debit_first)
+    # WHEN the simulation runs with transfers out of an account and back
+    result = simulate(4, 1_000, chances=Chances(round_trip_transfer=0.2))
+    # THEN a debit leg's version is found below the account's limit
     assert result.failure is not None
     assert result.failure.invariant == "within_overdraft_limit"
 
@@ -164,3 +183,13 @@ def test_a_projector_that_forgets_the_owners_lists_is_caught_at_quiescence(
     # THEN an owner's list is found without their account
     assert result.failure is not None
     assert result.failure.invariant == "owners_lists_equal_the_fold"
+
+
+def _renumbered(legs: list[PostingEvent], accounts: dict[str, Account]) -> list[PostingEvent]:
+    """The legs with each account's versions following their order in `legs`."""
+    versions = {account_id: state.version for account_id, state in accounts.items()}
+    renumbered = []
+    for leg in legs:
+        versions[leg.account_id] += 1
+        renumbered.append(attrs.evolve(leg, version=versions[leg.account_id]))
+    return renumbered

@@ -74,9 +74,9 @@ def test_a_simple_transfer_debits_one_account_and_credits_the_other():
     states = accounts(account("alice", balance=10000), account("bob"))
     # WHEN alice transfers 30.00 to bob
     legs = transfer(states, Posting("alice", "bob", Money(3000)), recorded_by="payments")
-    # THEN a debit leg on alice and a credit leg on bob, each at its next version,
+    # THEN a credit leg on bob and a debit leg on alice, each at its next version,
     # each naming the transfer and the other account
-    debit, credit = legs
+    credit, debit = legs
     assert isinstance(debit, Debited)
     assert (debit.account_id, debit.version, debit.counterparty) == ("alice", 3, "bob")
     assert isinstance(credit, Credited)
@@ -110,6 +110,48 @@ def test_an_account_in_several_postings_gets_consecutive_versions():
     for leg in by_account["alice"]:
         state = evolve(state, leg, UTC_ZONE)
     assert state.balance == Money(4900)
+
+
+def test_an_account_paid_out_and_back_in_is_credited_before_it_is_debited():
+    # GIVEN alice at 0.00 with no overdraft (version 1), bob and carol with funds
+    states = accounts(account("alice"), account("bob"), account("carol", balance=5000))
+    # WHEN one transfer pays 14.20 from alice to bob and 14.76 from carol to alice
+    legs = transfer(
+        states, Posting("alice", "bob", Money(1420)), Posting("carol", "alice", Money(1476))
+    )
+    # THEN alice's credit is version 2 and her debit version 3, so no version of her
+    # account is below her limit (the debit first would have stored -14.20 at version 2)
+    own = legs_by_account(legs)["alice"]
+    assert [(type(leg), leg.version) for leg in own] == [(Credited, 2), (Debited, 3)]
+    state, balances = states["alice"], []
+    for leg in own:
+        state = evolve(state, leg, UTC_ZONE)
+        balances.append(state.balance)
+    assert balances == [Money(1476), Money(56)]
+
+
+def test_the_legs_are_every_credit_then_every_debit_each_in_posting_order():
+    # GIVEN three accounts with funds
+    states = accounts(*(account(name, balance=10000) for name in ("alice", "bob", "carol")))
+    # WHEN a transfer has three postings
+    legs = transfer(
+        states,
+        Posting("alice", "bob", Money(100)),
+        Posting("bob", "carol", Money(200)),
+        Posting("carol", "alice", Money(300)),
+    )
+    # THEN the credits come first, then the debits, each kind in posting order, and
+    # every account's versions follow one another from its next version
+    assert [(type(leg), leg.account_id, leg.amount.minor) for leg in legs] == [
+        (Credited, "bob", 100),
+        (Credited, "carol", 200),
+        (Credited, "alice", 300),
+        (Debited, "alice", 100),
+        (Debited, "bob", 200),
+        (Debited, "carol", 300),
+    ]
+    for own in legs_by_account(legs).values():
+        assert [leg.version for leg in own] == [3, 4]
 
 
 def test_funds_are_checked_with_every_posting_applied():
@@ -191,12 +233,12 @@ def test_an_exchange_goes_through_the_banks_accounts_one_currency_per_posting():
         Posting("fx-jpy", "bob", Money(1600, 0), JPY),
     )
     # THEN each leg is in its account's currency and digits
-    assert [(leg.account_id, str(leg.amount), leg.currency) for leg in legs] == [
-        ("alice", "10.00", EUR),
-        ("fx-eur", "10.00", EUR),
-        ("fx-jpy", "1600", JPY),
-        ("bob", "1600", JPY),
-    ]
+    assert {leg.account_id: (str(leg.amount), leg.currency) for leg in legs} == {
+        "alice": ("10.00", EUR),
+        "fx-eur": ("10.00", EUR),
+        "fx-jpy": ("1600", JPY),
+        "bob": ("1600", JPY),
+    }
 
 
 def test_an_amount_finer_than_the_accounts_currency_is_refused():
@@ -278,9 +320,9 @@ def test_money_is_conserved_the_legs_sum_to_zero_per_currency(postings):
         totals[leg.currency] += signed_amount(leg).minor * 10 ** (3 - leg.amount.digits)
     assert set(totals.values()) == {0}
     assert len(legs) == 2 * len(postings)
-    # AND no debited account ends below its overdraft limit
+    # AND no account is below its overdraft limit at any version of the transfer
     for account_id, own in legs_by_account(legs).items():
         state = states[account_id]
         for leg in own:
             state = evolve(state, leg, UTC_ZONE)
-        assert state.balance >= -state.overdraft_limit
+            assert state.balance >= -state.overdraft_limit

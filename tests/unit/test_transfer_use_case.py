@@ -20,6 +20,7 @@ from banking.domain.errors import (
     IdempotencyKeyReused,
     InsufficientFunds,
 )
+from banking.domain.events import Credited, Debited
 from banking.domain.money import Money
 from banking.domain.transfer import Posting, Transfer
 from tests.support import open_accounts
@@ -105,6 +106,30 @@ def test_a_payment_with_its_fee_is_judged_on_every_posting():
     assert deps.store.load("alice").balance == Money(0)
     assert deps.store.load("fees").balance == Money(50)
     assert [leg.version for leg in record.legs if leg.account_id == "alice"] == [3, 4]
+
+
+def test_a_transfer_out_and_back_stores_the_credit_first_and_answers_in_posting_order():
+    # GIVEN alice at 0.00 with no overdraft and bob with 10.00
+    deps = dependencies()
+    fund(deps, "bob", 1000)
+    # WHEN alice pays bob 5.00 and bob pays her 5.50 in one transfer
+    record = move(deps, ("alice", "bob", 500), ("bob", "alice", 550))
+    # THEN alice's credit is stored before her debit, and no version of hers is negative
+    assert isinstance(deps.store.get("alice", 2).event, Credited)
+    assert isinstance(deps.store.get("alice", 3).event, Debited)
+    assert [deps.store.get("alice", v).state.balance for v in (2, 3)] == [Money(550), Money(50)]
+    # AND the answer lists the postings, and each posting's debit then credit leg
+    assert [(p.from_account, p.to_account, p.amount) for p in record.postings] == [
+        ("alice", "bob", Money(500)),
+        ("bob", "alice", Money(550)),
+    ]
+    assert [(leg.account_id, leg.version, leg.type) for leg in record.legs] == [
+        ("alice", 3, "DebitEvent"),
+        ("bob", 3, "CreditEvent"),
+        ("bob", 4, "DebitEvent"),
+        ("alice", 2, "CreditEvent"),
+    ]
+    assert deps.store.transfer("t-1") == record
 
 
 def test_a_retried_key_answers_the_first_transfer_and_another_body_is_refused():

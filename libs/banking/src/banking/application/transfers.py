@@ -30,7 +30,7 @@ from banking.application.ports import (
 from banking.domain.account import Account, evolve
 from banking.domain.currency import Currency
 from banking.domain.errors import ConcurrentModification, IdempotencyKeyReused
-from banking.domain.events import PostingEvent
+from banking.domain.events import Credited, Debited, PostingEvent
 from banking.domain.transfer import Transfer, decide_transfer
 
 
@@ -119,9 +119,11 @@ def fingerprint_of(command: Transfer) -> str:
 def _record(
     command: Transfer, legs: list[PostingEvent], caller: str, correlation_id: str | None
 ) -> TransferRecord:
-    # Legs come in posting order, debit then credit: the debit leg of each posting
-    # carries its amount and currency in the account's digits.
-    debits = legs[::2]
+    # The domain stores each account's credits before its debits; the record keeps the
+    # answer in posting order, each posting's debit then its credit. Both kinds come in
+    # posting order, and each debit carries its amount and currency in the account's digits.
+    debits = [leg for leg in legs if isinstance(leg, Debited)]
+    credits = [leg for leg in legs if isinstance(leg, Credited)]
     return TransferRecord(
         transfer_id=command.transfer_id,
         recorded_at=legs[0].recorded_at,
@@ -134,7 +136,7 @@ def _record(
             )
             for posting, debit in zip(command.postings, debits, strict=True)
         ),
-        legs=tuple(Leg.of(leg) for leg in legs),
+        legs=tuple(Leg.of(leg) for pair in zip(debits, credits, strict=True) for leg in pair),
         description=command.description,
         recorded_by=caller,
         correlation_id=correlation_id,

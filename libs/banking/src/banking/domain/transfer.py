@@ -3,10 +3,12 @@
 `decide_transfer` takes the current state of every account involved and returns the
 legs: for each posting a `Debited` on its `from` account and a `Credited` on its
 `to` account, carrying the transfer id and the counterparty. An account in several
-postings gets consecutive versions, in posting order. The store appends the legs in
-one transaction conditional on each account's next version, so a transfer is stored
-whole or not at all; the legs of each posting are equal and opposite, so money is
-conserved by construction.
+postings gets consecutive versions, its credits before its debits: its balance then
+rises and falls once, so no version of it is below both its start and its end, and a
+transfer out of an account and back never shows it past its limit in between. The
+store appends the legs in one transaction conditional on each account's next version,
+so a transfer is stored whole or not at all; the legs of each posting are equal and
+opposite, so money is conserved by construction.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def decide_transfer(
     now: datetime,
     recorded_by: str | None = None,
 ) -> list[PostingEvent]:
-    """The legs of the transfer, in posting order (debit, then credit), or the first
+    """The legs of the transfer, every credit leg then every debit leg (each in
+    posting order, so each account's legs come in version order), or the first
     refusal: a malformed transfer, an unknown, frozen or closed account, a currency
     mismatch, or a debited account that would end below its overdraft limit once
     every posting is applied."""
@@ -82,26 +85,26 @@ def decide_transfer(
     moment = recorded_at(now, states.values())
     versions = {account_id: state.version for account_id, state in states.items()}
     legs: list[PostingEvent] = []
-    for posting, amount in zip(command.postings, amounts, strict=True):
-        for leg_type, account_id, counterparty in (
-            (Debited, posting.from_account, posting.to_account),
-            (Credited, posting.to_account, posting.from_account),
-        ):
-            versions[account_id] += 1
-            legs.append(
-                leg_type(
-                    account_id=account_id,
-                    version=versions[account_id],
-                    event_id=new_event_id(),
-                    amount=amount,
-                    recorded_at=moment,
-                    description=command.description,
-                    currency=states[account_id].currency,
-                    transfer_id=command.transfer_id,
-                    counterparty=counterparty,
-                    recorded_by=recorded_by,
-                )
+    priced = list(zip(command.postings, amounts, strict=True))
+    sides: list[tuple[type[Credited] | type[Debited], str, str, Money]] = [
+        (Credited, posting.to_account, posting.from_account, amount) for posting, amount in priced
+    ] + [(Debited, posting.from_account, posting.to_account, amount) for posting, amount in priced]
+    for leg_type, account_id, counterparty, amount in sides:
+        versions[account_id] += 1
+        legs.append(
+            leg_type(
+                account_id=account_id,
+                version=versions[account_id],
+                event_id=new_event_id(),
+                amount=amount,
+                recorded_at=moment,
+                description=command.description,
+                currency=states[account_id].currency,
+                transfer_id=command.transfer_id,
+                counterparty=counterparty,
+                recorded_by=recorded_by,
             )
+        )
     _ensure_funds_after(states, legs)
     return legs
 
@@ -137,7 +140,9 @@ def _amount(posting: Posting, states: Mapping[str, Account]) -> Money:
 
 def _ensure_funds_after(states: Mapping[str, Account], legs: Sequence[PostingEvent]) -> None:
     """Each debited account, with every posting applied, within its overdraft limit:
-    a transfer that debits and credits one account is judged on the net."""
+    a transfer that debits and credits one account is judged on the net. Its credit
+    legs come before its debit legs, so every version in between is at least the lower
+    of its start and its end: within the limit at the end means within it throughout."""
     for account_id, own_legs in legs_by_account(legs).items():
         if not any(isinstance(leg, Debited) for leg in own_legs):
             continue
