@@ -7,12 +7,14 @@ Also the API's `$default` route, so an unknown route answers in the API's error 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from banking.application.history import history_between, state_at
 from banking.application.queries import accounts_of, balance, history, statement, transfer
 from banking.domain.account import Account
 from banking.domain.errors import InvalidRequest
@@ -26,16 +28,19 @@ from banking.entrypoints.auth import (
 )
 from banking.entrypoints.bootstrap import event_store, projection_store, utc_now
 from banking.entrypoints.http import json_response, register_error_handlers
+from banking.entrypoints.instants import parse_instant
 from banking.entrypoints.observability import logger, metrics, tracer
 from banking.entrypoints.responses import (
     account_body,
     account_page_body,
     balance_body,
     history_body,
+    state_balance,
     statement_body,
     transfer_body,
 )
 from banking.entrypoints.settings import Settings
+from banking.serialization import format_time
 
 app = APIGatewayHttpResolver()
 settings = Settings.from_env()
@@ -81,8 +86,19 @@ def list_accounts() -> Response[str]:
 @app.get("/accounts/<account_id>/balance")
 def get_balance(account_id: str) -> Response[str]:
     account = _readable(account_id)
+    at = _parameters({"at"}).get("at")
+    if at is not None:
+        return _balance_at(account, parse_instant("at", at))
     current = balance(account, projections, clock=utc_now, zone=settings.zone)
     return json_response(200, balance_body(current, account.currency.code))
+
+
+def _balance_at(account: Account, moment: datetime) -> Response[str]:
+    """The balances as they stood at `moment`, from the events table (consistent),
+    with the version they stood at and the month of `moment`."""
+    past = state_at(account.account_id, moment, events, clock=utc_now)
+    body = balance_body(state_balance(past, moment, settings.zone), past.currency.code)
+    return json_response(200, {**body, "at": format_time(moment)})
 
 
 @app.get("/accounts/<account_id>/statements/<month>")
@@ -95,10 +111,21 @@ def get_statement(account_id: str, month: str) -> Response[str]:
 @app.get("/accounts/<account_id>/events")
 def get_events(account_id: str) -> Response[str]:
     account = _readable(account_id)
-    parameters = _parameters({"after", "limit"})
+    parameters = _parameters({"after", "limit", "from", "to"})
     after = _integer(parameters, "after", default=0, low=0, high=2**53)
     limit = _integer(parameters, "limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
-    page = history(account.account_id, events, after=after, limit=limit)
+    start, end = parameters.get("from"), parameters.get("to")
+    if start is None and end is None:
+        page = history(account.account_id, events, after=after, limit=limit)
+    else:
+        page = history_between(
+            account.account_id,
+            events,
+            start=parse_instant("from", start, round_up=True) if start is not None else None,
+            end=parse_instant("to", end, round_up=True) if end is not None else None,
+            after=after,
+            limit=limit,
+        )
     return json_response(200, history_body(page, account.currency.code))
 
 

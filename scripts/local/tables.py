@@ -14,27 +14,56 @@ EVENTS_KEY: Key = (("accountId", "S"), ("version", "N"))
 IDEMPOTENCY_KEY: Key = (("idempotencyKey", "S"),)
 PROJECTIONS_KEY: Key = (("accountId", "S"), ("readModel", "S"))
 TRANSFERS_KEY: Key = (("transferId", "S"),)
+# The events table's global secondary indexes, by name: (key, projection type).
+EVENTS_INDEXES: dict[str, tuple[Key, str]] = {
+    "byRecordedAt": ((("accountId", "S"), ("recordedAt", "S")), "KEYS_ONLY"),
+}
 
 
-def create_table(client: Any, name: str, key: Key, *, stream: bool = False) -> None:
-    """An on-demand table with that key (and a NEW_IMAGE stream if ``stream``)."""
+def create_table(
+    client: Any,
+    name: str,
+    key: Key,
+    *,
+    stream: bool = False,
+    indexes: dict[str, tuple[Key, str]] | None = None,
+) -> None:
+    """An on-demand table with that key (and a NEW_IMAGE stream if ``stream``, and
+    the global secondary ``indexes``: name to key and projection type)."""
     extra: dict[str, Any] = (
         {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
         if stream
         else {}
     )
+    if indexes:
+        extra["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index,
+                "KeySchema": _key_schema(index_key),
+                "Projection": {"ProjectionType": projection},
+            }
+            for index, (index_key, projection) in indexes.items()
+        ]
+    attributes = dict(key)
+    for index_key, _ in (indexes or {}).values():
+        attributes.update(index_key)
     client.create_table(
         TableName=name,
-        KeySchema=[
-            {"AttributeName": attribute, "KeyType": kind}
-            for (attribute, _), kind in zip(key, ("HASH", "RANGE"), strict=False)
-        ],
+        KeySchema=_key_schema(key),
         AttributeDefinitions=[
-            {"AttributeName": attribute, "AttributeType": type_} for attribute, type_ in key
+            {"AttributeName": attribute, "AttributeType": type_}
+            for attribute, type_ in attributes.items()
         ],
         BillingMode="PAY_PER_REQUEST",
         **extra,
     )
+
+
+def _key_schema(key: Key) -> list[dict[str, str]]:
+    return [
+        {"AttributeName": attribute, "KeyType": kind}
+        for (attribute, _), kind in zip(key, ("HASH", "RANGE"), strict=False)
+    ]
 
 
 def create_ledger_tables(client: Any, prefix: str) -> dict[str, str]:
@@ -44,7 +73,7 @@ def create_ledger_tables(client: Any, prefix: str) -> dict[str, str]:
         "projections": f"{prefix}-projections",
         "transfers": f"{prefix}-transfers",
     }
-    create_table(client, names["events"], EVENTS_KEY, stream=True)
+    create_table(client, names["events"], EVENTS_KEY, stream=True, indexes=EVENTS_INDEXES)
     create_table(client, names["idempotency"], IDEMPOTENCY_KEY)
     create_table(client, names["projections"], PROJECTIONS_KEY)
     create_table(client, names["transfers"], TRANSFERS_KEY)

@@ -16,13 +16,18 @@ The guarantees, numbered as the tests below check them:
     stored (both legs or neither).
 11. A taken idempotency key (IdempotencyKeyTaken) or transfer id (VersionConflict)
     stores nothing either.
+12. The event an account stood at at a moment is its last one recorded at or before
+    it (strictly before, when not inclusive), with its state; among events recorded
+    at the same instant, the last in version order; none before the first event.
+13. That answer is the table's, not the index's: an event just appended is seen at once.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from banking.adapters.dynamodb import DynamoDBEventStore
@@ -257,3 +262,50 @@ def test_11_a_taken_key_or_transfer_id_stores_nothing(store):
     assert (store.load("alice").version, store.load("bob").version) == (1, 1)
     assert store.transfer("t-2") is None
     assert store.idempotency_record(TRANSFER_SCOPE, "payments", "k2") is None
+
+
+def timed_history(store, account_id: str, seconds: list[int]) -> list[StoredEvent]:
+    """Credits of 1, 2, 3... recorded `seconds` after NOW, in that order."""
+    history, state = [], Account(account_id)
+    for amount, offset in enumerate(seconds, start=1):
+        event = attrs.evolve(
+            stored(state, amount).event, recorded_at=NOW + timedelta(seconds=offset)
+        )
+        item = StoredEvent(event, evolve(state, event, ZoneInfo("UTC")))
+        store.append(item)
+        history.append(item)
+        state = item.state
+    return history
+
+
+def test_12_an_account_stands_at_its_last_event_at_or_before_a_moment(store):
+    # GIVEN alice's events at +0s, +10s, +10s, +10s (one transfer's legs) and +20s
+    history = timed_history(store, "alice", [0, 10, 10, 10, 20])
+    at = lambda seconds: NOW + timedelta(seconds=seconds)  # noqa: E731
+    # WHEN she is asked for at several moments
+    # THEN each answer is the last event at or before it, with the state after it
+    assert store.last_at("alice", at(0)) == history[0]
+    assert store.last_at("alice", at(9)) == history[0]
+    assert store.last_at("alice", at(10)) == history[3]
+    assert store.last_at("alice", at(15)).state.balance == Money(1 + 2 + 3 + 4)
+    assert store.last_at("alice", at(10_000)) == history[4]
+    # AND strictly before a moment is the event before the first one recorded then
+    assert store.last_at("alice", at(10), inclusive=False) == history[0]
+    assert store.last_at("alice", at(0), inclusive=False) is None
+    # AND before the first event, or for an account without events, there is none
+    assert store.last_at("alice", at(-1)) is None
+    assert store.last_at("nobody", at(0)) is None
+
+
+def test_13_the_moment_answer_sees_an_event_appended_just_before(store):
+    # GIVEN alice's first event, asked for, and then a second one
+    first = timed_history(store, "alice", [0])[0]
+    assert store.last_at("alice", NOW + timedelta(seconds=5)) == first
+    second_event = attrs.evolve(
+        stored(first.state, 7).event, recorded_at=NOW + timedelta(seconds=1)
+    )
+    second = StoredEvent(second_event, evolve(first.state, second_event, ZoneInfo("UTC")))
+    store.append(second)
+    # WHEN she is asked for a moment after it, at once
+    # THEN the answer is the new event
+    assert store.last_at("alice", NOW + timedelta(seconds=5)) == second

@@ -12,6 +12,16 @@ resource "aws_dynamodb_table" "this" {
     }
   }
 
+  dynamic "global_secondary_index" {
+    for_each = var.global_secondary_indexes
+    content {
+      name            = global_secondary_index.key
+      hash_key        = global_secondary_index.value.hash_key
+      range_key       = global_secondary_index.value.range_key
+      projection_type = global_secondary_index.value.projection_type
+    }
+  }
+
   stream_enabled   = var.stream_view_type != null
   stream_view_type = var.stream_view_type
 

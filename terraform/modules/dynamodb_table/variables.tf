@@ -24,6 +24,16 @@ variable "attributes" {
   }
 }
 
+variable "global_secondary_indexes" {
+  description = "Global secondary indexes by name: partition key, sort key (or null) and projection type (ALL, KEYS_ONLY). Their key attributes must be in attributes."
+  type = map(object({
+    hash_key        = string
+    range_key       = optional(string)
+    projection_type = string
+  }))
+  default = {}
+}
+
 variable "stream_view_type" {
   description = "What the table's stream carries (NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY), or null for no stream."
   type        = string

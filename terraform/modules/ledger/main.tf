@@ -148,6 +148,12 @@ locals {
         resources = [module.events_table.dynamodb_table_arn, module.projections_table.dynamodb_table_arn]
       },
       {
+        # A balance as of a moment and a date range find their version by time.
+        sid       = "QueryEventsByTime"
+        actions   = ["dynamodb:Query"]
+        resources = [module.events_table.dynamodb_table_index_arns["byRecordedAt"]]
+      },
+      {
         # A transfer is read by its id only.
         sid       = "ReadTransfers"
         actions   = ["dynamodb:GetItem"]
@@ -214,7 +220,12 @@ module "events_table" {
   name       = "${local.prefix}-events"
   hash_key   = "accountId"
   range_key  = "version"
-  attributes = { accountId = "S", version = "N" }
+  attributes = { accountId = "S", version = "N", recordedAt = "S" }
+  # Each account's events by time, for balances as of a moment and date ranges. Keys
+  # only: it names a version, the table (read consistently) gives the snapshot.
+  global_secondary_indexes = {
+    byRecordedAt = { hash_key = "accountId", range_key = "recordedAt", projection_type = "KEYS_ONLY" }
+  }
 
   # Fanout needs only the stored event, never the (nonexistent) previous image.
   stream_view_type               = "NEW_IMAGE"

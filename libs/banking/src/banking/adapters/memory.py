@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import zlib
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -113,6 +114,19 @@ class InMemoryEventStore:
     ) -> IdempotencyRecord | None:
         with self._lock:
             return self._keys.get((account_id, caller, key))
+
+    def last_at(
+        self, account_id: str, moment: datetime, *, inclusive: bool = True
+    ) -> StoredEvent | None:
+        # Recorded times are in version order, so the stream is sorted by them too.
+        search = bisect_right if inclusive else bisect_left
+        with self._lock:
+            stream = self._streams.get(account_id, [])
+            index = search(stream, moment, key=lambda stored: stored.event.recorded_at)
+            if index == 0:
+                return None
+            self.items_read += 1
+            return stream[index - 1]
 
     def scan(
         self, *, segment: int = 0, total_segments: int = 1, after: Cursor | None = None

@@ -155,6 +155,15 @@ class EventStore(Protocol):
         self, account_id: str, caller: str, key: str
     ) -> IdempotencyRecord | None: ...
 
+    def last_at(
+        self, account_id: str, moment: datetime, *, inclusive: bool = True
+    ) -> StoredEvent | None:
+        """The account's last event recorded at or before `moment` (strictly before it
+        unless `inclusive`), with the state after it; None when there is none. A bounded
+        number of reads however long the history, and never older than the table:
+        recorded times never go backwards within an account (decisions.recorded_at), so
+        the last such event is the one with the highest such version."""
+
 
 @frozen
 class Cursor:

@@ -2,6 +2,8 @@
 
 Events table: partition key `accountId`, sort key `version`; one item per event, in
 its JSON form, plus `snapshot` (the account state after it) and `correlationId`.
+Index `byRecordedAt` (partition `accountId`, sort `recordedAt`, keys only) finds the
+event an account stood at at any moment, for balances as of then and date ranges.
 An append is a put conditional on the version being free. With an idempotency key,
 the event and the key are written in one transaction, so a crash between the two
 cannot leave an event without its key (or a key without its event). A transfer is one
@@ -44,7 +46,16 @@ from banking.application.ports import (
 from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
 from banking.domain.errors import UnknownEvent
 from banking.domain.events import Event
-from banking.serialization import converter, event_from_dict, event_to_dict
+from banking.serialization import (
+    converter,
+    event_from_dict,
+    event_to_dict,
+    format_time,
+    parse_time,
+)
+
+# The events table's index of each account's events by `recordedAt` (keys only).
+RECORDED_AT_INDEX = "byRecordedAt"
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -253,6 +264,54 @@ class DynamoDBEventStore:
             event=event_from_dict(data["event"], self._legacy) if "event" in data else None,
             transfer_id=data.get("transferId"),
         )
+
+    def last_at(
+        self, account_id: str, moment: datetime, *, inclusive: bool = True
+    ) -> StoredEvent | None:
+        # The index is eventually consistent and orders equal times arbitrarily: it
+        # only names a version that is surely not after the answer. The table, read
+        # consistently from there, confirms it and walks on past what the index has
+        # not seen yet or ordered among equal times: two reads unless `moment` is
+        # within the index's replication lag (well under a second) of a write.
+        bound = format_time(moment)
+        response = self._client.query(
+            TableName=self._events,
+            IndexName=RECORDED_AT_INDEX,
+            KeyConditionExpression=f"accountId = :a AND recordedAt {'<=' if inclusive else '<'} :t",
+            ExpressionAttributeValues={":a": {"S": account_id}, ":t": {"S": bound}},
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        hint = response.get("Items", [])
+        found: dict[str, Any] | None = None
+        for data in self._from_version(account_id, whole(hint[0]["version"]["N"]) if hint else 1):
+            recorded = parse_time(str(data["recordedAt"]))
+            if recorded > moment or (recorded == moment and not inclusive):
+                break
+            found = data
+        return stored_event_from_item(found, self._legacy) if found is not None else None
+
+    def _from_version(self, account_id: str, version: int) -> Iterator[dict[str, Any]]:
+        """The account's items from `version` on, read consistently: two first (the
+        hint and the one after it), then in pages of a hundred."""
+        start: dict[str, Any] | None = None
+        limit = 2
+        while True:
+            response = self._client.query(
+                TableName=self._events,
+                KeyConditionExpression="accountId = :a AND version >= :v",
+                ExpressionAttributeValues={":a": {"S": account_id}, ":v": {"N": str(version)}},
+                ScanIndexForward=True,
+                Limit=limit,
+                ConsistentRead=True,
+                **({"ExclusiveStartKey": start} if start else {}),
+            )
+            for raw in response.get("Items", []):
+                yield from_item(raw)
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return
+            limit = 100
 
     def _now(self) -> datetime:
         return self._clock() if self._clock else datetime.now(UTC)
