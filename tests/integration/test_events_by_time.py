@@ -91,7 +91,8 @@ def test_a_moment_costs_two_requests_however_long_the_history(tables):
     # WHEN she is asked for a moment in the middle of it
     found = store.last_at("alice", START + timedelta(seconds=149, milliseconds=1))
     # THEN the index and one consistent read of two items answered it
-    assert found is not None and found.event.version == 150
+    assert found is not None
+    assert found.event.version == 150
     assert len(counting.requests) == 2
     assert counting.requests[1]["ConsistentRead"] is True
     assert counting.requests[1]["Limit"] == 2

@@ -26,7 +26,7 @@ from banking.application.ports import Cursor, Generations, Leg, TransferPosting,
 from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
 from banking.domain.currency import Currency
 from banking.domain.errors import UnknownEvent
-from banking.domain.events import SCHEMA_VERSION, TYPE_NAMES, TYPES_BY_NAME, Event
+from banking.domain.events import SCHEMA_VERSION, TYPE_NAMES, TYPES_BY_NAME, Event, EventRef
 from banking.domain.money import Money
 from banking.domain.read_models import (
     AccountSettings,
@@ -77,6 +77,7 @@ for _cls in (*TYPE_NAMES, Aggregate, AccountSettings, StateCarriedEvent):
     register_camel_case(_cls)
 
 register_camel_case(Cursor)
+register_camel_case(EventRef)
 
 # A transfer as the transfers table holds it and GET /transfers/{id} answers it.
 register_camel_case(

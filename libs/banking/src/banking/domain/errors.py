@@ -123,3 +123,22 @@ class UnknownEvent(DomainError):
     store or a deployment behind its data, never the caller's fault (a 500 over HTTP)."""
 
     code = "unknown_event"
+
+
+class EntryNotFound(DomainError):
+    """An account's event asked for by its version, which it does not have."""
+
+    code = "event_not_found"
+
+
+class NotReversible(DomainError):
+    """Reversing what cannot be: an account event (it moves no money), a reversal, or a
+    transfer's leg on its own (its transfer is reversed whole)."""
+
+    code = "not_reversible"
+
+
+class AlreadyReversed(DomainError):
+    """Reversing a posting (or transfer) a reversal was already stored for."""
+
+    code = "already_reversed"

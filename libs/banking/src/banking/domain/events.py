@@ -5,7 +5,9 @@ of the Python class name, and the stored items a schema version: `upcasting` tur
 every older shape into the current one on read.
 
 Postings (`Credited`, `Debited`) move money; the account events open, freeze,
-unfreeze, close an account or change its overdraft limit and move none. Every event
+unfreeze, close an account or change its overdraft limit and move none. A posting
+that `reverses` another is its opposite (domain.reversals): a correction is a new
+fact, never an edit. Every event
 may name who recorded it (`recorded_by`: the token's subject).
 """
 
@@ -39,6 +41,14 @@ def owner_set(owners: Iterable[str]) -> frozenset[str]:
 
 
 @frozen
+class EventRef:
+    """Where a stored event is: its account and version (what a reversal `reverses`)."""
+
+    account_id: str
+    version: int
+
+
+@frozen
 class Credited:
     account_id: str
     version: int
@@ -52,6 +62,8 @@ class Credited:
     # The other account of a transfer's posting (the one debited, for a credit).
     counterparty: str | None = None
     recorded_by: str | None = None
+    # The posting this one reverses (issue 14): its opposite, never edited away.
+    reverses: EventRef | None = None
 
 
 @frozen
@@ -66,6 +78,7 @@ class Debited:
     transfer_id: str | None = None
     counterparty: str | None = None
     recorded_by: str | None = None
+    reverses: EventRef | None = None
 
 
 @frozen

@@ -294,24 +294,21 @@ class DynamoDBEventStore:
     def _from_version(self, account_id: str, version: int) -> Iterator[dict[str, Any]]:
         """The account's items from `version` on, read consistently: two first (the
         hint and the one after it), then in pages of a hundred."""
-        start: dict[str, Any] | None = None
-        limit = 2
+        request: dict[str, Any] = {
+            "TableName": self._events,
+            "KeyConditionExpression": "accountId = :a AND version >= :v",
+            "ExpressionAttributeValues": {":a": {"S": account_id}, ":v": {"N": str(version)}},
+            "ScanIndexForward": True,
+            "Limit": 2,
+            "ConsistentRead": True,
+        }
         while True:
-            response = self._client.query(
-                TableName=self._events,
-                KeyConditionExpression="accountId = :a AND version >= :v",
-                ExpressionAttributeValues={":a": {"S": account_id}, ":v": {"N": str(version)}},
-                ScanIndexForward=True,
-                Limit=limit,
-                ConsistentRead=True,
-                **({"ExclusiveStartKey": start} if start else {}),
-            )
+            response = self._client.query(**request)
             for raw in response.get("Items", []):
                 yield from_item(raw)
-            start = response.get("LastEvaluatedKey")
-            if not start:
+            if not response.get("LastEvaluatedKey"):
                 return
-            limit = 100
+            request.update(ExclusiveStartKey=response["LastEvaluatedKey"], Limit=100)
 
     def _now(self) -> datetime:
         return self._clock() if self._clock else datetime.now(UTC)
