@@ -22,7 +22,14 @@ import attrs
 from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from banking.application.ports import Cursor, Generations, Leg, TransferPosting, TransferRecord
+from banking.application.ports import (
+    Cursor,
+    Generations,
+    Leg,
+    ReversalMarker,
+    TransferPosting,
+    TransferRecord,
+)
 from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
 from banking.domain.currency import Currency
 from banking.domain.errors import UnknownEvent
@@ -84,6 +91,7 @@ register_camel_case(
     TransferPosting, from_account=override(rename="from"), to_account=override(rename="to")
 )
 register_camel_case(Leg)
+register_camel_case(ReversalMarker)
 
 
 def _as_list(items: Any) -> list[Any]:

@@ -22,13 +22,15 @@ from banking.application.ports import (
     IdempotencyKeyTaken,
     IdempotencyRecord,
     Lag,
+    ReversalMarker,
+    ReversalTaken,
     Scanned,
     StoredEvent,
     TransferRecord,
     VersionConflict,
 )
 from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
-from banking.domain.events import Event
+from banking.domain.events import Event, EventRef
 from banking.domain.read_models import (
     ACCOUNTS_BY_OWNER,
     MONTHLY_STATEMENT,
@@ -48,6 +50,7 @@ class InMemoryEventStore:
         self._streams: dict[str, list[StoredEvent]] = defaultdict(list)
         self._keys: dict[tuple[str, str, str], IdempotencyRecord] = {}
         self._transfers: dict[str, TransferRecord] = {}
+        self._reversals: dict[EventRef, ReversalMarker] = {}
         self.items_read = 0
 
     def load(self, account_id: str) -> Account:
@@ -75,6 +78,7 @@ class InMemoryEventStore:
         *,
         transfer: TransferRecord | None = None,
         idempotency: IdempotencyRecord | None = None,
+        reversals: Sequence[ReversalMarker] = (),
     ) -> None:
         with self._lock:
             next_versions: dict[str, int] = {}
@@ -92,7 +96,13 @@ class InMemoryEventStore:
                 key = (idempotency.account_id, idempotency.caller, idempotency.key)
                 if key in self._keys:
                     raise IdempotencyKeyTaken(idempotency.key)
+            for marker in reversals:
+                if marker.original in self._reversals:
+                    raise ReversalTaken(f"{marker.original} is reversed already")
+            if idempotency is not None:
                 self._keys[key] = idempotency
+            for marker in reversals:
+                self._reversals[marker.original] = marker
             if transfer is not None:
                 self._transfers[transfer.transfer_id] = transfer
             for stored in stored_events:
@@ -114,6 +124,10 @@ class InMemoryEventStore:
     ) -> IdempotencyRecord | None:
         with self._lock:
             return self._keys.get((account_id, caller, key))
+
+    def reversal(self, original: EventRef) -> ReversalMarker | None:
+        with self._lock:
+            return self._reversals.get(original)
 
     def last_at(
         self, account_id: str, moment: datetime, *, inclusive: bool = True

@@ -13,7 +13,7 @@ from attrs import frozen
 from banking.domain.account import Account
 from banking.domain.currency import Currency
 from banking.domain.errors import DomainError
-from banking.domain.events import Event, PostingEvent, type_name
+from banking.domain.events import Event, EventRef, PostingEvent, type_name
 from banking.domain.money import Money
 from banking.domain.read_models import AccountSummary, MonthlyStatement, ReadModel
 
@@ -31,6 +31,10 @@ class IdempotencyKeyTaken(Exception):
 
 class EventNotFound(Exception):
     pass
+
+
+class ReversalTaken(Exception):
+    """A reversal of this original was stored first (its marker is there)."""
 
 
 class StoreThrottled(DomainError):
@@ -104,6 +108,21 @@ class TransferRecord:
     description: str | None = None
     recorded_by: str | None = None
     correlation_id: str | None = None
+    # The transfer this one reverses (issue 14).
+    reverses: str | None = None
+
+
+@frozen
+class ReversalMarker:
+    """That the posting `original` was reversed, by the posting `reversed_by` (event
+    `event_id`, of transfer `transfer_id` when a transfer was reversed): the store's
+    guard that an original is reversed at most once, written in the same transaction
+    as the reversal itself."""
+
+    original: EventRef
+    reversed_by: EventRef
+    event_id: str
+    transfer_id: str | None = None
 
 
 @frozen
@@ -138,12 +157,14 @@ class EventStore(Protocol):
         *,
         transfer: TransferRecord | None = None,
         idempotency: IdempotencyRecord | None = None,
+        reversals: Sequence[ReversalMarker] = (),
     ) -> None:
         """Store every event iff each one's version is free (else VersionConflict),
         with the transfer record iff its id is free (else VersionConflict: the caller
-        checks whether it is its own) and the idempotency record iff its key is free
-        (else IdempotencyKeyTaken): all or nothing. Events of one account are given
-        in version order."""
+        checks whether it is its own), the idempotency record iff its key is free
+        (else IdempotencyKeyTaken) and each reversal marker iff its original has none
+        (else ReversalTaken): all or nothing. Events of one account are given in
+        version order."""
 
     def transfer(self, transfer_id: str) -> TransferRecord | None:
         """The stored transfer, or None."""
@@ -154,6 +175,9 @@ class EventStore(Protocol):
     def idempotency_record(
         self, account_id: str, caller: str, key: str
     ) -> IdempotencyRecord | None: ...
+
+    def reversal(self, original: EventRef) -> ReversalMarker | None:
+        """The marker of the original's reversal, or None (read consistently)."""
 
     def last_at(
         self, account_id: str, moment: datetime, *, inclusive: bool = True

@@ -8,7 +8,9 @@ An append is a put conditional on the version being free. With an idempotency ke
 the event and the key are written in one transaction, so a crash between the two
 cannot leave an event without its key (or a key without its event). A transfer is one
 transaction too: a conditional put per leg, the transfer record (transfers table,
-partition key `transferId`) and the idempotency record, all or nothing.
+partition key `transferId`) and the idempotency record, all or nothing. A reversal's
+transaction also holds one marker per original it reverses (idempotency table, key
+`#reversal#<accountId>#<version>`, never expiring), conditional on its being new.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from banking.application.ports import (
     EventNotFound,
     IdempotencyKeyTaken,
     IdempotencyRecord,
+    ReversalMarker,
+    ReversalTaken,
     Scanned,
     StoredEvent,
     StoreThrottled,
@@ -45,7 +49,7 @@ from banking.application.ports import (
 )
 from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
 from banking.domain.errors import UnknownEvent
-from banking.domain.events import Event
+from banking.domain.events import Event, EventRef
 from banking.serialization import (
     converter,
     event_from_dict,
@@ -133,6 +137,7 @@ class DynamoDBEventStore:
         *,
         transfer: TransferRecord | None = None,
         idempotency: IdempotencyRecord | None = None,
+        reversals: Sequence[ReversalMarker] = (),
     ) -> None:
         puts: list[PutTypeDef] = [
             {
@@ -150,6 +155,7 @@ class DynamoDBEventStore:
                     "ConditionExpression": "attribute_not_exists(transferId)",
                 }
             )
+        puts.extend(self._marker_put(marker) for marker in reversals)
         if idempotency is not None:
             puts.append(self._key_put(idempotency))
         # The same token makes the SDK's retry of a transaction whose answer was lost a
@@ -161,8 +167,32 @@ class DynamoDBEventStore:
             )
         except ClientError as error:
             raise _transaction_error(
-                error, len(stored_events), transfer is not None, idempotency
+                error, len(stored_events), transfer is not None, len(reversals), idempotency
             ) from error
+
+    def _marker_put(self, marker: ReversalMarker) -> PutTypeDef:
+        # Beside the idempotency keys, and like none of them never expiring: an original
+        # stays reversed forever.
+        return {
+            "TableName": _required(self._idempotency, "idempotency"),
+            "Item": to_item(
+                {"idempotencyKey": _marker_key(marker.original), **converter.unstructure(marker)}
+            ),
+            "ConditionExpression": "attribute_not_exists(idempotencyKey)",
+        }
+
+    def reversal(self, original: EventRef) -> ReversalMarker | None:
+        response = self._client.get_item(
+            TableName=_required(self._idempotency, "idempotency"),
+            Key={"idempotencyKey": {"S": _marker_key(original)}},
+            ConsistentRead=True,
+        )
+        if "Item" not in response:
+            return None
+        data = from_item(response["Item"])
+        data.pop("idempotencyKey")
+        marker: ReversalMarker = converter.structure(data, ReversalMarker)
+        return marker
 
     def _key_put(self, record: IdempotencyRecord) -> PutTypeDef:
         now = self._now()
@@ -315,7 +345,11 @@ class DynamoDBEventStore:
 
 
 def _transaction_error(
-    error: ClientError, events: int, with_transfer: bool, record: IdempotencyRecord | None
+    error: ClientError,
+    events: int,
+    with_transfer: bool,
+    markers: int,
+    record: IdempotencyRecord | None,
 ) -> Exception:
     """What a failed transaction means. Only a version conflict is retried (by
     reloading and deciding again); a throttle is answered "try later"; anything else
@@ -324,11 +358,15 @@ def _transaction_error(
         return StoreThrottled(f"events table throttled: {error_code(error)}")
     if error_code(error) != "TransactionCanceledException":
         return error
-    # One reason per item, in order: the events, the transfer, the idempotency key.
+    # One reason per item, in order: the events, the transfer, the reversal markers,
+    # the idempotency key.
     reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-    reasons += [None] * (events + with_transfer + (record is not None) - len(reasons))
+    reasons += [None] * (events + with_transfer + markers + (record is not None) - len(reasons))
     if record is not None and reasons[-1] == "ConditionalCheckFailed":
         return IdempotencyKeyTaken(record.key)
+    first_marker = events + with_transfer
+    if "ConditionalCheckFailed" in reasons[first_marker : first_marker + markers]:
+        return ReversalTaken(f"an original of the transaction is reversed already: {reasons}")
     # Another writer took a version, or a concurrent transaction touched the same
     # items: either way, reload and decide again. A transfer id already stored is the
     # same transfer landed before (ids are fresh UUIDs): the caller recognises it.
@@ -356,6 +394,11 @@ def _scanned(data: dict[str, Any], legacy: LegacyTerms) -> Scanned:
         return stored_event_from_item(data, legacy)
     except (UnknownEvent, KeyError, TypeError, ValueError) as error:
         return Unreadable(str(data.get("accountId")), whole(data.get("version", 0)), repr(error))
+
+
+def _marker_key(original: EventRef) -> str:
+    # "#" first, like the transfers' scope: never an account id's key.
+    return f"#reversal#{original.account_id}#{original.version}"
 
 
 def _key(account_id: str, caller: str, key: str) -> str:
