@@ -30,6 +30,7 @@ from banking.entrypoints.bootstrap import event_store, projection_store, utc_now
 from banking.entrypoints.http import json_response, register_error_handlers
 from banking.entrypoints.instants import parse_instant
 from banking.entrypoints.observability import logger, metrics, tracer
+from banking.entrypoints.requests import transfer_id_of
 from banking.entrypoints.responses import (
     account_body,
     account_page_body,
@@ -49,7 +50,6 @@ projections = projection_store(settings)
 register_error_handlers(app, owners_of=lambda account_id: events.load(account_id).owners)
 # As docs/openapi.yaml states them: a subject is printable ASCII without spaces.
 _SUBJECT = re.compile(r"\A[\x21-\x7e]{1,128}\Z")
-_TRANSFER_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z", re.ASCII)
 
 DEFAULT_PAGE, MAX_PAGE = 50, 100
 _MAX_CURSOR = 64
@@ -132,9 +132,7 @@ def get_events(account_id: str) -> Response[str]:
 @app.get("/transfers/<transfer_id>")
 def get_transfer(transfer_id: str) -> Response[str]:
     principal = principal_of(app.current_event.raw_event)
-    if not _TRANSFER_ID.match(transfer_id):
-        raise InvalidRequest("a transfer id is 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'")
-    found = transfer(transfer_id, events)
+    found = transfer(transfer_id_of(transfer_id), events)
     accounts = sorted({leg.account_id for leg in found.legs})
     if not any(
         principal.may(Access.READ, account_id, events.load(account_id).owners)

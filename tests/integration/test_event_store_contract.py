@@ -20,6 +20,8 @@ The guarantees, numbered as the tests below check them:
     it (strictly before, when not inclusive), with its state; among events recorded
     at the same instant, the last in version order; none before the first event.
 13. That answer is the table's, not the index's: an event just appended is seen at once.
+14. A reversal marker is stored with its transaction and reads back; a second marker of
+    the same original is a ReversalTaken, and nothing of its transaction is stored.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from banking.application.ports import (
     IdempotencyKeyTaken,
     IdempotencyRecord,
     Leg,
+    ReversalMarker,
+    ReversalTaken,
     StoredEvent,
     TransferPosting,
     TransferRecord,
@@ -46,7 +50,7 @@ from banking.application.ports import (
 )
 from banking.domain.account import Account, evolve
 from banking.domain.currency import Currency
-from banking.domain.events import Credited, Debited
+from banking.domain.events import Credited, Debited, EventRef
 from banking.domain.money import Money
 
 NOW = datetime(2026, 11, 26, 7, 0, 0, 123456, tzinfo=UTC)
@@ -309,3 +313,23 @@ def test_13_the_moment_answer_sees_an_event_appended_just_before(store):
     # WHEN she is asked for a moment after it, at once
     # THEN the answer is the new event
     assert store.last_at("alice", NOW + timedelta(seconds=5)) == second
+
+
+def test_14_an_original_has_at_most_one_reversal_marker(store):
+    # GIVEN alice's credit at version 1, reversed at version 2 (a marker with it)
+    credit = stored(Account("alice"), 500)
+    store.append(credit)
+    reversal = stored(credit.state, 500, debit=True)
+    marker = ReversalMarker(EventRef("alice", 1), EventRef("alice", 2), "event-2")
+    store.append_many([reversal], idempotency=claim("k"), reversals=[marker])
+    assert store.reversal(EventRef("alice", 1)) == marker
+    assert store.reversal(EventRef("alice", 2)) is None
+    # WHEN another reversal of version 1 comes, with its own marker and key
+    again = stored(reversal.state, 500, debit=True)
+    rival = ReversalMarker(EventRef("alice", 1), EventRef("alice", 3), "event-3")
+    with pytest.raises(ReversalTaken):
+        store.append_many([again], idempotency=claim("k2"), reversals=[rival])
+    # THEN nothing of it was stored, and the first marker stands
+    assert store.load("alice").version == 2
+    assert store.idempotency_record(TRANSFER_SCOPE, "payments", "k2") is None
+    assert store.reversal(EventRef("alice", 1)) == marker

@@ -419,6 +419,9 @@ module "http_api" {
     get_events           = { route_key = "GET /accounts/{accountId}/events", integration = "queries" }
     get_statement        = { route_key = "GET /accounts/{accountId}/statements/{month}", integration = "queries" }
     get_transfer         = { route_key = "GET /transfers/{transferId}", integration = "queries" }
+    # Issue 14: reversals move money, like the postings they reverse.
+    post_entry_reversal    = { route_key = "POST /accounts/{accountId}/events/{version}/reversal", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
+    post_transfer_reversal = { route_key = "POST /transfers/{transferId}/reversal", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
     # Every other request gets the API's own not_found error, not API Gateway's.
     default = { route_key = "$default", integration = "queries" }
   }

@@ -28,12 +28,15 @@ from banking.domain.errors import (
     AccountNotEmpty,
     AccountNotFound,
     AccountNotFrozen,
+    AlreadyReversed,
     ConcurrentModification,
     CurrencyMismatch,
     DomainError,
+    EntryNotFound,
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidRequest,
+    NotReversible,
     OverdraftLimitTooLow,
     StatementNotFound,
     TransferNotFound,
@@ -63,6 +66,9 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     StoreThrottled: 503,
     # A stored event this code cannot read is the store's fault, never the caller's.
     UnknownEvent: 500,
+    EntryNotFound: 404,
+    NotReversible: 422,
+    AlreadyReversed: 409,
 }
 # How long a client should wait before sending the same request again (seconds).
 RETRY_AFTER_BY_ERROR: dict[type[DomainError], int] = {StoreThrottled: 1}
@@ -93,6 +99,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/accounts/{accountId}/overdraft-limit": ("POST",),
     "/transfers": ("POST",),
     "/transfers/{transferId}": ("GET",),
+    "/accounts/{accountId}/events/{version}/reversal": ("POST",),
+    "/transfers/{transferId}/reversal": ("POST",),
 }
 _ROUTE_PATTERNS = [
     (re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"), methods)
