@@ -80,11 +80,12 @@ def register_camel_case(cls: type[Any], **overrides: Any) -> None:
     converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
 
 
+# Before the classes that hold one: cattrs binds a field's hook when it generates theirs.
+register_camel_case(EventRef)
 for _cls in (*TYPE_NAMES, Aggregate, AccountSettings, StateCarriedEvent):
     register_camel_case(_cls)
 
 register_camel_case(Cursor)
-register_camel_case(EventRef)
 
 # A transfer as the transfers table holds it and GET /transfers/{id} answers it.
 register_camel_case(
