@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 import pytest
@@ -238,7 +239,7 @@ class RacedByAnotherReversal(InMemoryEventStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rival: list = []
+        self.rival: list[dict[str, Any]] = []
 
     def append_many(self, stored_events, *, transfer=None, idempotency=None, reversals=()):
         if reversals and self.rival:
