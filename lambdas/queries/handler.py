@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.history import history_between, state_at
 from banking.application.queries import accounts_of, balance, history, statement, transfer
+from banking.application.statements import statement_entries
 from banking.domain.account import Account
 from banking.domain.errors import InvalidRequest
 from banking.domain.identifiers import validate_account_id
@@ -41,6 +42,13 @@ from banking.entrypoints.responses import (
     transfer_body,
 )
 from banking.entrypoints.settings import Settings
+from banking.entrypoints.statements_csv import (
+    CSV,
+    CSV_CONTENT_TYPE,
+    filename,
+    negotiate,
+    statement_csv,
+)
 from banking.serialization import format_time
 
 app = APIGatewayHttpResolver()
@@ -104,8 +112,27 @@ def _balance_at(account: Account, moment: datetime) -> Response[str]:
 @app.get("/accounts/<account_id>/statements/<month>")
 def get_statement(account_id: str, month: str) -> Response[str]:
     account = _readable(account_id)
+    if negotiate(app.current_event.headers.get("accept")) == CSV:
+        return _statement_csv(account, month)
     found = statement(account.account_id, month, projections, events)
     return json_response(200, statement_body(account.account_id, found, account.currency.code))
+
+
+def _statement_csv(account: Account, month: str) -> Response[str]:
+    """The month line by line from the events table (the JSON statement is the read
+    model's totals)."""
+    entries = statement_entries(
+        account.account_id, month, events, events, clock=utc_now, zone=settings.zone
+    )
+    return Response(
+        status_code=200,
+        content_type=CSV_CONTENT_TYPE,
+        body=statement_csv(entries, settings.zone),
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{filename(entries)}"',
+        },
+    )
 
 
 @app.get("/accounts/<account_id>/events")

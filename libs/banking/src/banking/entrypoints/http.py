@@ -116,6 +116,12 @@ class RouteNotFound(DomainError):
     code = "not_found"
 
 
+class NotAcceptable(DomainError):
+    """An Accept header that takes none of the types the resource is served as."""
+
+    code = "not_acceptable"
+
+
 STATUS_BY_ERROR.update(
     {
         PayloadTooLarge: 413,
@@ -123,6 +129,7 @@ STATUS_BY_ERROR.update(
         MethodNotAllowed: 405,
         Unauthenticated: 401,
         Forbidden: 403,
+        NotAcceptable: 406,
     }
 )
 
