@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -159,3 +161,58 @@ def test_a_window_that_ends_before_it_starts_or_is_not_instants_is_refused(
 ):
     status, body = get(queries, context, EVENTS, window)
     assert (status, body["error"]["code"]) == (400, "invalid_request")
+
+
+STATEMENT = "GET /accounts/{accountId}/statements/{month}"
+
+
+def statement(queries, context, month, accept):
+    event = http_event(
+        "GET",
+        f"/accounts/alice/statements/{month}",
+        route_key=STATEMENT,
+        path_parameters={"accountId": "alice", "month": month},
+        headers={"accept": accept} if accept is not None else None,
+    )
+    return queries.lambda_handler(event, context)
+
+
+def test_a_statement_asked_for_as_csv_is_a_csv_file_of_the_months_entries(queries, context):
+    # GIVEN alice's history (the fixture)
+    # WHEN November's statement is asked for as CSV
+    response = statement(queries, context, "2026-11", "text/csv")
+    # THEN it is a UTF-8 CSV attachment: opening 0.00, four postings, closing 76.00
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["headers"]["Content-Disposition"] == (
+        'attachment; filename="statement-alice-2026-11.csv"'
+    )
+    text = response["body"].removeprefix("\ufeff")
+    lines = list(csv.reader(io.StringIO(text, newline="")))
+    assert lines[0] == ["Date", "Description", "Counterparty", "Amount", "Balance"]
+    assert [(line[3], line[4]) for line in lines[1:]] == [
+        ("", "0.00"),
+        ("100.00", "100.00"),
+        ("-30.00", "70.00"),
+        ("5.00", "75.00"),
+        ("1.00", "76.00"),
+        ("", "76.00"),
+    ]
+
+
+def test_a_statement_stays_json_by_default_and_refuses_an_accept_of_neither(queries, context):
+    # GIVEN alice's history, and no read model of it yet
+    # WHEN her statement is asked for as JSON (by default) and as HTML
+    json_answer = statement(queries, context, "2026-11", None)
+    html_answer = statement(queries, context, "2026-11", "text/html")
+    # THEN JSON answers from the read models (none yet: 404); HTML is not acceptable
+    assert json_answer["statusCode"] == 404
+    assert json.loads(json_answer["body"])["error"]["code"] == "statement_not_found"
+    assert html_answer["statusCode"] == 406
+    assert json.loads(html_answer["body"])["error"]["code"] == "not_acceptable"
+
+
+@pytest.mark.parametrize(("month", "status"), [("2026-09", 404), ("2026-13", 400), ("nov", 400)])
+def test_a_csv_statement_of_no_month_of_the_account_is_refused(queries, context, month, status):
+    response = statement(queries, context, month, "text/csv")
+    assert response["statusCode"] == status
