@@ -33,15 +33,16 @@ def at(day: int, hour: int, month: int = 11) -> datetime:
 @pytest.fixture
 def store():
     """alice opened in October, with 50.00 by November; in November a credit, a debit
-    with a description a spreadsheet would run, a freeze; a credit in December."""
+    with a description a spreadsheet would run, a freeze."""
     store = InMemoryEventStore()
     open_accounts(store, "alice", at=at(1, 9, month=10))
-    for moment, command in [
+    history: list[tuple[datetime, RecordCredit | RecordDebit | FreezeAccount]] = [
         (at(20, 9, month=10), RecordCredit("alice", Money(5000), "opening deposit")),
         (at(3, 9), RecordCredit("alice", Money(12345), 'salary, "November"')),
         (at(4, 9), RecordDebit("alice", Money(2000), '=HYPERLINK("http://x")')),
         (at(5, 9), FreezeAccount("alice")),
-    ]:
+    ]
+    for moment, command in history:
         state = store.load("alice")
         event = decide(state, command, event_id=f"e{state.version + 1}", now=moment)
         store.append(StoredEvent(event, evolve(state, event, UTC_ZONE)))
