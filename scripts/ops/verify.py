@@ -126,10 +126,13 @@ def report_conservation(checked: Conservation) -> None:
         print(f"  transfer {transfer_id}: its legs do not pair off")
     for account_id in checked.overdrawn[:50]:
         print(f"  account {account_id}: below its overdraft limit")
+    for original in checked.misreversed[:50]:
+        print(f"  posting {original}: reversed more than once, or not by its own account")
     print(
         f"conservation {'holds' if checked.holds else 'BROKEN'}: "
         f"{len(checked.unbalanced)} unbalanced transfer(s), "
-        f"{len(checked.overdrawn)} account(s) below their limit"
+        f"{len(checked.overdrawn)} account(s) below their limit, "
+        f"{len(checked.misreversed)} posting(s) misreversed"
     )
 
 

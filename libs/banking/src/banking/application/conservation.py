@@ -3,7 +3,9 @@
 Money only enters or leaves the ledger by external credits and debits; a transfer moves
 it. So, per currency, the transfers' debit legs must sum to their credit legs, and each
 transfer's legs must pair off to zero. And no account may stand below its overdraft
-limit at its latest version.
+limit at its latest version. And each posting is reversed at most once, by a posting of
+its own account stored after it (issue 14: a reversal is otherwise an ordinary posting,
+counted like any other).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from attrs import field, frozen
 
 from banking.application.ports import Scanned, StoredEvent
 from banking.domain.account import Account
-from banking.domain.events import Credited, Debited
+from banking.domain.events import Credited, Debited, EventRef
 from banking.domain.money import Money
 
 
@@ -28,10 +30,17 @@ class Conservation:
     credits: dict[str, Money] = field(factory=dict)
     unbalanced: list[str] = field(factory=list)
     overdrawn: list[str] = field(factory=list)
+    # "account/version" of each original reversed twice, or by what cannot reverse it.
+    misreversed: list[str] = field(factory=list)
 
     @property
     def holds(self) -> bool:
-        return self.debits == self.credits and not self.unbalanced and not self.overdrawn
+        return (
+            self.debits == self.credits
+            and not self.unbalanced
+            and not self.overdrawn
+            and not self.misreversed
+        )
 
 
 def conservation(items: Iterable[Scanned]) -> Conservation:
@@ -41,11 +50,22 @@ def conservation(items: Iterable[Scanned]) -> Conservation:
     net: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     latest: dict[str, Account] = {}
     digits: dict[str, int] = {}
+    reversed_once: set[EventRef] = set()
+    misreversed: set[EventRef] = set()
     for item in items:
         if not isinstance(item, StoredEvent):
             continue  # verify reports unreadable items on its own
         latest[item.event.account_id] = item.state
         event = item.event
+        if isinstance(event, Credited | Debited) and event.reverses is not None:
+            original = event.reverses
+            if (
+                original in reversed_once
+                or original.account_id != event.account_id
+                or original.version >= event.version
+            ):
+                misreversed.add(original)
+            reversed_once.add(original)
         if not isinstance(event, Credited | Debited) or event.transfer_id is None:
             continue
         code = item.state.currency.code
@@ -66,4 +86,5 @@ def conservation(items: Iterable[Scanned]) -> Conservation:
             for account_id, state in latest.items()
             if state.available < -state.overdraft_limit
         ),
+        misreversed=sorted(f"{ref.account_id}/{ref.version}" for ref in misreversed),
     )
