@@ -455,6 +455,8 @@ MONEY_ROUTES = {
     "POST /accounts/{accountId}/credits",
     "POST /accounts/{accountId}/debits",
     "POST /transfers",
+    "POST /accounts/{accountId}/events/{version}/reversal",
+    "POST /transfers/{transferId}/reversal",
 }
 MANAGE_ROUTES = {
     "POST /accounts",
