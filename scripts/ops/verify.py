@@ -8,7 +8,8 @@ A read model of an account or month that has no event at all is only reported.
 
 Verifying the whole ledger also checks conservation (application.conservation): per
 currency, the transfers' debit legs equal their credit legs, each transfer's legs pair
-off, and no account stands below its overdraft limit.
+off, no account stands below its overdraft limit, and no posting is reversed twice or
+by another account's posting (a reversal is otherwise folded like any posting).
 """
 
 from __future__ import annotations
