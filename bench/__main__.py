@@ -126,12 +126,16 @@ def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
                 "ours_cost_per_million_tx": ours["cost_per_million"],
                 "seed_cost_per_million_tx": swapped,
             }
+    # Issue 14: a balance as of a past moment, from the snapshot of the event then,
+    # found through the events table's time index: the same reads at every size.
+    past_balances = {str(size): bench.past_balance(size) for size in plan.sizes}
     return {
         "seed_seconds": seeded_s,
         "memory_mb": memory,
         "architectures": architectures,
         "transactions": summary,
         "seed_dispatcher": reference,
+        "past_balances": past_balances,
     }
 
 

@@ -101,6 +101,33 @@ def _reference(results: dict[str, Any]) -> str:
     )
 
 
+def _past_balances(results: dict[str, Any]) -> str:
+    cells = results["work"].get("past_balances", {})
+    rows = [
+        [
+            f"{cell['history']:,}",
+            f"{cell['version']:,}",
+            f"{cell['requests']:g}",
+            ", ".join(f"{op} {n:g}" for op, n in sorted(cell["requests_by_operation"].items())),
+            f"{cell['items_read']:g}",
+            f"{cell['read_units']:g}",
+        ]
+        for cell in cells.values()
+    ]
+    text = _table(
+        ["prior events", "version then", "requests", "by operation", "items read", "RRU"], rows
+    )
+    if len(cells) > 1:
+        small = min(cells.values(), key=lambda c: c["history"])
+        large = max(cells.values(), key=lambda c: c["history"])
+        text += (
+            f"\nreads {large['history']:,} vs {small['history']:,} events: "
+            f"{large['items_read']:g} vs {small['items_read']:g} items "
+            "(the account's head, the index's hint, the table's confirmation)"
+        )
+    return text
+
+
 def _load(results: dict[str, Any]) -> str:
     load = results["load"]
     sat, steady = load["saturation"], load["steady"]
@@ -379,6 +406,7 @@ def render(results: dict[str, Any]) -> str:
         ("Work per accepted command, whole pipeline (medians)", _work),
         ("The bill of one transaction, line by line", _bill),
         ("Dispatcher reads per event: ours vs the seed's 3-month design", _reference),
+        ("A balance as of a past moment (GET .../balance?at=), per request", _past_balances),
         ("End to end on the local runtime", _load),
         ("Where the time goes (saturation run, per accepted command)", _profile),
         ("Hot account: concurrent writers on one account", _hot),

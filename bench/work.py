@@ -9,13 +9,14 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 from attrs import frozen
 from botocore.config import Config
 
-from bench.history import history_items
+from bench.history import HISTORY_SPAN, history_items
 from bench.prices import LIST_PRICES, Prices, Work, cost_breakdown
 from bench.seed_dispatcher import seed_aggregate
 from bench.system import BenchSystem, short_name
@@ -181,6 +182,31 @@ class WorkBench:
             if now == last:
                 return
             last = now
+
+    def past_balance(self, size: int) -> dict[str, Any]:
+        """One GET of the account's balance as of the middle of its history (issue 14):
+        every request the queries function makes for it, and the items it reads."""
+        account = self.accounts[size]
+        moment = datetime.now(UTC) - HISTORY_SPAN / 2
+        self.system.reset_meter()
+        response = self.http.get(
+            f"{self.system.api_url}/accounts/{account}/balance",
+            params={"at": moment.isoformat()},
+            timeout=30,
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"balance at answered {response.status_code}: {response.text}")
+        rows = [r for r in self.system.meter() if r["caller"] == "queries"]
+        return {
+            "history": size,
+            "version": int(response.json()["version"]),
+            "requests": float(sum(r["requests"] for r in rows)),
+            "requests_by_operation": {
+                f"{r['service']}:{r['operation']}": float(r["requests"]) for r in rows
+            },
+            "items_read": float(sum(r.get("items_read", 0.0) for r in rows)),
+            "read_units": float(sum(r.get("rcu", 0.0) for r in rows)),
+        }
 
     def seed_dispatcher(self, size: int, variant: str) -> dict[str, float]:
         account = self.accounts[size]

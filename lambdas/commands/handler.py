@@ -1,6 +1,6 @@
 """HTTP commands: open, freeze, unfreeze and close accounts, change their overdraft
-limit, record credits and debits, transfer between accounts, and place, capture and
-void holds."""
+limit, record credits and debits, transfer between accounts, place, capture and void
+holds, and reverse a posting or a transfer."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from banking.application.commands import record
 from banking.application.holds import capture_hold, place_hold, void_hold
+from banking.application.reversals import reverse_entry, reverse_transfer
 from banking.application.transfers import transfer
 from banking.domain.commands import AccountCommand, CloseAccount, FreezeAccount, UnfreezeAccount
 from banking.domain.events import Event
@@ -38,8 +39,11 @@ from banking.entrypoints.requests import (
     no_fields,
     open_command,
     optional_idempotency_key,
+    reversal_description,
+    reverse_entry_command,
     transaction_command,
     transfer_command,
+    transfer_id_of,
 )
 from banking.entrypoints.responses import (
     account_body,
@@ -194,6 +198,55 @@ def _held(what: str, account_id: str, hold_id: str, principal: str) -> None:
         extra={"accountId": account_id, "holdId": hold_id, "principal": principal},
     )
     count("CommandAccepted", type=f"hold-{what}")
+
+
+@app.post("/accounts/<account_id>/events/<version>/reversal")
+def reverse(account_id: str, version: str) -> Response[str]:
+    # Reversing a credit debits the account: the same right as a debit.
+    account_id = authorized_account(app.current_event.raw_event, account_id, Access.WRITE)
+    principal = principal_of(app.current_event.raw_event).subject
+    key = idempotency_key(app.current_event.headers)
+    body = parse_json_body(app) if app.current_event.body else None
+    event = reverse_entry(
+        reverse_entry_command(account_id, version, body),
+        dependencies,
+        idempotency_key=key,
+        caller=principal,
+        correlation_id=logger.get_correlation_id(),
+    )
+    logger.info(
+        "reversed",
+        extra={"accountId": account_id, "version": event.version, "principal": principal},
+    )
+    count("CommandAccepted", type="reversal")
+    return json_response(201, event_body(event))
+
+
+@app.post("/transfers/<transfer_id>/reversal")
+def reverse_a_transfer(transfer_id: str) -> Response[str]:
+    principal = authorized(app.current_event.raw_event, WRITE_TRANSACTIONS)
+    key = idempotency_key(app.current_event.headers)
+    transfer_id = transfer_id_of(transfer_id)
+    body = parse_json_body(app) if app.current_event.body else None
+    stored = reverse_transfer(
+        transfer_id,
+        dependencies,
+        reversal_id=new_event_id(),
+        description=reversal_description(body),
+        idempotency_key=key,
+        caller=principal.subject,
+        correlation_id=logger.get_correlation_id(),
+    )
+    logger.info(
+        "transfer reversed",
+        extra={
+            "transferId": stored.transfer_id,
+            "reverses": transfer_id,
+            "principal": principal.subject,
+        },
+    )
+    count("CommandAccepted", type="transfer-reversal")
+    return json_response(201, transfer_body(stored))
 
 
 def _manage(command: AccountCommand, *, status: int = 200) -> Response[str]:

@@ -16,10 +16,14 @@ PROJECTIONS_KEY: Key = (("accountId", "S"), ("readModel", "S"))
 TRANSFERS_KEY: Key = (("transferId", "S"),)
 HOLDS_KEY: Key = (("holdId", "S"),)
 # The holds table's indexes: an account's holds in the order placed, and the pending
-# ones by expiry (sparse: only pending holds carry `pendingShard`).
-HOLDS_INDEXES: dict[str, Key] = {
-    "byAccount": (("accountId", "S"), ("version", "N")),
-    "pendingByExpiry": (("pendingShard", "S"), ("expiresAt", "S")),
+# ones by expiry (sparse: only pending holds carry `pendingShard`), every attribute.
+HOLDS_INDEXES: dict[str, tuple[Key, str]] = {
+    "byAccount": ((("accountId", "S"), ("version", "N")), "ALL"),
+    "pendingByExpiry": ((("pendingShard", "S"), ("expiresAt", "S")), "ALL"),
+}
+# The events table's global secondary indexes, by name: (key, projection type).
+EVENTS_INDEXES: dict[str, tuple[Key, str]] = {
+    "byRecordedAt": ((("accountId", "S"), ("recordedAt", "S")), "KEYS_ONLY"),
 }
 
 
@@ -29,10 +33,10 @@ def create_table(
     key: Key,
     *,
     stream: bool = False,
-    indexes: dict[str, Key] | None = None,
+    indexes: dict[str, tuple[Key, str]] | None = None,
 ) -> None:
     """An on-demand table with that key (and a NEW_IMAGE stream if ``stream``, and
-    global secondary indexes projecting every attribute if ``indexes``)."""
+    the global secondary ``indexes``: name to key and projection type)."""
     extra: dict[str, Any] = (
         {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
         if stream
@@ -42,17 +46,17 @@ def create_table(
         extra["GlobalSecondaryIndexes"] = [
             {
                 "IndexName": index,
-                "KeySchema": _schema(keys),
-                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": _key_schema(index_key),
+                "Projection": {"ProjectionType": projection},
             }
-            for index, keys in indexes.items()
+            for index, (index_key, projection) in indexes.items()
         ]
     attributes = dict(key)
-    for keys in (indexes or {}).values():
-        attributes.update(keys)
+    for index_key, _ in (indexes or {}).values():
+        attributes.update(index_key)
     client.create_table(
         TableName=name,
-        KeySchema=_schema(key),
+        KeySchema=_key_schema(key),
         AttributeDefinitions=[
             {"AttributeName": attribute, "AttributeType": type_}
             for attribute, type_ in attributes.items()
@@ -62,7 +66,7 @@ def create_table(
     )
 
 
-def _schema(key: Key) -> list[dict[str, str]]:
+def _key_schema(key: Key) -> list[dict[str, str]]:
     return [
         {"AttributeName": attribute, "KeyType": kind}
         for (attribute, _), kind in zip(key, ("HASH", "RANGE"), strict=False)
@@ -77,7 +81,7 @@ def create_ledger_tables(client: Any, prefix: str) -> dict[str, str]:
         "transfers": f"{prefix}-transfers",
         "holds": f"{prefix}-holds",
     }
-    create_table(client, names["events"], EVENTS_KEY, stream=True)
+    create_table(client, names["events"], EVENTS_KEY, stream=True, indexes=EVENTS_INDEXES)
     create_table(client, names["idempotency"], IDEMPOTENCY_KEY)
     create_table(client, names["projections"], PROJECTIONS_KEY)
     create_table(client, names["transfers"], TRANSFERS_KEY)

@@ -8,7 +8,8 @@ A read model of an account or month that has no event at all is only reported.
 
 Verifying the whole ledger also checks conservation (application.conservation): per
 currency, the transfers' debit legs equal their credit legs, each transfer's legs pair
-off, and no account stands below its overdraft limit.
+off, no account stands below its overdraft limit, and no posting is reversed twice or
+by another account's posting (a reversal is otherwise folded like any posting).
 """
 
 from __future__ import annotations
@@ -128,11 +129,14 @@ def report_conservation(checked: Conservation) -> None:
         print(f"  account {account_id}: below its overdraft limit")
     for hold_id in checked.misresolved_holds[:50]:
         print(f"  hold {hold_id}: resolved twice, never placed, or captured beyond it")
+    for original in checked.misreversed[:50]:
+        print(f"  posting {original}: reversed more than once, or not by its own account")
     print(
         f"conservation {'holds' if checked.holds else 'BROKEN'}: "
         f"{len(checked.unbalanced)} unbalanced transfer(s), "
         f"{len(checked.overdrawn)} account(s) below their limit, "
         f"{len(checked.misresolved_holds)} misresolved hold(s)"
+        f"{len(checked.misreversed)} posting(s) misreversed"
     )
 
 

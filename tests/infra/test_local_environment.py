@@ -463,6 +463,8 @@ MONEY_ROUTES = {
     "POST /accounts/{accountId}/holds",
     "POST /holds/{holdId}/capture",
     "POST /holds/{holdId}/void",
+    "POST /accounts/{accountId}/events/{version}/reversal",
+    "POST /transfers/{transferId}/reversal",
 }
 MANAGE_ROUTES = {
     "POST /accounts",

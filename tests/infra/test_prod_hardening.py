@@ -25,6 +25,8 @@ WRITE_ROUTES = {
     "POST /accounts/{accountId}/credits",
     "POST /accounts/{accountId}/debits",
     "POST /transfers",
+    "POST /accounts/{accountId}/events/{version}/reversal",
+    "POST /transfers/{transferId}/reversal",
 }
 
 
@@ -183,3 +185,19 @@ def test_the_transfers_table_is_keyed_by_transfer_encrypted_and_kept(plan):
     assert transfers["point_in_time_recovery"] == [{"enabled": True}]
     assert transfers["deletion_protection_enabled"] is True
     assert transfers["server_side_encryption"] == [{"enabled": True, "kms_key_arn": KEY_ARN}]
+
+
+def test_the_events_table_indexes_each_accounts_events_by_time_keys_only(plan):
+    # GIVEN prod's events table
+    events = by_name(plan, "aws_dynamodb_table", "name")["ledger-prod-events"]
+    # THEN one index finds an account's event at any moment without copying the events:
+    # keyed by account and recording time, projecting keys only (the table, read
+    # consistently, gives the snapshot)
+    (index,) = events["global_secondary_index"]
+    assert (index["name"], index["hash_key"], index["range_key"]) == (
+        "byRecordedAt",
+        "accountId",
+        "recordedAt",
+    )
+    assert index["projection_type"] == "KEYS_ONLY"
+    assert {"name": "recordedAt", "type": "S"} in events["attribute"]

@@ -16,13 +16,20 @@ The guarantees, numbered as the tests below check them:
     stored (both legs or neither).
 11. A taken idempotency key (IdempotencyKeyTaken) or transfer id (VersionConflict)
     stores nothing either.
+12. The event an account stood at at a moment is its last one recorded at or before
+    it (strictly before, when not inclusive), with its state; among events recorded
+    at the same instant, the last in version order; none before the first event.
+13. That answer is the table's, not the index's: an event just appended is seen at once.
+14. A reversal marker is stored with its transaction and reads back; a second marker of
+    the same original is a ReversalTaken, and nothing of its transaction is stored.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from banking.adapters.dynamodb import DynamoDBEventStore
@@ -34,6 +41,8 @@ from banking.application.ports import (
     IdempotencyKeyTaken,
     IdempotencyRecord,
     Leg,
+    ReversalMarker,
+    ReversalTaken,
     StoredEvent,
     TransferPosting,
     TransferRecord,
@@ -41,7 +50,7 @@ from banking.application.ports import (
 )
 from banking.domain.account import Account, evolve
 from banking.domain.currency import Currency
-from banking.domain.events import Credited, Debited
+from banking.domain.events import Credited, Debited, EventRef
 from banking.domain.money import Money
 
 NOW = datetime(2026, 11, 26, 7, 0, 0, 123456, tzinfo=UTC)
@@ -257,3 +266,70 @@ def test_11_a_taken_key_or_transfer_id_stores_nothing(store):
     assert (store.load("alice").version, store.load("bob").version) == (1, 1)
     assert store.transfer("t-2") is None
     assert store.idempotency_record(TRANSFER_SCOPE, "payments", "k2") is None
+
+
+def timed_history(store, account_id: str, seconds: list[int]) -> list[StoredEvent]:
+    """Credits of 1, 2, 3... recorded `seconds` after NOW, in that order."""
+    history, state = [], Account(account_id)
+    for amount, offset in enumerate(seconds, start=1):
+        event = attrs.evolve(
+            stored(state, amount).event, recorded_at=NOW + timedelta(seconds=offset)
+        )
+        item = StoredEvent(event, evolve(state, event, ZoneInfo("UTC")))
+        store.append(item)
+        history.append(item)
+        state = item.state
+    return history
+
+
+def test_12_an_account_stands_at_its_last_event_at_or_before_a_moment(store):
+    # GIVEN alice's events at +0s, +10s, +10s, +10s (one transfer's legs) and +20s
+    history = timed_history(store, "alice", [0, 10, 10, 10, 20])
+    at = lambda seconds: NOW + timedelta(seconds=seconds)  # noqa: E731
+    # WHEN she is asked for at several moments
+    # THEN each answer is the last event at or before it, with the state after it
+    assert store.last_at("alice", at(0)) == history[0]
+    assert store.last_at("alice", at(9)) == history[0]
+    assert store.last_at("alice", at(10)) == history[3]
+    assert store.last_at("alice", at(15)).state.balance == Money(1 + 2 + 3 + 4)
+    assert store.last_at("alice", at(10_000)) == history[4]
+    # AND strictly before a moment is the event before the first one recorded then
+    assert store.last_at("alice", at(10), inclusive=False) == history[0]
+    assert store.last_at("alice", at(0), inclusive=False) is None
+    # AND before the first event, or for an account without events, there is none
+    assert store.last_at("alice", at(-1)) is None
+    assert store.last_at("nobody", at(0)) is None
+
+
+def test_13_the_moment_answer_sees_an_event_appended_just_before(store):
+    # GIVEN alice's first event, asked for, and then a second one
+    first = timed_history(store, "alice", [0])[0]
+    assert store.last_at("alice", NOW + timedelta(seconds=5)) == first
+    second_event = attrs.evolve(
+        stored(first.state, 7).event, recorded_at=NOW + timedelta(seconds=1)
+    )
+    second = StoredEvent(second_event, evolve(first.state, second_event, ZoneInfo("UTC")))
+    store.append(second)
+    # WHEN she is asked for a moment after it, at once
+    # THEN the answer is the new event
+    assert store.last_at("alice", NOW + timedelta(seconds=5)) == second
+
+
+def test_14_an_original_has_at_most_one_reversal_marker(store):
+    # GIVEN alice's credit at version 1, reversed at version 2 (a marker with it)
+    credit = stored(Account("alice"), 500)
+    store.append(credit)
+    reversal = stored(credit.state, 500, debit=True)
+    marker = ReversalMarker(EventRef("alice", 1), EventRef("alice", 2), "event-2")
+    store.append_many([reversal], idempotency=claim("k"), reversals=[marker])
+    assert store.reversal(EventRef("alice", 1)) == marker
+    assert store.reversal(EventRef("alice", 2)) is None
+    # WHEN another reversal of version 1 comes, with its own marker and key
+    again = stored(reversal.state, 500, debit=True)
+    rival = ReversalMarker(EventRef("alice", 1), EventRef("alice", 3), "event-3")
+    with pytest.raises(ReversalTaken):
+        store.append_many([again], idempotency=claim("k2"), reversals=[rival])
+    # THEN nothing of it was stored, and the first marker stands
+    assert store.load("alice").version == 2
+    assert store.idempotency_record(TRANSFER_SCOPE, "payments", "k2") is None
+    assert store.reversal(EventRef("alice", 1)) == marker

@@ -48,6 +48,7 @@ from banking.application.ports import (
     HoldRecord,
     IdempotencyRecord,
     Lag,
+    ReversalMarker,
     StoredEvent,
     TransferRecord,
     VersionConflict,
@@ -179,6 +180,7 @@ class SimEventStore(InMemoryEventStore):
         transfer: TransferRecord | None = None,
         idempotency: IdempotencyRecord | None = None,
         hold: HoldRecord | None = None,
+        reversals: Sequence[ReversalMarker] = (),
     ) -> None:
         world = self._world
         world.interleave(stored_events)

@@ -9,12 +9,14 @@ from banking.adapters.memory import InMemoryEventStore
 from banking.application.commands import CommandDependencies, record
 from banking.application.conservation import conservation
 from banking.application.ports import StoredEvent
+from banking.application.reversals import reverse_entry, reverse_transfer
 from banking.application.transfers import transfer
 from banking.domain.account import evolve
 from banking.domain.commands import RecordCredit
 from banking.domain.currency import Currency
-from banking.domain.events import Credited, Debited
+from banking.domain.events import Credited, Debited, EventRef
 from banking.domain.money import Money
+from banking.domain.reversals import ReverseEntry
 from banking.domain.transfer import Posting, Transfer
 from tests.support import open_accounts
 
@@ -80,4 +82,30 @@ def test_an_account_below_its_overdraft_limit_is_reported():
     # WHEN conservation is checked THEN bob is reported
     checked = conservation(store.scan())
     assert checked.overdrawn == ["bob"]
+    assert not checked.holds
+
+
+def test_reversals_conserve_money_and_a_second_reversal_is_reported():
+    # GIVEN the euro transfer and alice's credit (version 2), each reversed once
+    store = ledger()
+    deps = CommandDependencies(store=store, clock=lambda: NOW, new_id=lambda: "r")
+    reverse_transfer("t-eur", deps, reversal_id="t-back", idempotency_key="r1", caller="ops")
+    reverse_entry(ReverseEntry("alice", 2), deps, idempotency_key="r2", caller="ops")
+    # WHEN conservation is checked THEN it holds: reversals are ordinary postings
+    assert conservation(store.scan()).holds
+    # GIVEN then a second reversal of the credit, forged past the store's guard
+    state = store.load("alice")
+    again = Debited(
+        "alice",
+        state.version + 1,
+        "forged",
+        Money(1000),
+        NOW,
+        currency=Currency("EUR"),
+        reverses=EventRef("alice", 2),
+    )
+    store.append(StoredEvent(again, evolve(state, again, ZoneInfo("UTC"))))
+    # WHEN conservation is checked THEN the original is named
+    checked = conservation(store.scan())
+    assert checked.misreversed == ["alice/2"]
     assert not checked.holds

@@ -4,7 +4,9 @@ come from the one cattrs converter, and a change to them is a change of contract
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,6 +19,11 @@ from banking.application.replay import (
     result_from_payload,
     result_to_payload,
 )
+from banking.domain.account import Account, evolve
+from banking.domain.events import Credited, Debited, EventRef
+from banking.domain.money import Money
+from banking.domain.read_models import StateCarriedEvent
+from banking.serialization import event_from_dict, event_to_dict, state_carried_to_dict
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 
@@ -83,3 +90,25 @@ def test_a_replay_result_answers_where_to_continue():
     }
     assert result_from_payload(payload) == result
     assert result_from_payload({"read": 0, "published": 0}).cursor is None
+
+
+def test_a_reversal_names_its_original_in_camel_case_stored_and_on_the_bus():
+    # GIVEN alice's credit, and its reversal
+    zone = ZoneInfo("UTC")
+    moment = datetime(2026, 11, 26, tzinfo=UTC)
+    credit = Credited("alice", 1, "e1", Money(500), moment)
+    reversal = Debited("alice", 2, "e2", Money(500), moment, reverses=EventRef("alice", 1))
+    # WHEN they are written as stored and as published
+    stored = event_to_dict(reversal)
+    published = state_carried_to_dict(
+        StateCarriedEvent.of(
+            reversal, evolve(evolve(Account("alice"), credit, zone), reversal, zone)
+        )
+    )
+    # THEN the reversal names its original; the credit, reversing nothing, reads back
+    # without it, and both read back equal
+    assert stored["reverses"] == {"accountId": "alice", "version": 1}
+    assert published["reverses"] == {"accountId": "alice", "version": 1}
+    assert event_from_dict(stored) == reversal
+    assert "reverses" not in {k for k, v in event_to_dict(credit).items() if v is not None}
+    assert event_from_dict(event_to_dict(credit)) == credit

@@ -172,6 +172,12 @@ locals {
         resources = [module.events_table.dynamodb_table_arn, module.projections_table.dynamodb_table_arn]
       },
       {
+        # A balance as of a moment and a date range find their version by time.
+        sid       = "QueryEventsByTime"
+        actions   = ["dynamodb:Query"]
+        resources = [module.events_table.dynamodb_table_index_arns["byRecordedAt"]]
+      },
+      {
         # A transfer is read by its id only.
         sid       = "ReadTransfers"
         actions   = ["dynamodb:GetItem"]
@@ -260,7 +266,12 @@ module "events_table" {
   name       = "${local.prefix}-events"
   hash_key   = "accountId"
   range_key  = "version"
-  attributes = { accountId = "S", version = "N" }
+  attributes = { accountId = "S", version = "N", recordedAt = "S" }
+  # Each account's events by time, for balances as of a moment and date ranges. Keys
+  # only: it names a version, the table (read consistently) gives the snapshot.
+  global_secondary_indexes = {
+    byRecordedAt = { hash_key = "accountId", range_key = "recordedAt", projection_type = "KEYS_ONLY" }
+  }
 
   # Fanout needs only the stored event, never the (nonexistent) previous image.
   stream_view_type               = "NEW_IMAGE"
@@ -558,6 +569,9 @@ module "http_api" {
     post_hold_void       = { route_key = "POST /holds/{holdId}/void", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
     get_holds            = { route_key = "GET /accounts/{accountId}/holds", integration = "queries" }
     get_hold             = { route_key = "GET /holds/{holdId}", integration = "queries" }
+    # Issue 14: reversals move money, like the postings they reverse.
+    post_entry_reversal    = { route_key = "POST /accounts/{accountId}/events/{version}/reversal", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
+    post_transfer_reversal = { route_key = "POST /transfers/{transferId}/reversal", integration = "commands", authorization_scopes = [local.write_scope], throttling = local.write_throttling }
     # Every other request gets the API's own not_found error, not API Gateway's.
     default = { route_key = "$default", integration = "queries" }
   }

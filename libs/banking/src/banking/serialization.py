@@ -27,13 +27,14 @@ from banking.application.ports import (
     Generations,
     HoldRecord,
     Leg,
+    ReversalMarker,
     TransferPosting,
     TransferRecord,
 )
 from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms, PendingHold
 from banking.domain.currency import Currency
 from banking.domain.errors import UnknownEvent
-from banking.domain.events import SCHEMA_VERSION, TYPE_NAMES, TYPES_BY_NAME, Event
+from banking.domain.events import SCHEMA_VERSION, TYPE_NAMES, TYPES_BY_NAME, Event, EventRef
 from banking.domain.money import Money
 from banking.domain.read_models import (
     AccountSettings,
@@ -80,6 +81,8 @@ def register_camel_case(cls: type[Any], **overrides: Any) -> None:
     converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
 
 
+# Before the classes that hold one: cattrs binds a field's hook when it generates theirs.
+register_camel_case(EventRef)
 # Nothing held: the aggregate is what it was before holds. (Registered before the
 # state-carried event, whose hook takes the aggregate's as it is then.)
 register_camel_case(Aggregate, held_balance=override(rename="heldBalance", omit_if_default=True))
@@ -94,6 +97,7 @@ register_camel_case(
     TransferPosting, from_account=override(rename="from"), to_account=override(rename="to")
 )
 register_camel_case(Leg)
+register_camel_case(ReversalMarker)
 
 
 def _as_list(items: Any) -> list[Any]:

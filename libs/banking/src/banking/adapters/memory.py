@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import zlib
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -24,13 +25,15 @@ from banking.application.ports import (
     IdempotencyKeyTaken,
     IdempotencyRecord,
     Lag,
+    ReversalMarker,
+    ReversalTaken,
     Scanned,
     StoredEvent,
     TransferRecord,
     VersionConflict,
 )
 from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
-from banking.domain.events import Event
+from banking.domain.events import Event, EventRef
 from banking.domain.read_models import (
     ACCOUNTS_BY_OWNER,
     MONTHLY_STATEMENT,
@@ -51,6 +54,7 @@ class InMemoryEventStore:
         self._keys: dict[tuple[str, str, str], IdempotencyRecord] = {}
         self._transfers: dict[str, TransferRecord] = {}
         self._holds: dict[str, HoldRecord] = {}
+        self._reversals: dict[EventRef, ReversalMarker] = {}
         self.items_read = 0
 
     def load(self, account_id: str) -> Account:
@@ -79,6 +83,7 @@ class InMemoryEventStore:
         transfer: TransferRecord | None = None,
         idempotency: IdempotencyRecord | None = None,
         hold: HoldRecord | None = None,
+        reversals: Sequence[ReversalMarker] = (),
     ) -> None:
         with self._lock:
             next_versions: dict[str, int] = {}
@@ -98,7 +103,13 @@ class InMemoryEventStore:
                 key = (idempotency.account_id, idempotency.caller, idempotency.key)
                 if key in self._keys:
                     raise IdempotencyKeyTaken(idempotency.key)
+            for marker in reversals:
+                if marker.original in self._reversals:
+                    raise ReversalTaken(f"{marker.original} is reversed already")
+            if idempotency is not None:
                 self._keys[key] = idempotency
+            for marker in reversals:
+                self._reversals[marker.original] = marker
             if transfer is not None:
                 self._transfers[transfer.transfer_id] = transfer
             if hold is not None:
@@ -158,6 +169,23 @@ class InMemoryEventStore:
     ) -> IdempotencyRecord | None:
         with self._lock:
             return self._keys.get((account_id, caller, key))
+
+    def reversal(self, original: EventRef) -> ReversalMarker | None:
+        with self._lock:
+            return self._reversals.get(original)
+
+    def last_at(
+        self, account_id: str, moment: datetime, *, inclusive: bool = True
+    ) -> StoredEvent | None:
+        # Recorded times are in version order, so the stream is sorted by them too.
+        search = bisect_right if inclusive else bisect_left
+        with self._lock:
+            stream = self._streams.get(account_id, [])
+            index = search(stream, moment, key=lambda stored: stored.event.recorded_at)
+            if index == 0:
+                return None
+            self.items_read += 1
+            return stream[index - 1]
 
     def scan(
         self, *, segment: int = 0, total_segments: int = 1, after: Cursor | None = None

@@ -5,6 +5,8 @@ it. So, per currency, the transfers' debit legs must sum to their credit legs, a
 transfer's legs must pair off to zero. And no account may stand below its overdraft
 limit at its latest version. A hold moves no money until captured: each is resolved
 (captured, voided or expired) at most once, and a capture takes at most what it held.
+And each posting is reversed at most once, by a posting of its own account stored after
+it (issue 14: a reversal is otherwise an ordinary posting, counted like any other).
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from attrs import field, frozen
 
 from banking.application.ports import Scanned, StoredEvent
 from banking.domain.account import Account
-from banking.domain.events import Credited, Debited, HoldExpired, HoldPlaced, HoldVoided
+from banking.domain.events import (
+    Credited,
+    Debited,
+    EventRef,
+    HoldExpired,
+    HoldPlaced,
+    HoldVoided,
+)
 from banking.domain.money import Money
 
 
@@ -31,6 +40,8 @@ class Conservation:
     overdrawn: list[str] = field(factory=list)
     # Holds resolved twice, resolved without being placed, or captured beyond their amount.
     misresolved_holds: list[str] = field(factory=list)
+    # "account/version" of each original reversed twice, or by what cannot reverse it.
+    misreversed: list[str] = field(factory=list)
 
     @property
     def holds(self) -> bool:
@@ -39,6 +50,7 @@ class Conservation:
             and not self.unbalanced
             and not self.overdrawn
             and not self.misresolved_holds
+            and not self.misreversed
         )
 
 
@@ -52,6 +64,8 @@ def conservation(items: Iterable[Scanned]) -> Conservation:
     placed: dict[str, Money] = {}
     resolved: dict[str, int] = defaultdict(int)
     misresolved: set[str] = set()
+    reversed_once: set[EventRef] = set()
+    misreversed: set[EventRef] = set()
     for item in items:
         if not isinstance(item, StoredEvent):
             continue  # verify reports unreadable items on its own
@@ -64,6 +78,15 @@ def conservation(items: Iterable[Scanned]) -> Conservation:
             held = placed.get(event.hold_id)
             if held is None or event.amount > held:
                 misresolved.add(event.hold_id)
+        if isinstance(event, Credited | Debited) and event.reverses is not None:
+            original = event.reverses
+            if (
+                original in reversed_once
+                or original.account_id != event.account_id
+                or original.version >= event.version
+            ):
+                misreversed.add(original)
+            reversed_once.add(original)
         if not isinstance(event, Credited | Debited) or event.transfer_id is None:
             continue
         code = item.state.currency.code
@@ -85,4 +108,5 @@ def conservation(items: Iterable[Scanned]) -> Conservation:
             if state.available < -state.overdraft_limit
         ),
         misresolved_holds=sorted(misresolved | {h for h, times in resolved.items() if times > 1}),
+        misreversed=sorted(f"{ref.account_id}/{ref.version}" for ref in misreversed),
     )

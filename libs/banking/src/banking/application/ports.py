@@ -14,7 +14,7 @@ from attrs import frozen
 from banking.domain.account import Account
 from banking.domain.currency import Currency
 from banking.domain.errors import DomainError
-from banking.domain.events import Event, PostingEvent, type_name
+from banking.domain.events import Event, EventRef, PostingEvent, type_name
 from banking.domain.money import Money
 from banking.domain.read_models import AccountSummary, MonthlyStatement, ReadModel
 
@@ -32,6 +32,10 @@ class IdempotencyKeyTaken(Exception):
 
 class EventNotFound(Exception):
     pass
+
+
+class ReversalTaken(Exception):
+    """A reversal of this original was stored first (its marker is there)."""
 
 
 class StoreThrottled(DomainError):
@@ -107,6 +111,21 @@ class TransferRecord:
     description: str | None = None
     recorded_by: str | None = None
     correlation_id: str | None = None
+    # The transfer this one reverses (issue 14).
+    reverses: str | None = None
+
+
+@frozen
+class ReversalMarker:
+    """That the posting `original` was reversed, by the posting `reversed_by` (event
+    `event_id`, of transfer `transfer_id` when a transfer was reversed): the store's
+    guard that an original is reversed at most once, written in the same transaction
+    as the reversal itself."""
+
+    original: EventRef
+    reversed_by: EventRef
+    event_id: str
+    transfer_id: str | None = None
 
 
 class HoldStatus(enum.Enum):
@@ -174,12 +193,14 @@ class EventStore(Protocol):
         transfer: TransferRecord | None = None,
         idempotency: IdempotencyRecord | None = None,
         hold: HoldRecord | None = None,
+        reversals: Sequence[ReversalMarker] = (),
     ) -> None:
         """Store every event iff each one's version is free (else VersionConflict),
         with the transfer record iff its id is free (else VersionConflict: the caller
         checks whether it is its own), the hold record iff its id is free (a pending
-        one) or it is still pending (a resolved one; else VersionConflict) and the
-        idempotency record iff its key is free (else IdempotencyKeyTaken): all or
+        one) or it is still pending (a resolved one; else VersionConflict), the
+        idempotency record iff its key is free (else IdempotencyKeyTaken) and each
+        reversal marker iff its original has none (else ReversalTaken): all or
         nothing. Events of one account are given in version order."""
 
     def transfer(self, transfer_id: str) -> TransferRecord | None:
@@ -194,6 +215,18 @@ class EventStore(Protocol):
     def idempotency_record(
         self, account_id: str, caller: str, key: str
     ) -> IdempotencyRecord | None: ...
+
+    def reversal(self, original: EventRef) -> ReversalMarker | None:
+        """The marker of the original's reversal, or None (read consistently)."""
+
+    def last_at(
+        self, account_id: str, moment: datetime, *, inclusive: bool = True
+    ) -> StoredEvent | None:
+        """The account's last event recorded at or before `moment` (strictly before it
+        unless `inclusive`), with the state after it; None when there is none. A bounded
+        number of reads however long the history, and never older than the table:
+        recorded times never go backwards within an account (decisions.recorded_at), so
+        the last such event is the one with the highest such version."""
 
 
 @frozen

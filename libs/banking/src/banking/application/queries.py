@@ -100,12 +100,16 @@ def history(account_id: str, store: EventStore, *, after: int, limit: int) -> Ev
 _MONTH = re.compile(r"\A[0-9]{4}-(0[1-9]|1[0-2])\Z", re.ASCII)
 
 
+def valid_month(month: str) -> str:
+    if not _MONTH.match(month):
+        raise InvalidRequest(f"month {month[:16]!r} is not a calendar month such as 2026-11")
+    return month
+
+
 def statement(
     account_id: str, month: str, statements: StatementReader, store: EventStore
 ) -> MonthlyStatement:
-    if not _MONTH.match(month):
-        raise InvalidRequest(f"month {month[:16]!r} is not a calendar month such as 2026-11")
-    found = statements.statement(account_id, month)
+    found = statements.statement(account_id, valid_month(month))
     if found is not None:
         return found
     # Only on a miss: tell an unknown account from a month without a statement.

@@ -152,3 +152,22 @@ class AccountHasPendingHolds(DomainError):
     """Closing an account that still carries pending holds."""
 
     code = "account_has_pending_holds"
+
+
+class EntryNotFound(DomainError):
+    """An account's event asked for by its version, which it does not have."""
+
+    code = "event_not_found"
+
+
+class NotReversible(DomainError):
+    """Reversing what cannot be: an account event (it moves no money), a reversal, or a
+    transfer's leg on its own (its transfer is reversed whole)."""
+
+    code = "not_reversible"
+
+
+class AlreadyReversed(DomainError):
+    """Reversing a posting (or transfer) a reversal was already stored for."""
+
+    code = "already_reversed"

@@ -7,7 +7,8 @@ every older shape into the current one on read.
 Postings (`Credited`, `Debited`) move money; the account events open, freeze,
 unfreeze, close an account or change its overdraft limit and move none; the hold
 events reserve money (`HoldPlaced`) and release it (`HoldVoided`, `HoldExpired`, or
-the capturing `Debited`) and move none themselves. Every event
+the capturing `Debited`) and move none themselves. A posting that `reverses` another
+is its opposite (domain.reversals): a correction is a new fact, never an edit. Every event
 may name who recorded it (`recorded_by`: the token's subject).
 """
 
@@ -41,6 +42,14 @@ def owner_set(owners: Iterable[str]) -> frozenset[str]:
 
 
 @frozen
+class EventRef:
+    """Where a stored event is: its account and version (what a reversal `reverses`)."""
+
+    account_id: str
+    version: int
+
+
+@frozen
 class Credited:
     account_id: str
     version: int
@@ -54,6 +63,8 @@ class Credited:
     # The other account of a transfer's posting (the one debited, for a credit).
     counterparty: str | None = None
     recorded_by: str | None = None
+    # The posting this one reverses (issue 14): its opposite, never edited away.
+    reverses: EventRef | None = None
 
 
 @frozen
@@ -70,6 +81,7 @@ class Debited:
     recorded_by: str | None = None
     # The hold this debit captures: it releases the whole hold, any remainder included.
     hold_id: str | None = None
+    reverses: EventRef | None = None
 
 
 @frozen

@@ -17,7 +17,15 @@ from attrs import field, frozen
 
 from banking.domain.account import Account, month_of
 from banking.domain.currency import Currency
-from banking.domain.events import Credited, Debited, Event, owner_set, read_only, type_name
+from banking.domain.events import (
+    Credited,
+    Debited,
+    Event,
+    EventRef,
+    owner_set,
+    read_only,
+    type_name,
+)
 from banking.domain.money import Money
 
 TOTAL_BALANCE = "TotalBalanceForProfile"
@@ -103,6 +111,7 @@ class StateCarriedEvent:
     transfer_id: str | None = None
     counterparty: str | None = None
     recorded_by: str | None = None
+    reverses: EventRef | None = None
 
     @classmethod
     def of(cls, event: Event, state_after: Account) -> StateCarriedEvent:
@@ -123,6 +132,7 @@ class StateCarriedEvent:
             transfer_id=posting.transfer_id if posting else None,
             counterparty=posting.counterparty if posting else None,
             recorded_by=event.recorded_by,
+            reverses=posting.reverses if posting else None,
         )
 
 

@@ -29,15 +29,18 @@ from banking.domain.errors import (
     AccountNotEmpty,
     AccountNotFound,
     AccountNotFrozen,
+    AlreadyReversed,
     ConcurrentModification,
     CurrencyMismatch,
     DomainError,
+    EntryNotFound,
     HoldHasExpired,
     HoldNotFound,
     HoldNotPending,
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidRequest,
+    NotReversible,
     OverdraftLimitTooLow,
     StatementNotFound,
     TransferNotFound,
@@ -67,6 +70,9 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     StoreThrottled: 503,
     # A stored event this code cannot read is the store's fault, never the caller's.
     UnknownEvent: 500,
+    EntryNotFound: 404,
+    NotReversible: 422,
+    AlreadyReversed: 409,
 }
 # How long a client should wait before sending the same request again (seconds).
 RETRY_AFTER_BY_ERROR: dict[type[DomainError], int] = {StoreThrottled: 1}
@@ -101,6 +107,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/holds/{holdId}": ("GET",),
     "/holds/{holdId}/capture": ("POST",),
     "/holds/{holdId}/void": ("POST",),
+    "/accounts/{accountId}/events/{version}/reversal": ("POST",),
+    "/transfers/{transferId}/reversal": ("POST",),
 }
 _ROUTE_PATTERNS = [
     (re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"), methods)
@@ -116,6 +124,12 @@ class RouteNotFound(DomainError):
     code = "not_found"
 
 
+class NotAcceptable(DomainError):
+    """An Accept header that takes none of the types the resource is served as."""
+
+    code = "not_acceptable"
+
+
 STATUS_BY_ERROR.update(
     {
         HoldNotFound: 404,
@@ -127,6 +141,7 @@ STATUS_BY_ERROR.update(
         MethodNotAllowed: 405,
         Unauthenticated: 401,
         Forbidden: 403,
+        NotAcceptable: 406,
     }
 )
 

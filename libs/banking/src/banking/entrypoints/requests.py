@@ -22,6 +22,7 @@ from banking.domain.errors import HoldNotFound, IdempotencyKeyRequired, InvalidR
 from banking.domain.holds import MAX_EXPIRES_IN, CaptureHold, PlaceHold
 from banking.domain.identifiers import validate_account_id
 from banking.domain.money import parse_overdraft_limit, parse_transaction_amount
+from banking.domain.reversals import ReverseEntry
 from banking.domain.text import validate_metadata, validate_owners
 from banking.domain.transfer import MAX_POSTINGS, Posting, Transfer
 
@@ -197,3 +198,28 @@ def correlation_id(headers: dict[str, str], request_id: str) -> str:
     """The client's X-Correlation-Id when it is sane, else the API's request id."""
     value = headers.get("x-correlation-id")
     return value if value and _PRINTABLE_ASCII.match(value) else request_id
+
+
+_VERSION = re.compile(r"\A[1-9][0-9]{0,15}\Z", re.ASCII)
+_TRANSFER_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z", re.ASCII)
+
+
+def reverse_entry_command(
+    account_id: str, version: str, body: dict[str, Any] | None
+) -> ReverseEntry:
+    """A reversal of an account's event: its version from the path, and an optional
+    description (no body at all is the same as an empty one)."""
+    if not _VERSION.match(version):
+        raise InvalidRequest("an event's version is a whole number from 1")
+    return ReverseEntry(account_id, int(version), reversal_description(body))
+
+
+def reversal_description(body: dict[str, Any] | None) -> str | None:
+    _only(body or {}, {"description"})
+    return _description((body or {}).get("description"))
+
+
+def transfer_id_of(raw: str) -> str:
+    if not _TRANSFER_ID.match(raw):
+        raise InvalidRequest("a transfer id is 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'")
+    return raw

@@ -108,6 +108,8 @@ def transfer_body(record: TransferRecord) -> dict[str, Any]:
     }
     if len(data["postings"]) == 1:
         body.update(amount=data["postings"][0]["amount"], currency=data["postings"][0]["currency"])
+    if record.reverses is not None:
+        body["reverses"] = record.reverses
     return body
 
 

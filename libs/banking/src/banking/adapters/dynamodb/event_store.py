@@ -2,16 +2,21 @@
 
 Events table: partition key `accountId`, sort key `version`; one item per event, in
 its JSON form, plus `snapshot` (the account state after it) and `correlationId`.
+Index `byRecordedAt` (partition `accountId`, sort `recordedAt`, keys only) finds the
+event an account stood at at any moment, for balances as of then and date ranges.
 An append is a put conditional on the version being free. With an idempotency key,
 the event and the key are written in one transaction, so a crash between the two
 cannot leave an event without its key (or a key without its event). A transfer is one
 transaction too: a conditional put per leg, the transfer record (transfers table,
-partition key `transferId`) and the idempotency record, all or nothing. So is a
-hold's event with its hold record (holds table, partition key `holdId`): put iff new
-when placed, iff still pending when resolved. The holds table's index `byAccount`
-(`accountId`, `version`) lists an account's holds; `pendingByExpiry`
-(`pendingShard`, `expiresAt`) holds only the pending ones (the attribute is dropped
-when a hold is resolved), so the expirer finds the due ones without a scan.
+partition key `transferId`) and the idempotency record, all or nothing. A reversal's
+transaction also holds one marker per original it reverses (idempotency table, key
+`#reversal#<accountId>#<version>`, never expiring), conditional on its being new. A
+hold's event is written with its hold record in one transaction too (holds table,
+partition key `holdId`): put iff new when placed, iff still pending when resolved.
+The holds table's index `byAccount` (`accountId`, `version`) lists an account's
+holds; `pendingByExpiry` (`pendingShard`, `expiresAt`) holds only the pending ones
+(the attribute is dropped when a hold is resolved), so the expirer finds the due ones
+without a scan.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from banking.application.ports import (
     HoldStatus,
     IdempotencyKeyTaken,
     IdempotencyRecord,
+    ReversalMarker,
+    ReversalTaken,
     Scanned,
     StoredEvent,
     StoreThrottled,
@@ -51,8 +58,17 @@ from banking.application.ports import (
 )
 from banking.domain.account import LEGACY_TERMS, Account, LegacyTerms
 from banking.domain.errors import UnknownEvent
-from banking.domain.events import Event
-from banking.serialization import converter, event_from_dict, event_to_dict, format_time
+from banking.domain.events import Event, EventRef
+from banking.serialization import (
+    converter,
+    event_from_dict,
+    event_to_dict,
+    format_time,
+    parse_time,
+)
+
+# The events table's index of each account's events by `recordedAt` (keys only).
+RECORDED_AT_INDEX = "byRecordedAt"
 
 # Pending holds spread over this many partitions of the expiry index, so placing holds
 # at any rate never makes one index partition hot; the expirer queries each.
@@ -139,6 +155,7 @@ class DynamoDBEventStore:
         transfer: TransferRecord | None = None,
         idempotency: IdempotencyRecord | None = None,
         hold: HoldRecord | None = None,
+        reversals: Sequence[ReversalMarker] = (),
     ) -> None:
         puts: list[PutTypeDef] = [
             {
@@ -158,6 +175,7 @@ class DynamoDBEventStore:
             )
         if hold is not None:
             puts.append(self._hold_put(hold))
+        puts.extend(self._marker_put(marker) for marker in reversals)
         if idempotency is not None:
             puts.append(self._key_put(idempotency))
         # The same token makes the SDK's retry of a transaction whose answer was lost a
@@ -169,7 +187,11 @@ class DynamoDBEventStore:
             )
         except ClientError as error:
             raise _transaction_error(
-                error, len(stored_events), (transfer is not None) + (hold is not None), idempotency
+                error,
+                len(stored_events),
+                (transfer is not None) + (hold is not None),
+                len(reversals),
+                idempotency,
             ) from error
 
     def _hold_put(self, hold: HoldRecord) -> PutTypeDef:
@@ -239,6 +261,30 @@ class DynamoDBEventStore:
         # The index is eventually consistent: a hold just resolved may still be listed,
         # which the expirer's conditional write then refuses.
         return sorted(due, key=lambda hold: (hold.expires_at, hold.hold_id))[:limit]
+
+    def _marker_put(self, marker: ReversalMarker) -> PutTypeDef:
+        # Beside the idempotency keys, and like none of them never expiring: an original
+        # stays reversed forever.
+        return {
+            "TableName": _required(self._idempotency, "idempotency"),
+            "Item": to_item(
+                {"idempotencyKey": _marker_key(marker.original), **converter.unstructure(marker)}
+            ),
+            "ConditionExpression": "attribute_not_exists(idempotencyKey)",
+        }
+
+    def reversal(self, original: EventRef) -> ReversalMarker | None:
+        response = self._client.get_item(
+            TableName=_required(self._idempotency, "idempotency"),
+            Key={"idempotencyKey": {"S": _marker_key(original)}},
+            ConsistentRead=True,
+        )
+        if "Item" not in response:
+            return None
+        data = from_item(response["Item"])
+        data.pop("idempotencyKey")
+        marker: ReversalMarker = converter.structure(data, ReversalMarker)
+        return marker
 
     def _key_put(self, record: IdempotencyRecord) -> PutTypeDef:
         now = self._now()
@@ -341,12 +387,61 @@ class DynamoDBEventStore:
             transfer_id=data.get("transferId"),
         )
 
+    def last_at(
+        self, account_id: str, moment: datetime, *, inclusive: bool = True
+    ) -> StoredEvent | None:
+        # The index is eventually consistent and orders equal times arbitrarily: it
+        # only names a version that is surely not after the answer. The table, read
+        # consistently from there, confirms it and walks on past what the index has
+        # not seen yet or ordered among equal times: two reads unless `moment` is
+        # within the index's replication lag (well under a second) of a write.
+        bound = format_time(moment)
+        response = self._client.query(
+            TableName=self._events,
+            IndexName=RECORDED_AT_INDEX,
+            KeyConditionExpression=f"accountId = :a AND recordedAt {'<=' if inclusive else '<'} :t",
+            ExpressionAttributeValues={":a": {"S": account_id}, ":t": {"S": bound}},
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        hint = response.get("Items", [])
+        found: dict[str, Any] | None = None
+        for data in self._from_version(account_id, whole(hint[0]["version"]["N"]) if hint else 1):
+            recorded = parse_time(str(data["recordedAt"]))
+            if recorded > moment or (recorded == moment and not inclusive):
+                break
+            found = data
+        return stored_event_from_item(found, self._legacy) if found is not None else None
+
+    def _from_version(self, account_id: str, version: int) -> Iterator[dict[str, Any]]:
+        """The account's items from `version` on, read consistently: two first (the
+        hint and the one after it), then in pages of a hundred."""
+        request: dict[str, Any] = {
+            "TableName": self._events,
+            "KeyConditionExpression": "accountId = :a AND version >= :v",
+            "ExpressionAttributeValues": {":a": {"S": account_id}, ":v": {"N": str(version)}},
+            "ScanIndexForward": True,
+            "Limit": 2,
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.query(**request)
+            for raw in response.get("Items", []):
+                yield from_item(raw)
+            if not response.get("LastEvaluatedKey"):
+                return
+            request.update(ExclusiveStartKey=response["LastEvaluatedKey"], Limit=100)
+
     def _now(self) -> datetime:
         return self._clock() if self._clock else datetime.now(UTC)
 
 
 def _transaction_error(
-    error: ClientError, events: int, records: int, record: IdempotencyRecord | None
+    error: ClientError,
+    events: int,
+    records: int,
+    markers: int,
+    record: IdempotencyRecord | None,
 ) -> Exception:
     """What a failed transaction means. Only a version conflict is retried (by
     reloading and deciding again); a throttle is answered "try later"; anything else
@@ -356,11 +451,14 @@ def _transaction_error(
     if error_code(error) != "TransactionCanceledException":
         return error
     # One reason per item, in order: the events, the transfer and/or the hold (the
-    # `records`), the idempotency key.
+    # `records`), the reversal markers, the idempotency key.
     reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-    reasons += [None] * (events + records + (record is not None) - len(reasons))
+    reasons += [None] * (events + records + markers + (record is not None) - len(reasons))
     if record is not None and reasons[-1] == "ConditionalCheckFailed":
         return IdempotencyKeyTaken(record.key)
+    first_marker = events + records
+    if "ConditionalCheckFailed" in reasons[first_marker : first_marker + markers]:
+        return ReversalTaken(f"an original of the transaction is reversed already: {reasons}")
     # Another writer took a version, or a concurrent transaction touched the same
     # items: either way, reload and decide again. A transfer id already stored is the
     # same transfer landed before (ids are fresh UUIDs): the caller recognises it.
@@ -401,6 +499,11 @@ def _scanned(data: dict[str, Any], legacy: LegacyTerms) -> Scanned:
         return stored_event_from_item(data, legacy)
     except (UnknownEvent, KeyError, TypeError, ValueError) as error:
         return Unreadable(str(data.get("accountId")), whole(data.get("version", 0)), repr(error))
+
+
+def _marker_key(original: EventRef) -> str:
+    # "#" first, like the transfers' scope: never an account id's key.
+    return f"#reversal#{original.account_id}#{original.version}"
 
 
 def _key(account_id: str, caller: str, key: str) -> str:
