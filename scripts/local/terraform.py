@@ -102,12 +102,14 @@ def provider_binary(data_dir: Path) -> Path | None:
 
 REATTACH = "TF_REATTACH_PROVIDERS="
 # A provider in debug mode logs every call at TRACE whatever TF_LOG says, unless each of
-# its loggers is told otherwise: 27 MB for one apply, which made it slower than before.
+# its loggers is told otherwise (the SDK's, and the provider's own "aws" one, which logs
+# every AWS request's body at DEBUG: each function's zip, base64): 25 MB per apply.
 PROVIDER_LOG_LEVELS = {
     name: "ERROR"
     for name in (
         "TF_LOG",
         "TF_LOG_PROVIDER",
+        "TF_LOG_PROVIDER_AWS",
         "TF_LOG_SDK",
         "TF_LOG_SDK_PROTO",
         "TF_LOG_SDK_MUX",

@@ -57,7 +57,9 @@ def test_terraform_is_told_to_attach_to_the_one_provider_process(tmp_path: Path)
     assert (tmp_path / "args").read_text().split() == ["-debug"]
     provider_env = (tmp_path / "env").read_text().splitlines()
     assert "AWS_REGION=eu-west-1" in provider_env
-    assert {"TF_LOG=ERROR", "TF_LOG_SDK_PROTO=ERROR", "TF_LOG_PROVIDER=ERROR"} <= set(provider_env)
+    assert {"TF_LOG=ERROR", "TF_LOG_SDK_PROTO=ERROR", "TF_LOG_PROVIDER_AWS=ERROR"} <= set(
+        provider_env
+    )
     assert not [line for line in provider_env if line.startswith("AWS_CA_BUNDLE=")]
     # ... and it is stopped afterwards, its output kept in the log
     with pytest.raises(ProcessLookupError):
