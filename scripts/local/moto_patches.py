@@ -46,6 +46,9 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, StreamShard, Table
+from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
+    UpdateExpressionParser,  # mypy skips the module: moto marks it `# type: ignore`
+)
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 from moto.events.models import Rule
@@ -505,6 +508,23 @@ def _remembered(parse: Any) -> Any:
     return functools.lru_cache(maxsize=256)(parse)
 
 
+# The ledger sends a few dozen distinct update expressions (one per read model's shape).
+_UPDATE_EXPRESSION_CACHE_SIZE = 512
+
+
+def _update_expression_remembered(make: Any) -> Any:
+    """``UpdateExpressionParser.make``, remembering each expression's syntax tree.
+
+    moto parses an UpdateItem's expression twice per request (to list the names and
+    values it uses, then to validate and run it): 15% of a projector's UpdateItem
+    in-process. The tree depends on the text alone (names and values are placeholders
+    in it), and no caller changes it: the handler only lists its clauses, and the
+    validator works on a deep copy of its own. A text that does not parse raises
+    again each time (lru_cache keeps no exceptions), with the same error.
+    """
+    return staticmethod(functools.lru_cache(maxsize=_UPDATE_EXPRESSION_CACHE_SIZE)(make))
+
+
 # Hosts are a region's service endpoints: a few dozen at most.
 _BACKEND_CACHE_SIZE = 512
 
@@ -588,6 +608,7 @@ PATCHES: tuple[Patch, ...] = (
     Patch(Rule, "send_to_targets", _without_lambda_targets, "5.1.17"),
     Patch(jsonpath_ng.ext, "parse", _remembered, "5.1.17"),
     Patch(DomainDispatcherApplication, "get_backend_for_host", _backend_remembered, "5.1.17"),
+    Patch(UpdateExpressionParser, "make", _update_expression_remembered, "5.1.17"),
 )
 
 
