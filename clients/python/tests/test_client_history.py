@@ -20,6 +20,7 @@ from ledger_client import (
     HoldEvent,
     InvalidRequest,
     Ledger,
+    LedgerError,
     NotAcceptable,
     NotReversible,
     RetryPolicy,
@@ -100,7 +101,8 @@ def test_a_reversal_retried_after_a_lost_answer_sends_the_same_key(
 
     # THEN both attempts carry one key and an empty body
     first, second = server.keys()
-    assert first is not None and first == second
+    assert first is not None
+    assert first == second
     assert server.bodies() == [{}, {}]
 
 
@@ -143,7 +145,7 @@ def test_reversing_a_transfer_answers_the_new_transfer_naming_the_original(
     ],
 )
 def test_a_refused_reversal_raises_the_class_of_its_code(
-    ledger: Ledger, server: Scripted, status: int, code: str, kind: type[Exception]
+    ledger: Ledger, server: Scripted, status: int, code: str, kind: type[LedgerError]
 ) -> None:
     server.answers.append(error(status, code))
 
@@ -207,7 +209,7 @@ def test_a_balance_at_a_moment_cannot_also_wait_for_a_version(
     [(404, "account_not_found", AccountNotFound), (400, "invalid_request", InvalidRequest)],
 )
 def test_a_balance_at_a_moment_the_server_refuses_raises_its_class(
-    ledger: Ledger, server: Scripted, status: int, code: str, kind: type[Exception]
+    ledger: Ledger, server: Scripted, status: int, code: str, kind: type[LedgerError]
 ) -> None:
     server.answers.append(error(status, code))
 
@@ -359,4 +361,5 @@ def test_the_async_client_places_captures_reverses_and_reads_the_same_way(
 
     # THEN the capture's retry kept its key
     capture_keys = server.keys()[1:3]
-    assert capture_keys[0] is not None and capture_keys[0] == capture_keys[1]
+    assert capture_keys[0] is not None
+    assert capture_keys[0] == capture_keys[1]

@@ -18,6 +18,7 @@ from ledger_client import (
     HoldNotPending,
     InsufficientFunds,
     Ledger,
+    LedgerError,
     NotCaughtUp,
     RetryPolicy,
 )
@@ -85,7 +86,8 @@ def test_a_hold_placement_retried_after_a_503_sends_the_same_key(
 
     # THEN the client made one key and sent it on both attempts
     first, second = server.keys()
-    assert first is not None and first == second
+    assert first is not None
+    assert first == second
     assert len(sleeps.slept) == 1
 
 
@@ -217,7 +219,7 @@ def test_holds_are_listed_page_by_page_with_their_status_filter(
     ],
 )
 def test_a_refused_hold_operation_raises_the_class_of_its_code(
-    ledger: Ledger, server: Scripted, status: int, code: str, kind: type[Exception]
+    ledger: Ledger, server: Scripted, status: int, code: str, kind: type[LedgerError]
 ) -> None:
     server.answers.append(error(status, code))
 
