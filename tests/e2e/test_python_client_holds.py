@@ -37,7 +37,7 @@ def test_a_hold_is_placed_captured_in_part_and_cannot_be_resolved_twice(
     # GIVEN an account holding 100.00 with 40.00 of it on hold
     ledger.credit(account, "100.00")
     hold = ledger.place_hold(account, "40.00", expires_in=600, description="hotel")
-    held = ledger.wait_for(hold)
+    held = ledger.wait_for(hold, timeout=30)
     assert (held.held_balance, held.available_balance) == (Decimal("40.00"), Decimal("60.00"))
 
     # WHEN 25.00 of it is captured
