@@ -347,3 +347,63 @@ class Sleeps:
 
     def clock(self) -> float:
         return self.now
+
+
+class Scripted:
+    """A server that answers the next queued response to whatever is asked, and records
+    the requests: for routes whose rules live on the server (holds, reversals), where the
+    client's part is the request it sends and how it reads the answer."""
+
+    def __init__(self, *answers: httpx.Response) -> None:
+        self.answers: deque[httpx.Response] = deque(answers)
+        self.requests: list[httpx.Request] = []
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answers.popleft()
+
+    def bodies(self) -> list[Any]:
+        return [
+            json.loads(request.content) if request.content else None for request in self.requests
+        ]
+
+    def keys(self) -> list[str | None]:
+        return [request.headers.get("idempotency-key") for request in self.requests]
+
+
+def hold_json(status: str = "pending", **fields: Any) -> dict[str, Any]:
+    """A hold as the API answers it."""
+    return {
+        "holdId": "h-1",
+        "accountId": "alice",
+        "amount": "25.00",
+        "currency": "EUR",
+        "description": None,
+        "placedAt": NOW,
+        "expiresAt": "2026-12-01T10:05:00.000000Z",
+        "version": 4,
+        "status": status,
+        **fields,
+    }
+
+
+def posting_json(**fields: Any) -> dict[str, Any]:
+    """A credit or debit as the API answers it."""
+    return {
+        "accountId": "alice",
+        "eventId": "e-5",
+        "type": "DebitEvent",
+        "version": 5,
+        "amount": "25.00",
+        "currency": "EUR",
+        "description": None,
+        "recordedAt": NOW,
+        **fields,
+    }
+
+
+def error(code: int, name: str) -> httpx.Response:
+    return httpx.Response(code, json={"error": {"code": name, "message": name}})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TypeVar, overload
 
@@ -28,13 +29,16 @@ from ledger_client._core import (
 from ledger_client.auth import TokenProvider
 from ledger_client.models import (
     Account,
-    AccountEvent,
     AccountPage,
     AccountSummary,
     Amount,
     Balance,
+    CsvStatement,
     Event,
+    HistoryEvent,
     HistoryPage,
+    Hold,
+    HoldPage,
     Posting,
     Statement,
     Transfer,
@@ -99,10 +103,11 @@ class AsyncLedger:
         *,
         consistent_with: Write | None = None,
         min_version: int | None = None,
+        at: datetime | None = None,
         timeout: float = DEFAULT_WAIT_S,
     ) -> Balance:
         wanted = wanted_version(account_id, consistent_with, min_version)
-        return await self._run(self._routes.balance(account_id, wanted, timeout))
+        return await self._run(self._routes.balance(account_id, wanted, timeout, at))
 
     @overload
     async def wait_for(self, write: Transfer, *, timeout: float = ...) -> tuple[Balance, ...]: ...
@@ -118,22 +123,115 @@ class AsyncLedger:
         return await self._run(self._routes.wait_for(write, timeout))
 
     async def history(
-        self, account_id: str, *, after: int = 0, page_size: int = MAX_PAGE
-    ) -> AsyncIterator[Event | AccountEvent]:
+        self,
+        account_id: str,
+        *,
+        after: int = 0,
+        from_: datetime | None = None,
+        to: datetime | None = None,
+        page_size: int = MAX_PAGE,
+    ) -> AsyncIterator[HistoryEvent]:
         cursor: int | None = after
         while cursor is not None:
-            page = await self.history_page(account_id, after=cursor, limit=page_size)
+            page = await self.history_page(
+                account_id, after=cursor, from_=from_, to=to, limit=page_size
+            )
             for event in page.events:
                 yield event
             cursor = page.next_after
 
     async def history_page(
-        self, account_id: str, *, after: int = 0, limit: int = MAX_PAGE
+        self,
+        account_id: str,
+        *,
+        after: int = 0,
+        from_: datetime | None = None,
+        to: datetime | None = None,
+        limit: int = MAX_PAGE,
     ) -> HistoryPage:
-        return await self._run(self._routes.history_page(account_id, after, limit))
+        return await self._run(self._routes.history_page(account_id, after, limit, from_, to))
 
     async def statement(self, account_id: str, month: str) -> Statement:
         return await self._run(self._routes.statement(account_id, month))
+
+    async def statement_csv(self, account_id: str, month: str) -> CsvStatement:
+        return await self._run(self._routes.statement_csv(account_id, month))
+
+    async def place_hold(
+        self,
+        account_id: str,
+        amount: Amount,
+        *,
+        expires_in: int | timedelta,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Hold:
+        return await self._run(
+            self._routes.place_hold(account_id, amount, expires_in, description, idempotency_key)
+        )
+
+    async def hold(self, hold_id: str) -> Hold:
+        return await self._run(self._routes.hold(hold_id))
+
+    async def holds(
+        self, account_id: str, *, status: str | None = None, page_size: int = MAX_PAGE
+    ) -> AsyncIterator[Hold]:
+        cursor: int | None = 0
+        while cursor is not None:
+            page = await self.holds_page(account_id, status=status, after=cursor, limit=page_size)
+            for hold in page.holds:
+                yield hold
+            cursor = page.next_after
+
+    async def holds_page(
+        self,
+        account_id: str,
+        *,
+        status: str | None = None,
+        after: int = 0,
+        limit: int = MAX_PAGE,
+    ) -> HoldPage:
+        return await self._run(self._routes.holds_page(account_id, status, after, limit))
+
+    async def capture_hold(
+        self,
+        hold_id: str,
+        *,
+        amount: Amount | None = None,
+        to: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Hold:
+        return await self._run(self._routes.capture_hold(hold_id, amount, to, idempotency_key))
+
+    async def void_hold(self, hold_id: str, *, idempotency_key: str | None = None) -> Hold:
+        return await self._run(self._routes.void_hold(hold_id, idempotency_key))
+
+    async def wait_for_hold(self, hold: Hold | str, *, timeout: float = DEFAULT_WAIT_S) -> Hold:
+        hold_id = hold.hold_id if isinstance(hold, Hold) else hold
+        return await self._run(self._routes.wait_for_hold(hold_id, timeout))
+
+    async def reverse(
+        self,
+        account_id: str,
+        version: int,
+        *,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Event:
+        return await self._run(
+            self._routes.reverse(account_id, version, description, idempotency_key)
+        )
+
+    async def reverse_transfer(
+        self,
+        transfer_id: str,
+        *,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Transfer:
+        return await self._run(
+            self._routes.reverse_transfer(transfer_id, description, idempotency_key)
+        )
 
     async def open_account(
         self,

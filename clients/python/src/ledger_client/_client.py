@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TypeVar, overload
 
@@ -25,13 +26,16 @@ from ledger_client._core import (
 from ledger_client.auth import TokenProvider
 from ledger_client.models import (
     Account,
-    AccountEvent,
     AccountPage,
     AccountSummary,
     Amount,
     Balance,
+    CsvStatement,
     Event,
+    HistoryEvent,
     HistoryPage,
+    Hold,
+    HoldPage,
     Posting,
     Statement,
     Transfer,
@@ -98,12 +102,14 @@ class Ledger:
         *,
         consistent_with: Write | None = None,
         min_version: int | None = None,
+        at: datetime | None = None,
         timeout: float = DEFAULT_WAIT_S,
     ) -> Balance:
         """The balance; with ``consistent_with`` (a write's result) or ``min_version``, the
-        first one that reflects it (`NotCaughtUp` after ``timeout`` seconds)."""
+        first one that reflects it (`NotCaughtUp` after ``timeout`` seconds); with ``at``
+        (an aware datetime), as it stood at that instant."""
         wanted = wanted_version(account_id, consistent_with, min_version)
-        return self._run(self._routes.balance(account_id, wanted, timeout))
+        return self._run(self._routes.balance(account_id, wanted, timeout, at))
 
     @overload
     def wait_for(self, write: Transfer, *, timeout: float = ...) -> tuple[Balance, ...]: ...
@@ -119,23 +125,123 @@ class Ledger:
         return self._run(self._routes.wait_for(write, timeout))
 
     def history(
-        self, account_id: str, *, after: int = 0, page_size: int = MAX_PAGE
-    ) -> Iterator[Event | AccountEvent]:
-        """Every event of the account after version ``after``, fetching pages as it goes."""
+        self,
+        account_id: str,
+        *,
+        after: int = 0,
+        from_: datetime | None = None,
+        to: datetime | None = None,
+        page_size: int = MAX_PAGE,
+    ) -> Iterator[HistoryEvent]:
+        """Every event of the account after version ``after`` (recorded at or after
+        ``from_`` and before ``to``, when given), fetching pages as it goes."""
         cursor: int | None = after
         while cursor is not None:
-            page = self.history_page(account_id, after=cursor, limit=page_size)
+            page = self.history_page(account_id, after=cursor, from_=from_, to=to, limit=page_size)
             yield from page.events
             cursor = page.next_after
 
     def history_page(
-        self, account_id: str, *, after: int = 0, limit: int = MAX_PAGE
+        self,
+        account_id: str,
+        *,
+        after: int = 0,
+        from_: datetime | None = None,
+        to: datetime | None = None,
+        limit: int = MAX_PAGE,
     ) -> HistoryPage:
-        return self._run(self._routes.history_page(account_id, after, limit))
+        return self._run(self._routes.history_page(account_id, after, limit, from_, to))
 
     def statement(self, account_id: str, month: str) -> Statement:
         """The statement of ``month`` (``YYYY-MM``)."""
         return self._run(self._routes.statement(account_id, month))
+
+    def statement_csv(self, account_id: str, month: str) -> CsvStatement:
+        """The statement of ``month`` as the CSV file (``content``, ``text``) and parsed
+        (opening and closing balances, one line per posting)."""
+        return self._run(self._routes.statement_csv(account_id, month))
+
+    def place_hold(
+        self,
+        account_id: str,
+        amount: Amount,
+        *,
+        expires_in: int | timedelta,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Hold:
+        """Reserve ``amount`` of the available balance until the hold is captured, voided
+        or expires (``expires_in``: seconds or a timedelta, 1 s to 30 days)."""
+        return self._run(
+            self._routes.place_hold(account_id, amount, expires_in, description, idempotency_key)
+        )
+
+    def hold(self, hold_id: str) -> Hold:
+        return self._run(self._routes.hold(hold_id))
+
+    def holds(
+        self, account_id: str, *, status: str | None = None, page_size: int = MAX_PAGE
+    ) -> Iterator[Hold]:
+        """Every hold of the account in the order placed (only those of ``status``, when
+        given), fetching pages as it goes."""
+        cursor: int | None = 0
+        while cursor is not None:
+            page = self.holds_page(account_id, status=status, after=cursor, limit=page_size)
+            yield from page.holds
+            cursor = page.next_after
+
+    def holds_page(
+        self,
+        account_id: str,
+        *,
+        status: str | None = None,
+        after: int = 0,
+        limit: int = MAX_PAGE,
+    ) -> HoldPage:
+        return self._run(self._routes.holds_page(account_id, status, after, limit))
+
+    def capture_hold(
+        self,
+        hold_id: str,
+        *,
+        amount: Amount | None = None,
+        to: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Hold:
+        """Debit the hold's account by ``amount`` (all of the hold by default), releasing
+        the rest; with ``to``, credit that account as a transfer."""
+        return self._run(self._routes.capture_hold(hold_id, amount, to, idempotency_key))
+
+    def void_hold(self, hold_id: str, *, idempotency_key: str | None = None) -> Hold:
+        """Release the hold without moving money."""
+        return self._run(self._routes.void_hold(hold_id, idempotency_key))
+
+    def wait_for_hold(self, hold: Hold | str, *, timeout: float = DEFAULT_WAIT_S) -> Hold:
+        """The hold once it is captured, voided or expired (`NotCaughtUp` if it is still
+        pending after ``timeout`` seconds)."""
+        hold_id = hold.hold_id if isinstance(hold, Hold) else hold
+        return self._run(self._routes.wait_for_hold(hold_id, timeout))
+
+    def reverse(
+        self,
+        account_id: str,
+        version: int,
+        *,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Event:
+        """Record the opposite of the credit or debit at ``version``, at most once."""
+        return self._run(self._routes.reverse(account_id, version, description, idempotency_key))
+
+    def reverse_transfer(
+        self,
+        transfer_id: str,
+        *,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Transfer:
+        """Record a transfer the other way, at most once; it names the original in ``reverses``."""
+        return self._run(self._routes.reverse_transfer(transfer_id, description, idempotency_key))
 
     def open_account(
         self,

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -37,8 +37,11 @@ from ledger_client.models import (
     AccountPage,
     Amount,
     Balance,
+    CsvStatement,
     Event,
     HistoryPage,
+    Hold,
+    HoldPage,
     Posting,
     Statement,
     Transfer,
@@ -63,6 +66,7 @@ class Call:
     params: Mapping[str, int | str] | None = None
     body: Mapping[str, Any] | None = None
     idempotency_key: str | None = None
+    accept: str = "application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +120,7 @@ def new_idempotency_key() -> str:
 def build_request(
     client: httpx.Client | httpx.AsyncClient, call: Call, token: str
 ) -> httpx.Request:
-    headers = {"authorization": f"Bearer {token}", "accept": "application/json"}
+    headers = {"authorization": f"Bearer {token}", "accept": call.accept}
     if call.idempotency_key is not None:
         headers["idempotency-key"] = call.idempotency_key
     return client.build_request(
@@ -182,15 +186,19 @@ class Routes:
         self.wall_clock = wall_clock
 
     def send(self, call: Call) -> Plan[Any]:
-        """The JSON answer to ``call``, tried again where that is safe and may help; the
-        same idempotency key on every attempt, so a retry never stores twice."""
+        """The JSON answer to ``call`` (see `respond`)."""
+        return _json((yield from self.respond(call)))
+
+    def respond(self, call: Call) -> Plan[httpx.Response]:
+        """The successful answer to ``call``, tried again where that is safe and may help;
+        the same idempotency key on every attempt, so a retry never stores twice."""
         attempt = 0
         while True:
             outcome = yield call
             assert outcome is not None
             attempt += 1
             if isinstance(outcome, httpx.Response) and outcome.is_success:
-                return _json(outcome)
+                return outcome
             delay = self._delay(call, outcome, attempt)
             if delay is None:
                 if isinstance(outcome, httpx.TransportError):
@@ -239,10 +247,20 @@ class Routes:
     ) -> Plan[Event]:
         return self.post(account_id, "debits", amount, description, key)
 
-    def balance(self, account_id: str, min_version: int | None, timeout: float) -> Plan[Balance]:
+    def balance(
+        self,
+        account_id: str,
+        min_version: int | None,
+        timeout: float,
+        at: datetime | None = None,
+    ) -> Plan[Balance]:
         """The balance; with ``min_version``, once the read models reflect at least that
-        version (polled with backoff until ``timeout`` seconds have passed)."""
-        call = Call("GET", f"{_account(account_id)}/balance")
+        version (polled with backoff until ``timeout`` seconds have passed); with ``at``,
+        as it stood at that instant (read from the events, so there is nothing to wait for)."""
+        params = None if at is None else {"at": instant(at)}
+        if at is not None and min_version is not None:
+            raise ValueError("a balance at a past instant has nothing to wait for")
+        call = Call("GET", f"{_account(account_id)}/balance", params)
         if min_version is None:
             return _parsed(Balance.from_json, (yield from self.send(call)))
         deadline = self.clock() + timeout
@@ -340,16 +358,117 @@ class Routes:
         return _parsed(Transfer.from_json, (yield from self.send(call)))
 
     def get_transfer(self, transfer_id: str) -> Plan[Transfer]:
-        call = Call("GET", f"/transfers/{quote(transfer_id, safe='')}")
+        call = Call("GET", _transfer(transfer_id))
         return _parsed(Transfer.from_json, (yield from self.send(call)))
 
-    def history_page(self, account_id: str, after: int, limit: int) -> Plan[HistoryPage]:
-        call = Call("GET", f"{_account(account_id)}/events", {"after": after, "limit": limit})
+    def history_page(
+        self,
+        account_id: str,
+        after: int,
+        limit: int,
+        from_: datetime | None = None,
+        to: datetime | None = None,
+    ) -> Plan[HistoryPage]:
+        params: dict[str, int | str] = {"after": after, "limit": limit}
+        if from_ is not None:
+            params["from"] = instant(from_)
+        if to is not None:
+            params["to"] = instant(to)
+        call = Call("GET", f"{_account(account_id)}/events", params)
         return _parsed(HistoryPage.from_json, (yield from self.send(call)))
 
     def statement(self, account_id: str, month: str) -> Plan[Statement]:
-        call = Call("GET", f"{_account(account_id)}/statements/{quote(month, safe='')}")
+        call = Call("GET", _statement(account_id, month))
         return _parsed(Statement.from_json, (yield from self.send(call)))
+
+    def statement_csv(self, account_id: str, month: str) -> Plan[CsvStatement]:
+        call = Call("GET", _statement(account_id, month), accept="text/csv")
+        response = yield from self.respond(call)
+        return _parsed(
+            lambda content: CsvStatement.parse(account_id, month, content), response.content
+        )
+
+    def place_hold(
+        self,
+        account_id: str,
+        amount: Amount,
+        expires_in: int | timedelta,
+        description: str | None,
+        key: str | None,
+    ) -> Plan[Hold]:
+        body: dict[str, Any] = {"amount": amount_text(amount), "expiresIn": seconds(expires_in)}
+        if description is not None:
+            body["description"] = description
+        call = Call("POST", f"{_account(account_id)}/holds", body=body, idempotency_key=_key(key))
+        return _parsed(Hold.from_json, (yield from self.send(call)))
+
+    def hold(self, hold_id: str) -> Plan[Hold]:
+        return _parsed(Hold.from_json, (yield from self.send(Call("GET", _hold(hold_id)))))
+
+    def holds_page(
+        self, account_id: str, status: str | None, after: int, limit: int
+    ) -> Plan[HoldPage]:
+        params: dict[str, int | str] = {"after": after, "limit": limit}
+        if status is not None:
+            params["status"] = status
+        call = Call("GET", f"{_account(account_id)}/holds", params)
+        return _parsed(HoldPage.from_json, (yield from self.send(call)))
+
+    def capture_hold(
+        self, hold_id: str, amount: Amount | None, to: str | None, key: str | None
+    ) -> Plan[Hold]:
+        body: dict[str, Any] = {}
+        if amount is not None:
+            body["amount"] = amount_text(amount)
+        if to is not None:
+            body["to"] = to
+        call = Call("POST", f"{_hold(hold_id)}/capture", body=body, idempotency_key=_key(key))
+        return _parsed(Hold.from_json, (yield from self.send(call)))
+
+    def void_hold(self, hold_id: str, key: str | None) -> Plan[Hold]:
+        call = Call("POST", f"{_hold(hold_id)}/void", body={}, idempotency_key=_key(key))
+        return _parsed(Hold.from_json, (yield from self.send(call)))
+
+    def wait_for_hold(self, hold_id: str, timeout: float) -> Plan[Hold]:
+        """The hold once it is no longer pending (captured, voided, or expired by the
+        expirer), polled with backoff until ``timeout`` seconds have passed."""
+        deadline = self.clock() + timeout
+        polls = 0
+        while True:
+            hold = yield from self.hold(hold_id)
+            if not hold.pending:
+                return hold
+            polls += 1
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise NotCaughtUp(
+                    f"hold {hold_id} is still pending after {timeout}s "
+                    f"(it expires at {hold.expires_at.isoformat()})",
+                    details={"holdId": hold_id, "status": hold.status},
+                )
+            yield Sleep(min(self.policy.poll(polls), remaining))
+
+    def reverse(
+        self, account_id: str, version: int, description: str | None, key: str | None
+    ) -> Plan[Event]:
+        call = Call(
+            "POST",
+            f"{_account(account_id)}/events/{version}/reversal",
+            body=_described(description),
+            idempotency_key=_key(key),
+        )
+        return _parsed(Event.from_json, (yield from self.send(call)))
+
+    def reverse_transfer(
+        self, transfer_id: str, description: str | None, key: str | None
+    ) -> Plan[Transfer]:
+        call = Call(
+            "POST",
+            f"{_transfer(transfer_id)}/reversal",
+            body=_described(description),
+            idempotency_key=_key(key),
+        )
+        return _parsed(Transfer.from_json, (yield from self.send(call)))
 
 
 def _key(given: str | None) -> str:
@@ -358,9 +477,45 @@ def _key(given: str | None) -> str:
     return given if given is not None else new_idempotency_key()
 
 
+def instant(moment: datetime) -> str:
+    """An RFC 3339 instant with its offset; a naive datetime is refused rather than
+    guessed at (the server's zone, the caller's and UTC may all differ)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{moment!r} has no time zone: give an aware datetime")
+    return moment.isoformat()
+
+
+def seconds(duration: int | timedelta) -> int:
+    """A whole number of seconds (a hold's ``expiresIn``), from an int or a timedelta."""
+    if isinstance(duration, timedelta):
+        whole = duration.total_seconds()
+        if whole != int(whole):
+            raise ValueError(f"{duration} is not a whole number of seconds")
+        return int(whole)
+    if isinstance(duration, bool) or not isinstance(duration, int):
+        raise TypeError(f"a duration is an int of seconds or a timedelta, not {duration!r}")
+    return duration
+
+
+def _described(description: str | None) -> dict[str, str]:
+    return {} if description is None else {"description": description}
+
+
+# Path segments are quoted, so that an id like "../x" cannot reach another route.
 def _account(account_id: str) -> str:
-    # Quoted, so that an id like "../x" cannot reach another route.
     return f"/accounts/{quote(account_id, safe='')}"
+
+
+def _statement(account_id: str, month: str) -> str:
+    return f"{_account(account_id)}/statements/{quote(month, safe='')}"
+
+
+def _transfer(transfer_id: str) -> str:
+    return f"/transfers/{quote(transfer_id, safe='')}"
+
+
+def _hold(hold_id: str) -> str:
+    return f"/holds/{quote(hold_id, safe='')}"
 
 
 def _json(response: httpx.Response) -> Any:

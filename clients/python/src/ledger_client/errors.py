@@ -87,6 +87,52 @@ class TransferNotFound(NotFound):
     code = "transfer_not_found"
 
 
+class HoldNotFound(NotFound):
+    code = "hold_not_found"
+
+
+class EventNotFound(NotFound):
+    """No event at that version of the account (a reversal of a version never stored)."""
+
+    code = "event_not_found"
+
+
+class NotAcceptable(LedgerError):
+    """The resource is not served in the media type asked for (``Accept``)."""
+
+    code = "not_acceptable"
+
+
+class HoldNotPending(LedgerError):
+    """The hold was already captured, voided or expired: it is resolved at most once."""
+
+    code = "hold_not_pending"
+
+
+class HoldExpired(LedgerError):
+    """The hold reached its expiry, whether or not the expirer has recorded it yet."""
+
+    code = "hold_expired"
+
+
+class AccountHasPendingHolds(LedgerError):
+    """Closing an account that still carries pending holds: capture or void them first."""
+
+    code = "account_has_pending_holds"
+
+
+class AlreadyReversed(LedgerError):
+    """The posting or transfer was reversed already (by anyone): at most once."""
+
+    code = "already_reversed"
+
+
+class NotReversible(LedgerError):
+    """An account event, a reversal, or a transfer's leg (reverse its transfer instead)."""
+
+    code = "not_reversible"
+
+
 class AccountExists(LedgerError):
     code = "account_exists"
 
@@ -180,6 +226,14 @@ _BY_CODE: dict[str, type[LedgerError]] = {
         AccountNotFound,
         StatementNotFound,
         TransferNotFound,
+        HoldNotFound,
+        EventNotFound,
+        NotAcceptable,
+        HoldNotPending,
+        HoldExpired,
+        AccountHasPendingHolds,
+        AlreadyReversed,
+        NotReversible,
         AccountExists,
         IdempotencyKeyReused,
         ConcurrentModification,
@@ -199,6 +253,7 @@ _BY_STATUS: dict[int, type[LedgerError]] = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
+    406: NotAcceptable,
     413: PayloadTooLarge,
     503: ServiceUnavailable,
 }

@@ -3,6 +3,8 @@ sends them as decimal strings, and a JSON number is parsed straight to `Decimal`
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,9 +26,22 @@ class Write(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class EventRef:
+    """Where a posting is stored: its account and version (what a reversal ``reverses``)."""
+
+    account_id: str
+    version: int
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EventRef:
+        return cls(account_id=_string(data["accountId"]), version=_integer(data["version"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """A stored credit or debit: what a write answers and what the history lists. A leg
-    of a transfer carries its ``transfer_id`` and ``counterparty`` (the other account)."""
+    of a transfer carries its ``transfer_id`` and ``counterparty`` (the other account); a
+    debit that captured a hold its ``hold_id``; a reversal the posting it ``reverses``."""
 
     account_id: str
     event_id: str
@@ -39,9 +54,12 @@ class Event:
     recorded_by: str | None = None
     transfer_id: str | None = None
     counterparty: str | None = None
+    hold_id: str | None = None
+    reverses: EventRef | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Event:
+        reverses = data.get("reverses")
         return cls(
             account_id=_string(data["accountId"]),
             event_id=_string(data["eventId"]),
@@ -54,6 +72,8 @@ class Event:
             recorded_by=_optional_string(data.get("recordedBy")),
             transfer_id=_optional_string(data.get("transferId")),
             counterparty=_optional_string(data.get("counterparty")),
+            hold_id=_optional_string(data.get("holdId")),
+            reverses=None if reverses is None else EventRef.from_json(reverses),
         )
 
 
@@ -95,19 +115,62 @@ class AccountEvent:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class HoldEvent:
+    """A hold in an account's history: ``HoldPlaced`` (with its ``expires_at``),
+    ``HoldVoided`` or ``HoldExpired``. None of them moves booked money (a capture is a
+    `Event` debit carrying the ``hold_id``): ``amount`` is the amount held or released."""
+
+    account_id: str
+    event_id: str
+    type: str
+    version: int
+    recorded_at: datetime
+    hold_id: str
+    amount: Decimal
+    currency: str
+    description: str | None
+    recorded_by: str | None = None
+    expires_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HoldEvent:
+        return cls(
+            account_id=_string(data["accountId"]),
+            event_id=_string(data["eventId"]),
+            type=_string(data["type"]),
+            version=_integer(data["version"]),
+            recorded_at=datetime.fromisoformat(_string(data["recordedAt"])),
+            hold_id=_string(data["holdId"]),
+            amount=decimal(data["amount"]),
+            currency=_string(data["currency"]),
+            description=_optional_string(data.get("description")),
+            recorded_by=_optional_string(data.get("recordedBy")),
+            expires_at=_optional_datetime(data.get("expiresAt")),
+        )
+
+
 POSTING_TYPES = frozenset({"CreditEvent", "DebitEvent"})
+HOLD_TYPES = frozenset({"HoldPlaced", "HoldVoided", "HoldExpired"})
+HistoryEvent = Event | AccountEvent | HoldEvent
 
 
-def history_event(data: Mapping[str, Any]) -> Event | AccountEvent:
-    """An entry of an account's history: a posting, or a change of the account."""
-    if _string(data["type"]) in POSTING_TYPES:
+def history_event(data: Mapping[str, Any]) -> HistoryEvent:
+    """An entry of an account's history: a posting, a hold, or a change of the account."""
+    kind = _string(data["type"])
+    if kind in POSTING_TYPES:
         return Event.from_json(data)
+    if kind in HOLD_TYPES:
+        return HoldEvent.from_json(data)
     return AccountEvent.from_json(data)
 
 
 @dataclass(frozen=True, slots=True)
 class Balance:
-    """The read models of an account as of ``version`` (the last event they reflect)."""
+    """The read models of an account as of ``version`` (the last event they reflect); read
+    with ``at``, the balances as they stood at that instant. ``held_balance`` is what
+    pending holds reserve, ``available_balance`` what debits, transfers and holds may draw
+    on (both None from a server that predates holds)."""
 
     account_id: str
     total_balance: Decimal
@@ -115,6 +178,9 @@ class Balance:
     month: str
     version: int
     currency: str | None = None
+    held_balance: Decimal | None = None
+    available_balance: Decimal | None = None
+    at: datetime | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Balance:
@@ -125,6 +191,9 @@ class Balance:
             month=_string(data["month"]),
             version=_integer(data["version"]),
             currency=_optional_string(data.get("currency")),
+            held_balance=_optional_decimal(data.get("heldBalance")),
+            available_balance=_optional_decimal(data.get("availableBalance")),
+            at=_optional_datetime(data.get("at")),
         )
 
 
@@ -158,7 +227,7 @@ class HistoryPage:
     """One page of an account's events; ``next_after`` is None on the last page."""
 
     account_id: str
-    events: tuple[Event | AccountEvent, ...]
+    events: tuple[HistoryEvent, ...]
     next_after: int | None
     currency: str | None = None
 
@@ -297,6 +366,8 @@ class Transfer:
     legs: tuple[Leg, ...]
     amount: Decimal | None = None
     currency: str | None = None
+    # The transfer this one reverses (only on a reversal).
+    reverses: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Transfer:
@@ -309,6 +380,7 @@ class Transfer:
             legs=tuple(Leg.from_json(leg) for leg in data["legs"]),
             amount=None if amount is None else decimal(amount),
             currency=_optional_string(data.get("currency")),
+            reverses=_optional_string(data.get("reverses")),
         )
 
     def versions(self) -> dict[str, int]:
@@ -318,6 +390,146 @@ class Transfer:
         for leg in self.legs:
             wanted[leg.account_id] = max(leg.version, wanted.get(leg.account_id, 0))
         return wanted
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A hold and what became of it: ``status`` is pending, captured, voided or expired.
+    ``version`` is the account's version of its ``HoldPlaced``; once resolved,
+    ``resolved_version`` is that of the event that resolved it (a `Write`:
+    ``wait_for(hold.resolution())`` waits until the balances reflect it)."""
+
+    hold_id: str
+    account_id: str
+    amount: Decimal
+    currency: str
+    description: str | None
+    placed_at: datetime
+    expires_at: datetime
+    version: int
+    status: str
+    recorded_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_version: int | None = None
+    resolved_event_id: str | None = None
+    captured_amount: Decimal | None = None
+    captured_to: str | None = None
+    transfer_id: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+    def resolution(self) -> EventRef:
+        """Where the event that resolved the hold is stored (`ValueError` while pending)."""
+        if self.resolved_version is None:
+            raise ValueError(f"hold {self.hold_id} is {self.status}, not resolved")
+        return EventRef(self.account_id, self.resolved_version)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Hold:
+        resolved_version = data.get("resolvedVersion")
+        return cls(
+            hold_id=_string(data["holdId"]),
+            account_id=_string(data["accountId"]),
+            amount=decimal(data["amount"]),
+            currency=_string(data["currency"]),
+            description=_optional_string(data.get("description")),
+            placed_at=datetime.fromisoformat(_string(data["placedAt"])),
+            expires_at=datetime.fromisoformat(_string(data["expiresAt"])),
+            version=_integer(data["version"]),
+            status=_string(data["status"]),
+            recorded_by=_optional_string(data.get("recordedBy")),
+            resolved_at=_optional_datetime(data.get("resolvedAt")),
+            resolved_version=None if resolved_version is None else _integer(resolved_version),
+            resolved_event_id=_optional_string(data.get("resolvedEventId")),
+            captured_amount=_optional_decimal(data.get("capturedAmount")),
+            captured_to=_optional_string(data.get("capturedTo")),
+            transfer_id=_optional_string(data.get("transferId")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HoldPage:
+    """One page of an account's holds in the order placed; ``next_after`` is None on the
+    last page."""
+
+    account_id: str
+    holds: tuple[Hold, ...]
+    next_after: int | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HoldPage:
+        next_after = data["nextAfter"]
+        return cls(
+            account_id=_string(data["accountId"]),
+            holds=tuple(Hold.from_json(hold) for hold in data["holds"]),
+            next_after=None if next_after is None else _integer(next_after),
+        )
+
+
+CSV_HEADER = ("Date", "Description", "Counterparty", "Amount", "Balance")
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One credit or debit of a CSV statement: ``amount`` is signed (a debit is negative),
+    ``balance`` the running balance after it. ``date`` is as the file writes it, in the
+    deployment's time zone (``YYYY-MM-DD HH:MM:SS``, no offset). A text cell the server
+    made formula-safe keeps its leading apostrophe: it cannot tell it from a real one."""
+
+    date: str
+    description: str
+    counterparty: str
+    amount: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CsvStatement:
+    """A month's statement as the CSV file the API serves (``content``, UTF-8 with a byte
+    order mark, as a spreadsheet wants it) and as parsed values."""
+
+    account_id: str
+    month: str
+    content: bytes
+    opening_balance: Decimal
+    closing_balance: Decimal
+    lines: tuple[StatementLine, ...]
+
+    @property
+    def text(self) -> str:
+        """The file as text, without its byte order mark."""
+        return self.content.decode("utf-8-sig")
+
+    @classmethod
+    def parse(cls, account_id: str, month: str, content: bytes) -> CsvStatement:
+        """``ValueError`` unless it is a header, an opening balance row, the lines and a
+        closing balance row."""
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+        if len(rows) < 3 or tuple(rows[0]) != CSV_HEADER:
+            raise ValueError(f"not a statement: header {rows[0] if rows else None!r}")
+        opening, *middle, closing = rows[1:]
+        if opening[1:2] != ["Opening balance"] or closing[1:2] != ["Closing balance"]:
+            raise ValueError(
+                "a statement starts with its opening and ends with its closing balance"
+            )
+        lines = []
+        for row in middle:
+            if len(row) != len(CSV_HEADER):
+                raise ValueError(f"a statement line has {len(CSV_HEADER)} cells: {row!r}")
+            date, description, counterparty, amount, balance = row
+            lines.append(
+                StatementLine(date, description, counterparty, decimal(amount), decimal(balance))
+            )
+        return cls(
+            account_id=account_id,
+            month=month,
+            content=content,
+            opening_balance=decimal(opening[-1]),
+            closing_balance=decimal(closing[-1]),
+            lines=tuple(lines),
+        )
 
 
 def _summary_fields(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -371,6 +583,14 @@ def _string_map(value: object) -> Mapping[str, str]:
     if not isinstance(value, dict):
         raise TypeError(f"expected an object, got {type(value).__name__}")
     return {_string(key): _string(item) for key, item in value.items()}
+
+
+def _optional_decimal(value: object) -> Decimal | None:
+    return None if value is None else decimal(value)
+
+
+def _optional_datetime(value: object) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(_string(value))
 
 
 def _integer(value: object) -> int:
