@@ -106,9 +106,10 @@ def test_a_transfer_is_reversed_whole_and_its_leg_alone_never(commands, context,
     assert status == 201, body
     assert body["reverses"] == paid["transferId"]
     assert body["postings"] == [{"from": "bob", "to": "alice", "amount": "4.00", "currency": "EUR"}]
+    # (a transfer stores its credit legs before its debit legs: docs/events.md)
     assert [(leg["accountId"], leg["version"]) for leg in body["legs"]] == [
-        ("bob", 3),
         ("alice", 5),
+        ("bob", 3),
     ]
     # AND a second reversal is refused, as is a reversal of the reversal
     again = undo(commands, context, paid["transferId"], key="again")

@@ -101,16 +101,16 @@ def decide_transfer_reversal(
     now: datetime,
     recorded_by: str | None = None,
 ) -> list[PostingEvent]:
-    """The legs of the transfer that undoes the one whose legs are `legs` (in its
-    order: each posting's debit leg, then its credit leg): each posting the other way,
-    every new leg reversing the original leg on its account."""
+    """The legs of the transfer that undoes the one whose legs are `legs`: each posting
+    the other way, every new leg reversing the original leg on its account. Legs are
+    paired by kind and posting order (the i-th debit and the i-th credit are posting
+    i's), whatever order the store holds them in (credits first since the simulation's
+    finding; alternating before)."""
     originals = [reversible_posting(leg, in_transfer=True) for leg in legs]
-    debits, credits = originals[::2], originals[1::2]
-    if len(debits) != len(credits) or not all(
-        isinstance(debit, Debited) and isinstance(credit, Credited)
-        for debit, credit in zip(debits, credits, strict=True)
-    ):
-        raise ValueError("a transfer's legs are each posting's debit, then its credit")
+    debits = [leg for leg in originals if isinstance(leg, Debited)]
+    credits = [leg for leg in originals if isinstance(leg, Credited)]
+    if len(debits) != len(credits) or len(debits) + len(credits) != len(originals):
+        raise ValueError("a transfer's legs are one debit and one credit per posting")
     original_transfer = originals[0].transfer_id
     command = Transfer(
         transfer_id,
@@ -124,10 +124,12 @@ def decide_transfer_reversal(
         accounts, command, new_event_id=new_event_id, now=now, recorded_by=recorded_by
     )
     # New posting i debits what original posting i credited, and credits what it debited.
-    reversed_legs = [
-        leg for debit, credit in zip(debits, credits, strict=True) for leg in (credit, debit)
-    ]
+    new_debits = iter(credits)
+    new_credits = iter(debits)
     return [
-        evolve(new, reverses=reference(original))
-        for new, original in zip(new_legs, reversed_legs, strict=True)
+        evolve(
+            new,
+            reverses=reference(next(new_debits if isinstance(new, Debited) else new_credits)),
+        )
+        for new in new_legs
     ]
