@@ -15,10 +15,8 @@ from banking.application.ports import Cursor, StoredEvent
 from banking.application.replay import ReplayOptions
 from banking.application.replay import replay as run_replay
 from banking.domain.commands import (
-    AccountCommand,
     ChangeOverdraftLimit,
     CloseAccount,
-    Command,
     FreezeAccount,
     OpenAccount,
     RecordCredit,
@@ -198,7 +196,7 @@ def _amount(world: World, account: str) -> Money:
     return Money(world.scheduler.between(1, high), _digits(account))
 
 
-CommandMaker = Callable[[World, str], Command | AccountCommand | Transfer]
+CommandMaker = Callable[[World, str], Asked]
 COMMANDS: dict[str, tuple[CommandMaker, float]] = {
     "credit": (credit, 30),
     "debit": (debit, 25),

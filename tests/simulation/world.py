@@ -461,6 +461,7 @@ class World:
             self.unanswered.append(request)
             return
         self.note(f"  {request.id} acknowledged")
+        self.counts[f"acknowledged {type(request.command).__name__}"] += 1
         self.answered(Answer(request.id, ACKNOWLEDGED, answered=answer))
 
     def _execute(self, request: Request) -> Answered:
