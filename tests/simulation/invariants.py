@@ -199,7 +199,7 @@ def holds_resolved_once(memory: Memory, append: Append) -> None:
     by; the hold record written with it says the same."""
     for stored in append.events:
         event = stored.event
-        hold_id = _hold_of(event)
+        hold_id = hold_of(event)
         if hold_id is None:
             continue
         facts = memory.holds.get(hold_id)
@@ -312,7 +312,7 @@ def _pending_after(memory: Memory, append: Append) -> list[dict[str, int]]:
         account = event.account_id
         if account not in pending:
             pending[account] = dict(memory.pending.get(account, {}))
-        hold_id = _hold_of(event)
+        hold_id = hold_of(event)
         if isinstance(event, HoldPlaced):
             pending[account][event.hold_id] = event.amount.minor
         elif hold_id is not None:
@@ -321,7 +321,8 @@ def _pending_after(memory: Memory, append: Append) -> list[dict[str, int]]:
     return after
 
 
-def _hold_of(event: Event) -> str | None:
+def hold_of(event: Event) -> str | None:
+    """The hold an event places or resolves (a capture is a debit naming it)."""
     if isinstance(event, HoldPlaced | HoldVoided | HoldExpired):
         return event.hold_id
     return event.hold_id if isinstance(event, Debited) else None
@@ -520,7 +521,7 @@ def remember_append(memory: Memory, append: Append) -> None:
     for stored in append.events:
         event = stored.event
         memory.versions[event.account_id] = event.version
-        hold_id = _hold_of(event)
+        hold_id = hold_of(event)
         if isinstance(event, HoldPlaced):
             memory.holds[hold_id or ""] = HoldFacts(
                 event.account_id, event.amount, event.expires_at
@@ -612,7 +613,7 @@ def _hold_answered(memory: Memory, request: str, answered: HoldRecord) -> None:
     version = answered.version if answered.resolved_version is None else answered.resolved_version
     stored = memory.store.get(answered.account_id, version)
     current = memory.store.hold(answered.hold_id)
-    own = stored.correlation_id == request and _hold_of(stored.event) == answered.hold_id
+    own = stored.correlation_id == request and hold_of(stored.event) == answered.hold_id
     placed_here = isinstance(stored.event, HoldPlaced)
     if not own and answered.resolved_version is not None:
         # A place whose retry answered after the hold was resolved: its own event is

@@ -24,11 +24,12 @@ from banking.domain.commands import (
     UnfreezeAccount,
 )
 from banking.domain.currency import Currency
-from banking.domain.events import Debited, EventRef, HoldExpired, HoldPlaced, HoldVoided
+from banking.domain.events import EventRef
 from banking.domain.holds import MAX_EXPIRES_IN, CaptureHold, PlaceHold, VoidHold
 from banking.domain.money import Money
 from banking.domain.reversals import ReverseEntry
 from banking.domain.transfer import Posting, Transfer
+from tests.simulation.invariants import hold_of
 from tests.simulation.world import Asked, Request, ReverseTransfer, World
 
 CALLERS = ("alice", "bob", "carol", "dave")
@@ -345,7 +346,7 @@ def rival(world: World, stored_events: Sequence[StoredEvent]) -> None:
     expiry first, as a slow function meets it); else a new request on one of its
     accounts."""
     running = world.running()
-    hold_id = next((h for s in stored_events if (h := _hold_of(s.event)) is not None), None)
+    hold_id = next((h for s in stored_events if (h := hold_of(s.event)) is not None), None)
     if hold_id is not None and world.scheduler.chance(0.5):
         record = world.store.hold(hold_id)
         if record is not None and world.scheduler.chance(0.5):
@@ -365,12 +366,6 @@ def rival(world: World, stored_events: Sequence[StoredEvent]) -> None:
         request = new_request(world, account)
     world.note(f"  {request.id} runs between {running}'s load and append")
     world.send(request)
-    return None
-
-
-def _hold_of(event: object) -> str | None:
-    if isinstance(event, HoldPlaced | HoldVoided | HoldExpired | Debited):
-        return event.hold_id
     return None
 
 

@@ -69,9 +69,7 @@ from banking.domain.events import (
     Debited,
     Event,
     EventRef,
-    HoldExpired,
     HoldPlaced,
-    HoldVoided,
 )
 from banking.domain.holds import CaptureHold, PlaceHold, VoidHold
 from banking.domain.read_models import (
@@ -104,6 +102,7 @@ from tests.simulation.invariants import (
     ReadModelWrite,
     Switch,
     check,
+    hold_of,
     remember_append,
     remember_read_model,
     remember_switch,
@@ -321,12 +320,10 @@ class Targets:
         for stored in append.events:
             event = stored.event
             ref = EventRef(event.account_id, event.version)
+            hold_id = hold_of(event)
             if isinstance(event, HoldPlaced):
                 self.pending_holds[event.hold_id] = None
-            elif isinstance(event, HoldVoided | HoldExpired) or (
-                isinstance(event, Debited) and event.hold_id
-            ):
-                hold_id = event.hold_id or ""
+            elif hold_id is not None:
                 self.pending_holds.pop(hold_id, None)
                 _recent(self.resolved_holds, hold_id)
             if not isinstance(event, Credited | Debited):
