@@ -99,11 +99,11 @@ def change_overdraft_limit(world: World, account: str) -> Asked:
     return ChangeOverdraftLimit(account, limit)
 
 
-# How long a hold is placed for (seconds): from a few steps to a month, so some are
-# captured or voided in time, some too late, and some left to the expirer.
 # How far ahead a racing write may find the clock moved past a hold's expiry (a day:
 # a slow function, or one the scheduler paused).
 DAY_S = 86_400
+# How long a hold is placed for (seconds): from a few steps to a month, so some are
+# captured or voided in time, some too late, and some left to the expirer.
 EXPIRIES = (60, 600, 1_800, 3_600, 4 * 3_600, 86_400, int(MAX_EXPIRES_IN.total_seconds()))
 
 

@@ -15,7 +15,12 @@ What each piece stands for, and how it fails:
   records them) until a redrive reads the events back from the events table;
 - the bus holds every published entry until it is delivered, in any order, maybe
   twice; a target that fails is retried, then parked in its dead-letter queue;
-- the projection store may crash the projector between any two of its writes.
+- the projection store may crash the projector between any two of its writes;
+- the expirer (`expire`) runs on the simulated clock, may crash like any function,
+  and may run between another write's load and its append on the same hold.
+
+Clients place, capture and void holds and reverse postings and transfers through the
+same use cases the HTTP handlers call (`_EXECUTORS`), with the same keys and retries.
 """
 
 from __future__ import annotations
