@@ -9,14 +9,12 @@ import attrs
 from attrs import frozen
 
 from tests.simulation.invariants import InvariantViolated
-from tests.simulation.operations import STEPS, new_request
-from tests.simulation.scheduler import Scheduler
+from tests.simulation.operations import STEPS, rival
+from tests.simulation.scheduler import MAX_PAUSE_S, Scheduler
 from tests.simulation.world import Chances, World
 
 _STEP_NAMES = list(STEPS)
 _STEP_WEIGHTS = list(itertools.accumulate(weight for _, weight in STEPS.values()))
-# The simulated time between two steps, at most (seconds): a run spans months.
-MAX_PAUSE_S = 600
 
 
 @frozen
@@ -72,7 +70,7 @@ def simulate(
     """Run `steps` steps from `seed`, then let the system settle; stop at the first
     invariant that fails."""
     scheduler = Scheduler(seed)
-    world = World(scheduler, chances or Chances(), bugs=bugs, rival=new_request)
+    world = World(scheduler, chances or Chances(), bugs=bugs, rival=rival)
     step = 0
     try:
         for step in range(1, steps + 1):

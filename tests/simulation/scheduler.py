@@ -13,6 +13,8 @@ from typing import TypeVar
 T = TypeVar("T")
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+# The simulated time between two steps, at most (seconds): a run spans months.
+MAX_PAUSE_S = 600
 
 
 class SimClock:

@@ -3,22 +3,30 @@ holds on the right one (the simulation tests show them catching planted bugs).""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import random
+from datetime import UTC, datetime, timedelta
 
 import attrs
 import pytest
 
+import tests.simulation.invariants as invariants
 from banking.adapters.memory import InMemoryEventStore, InMemoryProjectionStore
 from banking.application.ports import StoredEvent
-from banking.domain.account import Account, evolve
+from banking.domain.account import Account, PendingHold, evolve
 from banking.domain.currency import Currency
-from banking.domain.events import AccountOpened, Credited
+from banking.domain.events import AccountOpened, Credited, Debited
 from banking.domain.money import Money
 from tests.simulation.invariants import (
     ZONE,
     Append,
+    HoldFacts,
     InvariantViolated,
     Memory,
+    balance_at_is_the_fold,
+    captures_within_hold,
+    due_holds_expired,
+    held_is_pending_holds,
+    ledger_verifies,
     money_conserved,
     one_request_per_key,
     remember_append,
@@ -37,10 +45,26 @@ def _opened(account: str) -> StoredEvent:
     return StoredEvent(event, evolve(Account(account), event, ZONE))
 
 
-def _credit(after: StoredEvent, minor: int) -> StoredEvent:
+def _credit(
+    after: StoredEvent, minor: int, at: datetime = NOW, transfer_id: str | None = None
+) -> StoredEvent:
     state = after.state
-    event = Credited(state.account_id, state.version + 1, f"c{minor}", Money(minor), NOW)
+    event = Credited(
+        state.account_id, state.version + 1, f"c{minor}", Money(minor), at, transfer_id=transfer_id
+    )
     return StoredEvent(event, evolve(state, event, ZONE))
+
+
+class _Earliest(random.Random):
+    """A sampler that always draws the lowest value: the instant a minute before the
+    account opened, moved by `offset` seconds."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(0)
+        self.offset = offset
+
+    def randint(self, a: int, b: int) -> int:
+        return a + self.offset
 
 
 def test_the_same_key_of_one_caller_storing_a_second_request_fails() -> None:
@@ -82,3 +106,80 @@ def test_a_balance_that_moves_without_an_external_posting_fails() -> None:
     money_conserved(memory, Append([credit], {"a": opened.state}, None, "r2"))
     with pytest.raises(InvariantViolated, match="money_conserved"):
         money_conserved(memory, Append([inflated], {"a": opened.state}, None, "r3"))
+
+
+def test_a_capture_beyond_its_hold_fails() -> None:
+    # GIVEN hold h reserved 5.00 on account a
+    memory = _memory()
+    opened = _opened("a")
+    memory.holds["h"] = HoldFacts("a", Money(500), NOW + timedelta(hours=1))
+    state = opened.state
+
+    def capture(minor: int) -> Append:
+        event = Debited("a", 2, f"d{minor}", Money(minor), NOW, hold_id="h")
+        return Append([StoredEvent(event, state)], {"a": state}, None, "r")
+
+    # WHEN it is captured in full, or for 6.00
+    # THEN the first holds and the second fails
+    captures_within_hold(memory, capture(500))
+    with pytest.raises(InvariantViolated, match="captures_within_hold"):
+        captures_within_hold(memory, capture(600))
+
+
+def test_a_state_carrying_a_hold_that_is_not_pending_fails() -> None:
+    # GIVEN account a with hold h of 5.00 pending
+    memory = _memory()
+    opened = _opened("a")
+    memory.pending["a"] = {"h": 500}
+    credit = _credit(opened, 100)
+    carrying = attrs.evolve(
+        credit.state, holds={"h": PendingHold(Money(500), NOW + timedelta(hours=1))}
+    )
+    # WHEN a credit is stored with a state that carries h, or that forgot it
+    # THEN the first holds and the second fails
+    held_is_pending_holds(
+        memory, Append([StoredEvent(credit.event, carrying)], {"a": opened.state}, None, "r")
+    )
+    with pytest.raises(InvariantViolated, match="held_is_pending_holds"):
+        held_is_pending_holds(memory, Append([credit], {"a": opened.state}, None, "r"))
+
+
+def test_a_past_balance_that_is_not_the_last_event_by_then_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN account a opened at NOW, credited an hour and two hours later
+    store = InMemoryEventStore()
+    opened = _opened("a")
+    first = _credit(opened, 100, NOW + timedelta(hours=1))
+    second = _credit(first, 200, NOW + timedelta(hours=2))
+    store.append_many([opened, first, second])
+    memory = Memory(store, InMemoryProjectionStore(), sampler=_Earliest(90))
+    append = Append([second], {"a": first.state}, None, "r", at=NOW + timedelta(hours=2))
+    # WHEN the balance half a minute after opening is asked for
+    # THEN the state at version 1 holds; the latest state instead fails
+    balance_at_is_the_fold(memory, append)
+    monkeypatch.setattr(invariants, "state_at", lambda *args, **kwargs: second.state)
+    with pytest.raises(InvariantViolated, match="balance_at_is_the_fold"):
+        balance_at_is_the_fold(memory, append)
+
+
+def test_a_hold_past_its_expiry_still_pending_at_quiescence_fails() -> None:
+    # GIVEN hold h expired a second ago, and no event released it
+    memory = _memory()
+    memory.clock = lambda: NOW + timedelta(seconds=1)
+    memory.holds["h"] = HoldFacts("a", Money(500), NOW)
+    # WHEN the system is quiescent
+    # THEN the invariant fails
+    with pytest.raises(InvariantViolated, match="due_holds_expired"):
+        due_holds_expired(memory, ["a"])
+
+
+def test_a_transfer_leg_without_its_other_leg_fails_verification() -> None:
+    # GIVEN a store holding the credit leg of transfer t and no debit leg
+    memory = _memory()
+    opened = _opened("a")
+    memory.store.append_many([opened, _credit(opened, 100, transfer_id="t")])
+    # WHEN the ledger is verified at quiescence
+    # THEN conservation reports it
+    with pytest.raises(InvariantViolated, match="ledger_verifies"):
+        ledger_verifies(memory, ["a"])

@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import attrs
@@ -16,11 +17,15 @@ import pytest
 import banking.application.commands as commands
 import banking.application.projection as projection
 import banking.application.transfers as transfers
+import banking.domain.account as account_module
 import banking.domain.decisions as decisions
+import banking.domain.holds as holds
 import banking.domain.transfer as transfer_module
-from banking.adapters.memory import InMemoryProjectionStore
-from banking.domain.account import Account
+from banking.adapters.memory import InMemoryEventStore, InMemoryProjectionStore
+from banking.domain.account import Account, PendingHold
+from banking.domain.errors import HoldNotPending
 from banking.domain.events import Debited, PostingEvent
+from banking.domain.money import Money
 from tests.simulation.run import simulate
 from tests.simulation.world import Chances
 
@@ -58,6 +63,16 @@ def test_a_run_injects_every_kind_of_fault_and_meets_real_version_conflicts() ->
     assert kinds <= set(result.world.faults), kinds - set(result.world.faults)
     assert result.world.counts["version conflicts"] > 0
     assert result.world.counts["requests rejected"] > 0
+    # AND holds were placed, captured, voided and expired, raced, and refused past
+    # their expiry; postings and transfers reversed, and refused a second time
+    counts = result.world.counts
+    for kind in ("PlaceHold", "CaptureHold", "VoidHold", "ReverseEntry", "ReverseTransfer"):
+        assert counts[f"acknowledged {kind}"] > 0, kind
+    assert counts["holds expired"] > 0
+    for code in ("hold_expired", "hold_not_pending", "already_reversed", "not_reversible"):
+        assert counts[f"refused {code}"] > 0, code
+    for race in ("capture_races_a_hold", "void_races_a_hold", "expirer_races_a_hold"):
+        assert result.world.faults[race] > 0, race
 
 
 def test_the_same_seed_replays_the_same_run_byte_for_byte() -> None:
@@ -193,3 +208,67 @@ def _renumbered(legs: list[PostingEvent], accounts: dict[str, Account]) -> list[
         versions[leg.account_id] += 1
         renumbered.append(attrs.evolve(leg, version=versions[leg.account_id]))
     return renumbered
+
+
+def test_a_capture_after_the_hold_expired_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a decision that finds a hold pending whatever its expiry
+    def pending_forever(state: Account, hold_id: str, moment: object) -> PendingHold:
+        hold = state.holds.get(hold_id)
+        if hold is None:
+            raise HoldNotPending(hold_id)
+        return hold
+
+    monkeypatch.setattr(holds, "pending", pending_forever)
+    # WHEN the simulation runs (captures and voids come late, and race the expiry)
+    result = simulate(3, 2_000)
+    # THEN a hold is found captured or voided after its expiry
+    assert result.failure is not None
+    assert result.failure.invariant == "holds_resolved_once"
+    assert "after its expiry" in result.failure.detail
+
+
+def test_a_hold_resolved_twice_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN every guard of a hold's status gone: the decision takes any hold as
+    # pending, the fold releases one that is not, the hold record's condition is off
+    checked = holds.pending
+
+    def any_hold(state: Account, hold_id: str, moment: datetime) -> PendingHold:
+        if hold_id in state.holds:
+            return checked(state, hold_id, moment)
+        return PendingHold(Money(1, state.currency.digits), moment + timedelta(days=1))
+
+    def lenient(state: Account, hold_id: str) -> Account:
+        return attrs.evolve(state, holds={k: v for k, v in state.holds.items() if k != hold_id})
+
+    monkeypatch.setattr(holds, "pending", any_hold)
+    monkeypatch.setattr(account_module, "_released", lenient)
+    monkeypatch.setattr(InMemoryEventStore, "_check_hold", lambda self, hold: None)
+    # WHEN the simulation runs (clients capture and void holds resolved already)
+    result = simulate(3, 2_000)
+    # THEN a hold is found resolved a second time
+    assert result.failure is not None
+    assert result.failure.invariant == "holds_resolved_once"
+    assert "resolves it again" in result.failure.detail
+
+
+def test_a_reversal_whose_marker_is_skipped_is_caught() -> None:
+    # GIVEN an events store that drops the reversal markers of a write (so nothing
+    # stops a second reversal of the same posting)
+    # WHEN the simulation runs (clients reverse postings twice, and retry lost answers)
+    result = simulate(3, 2_000, bugs=frozenset({"reversal_marker_skipped"}))
+    # THEN a posting is found reversed twice
+    assert result.failure is not None
+    assert result.failure.invariant == "reversed_at_most_once"
+    assert "reversed already" in result.failure.detail
+
+
+def test_held_money_not_subtracted_from_the_available_balance_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN an account whose available balance forgets its pending holds
+    monkeypatch.setattr(Account, "available", property(lambda self: self.balance))
+    # WHEN the simulation runs (debits and holds draw on money already held)
+    result = simulate(3, 2_000)
+    # THEN an account's balance less what it holds goes below its limit
+    assert result.failure is not None
+    assert result.failure.invariant == "within_overdraft_limit"

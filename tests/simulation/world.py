@@ -15,17 +15,23 @@ What each piece stands for, and how it fails:
   records them) until a redrive reads the events back from the events table;
 - the bus holds every published entry until it is delivered, in any order, maybe
   twice; a target that fails is retried, then parked in its dead-letter queue;
-- the projection store may crash the projector between any two of its writes.
+- the projection store may crash the projector between any two of its writes;
+- the expirer (`expire`) runs on the simulated clock, may crash like any function,
+  and may run between another write's load and its append on the same hold.
+
+Clients place, capture and void holds and reverse postings and transfers through the
+same use cases the HTTP handlers call (`_EXECUTORS`), with the same keys and retries.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from attrs import define, field, frozen
@@ -41,7 +47,9 @@ from banking.application.envelope import (
     EventStored,
 )
 from banking.application.fanout import StreamChange, fan_out
+from banking.application.holds import capture_hold, expire_holds, place_hold, void_hold
 from banking.application.ports import (
+    HOLD_SCOPE,
     TRANSFER_SCOPE,
     BusEntry,
     EventNotFound,
@@ -57,10 +65,18 @@ from banking.application.projection import KEPT_READ_MODELS, project
 from banking.application.rebuild import SWITCHED, Rebuild
 from banking.application.redrive import envelopes, redriven
 from banking.application.replay import REPLAY_SOURCE, ReplayOptions, replay
+from banking.application.reversals import reverse_entry, reverse_transfer
 from banking.application.transfers import transfer
 from banking.domain.commands import AccountCommand, Command
 from banking.domain.errors import DomainError
-from banking.domain.events import Event
+from banking.domain.events import (
+    Credited,
+    Debited,
+    Event,
+    EventRef,
+    HoldPlaced,
+)
+from banking.domain.holds import CaptureHold, PlaceHold, VoidHold
 from banking.domain.read_models import (
     PROJECTIONS,
     READ_MODEL_NAMES,
@@ -69,6 +85,7 @@ from banking.domain.read_models import (
     TotalBalance,
     qualifier_of,
 )
+from banking.domain.reversals import ReverseEntry
 from banking.domain.transfer import Transfer
 from banking.serialization import (
     event_to_dict,
@@ -90,6 +107,7 @@ from tests.simulation.invariants import (
     ReadModelWrite,
     Switch,
     check,
+    hold_of,
     remember_append,
     remember_read_model,
     remember_switch,
@@ -106,6 +124,11 @@ TRACE_LENGTH = 25
 # long the replaced one stays written for readers with a cached pointer.
 REBUILD_PATIENCE = 30
 GRACE = timedelta(seconds=30)
+# How many holds one page of the expirer releases (small, so a run takes several).
+EXPIRY_BATCH = 5
+# How many recent postings, transfers and holds the clients pick from to reverse,
+# capture or void (older ones are as good, and a bounded list is O(1) to pick from).
+RECENT = 300
 
 
 @frozen
@@ -137,6 +160,27 @@ class Crash(Exception):
     """The function stopped here (killed, timed out): nothing after this point ran."""
 
 
+@frozen
+class ReverseTransfer:
+    """POST /transfers/{transferId}/reversal (its reversal's own id is new per attempt)."""
+
+    transfer_id: str
+
+
+# What a client may ask for.
+Asked = (
+    Command
+    | AccountCommand
+    | Transfer
+    | PlaceHold
+    | CaptureHold
+    | VoidHold
+    | ReverseEntry
+    | ReverseTransfer
+)
+Answered = Event | TransferRecord | HoldRecord
+
+
 @define
 class Request:
     """One client request, sent again with the same idempotency key until answered."""
@@ -144,7 +188,7 @@ class Request:
     id: str
     caller: str
     key: str
-    command: Command | AccountCommand | Transfer
+    command: Asked
     attempts: int = 0
 
 
@@ -186,9 +230,25 @@ class SimEventStore(InMemoryEventStore):
         world.interleave(stored_events)
         world.maybe_crash("crash_before_append")
         before = {s.event.account_id: self.load(s.event.account_id) for s in stored_events}
-        super().append_many(stored_events, transfer=transfer, idempotency=idempotency, hold=hold)
+        markers = () if "reversal_marker_skipped" in world.bugs else reversals
+        super().append_many(
+            stored_events,
+            transfer=transfer,
+            idempotency=idempotency,
+            hold=hold,
+            reversals=markers,
+        )
         world.appended(
-            Append(stored_events, before, transfer, world.current_request(), world.current_key())
+            Append(
+                stored_events,
+                before,
+                transfer,
+                world.current_request(),
+                world.current_key(),
+                hold=hold,
+                reversals=tuple(reversals),
+                at=world.clock(),
+            )
         )
         world.maybe_crash("crash_after_append")
         if world.fault("answer_lost_then_sdk_retry"):
@@ -248,6 +308,48 @@ def _as_json(entry: BusEntry) -> BusEntry:
     return BusEntry(entry.source, entry.detail_type, json.loads(json.dumps(entry.detail)))
 
 
+@define
+class Targets:
+    """What clients pick from for a capture, a void or a reversal: the pending holds,
+    and the recent resolved holds, postings, reversals, transfers and transfer legs."""
+
+    pending_holds: dict[str, None] = field(factory=dict)
+    resolved_holds: list[str] = field(factory=list)
+    postings: list[EventRef] = field(factory=list)
+    reversals: list[EventRef] = field(factory=list)
+    reversed: list[EventRef] = field(factory=list)
+    transfers: list[str] = field(factory=list)
+    legs: list[EventRef] = field(factory=list)
+
+    def saw(self, append: Append) -> None:
+        for stored in append.events:
+            event = stored.event
+            ref = EventRef(event.account_id, event.version)
+            hold_id = hold_of(event)
+            if isinstance(event, HoldPlaced):
+                self.pending_holds[event.hold_id] = None
+            elif hold_id is not None:
+                self.pending_holds.pop(hold_id, None)
+                _recent(self.resolved_holds, hold_id)
+            if not isinstance(event, Credited | Debited):
+                continue
+            if event.reverses is not None:
+                _recent(self.reversals, ref)
+                _recent(self.reversed, event.reverses)
+            elif event.transfer_id is not None:
+                _recent(self.legs, ref)
+            else:
+                _recent(self.postings, ref)
+        if append.transfer is not None:
+            _recent(self.transfers, append.transfer.transfer_id)
+
+
+def _recent(items: list[Any], item: Any) -> None:
+    items.append(item)
+    if len(items) > 2 * RECENT:
+        del items[:RECENT]
+
+
 @define(slots=False)
 class World:
     scheduler: Scheduler
@@ -266,12 +368,15 @@ class World:
     keys_used: list[str] = field(factory=list)
     key_callers: dict[str, list[str]] = field(factory=dict)
     rebuild: RunningRebuild | None = None
-    _requests: list[Request] = field(factory=list)
+    targets: Targets = field(factory=Targets)
+    # What is running, innermost last: a client's request, or None for the expirer.
+    _requests: list[Request | None] = field(factory=list)
     _ids: dict[str, Ids] = field(factory=dict)
     # Bugs the tests plant to prove the invariants catch them.
     bugs: frozenset[str] = frozenset()
-    # Makes the request of a command that runs between another's load and append.
-    rival: Callable[[World, str], Request] | None = None
+    # Runs what comes between a write's load and its append: another request on one
+    # of its accounts, or a capture, void or expirer run racing it on its hold.
+    rival: Callable[[World, Sequence[StoredEvent]], None] | None = None
 
     def __attrs_post_init__(self) -> None:
         self.store = SimEventStore(self)
@@ -280,7 +385,12 @@ class World:
         # Redrive and replay retry what the bus rejects themselves (replay with a real
         # sleep, which a simulation must not take): the bus they use rejects nothing.
         self.reliable_publisher = SimBus(self, may_reject=False)
-        self.memory = Memory(self.store, self.projections)
+        self.memory = Memory(
+            self.store,
+            self.projections,
+            sampler=random.Random(self.scheduler.seed),
+            clock=self.clock,
+        )
         self.deps = CommandDependencies(
             store=self.store,
             clock=self.clock,
@@ -311,15 +421,25 @@ class World:
     # --- clients and the commands function -------------------------------------------
 
     def current_request(self) -> str | None:
-        return self._requests[-1].id if self._requests else None
+        request = self._requests[-1] if self._requests else None
+        return request.id if request else None
 
     def current_key(self) -> tuple[str, str, str] | None:
-        if not self._requests:
+        request = self._requests[-1] if self._requests else None
+        if request is None:
             return None
-        request = self._requests[-1]
         command = request.command
-        scope = TRANSFER_SCOPE if isinstance(command, Transfer) else command.account_id
+        if isinstance(command, Transfer | ReverseTransfer):
+            scope = TRANSFER_SCOPE
+        elif isinstance(command, CaptureHold | VoidHold):
+            scope = HOLD_SCOPE
+        else:
+            scope = command.account_id
         return (request.caller, scope, request.key)
+
+    def running(self) -> str:
+        request = self._requests[-1] if self._requests else None
+        return request.id if request else "the expirer"
 
     def send(self, request: Request) -> None:
         """The commands function handles one attempt of the request, and the client
@@ -343,45 +463,42 @@ class World:
             self.unanswered.append(request)
             return
         self.note(f"  {request.id} acknowledged")
+        self.counts[f"acknowledged {type(request.command).__name__}"] += 1
         self.answered(Answer(request.id, ACKNOWLEDGED, answered=answer))
 
-    def _execute(self, request: Request) -> Event | TransferRecord:
-        command = request.command
-        if isinstance(command, Transfer):
-            # Each HTTP request gets a new transfer id; the key makes a retry the same.
-            fresh = attrs.evolve(command, transfer_id=self.new_id("tr")())
-            return transfer(
-                fresh,
-                self.deps,
-                idempotency_key=request.key,
-                caller=request.caller,
-                correlation_id=request.id,
-            )
-        return record(
-            command,
-            self.deps,
-            idempotency_key=request.key,
-            caller=request.caller,
-            correlation_id=request.id,
-        )
+    def _execute(self, request: Request) -> Answered:
+        run = _EXECUTORS.get(type(request.command), _record)
+        return run(self, request)
 
     def interleave(self, stored_events: Sequence[StoredEvent]) -> None:
-        """Between a command's load and its append, maybe let another command on one
-        of its accounts run to its end (one level deep)."""
+        """Between a write's load and its append, maybe let another one on one of its
+        accounts (or its hold) run to its end (one level deep)."""
         if len(self._requests) != 1 or not self.fault("concurrent_command"):
             return
-        account = self.scheduler.choice([s.event.account_id for s in stored_events])
-        if self.rival is None:
+        if self.rival is not None:
+            self.rival(self, stored_events)
+
+    def expire(self) -> None:
+        """One run of the expirer (`banking.application.holds.expire_holds`, what the
+        scheduled function runs) on the simulated clock; it may crash like any function."""
+        self._requests.append(None)
+        try:
+            run = expire_holds(self.store, self.deps, batch=EXPIRY_BATCH)
+        except Crash as crash:
+            self.note(f"  the expirer crashed ({crash}): a later run releases the rest")
             return
-        rival = self.rival(self, account)
-        self.note(f"  {rival.id} runs between {self._requests[-1].id}'s load and append")
-        self.send(rival)
+        finally:
+            self._requests.pop()
+        self.counts["expirer runs"] += 1
+        self.counts["holds expired"] += run.expired
+        self.note(f"  the expirer released {run.expired} ({run.already_resolved} resolved already)")
 
     # --- the invariants' hooks --------------------------------------------------------
 
     def appended(self, append: Append) -> None:
         check(self.memory, APPEND_CHECKS, append)
         remember_append(self.memory, append)
+        self.targets.saw(append)
         for stored in append.events:
             account = stored.event.account_id
             if account not in self.stream:
@@ -609,9 +726,11 @@ class World:
                 or self.stream_parked
                 or self.bus_parked
                 or any(self.stream.values())
+                or self.store.expiring(self.clock(), limit=1)
             ):
                 while self.unanswered:
                     self.send(self.unanswered.pop())
+                self.expire()
                 for account in self.accounts:
                     while self.stream[account]:
                         self.fan_out_batch(account)
@@ -658,3 +777,104 @@ def _apply_again(carried: StateCarriedEvent, projections: SimProjectionStore) ->
     if held:
         doubled = TotalBalance(held[0].amount + carried.amount, held[0].version + 1)
         projections.save(carried.account_id, doubled)
+
+
+# --- what the commands function runs for each request ------------------------------
+
+
+def _record(world: World, request: Request) -> Answered:
+    command = request.command
+    if not isinstance(command, Command | AccountCommand):
+        raise TypeError(f"no executor for {type(command).__name__}")
+    return record(
+        command,
+        world.deps,
+        idempotency_key=request.key,
+        caller=request.caller,
+        correlation_id=request.id,
+    )
+
+
+def _transfer(world: World, request: Request) -> Answered:
+    # Each HTTP request gets a new transfer id; the key makes a retry the same.
+    command = attrs.evolve(_as(request, Transfer), transfer_id=world.new_id("tr")())
+    return transfer(
+        command,
+        world.deps,
+        idempotency_key=request.key,
+        caller=request.caller,
+        correlation_id=request.id,
+    )
+
+
+def _place_hold(world: World, request: Request) -> Answered:
+    # Each HTTP request gets a new hold id, as a transfer gets its id.
+    command = attrs.evolve(_as(request, PlaceHold), hold_id=world.new_id("hold")())
+    return place_hold(
+        command,
+        world.deps,
+        idempotency_key=request.key,
+        caller=request.caller,
+        correlation_id=request.id,
+    )
+
+
+def _capture_hold(world: World, request: Request) -> Answered:
+    return capture_hold(
+        _as(request, CaptureHold),
+        world.deps,
+        idempotency_key=request.key,
+        caller=request.caller,
+        transfer_id=world.new_id("tr")(),
+        correlation_id=request.id,
+    )
+
+
+def _void_hold(world: World, request: Request) -> Answered:
+    return void_hold(
+        _as(request, VoidHold),
+        world.deps,
+        idempotency_key=request.key,
+        caller=request.caller,
+        correlation_id=request.id,
+    )
+
+
+def _reverse_entry(world: World, request: Request) -> Answered:
+    return reverse_entry(
+        _as(request, ReverseEntry),
+        world.deps,
+        idempotency_key=request.key,
+        caller=request.caller,
+        correlation_id=request.id,
+    )
+
+
+def _reverse_transfer(world: World, request: Request) -> Answered:
+    return reverse_transfer(
+        _as(request, ReverseTransfer).transfer_id,
+        world.deps,
+        reversal_id=world.new_id("tr")(),
+        idempotency_key=request.key,
+        caller=request.caller,
+        correlation_id=request.id,
+    )
+
+
+C = TypeVar("C")
+
+
+def _as(request: Request, kind: type[C]) -> C:
+    if not isinstance(request.command, kind):
+        raise TypeError(f"{request.id} is a {type(request.command).__name__}")
+    return request.command
+
+
+_EXECUTORS: dict[type[Asked], Callable[[World, Request], Answered]] = {
+    Transfer: _transfer,
+    PlaceHold: _place_hold,
+    CaptureHold: _capture_hold,
+    VoidHold: _void_hold,
+    ReverseEntry: _reverse_entry,
+    ReverseTransfer: _reverse_transfer,
+}

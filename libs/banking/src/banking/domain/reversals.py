@@ -123,13 +123,11 @@ def decide_transfer_reversal(
     new_legs = decide_transfer(
         accounts, command, new_event_id=new_event_id, now=now, recorded_by=recorded_by
     )
-    # New posting i debits what original posting i credited, and credits what it debited.
-    new_debits = iter(credits)
-    new_credits = iter(debits)
+    # New posting i credits what original posting i debited, and debits what it
+    # credited; its legs come every credit first, then every debit, each in posting
+    # order (decide_transfer), so they reverse the original debits, then its credits.
+    reversed_legs: list[PostingEvent] = [*debits, *credits]
     return [
-        evolve(
-            new,
-            reverses=reference(next(new_debits if isinstance(new, Debited) else new_credits)),
-        )
-        for new in new_legs
+        evolve(new, reverses=reference(original))
+        for new, original in zip(new_legs, reversed_legs, strict=True)
     ]
