@@ -123,10 +123,11 @@ def decide_transfer_reversal(
     new_legs = decide_transfer(
         accounts, command, new_event_id=new_event_id, now=now, recorded_by=recorded_by
     )
-    # New posting i debits what original posting i credited, and credits what it debited.
-    reversed_legs = [
-        leg for debit, credit in zip(debits, credits, strict=True) for leg in (credit, debit)
-    ]
+    # New posting i credits what original posting i debited, and debits what it credited;
+    # decide_transfer answers every credit leg, then every debit leg.
+    reversed_legs = [*debits, *credits]
+    if [leg.account_id for leg in new_legs] != [leg.account_id for leg in reversed_legs]:
+        raise ValueError("a reversal's legs must each reverse the leg on its own account")
     return [
         evolve(new, reverses=reference(original))
         for new, original in zip(new_legs, reversed_legs, strict=True)
