@@ -98,6 +98,8 @@ class Request:
     version: int | None = None
     attempts: int = 0
     resent: int = 0
+    # A resolved hold or a reversal asked for again under a new key (to be refused).
+    asked_again: int = 0
     violations: list[str] = field(default_factory=list)
 
     @property

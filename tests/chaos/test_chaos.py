@@ -96,11 +96,11 @@ MIX = ((0.35, CREDITS), (0.55, DEBITS), (0.85, TRANSFERS))
 CALLERS = ("chaos-caller-a", "chaos-caller-b")
 # Of the jobs: a hold and what becomes of it, a posting or transfer and its reversal;
 # the rest one request each (MIX).
-HOLD_SHARE, REVERSAL_SHARE = 0.15, 0.1
+HOLD_SHARE, REVERSAL_SHARE = 0.2, 0.15
 # A hold expires in a few seconds; its capture or void is sent within HOLD_WAIT_S of its
 # placement (and retried), so some meet their expiry first and are refused as expired.
-HOLD_EXPIRIES_S = (2, 3, 4)
-HOLD_WAIT_S = 1.5
+HOLD_EXPIRIES_S = (3, 4, 5)
+HOLD_WAIT_S = 1.0
 # What becomes of a hold: captured in part, whole, or into another account; voided; or
 # left to the expirer ("").
 HOLD_ENDS = ("part", "whole", "into", VOIDS, "")
@@ -264,6 +264,7 @@ def _asked_again(api: Api, request: Request, rng: random.Random) -> None:
     body = request.body() if request.kind != CAPTURES else {}
     path = request.path if request.kind != VOIDS else request.path.replace("/void", "/capture")
     headers = {"Idempotency-Key": f"{request.key}-again"}
+    request.asked_again += 1
     for attempt in range(ATTEMPTS):
         if attempt:
             time.sleep(rng.uniform(0, 0.05 * 2**attempt))
@@ -525,6 +526,7 @@ def _report(
             "http_attempts": sum(r.attempts for r in planned),
             "retries_after_5xx_or_no_answer": sum(r.attempts - 1 for r in planned),
             "resent_after_success": sum(r.resent for r in planned),
+            "asked_again_under_a_new_key": sum(r.asked_again for r in planned),
         },
         "faults_injected": {k: v for k, v in injected.items() if k != DEAD_LETTERED},
         "duplicate_deliveries": injected.get(DUPLICATE, 0),
