@@ -7,7 +7,8 @@ each one catching a broken history. `INVARIANTS` is the table of them, by name, 
 this order (docs/reliability.md); a new invariant is one function and one row:
 
 1. each account's versions run 1..n without a gap, the first its opening;
-2. no account is ever below its overdraft limit, at any version;
+2. no account's available balance (its balance less what its pending holds reserve) is
+   ever below its overdraft limit, at any version;
 3. a transfer is stored whole or not at all: its record lists exactly the legs stored
    with its id, a debit on each posting's `from` and a credit on its `to`, equal;
 4. per currency, the sum of all balances equals the external credits minus the
@@ -252,8 +253,9 @@ def versions_without_gaps(run: Run) -> list[str]:
 
 def within_overdraft_limits(run: Run) -> list[str]:
     return [
-        f"{account} v{s.event.version}: balance {s.state.balance} below the overdraft "
-        f"limit {s.state.overdraft_limit}"
+        f"{account} v{s.event.version}: available balance {s.state.available} (balance "
+        f"{s.state.balance} less {s.state.held} held) below the overdraft limit "
+        f"{s.state.overdraft_limit}"
         for account, events in run.stored.items()
         for s in events
         if s.state.available < -s.state.overdraft_limit

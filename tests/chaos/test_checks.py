@@ -19,6 +19,7 @@ from banking.application.holds import capture_hold, expire_hold, place_hold, voi
 from banking.application.ports import HoldRecord, StoredEvent, TransferRecord
 from banking.application.reversals import reverse_entry, reverse_transfer
 from banking.application.transfers import transfer
+from banking.domain.account import PendingHold
 from banking.domain.commands import OpenAccount, RecordCredit, RecordDebit
 from banking.domain.currency import Currency
 from banking.domain.errors import DomainError
@@ -291,6 +292,21 @@ def test_a_balance_below_its_overdraft_limit_is_found(recorded: Recorded) -> Non
     )
 
     assert within_overdraft_limits(Run(recorded.requests, history, recorded.transfers))
+
+
+def test_a_hold_that_takes_the_available_balance_below_the_limit_is_found(
+    recorded: Recorded,
+) -> None:
+    # GIVEN b's snapshot after its first hold, as if it held 1,000.00 of its balance
+    history = recorded.history()
+    account, index, placed = _where(history, HoldPlaced)
+    assert isinstance(placed.event, HoldPlaced)
+    hold = PendingHold(Money.of("1000.00"), placed.event.expires_at)
+    state = attrs.evolve(placed.state, holds={placed.event.hold_id: hold})
+    history[account][index] = attrs.evolve(placed, state=state)
+
+    # THEN its available balance is below its overdraft limit of 0
+    assert within_overdraft_limits(_run(recorded, history))
 
 
 def test_a_transfer_with_a_leg_lost_is_found_and_breaks_conservation(recorded: Recorded) -> None:
