@@ -65,5 +65,8 @@ def chaos_faults(requests: int) -> dict[str, object]:
 @pytest.fixture(scope="session")
 def chaos_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     faults = os.environ.get("LEDGER_CHAOS_FAULTS") or json.dumps(chaos_faults(REQUESTS))
-    with local_system(tmp_path_factory.mktemp("chaos-system"), {"LEDGER_FAULTS": faults}) as system:
+    # The expirer every second (as tests/e2e/test_holds.py runs it): the run's holds
+    # expire in seconds, and are released without waiting for the minute's schedule.
+    environment = {"LEDGER_FAULTS": faults, "LEDGER_EXPIRER_INTERVAL": "1"}
+    with local_system(tmp_path_factory.mktemp("chaos-system"), environment) as system:
         yield system

@@ -3,10 +3,14 @@ money was made or lost.
 
 Accounts (in two currencies, some with an overdraft limit) are opened before the run.
 Concurrent clients then send credits, debits, transfers and multi-posting transfers over
-the same accounts in every direction (each with its Idempotency-Key, as the API
-requires, retried with the same key after a 5xx or a lost answer, some sent again after
-they succeeded) to a system whose functions fail, time out, crash after writing, get
-throttled, and whose deliveries are duplicated, delayed and reordered. Two callers (tokens of
+the same accounts in every direction; place holds that expire in a few seconds and
+then capture them (in part, whole, or into another account), void them or leave them to
+the expirer (on a 1 s interval here); and reverse postings and transfers they made, some
+twice (each with its Idempotency-Key, as the API requires, retried with the same key
+after a 5xx or a lost answer, some sent again after they succeeded; a second capture,
+void or reversal under a new key must be refused) to a system whose functions fail, time
+out, crash after writing, get throttled, and whose deliveries are duplicated, delayed and
+reordered. Two callers (tokens of
 two subjects) send the same idempotency keys, each its own requests. Every request's
 outcome is recorded (acknowledged, rejected, unknown). Once the system is quiet and its
 dead letters are redriven, the stored events, the transfers, the read models and the
@@ -28,6 +32,8 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +43,7 @@ import requests
 
 from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore, from_item
 from banking.application.ports import StoredEvent, TransferRecord
+from banking.domain.events import Credited, Debited, Event, HoldExpired, HoldPlaced, HoldVoided
 from banking.serialization import converter
 from scripts.chaos.processes import moto_rss_kib
 from scripts.chaos.settle import Settled, look, wait_until_quiet
@@ -54,13 +61,19 @@ from scripts.ops.redrive import QueueResult, redrive_queues
 from scripts.ops.verify import verify_accounts
 from tests.chaos.checks import (
     ACKNOWLEDGED,
+    CAPTURES,
     CREDITS,
     DEBITS,
+    EXPIRY_GRACE,
+    HOLDS,
     REJECTED,
+    REVERSALS,
     TRANSFERS,
     UNKNOWN,
+    VOIDS,
     Request,
     Run,
+    sent,
     violations_by_invariant,
 )
 from tests.chaos.sizes import ACCOUNTS, CLIENTS, REQUESTS
@@ -81,6 +94,17 @@ MIX = ((0.35, CREDITS), (0.55, DEBITS), (0.85, TRANSFERS))
 # Request n is sent by CALLERS[n % 2] with the key of request n - 1 or n + 1 of the
 # other caller: keys are per caller, so each must store its own request.
 CALLERS = ("chaos-caller-a", "chaos-caller-b")
+# Of the jobs: a hold and what becomes of it, a posting or transfer and its reversal;
+# the rest one request each (MIX).
+HOLD_SHARE, REVERSAL_SHARE = 0.2, 0.15
+# A hold expires in a few seconds; its capture or void is sent within HOLD_WAIT_S of its
+# placement (and retried), so some meet their expiry first and are refused as expired.
+HOLD_EXPIRIES_S = (3, 4, 5)
+HOLD_WAIT_S = 1.0
+# What becomes of a hold: captured in part, whole, or into another account; voided; or
+# left to the expirer ("").
+HOLD_ENDS = ("part", "whole", "into", VOIDS, "")
+SECOND_TRY_SHARE = 0.4  # a resolved hold or a reversal asked for again, under a new key
 
 
 @dataclass(frozen=True)
@@ -146,6 +170,116 @@ def planned_requests(run: str, accounts: list[Opening], rng: random.Random) -> l
     return planned
 
 
+@dataclass
+class Job:
+    """What one client does in turn: its first request, then the requests that follow
+    from its answer (a hold's capture or void; a posting's or transfer's reversal), whose
+    hold or target is filled in once it is known."""
+
+    first: Request
+    then: Request | None = None
+    wait_s: float = 0.0
+    second_try: bool = False
+
+    @property
+    def requests(self) -> list[Request]:
+        return [self.first] if self.then is None else [self.first, self.then]
+
+
+def _follower(run: str, first: Request, kind: str, step: str) -> Request:
+    number = first.number
+    return Request(
+        number,
+        kind,
+        key=f"k-{run}-{number}-{step}",
+        description=f"chaos {run} request {number} {step}",
+        caller=first.caller,
+    )
+
+
+def planned_jobs(run: str, accounts: list[Opening], rng: random.Random) -> list[Job]:
+    """The requests of `planned_requests`, some of them made the first of a job: a
+    credit becomes a hold and its end, a posting or transfer gets its reversal."""
+    jobs = []
+    for request in planned_requests(run, accounts, rng):
+        draw = rng.random()
+        job = Job(request, second_try=rng.random() < SECOND_TRY_SHARE)
+        if draw < HOLD_SHARE:
+            request.kind, request.key = HOLDS, f"k-{run}-{request.number}-hold"
+            request.account, request.postings = rng.choice(accounts).account, []
+            request.amount = _amount(rng, 3000)
+            request.expires_in = rng.choice(HOLD_EXPIRIES_S)
+            end = rng.choice(HOLD_ENDS)
+            if end:
+                job.then = _follower(run, request, VOIDS if end == VOIDS else CAPTURES, end)
+                job.wait_s = rng.uniform(0, HOLD_WAIT_S)
+                same = [
+                    a.account
+                    for a in accounts
+                    if a.account != request.account
+                    and a.currency == _currency(accounts, request.account)
+                ]
+                if end == "part":
+                    job.then.amount = _amount(rng, int(Decimal(request.amount) * 100))
+                elif end == "into" and same:
+                    job.then.to = rng.choice(same)
+        elif draw < HOLD_SHARE + REVERSAL_SHARE:
+            job.then = _follower(run, request, REVERSALS, "reversal")
+        jobs.append(job)
+    return jobs
+
+
+def _currency(accounts: list[Opening], account: str) -> str:
+    return next(a.currency for a in accounts if a.account == account)
+
+
+def run_job(api: Api, job: Job, rng: random.Random) -> None:
+    send(api, job.first, rng)
+    follower = job.then
+    if follower is None or job.first.outcome != ACKNOWLEDGED:
+        return
+    first = job.first
+    if follower.kind == REVERSALS:
+        follower.target = (
+            f"transfers/{first.answered}"
+            if first.kind == TRANSFERS
+            else f"accounts/{first.account}/events/{first.version}"
+        )
+        follower.postings = [(to, source, amount) for source, to, amount in sent(first)]
+    else:
+        follower.hold, follower.account, follower.held = (
+            first.answered or "",
+            first.account,
+            first.amount,
+        )
+        time.sleep(job.wait_s)
+    send(api, follower, rng)
+    if job.second_try and follower.outcome == ACKNOWLEDGED:
+        _asked_again(api, follower, rng)
+
+
+def _asked_again(api: Api, request: Request, rng: random.Random) -> None:
+    """A hold resolved or a posting reversed is asked for once more, under a new key:
+    refused (409, or 422 once the hold expired), never done twice."""
+    body = request.body() if request.kind != CAPTURES else {}
+    path = request.path if request.kind != VOIDS else request.path.replace("/void", "/capture")
+    headers = {"Idempotency-Key": f"{request.key}-again"}
+    request.asked_again += 1
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(rng.uniform(0, 0.05 * 2**attempt))
+        try:
+            response = api.post(path, body, headers=headers)
+        except requests.RequestException:
+            continue
+        if response.status_code < 500:
+            if response.status_code not in (409, 422):
+                request.violations.append(
+                    f"asked again under a new key, answered {response.status_code}"
+                )
+            return
+
+
 def open_accounts(api: Api, accounts: list[Opening], run: str) -> None:
     """Open every account before the run, each retried with its key through the faults."""
     for opening in accounts:
@@ -166,7 +300,13 @@ def open_accounts(api: Api, accounts: list[Opening], run: str) -> None:
 
 def _answered(request: Request, response: requests.Response) -> str:
     body = response.json()
-    return str(body["transferId"] if request.kind == TRANSFERS else body["eventId"])
+    if request.kind == HOLDS:
+        return str(body["holdId"])
+    if request.kind in (CAPTURES, VOIDS):
+        return str(body["resolvedEventId"])
+    if request.kind == TRANSFERS or request.target.startswith("transfers/"):
+        return str(body["transferId"])
+    return str(body["eventId"])
 
 
 def send(api: Api, request: Request, rng: random.Random) -> None:
@@ -180,8 +320,9 @@ def send(api: Api, request: Request, rng: random.Random) -> None:
             response = api.post(request.path, body, headers=headers)
         except requests.RequestException:
             continue  # no answer: unknown, as after a 5xx
-        if response.status_code == 201:
+        if response.status_code in (200, 201):
             request.outcome, request.answered = ACKNOWLEDGED, _answered(request, response)
+            request.version = response.json().get("version")
             break
         if 400 <= response.status_code < 500:
             error = response.json().get("error") or {}
@@ -193,9 +334,9 @@ def send(api: Api, request: Request, rng: random.Random) -> None:
             again = api.post(request.path, body, headers=headers)
         except requests.RequestException:
             return
-        if again.status_code == 201 and _answered(request, again) != request.answered:
+        if again.status_code in (200, 201) and _answered(request, again) != request.answered:
             request.violations.append(f"a resent key answered {_answered(request, again)}")
-        elif again.status_code < 500 and again.status_code != 201:
+        elif again.status_code < 500 and again.status_code not in (200, 201):
             request.violations.append(f"a resent key answered {again.status_code}")
 
 
@@ -242,23 +383,30 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_
     openings = planned_accounts(run)
     open_accounts(opener, openings, run)
     accounts = {opening.account for opening in openings}
-    planned = planned_requests(run, openings, rng)
+    jobs = planned_jobs(run, openings, rng)
 
     # WHEN concurrent clients send them all while every fault is injected
     lock = threading.Lock()
-    seeds = iter(rng.randrange(2**32) for _ in planned)
+    seeds = iter(rng.randrange(2**32) for _ in jobs)
 
-    def client(request: Request) -> None:
+    def client(job: Job) -> None:
         with lock:
             own = random.Random(next(seeds))
-        send(apis[request.caller], request, own)
+        run_job(apis[job.first.caller], job, own)
 
     pgid = int((chaos_system.state_dir / "local.pid").read_text())
     rss_before = moto_rss_kib(pgid)
     sending = time.monotonic()
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        list(pool.map(client, planned))
+        list(pool.map(client, jobs))
     sent_s = time.monotonic() - sending
+    # What was sent: a follower is not when what it follows was not acknowledged.
+    planned = [request for job in jobs for request in job.requests if request.attempts]
+
+    # AND the holds left alone have expired and the expirer has released them
+    expiring = time.monotonic()
+    left = _wait_for_holds(ledger, accounts, EXPIRY_GRACE + timedelta(seconds=max(HOLD_EXPIRIES_S)))
+    expiring_s = time.monotonic() - expiring
 
     # AND the system goes quiet, its dead letters redriven until none is left
     def quiet() -> Settled:
@@ -274,14 +422,15 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_
             break
         redriven += redrive_queues(ledger, out=io.StringIO())
         settled = quiet()
-    quiet_s = time.monotonic() - sending - sent_s
+    quiet_s = time.monotonic() - sending - sent_s - expiring_s
 
     # THEN (the figures published first, so a failed run says what failed) nothing is
     # left behind
     checking = time.monotonic()
+    read_at = datetime.now(UTC)
     stored = stored_history(ledger, accounts)
     transfers = stored_transfers(ledger)
-    found = violations_by_invariant(Run(planned, stored, transfers))
+    found = violations_by_invariant(Run(planned, stored, transfers, as_of=read_at))
     store = DynamoDBEventStore(ledger.client("dynamodb"), ledger.events_table)
     projections = DynamoDBProjectionStore(ledger.client("dynamodb"), ledger.projections_table)
     wrong = verify_accounts(sorted(accounts), store, projections.load, ZoneInfo("UTC"))
@@ -290,9 +439,11 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_
     report["left_behind"] = {
         "dead_letters": settled.dead_letters,
         "read_models_behind": sum(1 for a in settled.accounts if a.behind),
+        "holds_pending_after_expiry": left,
     }
     report["seconds"] = {
         "sending": round(sent_s, 1),
+        "until_holds_expired": round(expiring_s, 1),
         "until_quiet": round(quiet_s, 1),
         "checking": round(time.monotonic() - checking, 1),
         "total": round(time.monotonic() - started, 1),
@@ -306,6 +457,7 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_
     }
     _publish(report, chaos_system)
 
+    assert left == 0, f"{left} holds still pending after their expiry"
     assert settled.dead_letters == 0, "dead letters still parked after redriving"
     assert settled.caught_up, settled.behind
     assert [left for result in redriven for left in result.left] == []
@@ -328,6 +480,18 @@ def test_under_faults_every_acknowledged_command_is_stored_once_and_no_money_is_
 
     # AND the faults really happened
     assert sum(injected.values()) > 0
+
+
+def _wait_for_holds(ledger: Ledger, accounts: Iterable[str], longest: timedelta) -> int:
+    """Wait until no account has a pending hold (each left alone expired and released by
+    the expirer), or `longest`; answer how many are still pending."""
+    store = DynamoDBEventStore(ledger.client("dynamodb"), ledger.events_table)
+    deadline = time.monotonic() + longest.total_seconds()
+    while True:
+        pending = sum(len(store.load(account).holds) for account in sorted(accounts))
+        if pending == 0 or time.monotonic() > deadline:
+            return pending
+        time.sleep(1)
 
 
 def _report(
@@ -362,6 +526,7 @@ def _report(
             "http_attempts": sum(r.attempts for r in planned),
             "retries_after_5xx_or_no_answer": sum(r.attempts - 1 for r in planned),
             "resent_after_success": sum(r.resent for r in planned),
+            "asked_again_under_a_new_key": sum(r.asked_again for r in planned),
         },
         "faults_injected": {k: v for k, v in injected.items() if k != DEAD_LETTERED},
         "duplicate_deliveries": injected.get(DUPLICATE, 0),
@@ -373,12 +538,40 @@ def _report(
         },
         "stored_events": sum(len(events) for events in stored.values()),
         "stored_transfers": len(transfers),
+        "holds": dict(
+            Counter(
+                _hold_end(s.event)
+                for events in stored.values()
+                for s in events
+                if isinstance(s.event, HoldPlaced | HoldVoided | HoldExpired)
+                or (isinstance(s.event, Debited) and s.event.hold_id)
+            )
+        ),
+        "reversals": {
+            "postings": sum(
+                1
+                for events in stored.values()
+                for s in events
+                if isinstance(s.event, Credited | Debited)
+                and s.event.reverses is not None
+                and s.event.transfer_id is None
+            ),
+            "transfers": sum(1 for record in transfers.values() if record.reverses),
+        },
         "lost": len(found["lost"]),
         "doubled": len(found["doubled"]),
         "wrong_read_models": len(wrong),
         "violation_counts": {name: len(v) for name, v in found.items()},
         "violations": {name: v[:20] for name, v in found.items() if v},
     }
+
+
+def _hold_end(event: Event) -> str:
+    if isinstance(event, HoldPlaced):
+        return "placed"
+    if isinstance(event, Debited):
+        return "captured into another account" if event.transfer_id else "captured"
+    return "voided" if isinstance(event, HoldVoided) else "expired"
 
 
 def figures(report: dict[str, Any]) -> str:
@@ -395,6 +588,8 @@ def figures(report: dict[str, Any]) -> str:
             f"faults injected      {faults}",
             f"events stored        {report['stored_events']}"
             f" (transfers {report['stored_transfers']})",
+            f"holds                {report['holds']}",
+            f"reversals            {report['reversals']}",
             f"lost                 {report['lost']}",
             f"doubled              {report['doubled']}",
             f"wrong read models    {report['wrong_read_models']}",

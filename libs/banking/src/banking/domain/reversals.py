@@ -127,6 +127,8 @@ def decide_transfer_reversal(
     # credited; its legs come every credit first, then every debit, each in posting
     # order (decide_transfer), so they reverse the original debits, then its credits.
     reversed_legs: list[PostingEvent] = [*debits, *credits]
+    if [leg.account_id for leg in new_legs] != [leg.account_id for leg in reversed_legs]:
+        raise ValueError("a reversal's legs must each reverse the leg on its own account")
     return [
         evolve(new, reverses=reference(original))
         for new, original in zip(new_legs, reversed_legs, strict=True)
