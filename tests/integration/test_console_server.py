@@ -110,6 +110,12 @@ def test_a_request_for_another_host_is_refused(served):
         ("/api/accounts?after=a%20b", 400, "invalid_request"),
         ("/api/accounts/nobody", 404, "account_not_found"),
         ("/api/journey/%7F", 400, "invalid_correlation_id"),
+        ("/api/accounts/alice/balance", 400, "invalid_request"),
+        ("/api/accounts/alice/balance?at=yesterday", 400, "invalid_request"),
+        ("/api/accounts/alice/balance?at=2026-11-30T09:00:00", 400, "invalid_request"),
+        ("/api/accounts/alice/balance?at=2999-01-01T00:00:00Z", 400, "invalid_request"),
+        ("/api/accounts/not%20an%20id/balance?at=2026-11-30T09:00:00Z", 400, "invalid_account_id"),
+        ("/api/accounts/nobody/balance?at=2026-11-30T09:00:00Z", 404, "account_not_found"),
         ("/api/token?sub=", 400, "invalid_request"),
         ("/static/..%2Fserver.py", 404, "not_found"),
         ("/swagger/index.css", 404, "not_found"),
@@ -131,6 +137,27 @@ def test_an_account_is_served_as_json(aws, served):
     assert response.headers["Cache-Control"] == "no-store"
     opened, credited = response.json()["events"]
     assert (opened["type"], credited["amount"]) == ("AccountOpened", "12.34")
+
+
+def test_a_past_balance_is_served_as_json(aws, served):
+    # GIVEN an account credited at 09:01 and 09:02 (tests.integration.test_console's minutes)
+    record(aws, "alice", credit("alice", "10.00"), credit("alice", "5.00"))
+    # WHEN the page asks for its balances as of 09:01:30 (an offset as the API allows)
+    response = requests.get(
+        served + "/api/accounts/alice/balance",
+        params={"at": "2026-11-30T10:01:30+01:00"},
+        timeout=10,
+    )
+    # THEN they are those after the first credit
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "version": 2,
+        "currency": "EUR",
+        "totalBalance": "10.00",
+        "heldBalance": "0.00",
+        "availableBalance": "10.00",
+        "at": "2026-11-30T09:01:30.000000Z",
+    }
 
 
 def test_the_page_and_the_pinned_api_viewer_are_served_locally(served):
