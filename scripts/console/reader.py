@@ -37,7 +37,12 @@ from banking.application.ports import (
 from banking.domain.account import Account
 from banking.domain.events import EventRef, PostingEvent
 from banking.domain.identifiers import validate_account_id
-from banking.domain.read_models import PROJECTIONS, READ_MODEL_NAMES, ReadModel
+from banking.domain.read_models import (
+    MONTHLY_STATEMENT,
+    PROJECTIONS,
+    READ_MODEL_NAMES,
+    ReadModel,
+)
 from banking.entrypoints.responses import hold_body
 from banking.serialization import (
     converter,
@@ -57,7 +62,7 @@ from scripts.console.logs import (
 )
 from scripts.ops.aws import Ledger, dead_letter_queue_urls
 from scripts.ops.redrive import StreamBatch, Unrecognised, parse
-from scripts.ops.status import dead_letter_depths
+from scripts.ops.status import AccountStatus, dead_letter_depths
 
 MAX_PAGE = 100
 # The chart covers at most this many of the newest events: bounded work per page view.
@@ -338,14 +343,15 @@ class Console:
         with self._sweep_lock:
             sweep = self._sweep
             moved, read = self._sweep_slice(sweep)
-            lowest = {account: _lowest(found) for account, found in sweep.versions.items()}
+            # Behind as `ledger status` counts it (a statement only once there is one).
+            behind_by = {
+                account: AccountStatus(account, head, sweep.versions[account]).behind
+                for account, head in sweep.heads.items()
+                if account not in moved
+            }
             behind = sorted(
-                (
-                    account
-                    for account, head in sweep.heads.items()
-                    if account not in moved and lowest[account] < head
-                ),
-                key=lambda account: lowest[account] - sweep.heads[account],
+                (account for account, events in behind_by.items() if events > 0),
+                key=lambda account: -behind_by[account],
             )[:RECHECKED]
             for account in [*moved, *behind]:
                 sweep.versions[account] = self._versions(account)
@@ -415,6 +421,8 @@ class Console:
                 (account, head, versions[account].get(name, 0))
                 for account, head in heads.items()
                 if versions[account].get(name, 0) < head
+                # An account has a statement only once it had a posting (as `ledger status`).
+                and (name != MONTHLY_STATEMENT or name in versions[account])
             ),
             key=lambda row: row[2] - row[1],
         )
@@ -531,11 +539,6 @@ def _expiry(hold: HoldRecord) -> datetime:
     return hold.expires_at
 
 
-def _lowest(versions: dict[str, int]) -> int:
-    """The version every read model of the account has reached."""
-    return min(versions.get(name, 0) for name in PROJECTIONS)
-
-
 def _describe(body: str) -> str:
     parked = parse(body)
     if isinstance(parked, Unrecognised):
@@ -566,4 +569,6 @@ def _version_of(scanned: StoredEvent | Unreadable) -> int:
 def _read_model_view(model: ReadModel) -> ReadModelView:
     fields: dict[str, Any] = converter.unstructure(model)
     version = int(fields.pop("lastKnownVersion"))
-    return ReadModelView(READ_MODEL_NAMES[type(model)], version, fields)
+    # A field the model did not carry yet when it was written (`held` before holds).
+    shown = {name: value for name, value in fields.items() if value is not None}
+    return ReadModelView(READ_MODEL_NAMES[type(model)], version, shown)
