@@ -220,11 +220,11 @@ async function accountView(accountId, query) {
           balanceAsOf(accountId, query.get("at"))),
         el("div", { class: "panel" }, el("h3", {}, "Read models"), balances)),
       holdsPanel(account),
+      el("section", { class: "panel" }, el("h3", {}, "History"), history(account, query.get("match")), pages),
+      el("section", { class: "panel" }, el("h3", {}, "Balance over time"), chart),
       el("section", { class: "panel" }, el("h3", {}, "Settings and status"),
         el("p", { class: "muted" }, `As of version ${account.version}, from the state stored with the newest event.`),
-        definitions(account.state)),
-      el("section", { class: "panel" }, el("h3", {}, "Balance over time"), chart),
-      el("section", { class: "panel" }, el("h3", {}, "History"), history(account, query.get("match")), pages));
+        definitions(account.state)));
   } catch (error) {
     show("Account " + accountId, problem(error), el("p", {}, el("a", { href: "#/accounts" }, "Back to the accounts")));
   }
