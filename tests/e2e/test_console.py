@@ -26,6 +26,7 @@ SCREENSHOTS = REPO / ".local" / "console"
 BUDGET_MS = "10000"
 # A laptop's width; tall enough for a page's history in the docs' screenshots.
 WINDOW = "1366,1100"
+ACCOUNT_WINDOW = "1366,1400"
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +66,15 @@ def dom(chromium: list[str], url: str) -> str:
     return done.stdout
 
 
-def screenshot(chromium: list[str], url: str, name: str) -> Path:
+def screenshot(chromium: list[str], url: str, name: str, window: str = WINDOW) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     path.unlink(missing_ok=True)
+    browser = [
+        f"--window-size={window}" if arg.startswith("--window-size=") else arg for arg in chromium
+    ]
     subprocess.run(
-        [*chromium, f"--screenshot={path}", url], capture_output=True, timeout=120, check=True
+        [*browser, f"--screenshot={path}", url], capture_output=True, timeout=120, check=True
     )
     assert path.stat().st_size > 10_000, f"{path} is (nearly) empty"
     return path
@@ -180,7 +184,8 @@ def test_an_accounts_page_shows_its_history_balances_holds_and_reversals(
     balances = {row[0]: row for row in tables["balances"][1:]}
     assert "amount 69.50" in balances["TotalBalanceForProfile"][1]
     assert balances["TotalBalanceForProfile"][2] == "6"
-    screenshot(chromium, url, "account")
+    # (taller: the balances, the holds and the whole history in one picture)
+    screenshot(chromium, url, "account", window=ACCOUNT_WINDOW)
 
 
 def test_the_pipeline_page_shows_every_read_model_and_dead_letter_queue(

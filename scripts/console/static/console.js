@@ -5,7 +5,8 @@
 const main = () => document.getElementById("main");
 const POLL_MS = 3000;
 // Shown first in the history, in this order; every other field of an event follows.
-const FIRST_FIELDS = ["version", "type", "amount", "balanceAfter", "description", "recordedAt"];
+// The links an operator follows (a hold, a reversal) come before the long tail of fields.
+const FIRST_FIELDS = ["version", "type", "amount", "balanceAfter", "description", "reverses", "reversedBy", "holdId", "recordedAt"];
 const LAST_FIELDS = ["correlationId", "eventId", "schemaVersion"];
 const LINKED_IDS = /^(transferId|holdId)$/;
 const ACCOUNT_FIELDS = /^(counterparty|counterpartyAccountId|fromAccountId|toAccountId)$/;
