@@ -168,8 +168,8 @@ def test_an_accounts_page_shows_its_history_balances_holds_and_reversals(
     ]
     assert all(row[column["correlationId"]] for row in rows)
     # AND the reversed debit and its reversal point to each other
-    assert rows[2][column["reversedBy"]] == f"reversed by {account} v5"
-    assert rows[3][column["reverses"]] == f"reverses {account} v4"
+    assert rows[2][column["reversedBy"]] == "v5"
+    assert rows[3][column["reverses"]] == "v4"
     # AND the hold's event names it
     assert rows[4][column["holdId"]] == hold.json()["holdId"]
     # AND the total, held and available balances, and the pending hold with its expiry

@@ -104,7 +104,7 @@ function eventCell(name, field, accountId) {
   if (field === null || field === undefined) return value(field);
   if (name === "correlationId") return el("a", { href: "#/journey/" + encodeURIComponent(field) }, field);
   if (ACCOUNT_FIELDS.test(name)) return el("a", { href: "#/accounts/" + encodeURIComponent(field) }, field);
-  if (EVENT_REFS.test(name)) return eventLink(field, name === "reverses" ? "reverses" : "reversed by");
+  if (EVENT_REFS.test(name)) return eventLink(field, name === "reverses" ? "reverses" : "reversed by", accountId);
   if (LINKED_IDS.test(name)) {
     return el("a", { href: `#/accounts/${encodeURIComponent(accountId)}?match=${encodeURIComponent(field)}`,
       title: `every event of this page with ${name} ${field}` }, field);
@@ -112,11 +112,12 @@ function eventCell(name, field, accountId) {
   return value(field);
 }
 
-// A link to the page of an account's history that starts at the event `ref`.
-function eventLink(ref, words) {
+// A link to the page of history that starts at the event `ref`: "v5" on the account's own
+// page (the column names the relation), "bob v5" for another account's.
+function eventLink(ref, words, accountId) {
   const self = `${ref.accountId} v${ref.version}`;
   return el("a", { href: `#/accounts/${encodeURIComponent(ref.accountId)}?after=${ref.version - 1}`,
-    class: "event-ref", title: `${words} ${self}` }, `${words} ${self}`);
+    class: "event-ref", title: `${words} ${self}` }, ref.accountId === accountId ? `v${ref.version}` : self);
 }
 
 function balancesTable(id, caption, balances) {
