@@ -39,7 +39,7 @@ class ChildProcess:
         line = self.process.stdout.readline().strip()
         if not line.startswith(announce):
             self.stop()
-            raise RuntimeError(f"{command[-1]!r}… did not start; see {log_path}")
+            raise RuntimeError(f"{' '.join(command)} did not start; see {log_path}")
         self.value = line.removeprefix(announce)
 
     def stop(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from scripts.console.server import ConsoleServer, Routes, Settings
 from scripts.local.__main__ import _settings as local_settings
 from scripts.local.__main__ import _try_this as try_this
 from scripts.local.__main__ import up
+from scripts.local.child import ChildProcess
 from scripts.local.system import Settings as LocalSettings
 from scripts.local.system import free_port
 from scripts.ops.__main__ import main
@@ -288,3 +290,20 @@ def test_make_up_prints_the_console_url_beside_the_api_url():
     lines = try_this("http://127.0.0.1:8080", "http://127.0.0.1:8081").splitlines()
     assert lines[:2] == ["API_URL=http://127.0.0.1:8080", "CONSOLE_URL=http://127.0.0.1:8081"]
     assert "CONSOLE_URL" not in try_this("http://127.0.0.1:8080", None)
+
+
+def test_a_child_process_that_does_not_announce_itself_is_stopped_and_said_so(tmp_path):
+    # GIVEN a command whose first line is not the announcement (the console and moto
+    # share this launcher)
+    command = [sys.executable, "-c", "import sys, time; print('oops', flush=True); time.sleep(60)"]
+    # WHEN it is started  THEN it fails, naming the log
+    with pytest.raises(RuntimeError, match=r"did not start; see .*child\.log"):
+        ChildProcess(command, tmp_path / "logs" / "child.log", "CONSOLE_URL=")
+
+
+def test_a_child_process_answers_what_it_announced(tmp_path):
+    # GIVEN a command that announces its URL  WHEN it is started  THEN its value is the URL
+    command = [sys.executable, "-c", "print('CONSOLE_URL=http://127.0.0.1:1', flush=True)"]
+    child = ChildProcess(command, tmp_path / "child.log", "CONSOLE_URL=")
+    child.stop()
+    assert child.value == "http://127.0.0.1:1"
