@@ -301,3 +301,22 @@ def test_a_refresh_looks_again_only_at_accounts_that_moved_or_are_behind(
     caught_up = as_json(console.pipeline())
     # THEN the next refresh (which looks again at the accounts behind) says so
     assert all(model["accountsBehind"] == 0 for model in caught_up["readModels"])
+
+
+def test_the_oldest_unprojected_event_is_looked_for_among_the_most_behind_only(
+    deps, console, monkeypatch
+):
+    # GIVEN nothing projected: carol (opened long before) one posting behind, alice three
+    open_accounts(deps.store, "carol", at=datetime(2025, 6, 1, tzinfo=UTC))
+    record(RecordCredit("carol", Money.of("1.00")), deps, caller="bank")
+    for amount in ("1.00", "2.00", "3.00"):
+        record(RecordCredit("alice", Money.of(amount)), deps, caller="bank")
+    # AND the console looks at one account behind per refresh
+    monkeypatch.setattr(reader, "RECHECKED", 1)
+    # WHEN the pipeline is shown
+    view = as_json(console.pipeline())
+    # THEN every account behind is counted, but the oldest event is alice's, the most
+    # behind, not carol's older one: one read, however many accounts are behind
+    total = next(m for m in view["readModels"] if m["name"] == "TotalBalanceForProfile")
+    assert total["accountsBehind"] == 3
+    assert total["oldestUnprojected"]["accountId"] == "alice"
