@@ -25,7 +25,9 @@ import yaml
 from attrs import frozen
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]  # no stubs
 
-from banking.domain.errors import InvalidAccountId
+from banking.domain.errors import AccountNotFound as NoAccountYet
+from banking.domain.errors import InvalidAccountId, InvalidRequest
+from banking.entrypoints.instants import parse_instant
 from banking.serialization import converter
 from scripts.console.reader import MAX_PAGE, AccountNotFound, Console
 
@@ -116,6 +118,7 @@ class Routes:
             (re.compile(r"/api/config"), self._config),
             (re.compile(r"/api/accounts"), self._accounts),
             (re.compile(r"/api/accounts/([^/]+)"), self._account),
+            (re.compile(r"/api/accounts/([^/]+)/balance"), self._balance_at),
             (re.compile(r"/api/pipeline"), lambda r: _json(self._console.pipeline())),
             (re.compile(r"/api/journey/([^/]+)"), self._journey),
             (re.compile(r"/api/token"), self._token),
@@ -130,10 +133,12 @@ class Routes:
                     return handler(request, *match.groups())
                 except BadRequest as error:
                     return _error(error.status, error.code, str(error))
-                except InvalidAccountId as error:
-                    return _error(400, "invalid_account_id", str(error))
+                except (InvalidAccountId, InvalidRequest) as error:
+                    return _error(400, error.code, str(error))
                 except AccountNotFound as error:
                     return _error(404, "account_not_found", f"no events (yet) for {error}")
+                except NoAccountYet as error:
+                    return _error(404, error.code, str(error))
         return _error(404, "not_found", f"no page at {path}")
 
     def _file(self, path: Path) -> Answer:
@@ -180,6 +185,13 @@ class Routes:
             unquote(account_id), after=_after_version(request), limit=_limit(request)
         )
         return _json(view)
+
+    def _balance_at(self, request: Request, account_id: str) -> Answer:
+        """The balances at the instant `at`, parsed as the API parses it."""
+        at = request.query.get("at")
+        if at is None:
+            raise BadRequest("invalid_request", "at (an RFC 3339 date-time) is required")
+        return _json(self._console.balance_at(unquote(account_id), parse_instant("at", at)))
 
     def _journey(self, request: Request, correlation_id: str) -> Answer:
         correlation_id = unquote(correlation_id)

@@ -12,7 +12,6 @@ import errno
 import json
 import shutil
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 from scripts.console.process import ConsoleProcess
 from scripts.local.aws import Moto
+from scripts.local.child import ChildProcess
 from scripts.local.issuer import Issuer
 from scripts.local.logs import Logs
 from scripts.local.supervisor import Runtime
@@ -71,35 +71,13 @@ class Settings:
     moto_server: str = "scripts.local.moto_server"
 
 
-class MotoProcess:
+class MotoProcess(ChildProcess):
     """Our patched moto server (``module``) on a free loopback port."""
 
     def __init__(self, log_path: Path, module: str = "scripts.local.moto_server") -> None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = log_path.open("a", encoding="utf-8")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", module, "--port", "0"],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("MOTO_PORT="):
-            self.stop()
-            raise RuntimeError(f"the moto server did not start; see {log_path}")
-        self.endpoint_url = f"http://127.0.0.1:{line.removeprefix('MOTO_PORT=')}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+        command = [sys.executable, "-m", module, "--port", "0"]
+        super().__init__(command, log_path, "MOTO_PORT=")
+        self.endpoint_url = f"http://127.0.0.1:{self.value}"
 
 
 class LocalSystem:

@@ -26,6 +26,7 @@ SCREENSHOTS = REPO / ".local" / "console"
 BUDGET_MS = "10000"
 # A laptop's width; tall enough for a page's history in the docs' screenshots.
 WINDOW = "1366,1100"
+ACCOUNT_WINDOW = "1366,1400"
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +66,15 @@ def dom(chromium: list[str], url: str) -> str:
     return done.stdout
 
 
-def screenshot(chromium: list[str], url: str, name: str) -> Path:
+def screenshot(chromium: list[str], url: str, name: str, window: str = WINDOW) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     path.unlink(missing_ok=True)
+    browser = [
+        f"--window-size={window}" if arg.startswith("--window-size=") else arg for arg in chromium
+    ]
     subprocess.run(
-        [*chromium, f"--screenshot={path}", url], capture_output=True, timeout=120, check=True
+        [*browser, f"--screenshot={path}", url], capture_output=True, timeout=120, check=True
     )
     assert path.stat().st_size > 10_000, f"{path} is (nearly) empty"
     return path
@@ -108,8 +112,11 @@ class Tables(HTMLParser):
             self._cell.append(data)
 
 
-def test_an_accounts_page_shows_its_history_and_balance(api: Api, account, console_url, chromium):
-    # GIVEN a credit and two debits recorded over the HTTP API, and read models caught up
+def test_an_accounts_page_shows_its_history_balances_holds_and_reversals(
+    api: Api, account, console_url, chromium
+):
+    # GIVEN a credit and two debits recorded over the HTTP API, the second debit reversed,
+    # and a hold placed
     for kind, amount, description in (
         ("credits", "100.00", "salary"),
         ("debits", "30.50", "rent"),
@@ -121,27 +128,64 @@ def test_an_accounts_page_shows_its_history_and_balance(api: Api, account, conso
             headers={"Idempotency-Key": new_key()},
         )
         assert response.status_code == 201, response.text
+    reversal = api.post(
+        f"/accounts/{account}/events/4/reversal", headers={"Idempotency-Key": new_key()}
+    )
+    assert reversal.status_code == 201, reversal.text
+    hold = api.post(
+        f"/accounts/{account}/holds",
+        {"amount": "20.00", "description": "card authorisation", "expiresIn": 3600},
+        headers={"Idempotency-Key": new_key()},
+    )
+    assert hold.status_code == 201, hold.text
     # (the account fixture opened the account: its opening is version 1)
-    assert api.balance_at(account, 4)["totalBalance"] == "57.50"
-    url = f"{console_url}/#/accounts/{account}"
-    # WHEN the browser opens the account's page
+    assert api.balance_at(account, 6)["availableBalance"] == "49.50"
+    before_reversal = api.events(account)[3]["recordedAt"]
+    url = f"{console_url}/#/accounts/{account}?at={before_reversal}"
+    # WHEN the browser opens the account's page, with a balance as of the coffee's debit
     tables = Tables(dom(chromium, url)).tables
-    # THEN the history lists the opening and the three postings, oldest first, with the
-    # balance after each posting
+    # THEN the history lists the opening and the five events after it, oldest first, with
+    # the balance after each posting
     header, *rows = tables["history"]
     column = {name: index for index, name in enumerate(header)}
     opening, *rows = rows
     assert (opening[column["version"]], opening[column["type"]]) == ("1", "AccountOpened")
-    assert [row[column["version"]] for row in rows] == ["2", "3", "4"]
-    assert [row[column["type"]] for row in rows] == ["CreditEvent", "DebitEvent", "DebitEvent"]
-    assert [row[column["amount"]] for row in rows] == ["100.00", "30.50", "12.00"]
-    assert [row[column["balanceAfter"]] for row in rows] == ["100.00", "69.50", "57.50"]
-    assert [row[column["description"]] for row in rows] == ["salary", "rent", "coffee"]
+    assert [row[column["version"]] for row in rows] == ["2", "3", "4", "5", "6"]
+    assert [row[column["type"]] for row in rows] == [
+        "CreditEvent",
+        "DebitEvent",
+        "DebitEvent",
+        "CreditEvent",
+        "HoldPlaced",
+    ]
+    assert [row[column["amount"]] for row in rows] == ["100.00", "30.50", "12.00", "12.00", "20.00"]
+    assert [row[column["balanceAfter"]] for row in rows] == [
+        "100.00",
+        "69.50",
+        "57.50",
+        "69.50",
+        "69.50",
+    ]
     assert all(row[column["correlationId"]] for row in rows)
+    # AND the reversed debit and its reversal point to each other
+    assert rows[2][column["reversedBy"]] == "v5"
+    assert rows[3][column["reverses"]] == "v4"
+    # AND the hold's event names it
+    assert rows[4][column["holdId"]] == hold.json()["holdId"]
+    # AND the total, held and available balances, and the pending hold with its expiry
+    money = {row[0]: row[1] for row in tables["money"]}
+    assert money == {"total": "69.50 EUR", "held": "20.00 EUR", "available": "49.50 EUR"}
+    (pending,) = tables["pending-holds"][1:]
+    assert pending[:3] == [hold.json()["holdId"], "20.00", hold.json()["expiresAt"]]
+    # AND the balances as they stood when the coffee was debited
+    then = {row[0]: row[1] for row in tables["balances-at"]}
+    assert then == {"total": "57.50 EUR", "held": "0.00 EUR", "available": "57.50 EUR"}
     # AND the balance read model, with the version it reflects
     balances = {row[0]: row for row in tables["balances"][1:]}
-    assert balances["TotalBalanceForProfile"][1:3] == ["amount 57.50", "4"]
-    screenshot(chromium, url, "account")
+    assert "amount 69.50" in balances["TotalBalanceForProfile"][1]
+    assert balances["TotalBalanceForProfile"][2] == "6"
+    # (taller: the balances, the holds and the whole history in one picture)
+    screenshot(chromium, url, "account", window=ACCOUNT_WINDOW)
 
 
 def test_the_pipeline_page_shows_every_read_model_and_dead_letter_queue(

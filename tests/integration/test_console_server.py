@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from scripts.console.server import ConsoleServer, Routes, Settings
 from scripts.local.__main__ import _settings as local_settings
 from scripts.local.__main__ import _try_this as try_this
 from scripts.local.__main__ import up
+from scripts.local.child import ChildProcess
 from scripts.local.system import Settings as LocalSettings
 from scripts.local.system import free_port
 from scripts.ops.__main__ import main
@@ -110,6 +112,12 @@ def test_a_request_for_another_host_is_refused(served):
         ("/api/accounts?after=a%20b", 400, "invalid_request"),
         ("/api/accounts/nobody", 404, "account_not_found"),
         ("/api/journey/%7F", 400, "invalid_correlation_id"),
+        ("/api/accounts/alice/balance", 400, "invalid_request"),
+        ("/api/accounts/alice/balance?at=yesterday", 400, "invalid_request"),
+        ("/api/accounts/alice/balance?at=2026-11-30T09:00:00", 400, "invalid_request"),
+        ("/api/accounts/alice/balance?at=2999-01-01T00:00:00Z", 400, "invalid_request"),
+        ("/api/accounts/not%20an%20id/balance?at=2026-11-30T09:00:00Z", 400, "invalid_account_id"),
+        ("/api/accounts/nobody/balance?at=2026-11-30T09:00:00Z", 404, "account_not_found"),
         ("/api/token?sub=", 400, "invalid_request"),
         ("/static/..%2Fserver.py", 404, "not_found"),
         ("/swagger/index.css", 404, "not_found"),
@@ -131,6 +139,27 @@ def test_an_account_is_served_as_json(aws, served):
     assert response.headers["Cache-Control"] == "no-store"
     opened, credited = response.json()["events"]
     assert (opened["type"], credited["amount"]) == ("AccountOpened", "12.34")
+
+
+def test_a_past_balance_is_served_as_json(aws, served):
+    # GIVEN an account credited at 09:01 and 09:02 (tests.integration.test_console's minutes)
+    record(aws, "alice", credit("alice", "10.00"), credit("alice", "5.00"))
+    # WHEN the page asks for its balances as of 09:01:30 (an offset as the API allows)
+    response = requests.get(
+        served + "/api/accounts/alice/balance",
+        params={"at": "2026-11-30T10:01:30+01:00"},
+        timeout=10,
+    )
+    # THEN they are those after the first credit
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "version": 2,
+        "currency": "EUR",
+        "totalBalance": "10.00",
+        "heldBalance": "0.00",
+        "availableBalance": "10.00",
+        "at": "2026-11-30T09:01:30.000000Z",
+    }
 
 
 def test_the_page_and_the_pinned_api_viewer_are_served_locally(served):
@@ -261,3 +290,20 @@ def test_make_up_prints_the_console_url_beside_the_api_url():
     lines = try_this("http://127.0.0.1:8080", "http://127.0.0.1:8081").splitlines()
     assert lines[:2] == ["API_URL=http://127.0.0.1:8080", "CONSOLE_URL=http://127.0.0.1:8081"]
     assert "CONSOLE_URL" not in try_this("http://127.0.0.1:8080", None)
+
+
+def test_a_child_process_that_does_not_announce_itself_is_stopped_and_said_so(tmp_path):
+    # GIVEN a command whose first line is not the announcement (the console and moto
+    # share this launcher)
+    command = [sys.executable, "-c", "import sys, time; print('oops', flush=True); time.sleep(60)"]
+    # WHEN it is started  THEN it fails, naming the log
+    with pytest.raises(RuntimeError, match=r"did not start; see .*child\.log"):
+        ChildProcess(command, tmp_path / "logs" / "child.log", "CONSOLE_URL=")
+
+
+def test_a_child_process_answers_what_it_announced(tmp_path):
+    # GIVEN a command that announces its URL  WHEN it is started  THEN its value is the URL
+    command = [sys.executable, "-c", "print('CONSOLE_URL=http://127.0.0.1:1', flush=True)"]
+    child = ChildProcess(command, tmp_path / "child.log", "CONSOLE_URL=")
+    child.stop()
+    assert child.value == "http://127.0.0.1:1"

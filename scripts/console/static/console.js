@@ -5,10 +5,13 @@
 const main = () => document.getElementById("main");
 const POLL_MS = 3000;
 // Shown first in the history, in this order; every other field of an event follows.
-const FIRST_FIELDS = ["version", "type", "amount", "balanceAfter", "description", "recordedAt"];
+// The links an operator follows (a hold, a reversal) come before the long tail of fields.
+const FIRST_FIELDS = ["version", "type", "amount", "balanceAfter", "description", "reverses", "reversedBy", "holdId", "recordedAt"];
 const LAST_FIELDS = ["correlationId", "eventId", "schemaVersion"];
 const LINKED_IDS = /^(transferId|holdId)$/;
 const ACCOUNT_FIELDS = /^(counterparty|counterpartyAccountId|fromAccountId|toAccountId)$/;
+// An entry and its reversal point to each other: {accountId, version} of the other.
+const EVENT_REFS = /^(reverses|reversedBy)$/;
 let timer = null;
 
 function el(tag, attributes, ...children) {
@@ -101,11 +104,76 @@ function eventCell(name, field, accountId) {
   if (field === null || field === undefined) return value(field);
   if (name === "correlationId") return el("a", { href: "#/journey/" + encodeURIComponent(field) }, field);
   if (ACCOUNT_FIELDS.test(name)) return el("a", { href: "#/accounts/" + encodeURIComponent(field) }, field);
+  if (EVENT_REFS.test(name)) return eventLink(field, name === "reverses" ? "reverses" : "reversed by", accountId);
   if (LINKED_IDS.test(name)) {
     return el("a", { href: `#/accounts/${encodeURIComponent(accountId)}?match=${encodeURIComponent(field)}`,
       title: `every event of this page with ${name} ${field}` }, field);
   }
   return value(field);
+}
+
+// A link to the page of history that starts at the event `ref`: "v5" on the account's own
+// page (the column names the relation), "bob v5" for another account's.
+function eventLink(ref, words, accountId) {
+  const self = `${ref.accountId} v${ref.version}`;
+  return el("a", { href: `#/accounts/${encodeURIComponent(ref.accountId)}?after=${ref.version - 1}`,
+    class: "event-ref", title: `${words} ${self}` }, ref.accountId === accountId ? `v${ref.version}` : self);
+}
+
+function balancesTable(id, caption, balances) {
+  return el("table", { id },
+    el("caption", {}, caption),
+    el("tbody", {}, [["total", balances.totalBalance], ["held", balances.heldBalance], ["available", balances.availableBalance]]
+      .map(([name, amount]) => el("tr", {}, el("th", { scope: "row" }, name),
+        el("td", { class: "amount", "data-field": name }, `${amount} ${balances.currency}`)))));
+}
+
+// "Balance as of": the balances at an instant, as GET /accounts/{id}/balance?at= answers.
+// The instant goes into the page's address (…?at=), so a past balance is a link to share.
+function balanceAsOf(accountId, at) {
+  const input = el("input", { id: "balance-at", name: "at", required: true, autocomplete: "off",
+    placeholder: "2026-11-30T09:00:00Z", "aria-describedby": "balance-at-help" });
+  const result = el("div", { id: "balance-at-result", "aria-live": "polite" });
+  const form = el("form", { class: "search", id: "balance-at-form" },
+    el("label", { for: "balance-at" }, "Balance as of"), input, el("button", { type: "submit" }, "Show"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.hash = `#/accounts/${encodeURIComponent(accountId)}?at=${encodeURIComponent(input.value.trim())}`;
+  });
+  if (at) {
+    input.value = at;
+    result.append(el("p", {}, "Loading…"));
+    getJson(`/api/accounts/${encodeURIComponent(accountId)}/balance?at=${encodeURIComponent(at)}`)
+      .then((then) => result.replaceChildren(balancesTable("balances-at", `At ${then.at}: version ${then.version}`, then)))
+      .catch((error) => result.replaceChildren(problem(error)));
+  }
+  return [form, el("p", { id: "balance-at-help", class: "muted" }, "An RFC 3339 instant with its zone: the balances after the last event recorded at or before it."), result];
+}
+
+function holdsPanel(account) {
+  const holds = account.holds;
+  const link = (hold) => el("a", { href: `#/accounts/${encodeURIComponent(account.accountId)}?match=${encodeURIComponent(hold.holdId)}`,
+    title: "the events of this page with this hold" }, hold.holdId);
+  const pending = holds.pending.length
+    ? el("table", { id: "pending-holds" },
+        el("caption", {}, "Pending, soonest to expire first"),
+        el("thead", {}, el("tr", {}, ["hold", "amount", "expires at", "placed at", "description"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, holds.pending.map((hold) => el("tr", { class: "pending" },
+          el("th", { scope: "row" }, link(hold)), el("td", { class: "amount" }, hold.amount),
+          el("td", {}, hold.expiresAt), el("td", {}, hold.placedAt), el("td", {}, value(hold.description))))))
+    : el("p", {}, "No pending hold.");
+  const resolved = holds.resolved.length
+    ? el("table", { id: "resolved-holds" },
+        el("caption", {}, "What became of the others"),
+        el("thead", {}, el("tr", {}, ["hold", "amount", "became", "at", "by version", "captured"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, holds.resolved.map((hold) => el("tr", { class: hold.status },
+          el("th", { scope: "row" }, link(hold)), el("td", { class: "amount" }, hold.amount),
+          el("td", { "data-field": "status" }, hold.status), el("td", {}, value(hold.resolvedAt)),
+          el("td", {}, value(hold.resolvedVersion)),
+          el("td", {}, hold.capturedAmount ? [hold.capturedAmount, hold.capturedTo ? [" to ", el("a", { href: "#/accounts/" + encodeURIComponent(hold.capturedTo) }, hold.capturedTo)] : null] : value(null))))))
+    : null;
+  return el("section", { class: "panel", id: "holds" }, el("h3", {}, "Holds"), pending, resolved,
+    holds.more ? el("p", { class: "muted" }, "More holds than shown: GET /accounts/{id}/holds pages through them all.") : null);
 }
 
 function history(account, match) {
@@ -149,12 +217,16 @@ async function accountView(accountId, query) {
       account.nextAfter ? el("a", { href: `#/accounts/${encodeURIComponent(accountId)}?after=${account.nextAfter}` }, "Next events") : null);
     show("Account " + accountId,
       el("section", { class: "row" },
-        el("div", { class: "panel" }, el("h3", {}, "Settings and status"),
-          el("p", { class: "muted" }, `As of version ${account.version}, from the state stored with the newest event.`),
-          definitions(account.state)),
-        el("div", { class: "panel" }, el("h3", {}, "Balances"), balances)),
+        el("div", { class: "panel" }, el("h3", {}, "Balances"),
+          balancesTable("money", `Now: version ${account.balances.version}, from the events table`, account.balances),
+          balanceAsOf(accountId, query.get("at"))),
+        el("div", { class: "panel" }, el("h3", {}, "Read models"), balances)),
+      holdsPanel(account),
+      el("section", { class: "panel" }, el("h3", {}, "History"), history(account, query.get("match")), pages),
       el("section", { class: "panel" }, el("h3", {}, "Balance over time"), chart),
-      el("section", { class: "panel" }, el("h3", {}, "History"), history(account, query.get("match")), pages));
+      el("section", { class: "panel" }, el("h3", {}, "Settings and status"),
+        el("p", { class: "muted" }, `As of version ${account.version}, from the state stored with the newest event.`),
+        definitions(account.state)));
   } catch (error) {
     show("Account " + accountId, problem(error), el("p", {}, el("a", { href: "#/accounts" }, "Back to the accounts")));
   }
@@ -170,7 +242,9 @@ function pipelineTables(pipeline) {
   const lag = pipeline.lag;
   return [
     el("p", { role: "status", "aria-live": "polite", class: "muted" },
-      `${pipeline.accounts} account(s), ${pipeline.events} event(s); updated ${new Date(pipeline.at).toLocaleTimeString()}, every ${POLL_MS / 1000} s`),
+      `${pipeline.accounts} account(s), ${pipeline.events} event(s)` +
+      (pipeline.sweep.complete ? "" : " so far (the first sweep of the events table is still going)") +
+      `; updated ${new Date(pipeline.at).toLocaleTimeString()}, every ${POLL_MS / 1000} s`),
     el("section", { class: "panel" }, el("h3", {}, "Read models against the events table"),
       el("table", { id: "read-models" },
         el("thead", {}, el("tr", {}, ["read model", "accounts behind", "events behind", "oldest unprojected event", "most behind (head / read model)"].map((h) => el("th", { scope: "col" }, h)))),
