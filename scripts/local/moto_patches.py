@@ -51,6 +51,7 @@ from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
 )
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.events.models import Rule
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -129,15 +130,22 @@ def atomic(call_action: Any) -> Any:
     attributes (a rebuild's scan found a statement with no `lastKnownVersion`), and a
     cancelled transaction is undone after it was visible. So each DynamoDB request,
     its answer written out included, holds one lock (moto's server is bound to one
-    CPU anyway).
+    CPU anyway). The streams API takes the same lock: a `GetRecords` between a
+    cancelled transaction's stream records and their undoing would hand a poller records
+    that never were, and move its iterator past the sequence numbers the next real
+    write reuses (found by the chaos run with holds, whose captures racing the expirer
+    cancel transactions often: read models left a version behind, nothing parked).
     """
-    lock = threading.RLock()
 
     def locked(*args: Any, **kwargs: Any) -> Any:
-        with lock:
+        with DYNAMODB_LOCK:
             return call_action(*args, **kwargs)
 
     return locked
+
+
+# One lock for every DynamoDB and DynamoDB Streams request of the server (`atomic`).
+DYNAMODB_LOCK = threading.RLock()
 
 
 class _Undo:
@@ -581,6 +589,7 @@ PATCHES: tuple[Patch, ...] = (
         "5.1.17",
     ),
     Patch(DynamoHandler, "call_action", atomic, "5.1.17"),
+    Patch(DynamoDBStreamsHandler, "call_action", atomic, "5.1.17"),
     Patch(DynamoHandler, "transact_write_items", _idempotent_transactions, "5.1.17"),
     Patch(BaseModel, "__new__", _ignore_original(staticmethod(_new_tracked_weakly)), "5.1.17"),
     Patch(Table, "scan", _scan_by_partition, "5.1.17"),

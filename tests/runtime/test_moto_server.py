@@ -216,3 +216,27 @@ def test_a_patch_written_for_another_version_is_refused_by_name(
         check_moto_version(pinned, pinned)
     with pytest.raises(MotoVersionError, match=stale.name):
         check_moto_version(pinned, pinned)
+
+
+@pytest.mark.parametrize("handler", ["DynamoHandler", "DynamoDBStreamsHandler"])
+def test_a_streams_or_table_request_waits_while_another_dynamodb_request_runs(
+    handler: str,
+) -> None:
+    # GIVEN the server's patch of that handler, around a request that notes it ran
+    patch = next(
+        p
+        for p in moto_patches.PATCHES
+        if p.owner.__name__ == handler and p.attribute == "call_action"
+    )
+    ran = threading.Event()
+    request = patch.replace(lambda *args, **kwargs: ran.set())
+    # WHEN it comes in while a DynamoDB request (a transaction being undone) holds the lock
+    with moto_patches.DYNAMODB_LOCK:
+        caller = threading.Thread(target=request)
+        caller.start()
+        caller.join(0.3)
+        # THEN it waits for that request to finish (a GetRecords never sees records
+        # a cancelled transaction is about to take back)
+        assert not ran.is_set()
+    caller.join(5)
+    assert ran.is_set()
