@@ -50,6 +50,7 @@ _ENVIRONMENT = {
     "IDEMPOTENCY_TABLE_NAME": "ledger-bench-idempotency",
     "PROJECTIONS_TABLE_NAME": "ledger-bench-projections",
     "TRANSFERS_TABLE_NAME": "ledger-bench-transfers",
+    "HOLDS_TABLE_NAME": "ledger-bench-holds",
     "EVENT_BUS_NAME": "ledger-bench",
     "POWERTOOLS_METRICS_NAMESPACE": "Ledger",
     "POWERTOOLS_LOG_LEVEL": "INFO",

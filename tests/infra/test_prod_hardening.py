@@ -27,6 +27,9 @@ WRITE_ROUTES = {
     "POST /transfers",
     "POST /accounts/{accountId}/events/{version}/reversal",
     "POST /transfers/{transferId}/reversal",
+    "POST /accounts/{accountId}/holds",
+    "POST /holds/{holdId}/capture",
+    "POST /holds/{holdId}/void",
 }
 
 
@@ -132,7 +135,9 @@ def test_the_bus_and_the_dead_letter_queues_use_the_environments_key(plan):
     queues = planned_values(plan, "aws_sqs_queue")
 
     assert bus["kms_key_identifier"] == KEY_ARN
-    assert len(queues) == 5
+    # the dead letters of the stream mapping, the two bus rules, the dispatcher's and
+    # the projectors' async invokes, and the expirer's schedule
+    assert len(queues) == 6
     for queue in queues:
         assert queue["kms_master_key_id"] == KEY_ARN, queue["name"]
         assert not queue.get("sqs_managed_sse_enabled"), queue["name"]

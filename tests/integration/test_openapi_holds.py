@@ -79,7 +79,7 @@ def test_hold_routes_answer_as_documented(handlers, context, pipeline, aws):
             context,
             route,
             "alice" if path is None else None,
-            body=body,
+            body=request,
             path=path,
             **WRITER,
         )
