@@ -241,18 +241,10 @@ class RacedByAnotherReversal(InMemoryEventStore):
         super().__init__()
         self.rival: list[dict[str, Any]] = []
 
-    def append_many(
-        self, stored_events, *, transfer=None, idempotency=None, hold=None, reversals=()
-    ):
-        if reversals and self.rival:
+    def append_many(self, stored_events, **records):
+        if records.get("reversals") and self.rival:
             super().append_many(**self.rival.pop())
-        super().append_many(
-            stored_events,
-            transfer=transfer,
-            idempotency=idempotency,
-            hold=hold,
-            reversals=reversals,
-        )
+        super().append_many(stored_events, **records)
 
 
 def test_the_store_guard_refuses_a_reversal_raced_by_another():
@@ -299,17 +291,9 @@ def test_a_marker_taken_stores_nothing_else():
 
 
 class LosesTheAnswer(InMemoryEventStore):
-    def append_many(
-        self, stored_events, *, transfer=None, idempotency=None, hold=None, reversals=()
-    ):
-        super().append_many(
-            stored_events,
-            transfer=transfer,
-            idempotency=idempotency,
-            hold=hold,
-            reversals=reversals,
-        )
-        if reversals:
+    def append_many(self, stored_events, **records):
+        super().append_many(stored_events, **records)
+        if records.get("reversals"):
             raise VersionConflict("the retry found its own items")
 
 

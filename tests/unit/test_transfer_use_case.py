@@ -148,17 +148,9 @@ def test_a_retried_key_answers_the_first_transfer_and_another_body_is_refused():
 class LosesTheAnswer(InMemoryEventStore):
     """The transaction lands, but its answer is lost and the retry meets its own items."""
 
-    def append_many(
-        self, stored_events, *, transfer=None, idempotency=None, hold=None, reversals=()
-    ):
-        super().append_many(
-            stored_events,
-            transfer=transfer,
-            idempotency=idempotency,
-            hold=hold,
-            reversals=reversals,
-        )
-        if transfer is not None:
+    def append_many(self, stored_events, **records):
+        super().append_many(stored_events, **records)
+        if records.get("transfer") is not None:
             raise VersionConflict("the retry found the versions taken (by the first try)")
 
 
@@ -171,18 +163,10 @@ def test_a_transfer_whose_answer_was_lost_is_stored_once():
 
 
 class AlwaysConflicting(InMemoryEventStore):
-    def append_many(
-        self, stored_events, *, transfer=None, idempotency=None, hold=None, reversals=()
-    ):
-        if transfer is not None:
+    def append_many(self, stored_events, **records):
+        if records.get("transfer") is not None:
             raise VersionConflict("someone else always wins")
-        super().append_many(
-            stored_events,
-            transfer=transfer,
-            idempotency=idempotency,
-            hold=hold,
-            reversals=reversals,
-        )
+        super().append_many(stored_events, **records)
 
 
 def test_conflicts_outlasting_the_retries_are_reported():
