@@ -5,9 +5,12 @@ warm-up: caches filling, workers starting, moto's tables growing to their workin
 would carry it, over that half's length, further than its allowance above the half's
 mean. The allowance is a share of the mean plus an absolute floor, so a small series'
 noise (a file descriptor opened for a moment, a lag of a few milliseconds) does not
-fail a run, and a large series' real growth does. With fewer than 4 samples there is
-no second half to fit: such a series is not judged (a 2-minute soak tests the
-machinery, not the trend).
+fail a run, and a large series' real growth does. A series that must grow with the data
+the system holds (the moto server's memory: every stored event is items and a stream
+record in it) is also allowed `per_item` for each item stored over the judged half, so
+what it is judged on is growth beyond its data: memory kept per request served.
+With fewer than 4 samples there is no second half to fit: such a series is not judged
+(a 2-minute soak tests the machinery, not the trend).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ MIN_SAMPLES = 4
 
 @dataclass(frozen=True)
 class Allowance:
-    """How much a series may rise over the judged half: `share` of its mean, plus `floor`."""
+    """How much a series may rise over the judged half: `share` of its mean, plus `floor`,
+    plus `per_item` for each item stored meanwhile."""
 
     share: float
     floor: float
+    per_item: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -53,11 +58,17 @@ def slope(values: Sequence[float]) -> float:
     return covariance / variance
 
 
-def judge(values: Sequence[float], allowance: Allowance) -> Verdict:
+def judge(
+    values: Sequence[float], allowance: Allowance, stored: Sequence[float] | None = None
+) -> Verdict:
+    """`stored`: the items held at each sample (cumulative), for an allowance per item."""
     if len(values) < MIN_SAMPLES:
         return Verdict(False, False, 0.0, 0.0, 0.0)
-    half = values[len(values) // 2 :]
+    start = len(values) // 2
+    half = values[start:]
     per_sample = slope(half)
     rise = per_sample * (len(half) - 1)
     allowed = allowance.share * abs(sum(half) / len(half)) + allowance.floor
+    if stored is not None and allowance.per_item:
+        allowed += allowance.per_item * max(0.0, stored[-1] - stored[start])
     return Verdict(True, rise > allowed, per_sample, rise, allowed)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scripts.chaos.processes import moto_rss_kib, name_of, sample_group
-from scripts.chaos.soak import MEMORY, Minute, p99, verdicts
+from scripts.chaos.soak import MEMORY, MOTO_PER_EVENT_KIB, Minute, p99, verdicts
 from scripts.chaos.trend import Allowance, judge, slope
 
 MIB = 1024
@@ -114,3 +114,43 @@ def test_a_process_name_is_its_module_or_program() -> None:
     assert name_of(["/usr/bin/python3", "-m", "scripts.local", "run"]) == "scripts.local"
     assert name_of(["/usr/bin/terraform", "apply"]) == "terraform"
     assert name_of([]) == "?"
+
+
+def _moto_minute(number: int, accepted: int, moto_kib: float) -> Minute:
+    name = "scripts.local.moto_server"
+    return Minute(number, accepted, accepted, 0.5, 0, 0, {name: int(moto_kib)}, {name: 30})
+
+
+def test_the_moto_server_may_grow_by_the_events_it_stores() -> None:
+    # GIVEN 300 credits stored a minute, the server growing 22 KiB for each (its data)
+    minutes = [_moto_minute(n, 300, 250 * MIB + 22 * 300 * n) for n in range(30)]
+
+    found = verdicts(minutes)
+
+    # THEN +97 MiB over the second half is the data it holds: not a growth
+    assert not found["rss KiB scripts.local.moto_server"].grows
+    assert not found["rss KiB, all"].grows
+
+
+def test_the_moto_server_growing_with_the_requests_it_serves_grows() -> None:
+    # GIVEN the same data, and 100 kB more kept for each request served (a leak)
+    minutes = [_moto_minute(n, 300, 250 * MIB + (22 + 100) * 300 * n) for n in range(30)]
+
+    found = verdicts(minutes)
+
+    # THEN it grows, beyond the allowance per stored event
+    verdict = found["rss KiB scripts.local.moto_server"]
+    assert verdict.grows
+    assert verdict.allowed == pytest.approx(
+        0.10 * (250 * MIB + 122 * 300 * 22) + 32 * MIB + MOTO_PER_EVENT_KIB * 300 * 14, rel=0.01
+    )
+
+
+def test_a_worker_gets_no_allowance_per_stored_event() -> None:
+    name = "worker ledger-local-projectors"
+    minutes = [
+        Minute(n, 300, 300, 0.5, 0, 0, {name: 60 * MIB + 22 * 300 * n}, {name: 9})
+        for n in range(30)
+    ]
+
+    assert verdicts(minutes)[f"rss KiB {name}"].grows
