@@ -234,12 +234,11 @@ class Console:
         self._ledger = ledger
         self._dynamodb = ledger.client("dynamodb")
         self._sqs = ledger.client("sqs")
-        # The tables `scripts/local/tables.py` and Terraform name after the prefix.
         self._events = DynamoDBEventStore(
             self._dynamodb,
             ledger.events_table,
-            f"{ledger.prefix}-idempotency",
-            holds_table=f"{ledger.prefix}-holds",
+            ledger.idempotency_table,
+            holds_table=ledger.holds_table,
         )
         self._projections = DynamoDBProjectionStore(self._dynamodb, ledger.projections_table)
         self._logs = logs

@@ -82,6 +82,19 @@ class Ledger:
     def projections_table(self) -> str:
         return f"{self.prefix}-projections"
 
+    # The tables Terraform's module (and scripts/local/tables.py) name after the prefix.
+    @property
+    def idempotency_table(self) -> str:
+        return f"{self.prefix}-idempotency"
+
+    @property
+    def transfers_table(self) -> str:
+        return f"{self.prefix}-transfers"
+
+    @property
+    def holds_table(self) -> str:
+        return f"{self.prefix}-holds"
+
     @property
     def legacy_terms(self) -> LegacyTerms:
         """How accounts from before accounts read: the deployment's LEGACY_CURRENCY and

@@ -356,7 +356,7 @@ def stored_transfers(ledger: Ledger) -> dict[str, TransferRecord]:
     """Every record of the transfers table (this system's own: only this run's)."""
     records: dict[str, TransferRecord] = {}
     pages = ledger.client("dynamodb").get_paginator("scan")
-    for page in pages.paginate(TableName=f"{ledger.prefix}-transfers", ConsistentRead=True):
+    for page in pages.paginate(TableName=ledger.transfers_table, ConsistentRead=True):
         for item in page["Items"]:
             record = converter.structure(from_item(item), TransferRecord)
             records[record.transfer_id] = record
