@@ -1,8 +1,9 @@
-"""The clients, written once: `AsyncLedger` here, and `Ledger` (``_client.py``) generated
-from it by unasync (``make client-sync``), which drops ``async``/``await`` and renames the
-few asyncio names (`httpx.AsyncClient` to `httpx.Client`, ``aclose`` to ``close``, …; see
-``clients/python/scripts/generate_sync.py``). What they do is in `ledger_client._core`'s
-plans; a client only runs them, with asyncio or blocking I/O."""
+"""The clients, written once: `AsyncLedger` in ``_async.py``, and `Ledger` in
+``_client.py``, generated from it by unasync (``make client-sync``), which drops
+``async``/``await`` and renames the few asyncio names (`httpx.AsyncClient` to
+`httpx.Client`, ``aclose`` to ``close``, …; see ``clients/python/scripts/generate_sync.py``).
+What they do is in `ledger_client._core`'s plans; a client only runs them, with asyncio
+or blocking I/O."""
 
 from __future__ import annotations
 
