@@ -53,6 +53,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
+# The Python client's Ledger is generated from its AsyncLedger (clients/python/README.md).
+.PHONY: client-sync
+client-sync: $(STAMP)
+	$(BIN)/python clients/python/scripts/generate_sync.py
+
 # One function's handler tests, alone: what a developer changing that function runs.
 test-lambda: $(STAMP)
 	$(BIN)/pytest tests/lambdas/$(NAME) -q

@@ -1,22 +1,28 @@
-"""The asynchronous client: the same API over `httpx.AsyncClient`, running the same plans
-(`ledger_client._core`)."""
+"""The clients, written once: `AsyncLedger` in ``_async.py``, and `Ledger` in
+``_client.py``, generated from it by unasync (``make client-sync``), which drops
+``async``/``await`` and renames the few asyncio names (`httpx.AsyncClient` to
+`httpx.Client`, ``aclose`` to ``close``, …; see ``clients/python/scripts/generate_sync.py``).
+What they do is in `ledger_client._core`'s plans; a client only runs them, with asyncio
+or blocking I/O."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from asyncio import sleep as default_sleep
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TypeVar, overload
 
 import httpx
 
-from ledger_client._client import DEFAULT_TIMEOUT, DEFAULT_WAIT_S
 from ledger_client._core import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAIT_S,
     MAX_ACCOUNTS_PAGE,
     MAX_PAGE,
     USER_AGENT,
+    AsyncSleeper,
     Call,
     Outcome,
     Plan,
@@ -50,8 +56,10 @@ T = TypeVar("T")
 
 
 class AsyncLedger:
-    """`Ledger` for asyncio. The token provider is called on the event loop: the cached
-    providers of `ledger_client.auth` block only for the one request that refreshes."""
+    """The Ledger HTTP API over a pool of connections: make one, reuse it, close it (or
+    use it as a context manager). `Ledger` is thread-safe. `AsyncLedger` calls the token
+    provider on the event loop: the cached providers of `ledger_client.auth` block it only
+    for the one request that refreshes."""
 
     def __init__(
         self,
@@ -62,7 +70,7 @@ class AsyncLedger:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: AsyncSleeper = default_sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._token = token_source(token, token_provider)
@@ -83,6 +91,7 @@ class AsyncLedger:
         description: str | None = None,
         idempotency_key: str | None = None,
     ) -> Event:
+        """Record a credit. Without ``idempotency_key`` one is made; every retry sends it."""
         return await self._run(
             self._routes.credit(account_id, amount, description, idempotency_key)
         )
@@ -95,6 +104,7 @@ class AsyncLedger:
         description: str | None = None,
         idempotency_key: str | None = None,
     ) -> Event:
+        """Record a debit; `InsufficientFunds` if it would cross the overdraft limit."""
         return await self._run(self._routes.debit(account_id, amount, description, idempotency_key))
 
     async def balance(
@@ -106,6 +116,9 @@ class AsyncLedger:
         at: datetime | None = None,
         timeout: float = DEFAULT_WAIT_S,
     ) -> Balance:
+        """The balance; with ``consistent_with`` (a write's result) or ``min_version``, the
+        first one that reflects it (`NotCaughtUp` after ``timeout`` seconds); with ``at``
+        (an aware datetime), as it stood at that instant."""
         wanted = wanted_version(account_id, consistent_with, min_version)
         return await self._run(self._routes.balance(account_id, wanted, timeout, at))
 
@@ -131,6 +144,8 @@ class AsyncLedger:
         to: datetime | None = None,
         page_size: int = MAX_PAGE,
     ) -> AsyncIterator[HistoryEvent]:
+        """Every event of the account after version ``after`` (recorded at or after
+        ``from_`` and before ``to``, when given), fetching pages as it goes."""
         cursor: int | None = after
         while cursor is not None:
             page = await self.history_page(
@@ -152,9 +167,12 @@ class AsyncLedger:
         return await self._run(self._routes.history_page(account_id, after, limit, from_, to))
 
     async def statement(self, account_id: str, month: str) -> Statement:
+        """The statement of ``month`` (``YYYY-MM``)."""
         return await self._run(self._routes.statement(account_id, month))
 
     async def statement_csv(self, account_id: str, month: str) -> CsvStatement:
+        """The statement of ``month`` as the CSV file (``content``, ``text``) and parsed
+        (opening and closing balances, one line per posting)."""
         return await self._run(self._routes.statement_csv(account_id, month))
 
     async def place_hold(
@@ -166,6 +184,8 @@ class AsyncLedger:
         description: str | None = None,
         idempotency_key: str | None = None,
     ) -> Hold:
+        """Reserve ``amount`` of the available balance until the hold is captured, voided
+        or expires (``expires_in``: seconds or a timedelta, 1 s to 30 days)."""
         return await self._run(
             self._routes.place_hold(account_id, amount, expires_in, description, idempotency_key)
         )
@@ -176,6 +196,8 @@ class AsyncLedger:
     async def holds(
         self, account_id: str, *, status: str | None = None, page_size: int = MAX_PAGE
     ) -> AsyncIterator[Hold]:
+        """Every hold of the account in the order placed (only those of ``status``, when
+        given), fetching pages as it goes."""
         cursor: int | None = 0
         while cursor is not None:
             page = await self.holds_page(account_id, status=status, after=cursor, limit=page_size)
@@ -201,12 +223,17 @@ class AsyncLedger:
         to: str | None = None,
         idempotency_key: str | None = None,
     ) -> Hold:
+        """Debit the hold's account by ``amount`` (all of the hold by default), releasing
+        the rest; with ``to``, credit that account as a transfer."""
         return await self._run(self._routes.capture_hold(hold_id, amount, to, idempotency_key))
 
     async def void_hold(self, hold_id: str, *, idempotency_key: str | None = None) -> Hold:
+        """Release the hold without moving money."""
         return await self._run(self._routes.void_hold(hold_id, idempotency_key))
 
     async def wait_for_hold(self, hold: Hold | str, *, timeout: float = DEFAULT_WAIT_S) -> Hold:
+        """The hold once it is captured, voided or expired (`NotCaughtUp` if it is still
+        pending after ``timeout`` seconds)."""
         hold_id = hold.hold_id if isinstance(hold, Hold) else hold
         return await self._run(self._routes.wait_for_hold(hold_id, timeout))
 
@@ -218,6 +245,7 @@ class AsyncLedger:
         description: str | None = None,
         idempotency_key: str | None = None,
     ) -> Event:
+        """Record the opposite of the credit or debit at ``version``, at most once."""
         return await self._run(
             self._routes.reverse(account_id, version, description, idempotency_key)
         )
@@ -229,6 +257,7 @@ class AsyncLedger:
         description: str | None = None,
         idempotency_key: str | None = None,
     ) -> Transfer:
+        """Record a transfer the other way, at most once; it names the original in ``reverses``."""
         return await self._run(
             self._routes.reverse_transfer(transfer_id, description, idempotency_key)
         )

@@ -1,16 +1,26 @@
-"""The synchronous client."""
+# Generated from _async.py by clients/python/scripts/generate_sync.py (make client-sync):
+# do not edit; change _async.py and regenerate. A test fails while this file is stale.
+"""The clients, written once: `AsyncLedger` in ``_async.py``, and `Ledger` in
+``_client.py``, generated from it by unasync (``make client-sync``), which drops
+``async``/``await`` and renames the few asyncio names (`httpx.AsyncClient` to
+`httpx.Client`, ``aclose`` to ``close``, …; see ``clients/python/scripts/generate_sync.py``).
+What they do is in `ledger_client._core`'s plans; a client only runs them, with asyncio
+or blocking I/O."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from time import sleep as default_sleep
 from types import TracebackType
 from typing import TypeVar, overload
 
 import httpx
 
 from ledger_client._core import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAIT_S,
     MAX_ACCOUNTS_PAGE,
     MAX_PAGE,
     USER_AGENT,
@@ -18,6 +28,7 @@ from ledger_client._core import (
     Outcome,
     Plan,
     Routes,
+    Sleeper,
     build_request,
     postings_of,
     token_source,
@@ -44,13 +55,13 @@ from ledger_client.models import (
 from ledger_client.retry import RetryPolicy
 
 T = TypeVar("T")
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-DEFAULT_WAIT_S = 10.0
 
 
 class Ledger:
-    """The Ledger HTTP API. Thread-safe; keeps a pool of connections: make one, reuse it,
-    close it (or use it as a context manager)."""
+    """The Ledger HTTP API over a pool of connections: make one, reuse it, close it (or
+    use it as a context manager). `Ledger` is thread-safe. `AsyncLedger` calls the token
+    provider on the event loop: the cached providers of `ledger_client.auth` block it only
+    for the one request that refreshes."""
 
     def __init__(
         self,
@@ -61,7 +72,7 @@ class Ledger:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Sleeper = default_sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._token = token_source(token, token_provider)

@@ -6,14 +6,15 @@ I/O itself, so the synchronous and asynchronous clients differ only in the few l
 run a plan (their ``_run``), and the tests can drive a plan without any clock.
 
 A new route is one method of `Routes` (a `Call` and the model its answer parses into),
-plus a one-line method on each client.
+plus a one-line method on `AsyncLedger` (``_async.py``), from which ``_client.py``'s
+`Ledger` is generated (``make client-sync``).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -54,6 +55,12 @@ T = TypeVar("T")
 USER_AGENT = "ledger-client/0.1.0"
 MAX_PAGE = 100
 MAX_ACCOUNTS_PAGE = 100
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEFAULT_WAIT_S = 10.0
+
+# How each client pauses between attempts and polls (a test passes one that only records).
+Sleeper = Callable[[float], None]
+AsyncSleeper = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)

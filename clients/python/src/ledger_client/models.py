@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 # What a caller may pass as an amount: never a float, which cannot hold 0.10 exactly.
 Amount = Decimal | str | int
@@ -61,15 +61,10 @@ class Event:
     def from_json(cls, data: Mapping[str, Any]) -> Event:
         reverses = data.get("reverses")
         return cls(
-            account_id=_string(data["accountId"]),
-            event_id=_string(data["eventId"]),
-            type=_string(data["type"]),
-            version=_integer(data["version"]),
+            **_recorded(data),
             amount=decimal(data["amount"]),
             description=_optional_string(data.get("description")),
-            recorded_at=datetime.fromisoformat(_string(data["recordedAt"])),
             currency=_optional_string(data.get("currency")),
-            recorded_by=_optional_string(data.get("recordedBy")),
             transfer_id=_optional_string(data.get("transferId")),
             counterparty=_optional_string(data.get("counterparty")),
             hold_id=_optional_string(data.get("holdId")),
@@ -98,18 +93,12 @@ class AccountEvent:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AccountEvent:
-        limit = data.get("overdraftLimit")
         owners = data.get("owners")
         metadata = data.get("metadata")
         return cls(
-            account_id=_string(data["accountId"]),
-            event_id=_string(data["eventId"]),
-            type=_string(data["type"]),
-            version=_integer(data["version"]),
-            recorded_at=datetime.fromisoformat(_string(data["recordedAt"])),
-            recorded_by=_optional_string(data.get("recordedBy")),
+            **_recorded(data),
             currency=_optional_string(data.get("currency")),
-            overdraft_limit=None if limit is None else decimal(limit),
+            overdraft_limit=_optional_decimal(data.get("overdraftLimit")),
             owners=None if owners is None else _strings(owners),
             metadata=None if metadata is None else _string_map(metadata),
         )
@@ -136,17 +125,12 @@ class HoldEvent:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HoldEvent:
         return cls(
-            account_id=_string(data["accountId"]),
-            event_id=_string(data["eventId"]),
-            type=_string(data["type"]),
-            version=_integer(data["version"]),
-            recorded_at=datetime.fromisoformat(_string(data["recordedAt"])),
+            **_recorded(data),
             hold_id=_string(data["holdId"]),
             amount=decimal(data["amount"]),
             currency=_string(data["currency"]),
             description=_optional_string(data.get("description")),
-            recorded_by=_optional_string(data.get("recordedBy")),
-            expires_at=_optional_datetime(data.get("expiresAt")),
+            expires_at=_optional_instant(data.get("expiresAt")),
         )
 
 
@@ -193,7 +177,7 @@ class Balance:
             currency=_optional_string(data.get("currency")),
             held_balance=_optional_decimal(data.get("heldBalance")),
             available_balance=_optional_decimal(data.get("availableBalance")),
-            at=_optional_datetime(data.get("at")),
+            at=_optional_instant(data.get("at")),
         )
 
 
@@ -233,11 +217,10 @@ class HistoryPage:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HistoryPage:
-        next_after = data["nextAfter"]
         return cls(
             account_id=_string(data["accountId"]),
             events=tuple(history_event(event) for event in data["events"]),
-            next_after=None if next_after is None else _integer(next_after),
+            next_after=_optional_integer(data["nextAfter"]),
             currency=_optional_string(data.get("currency")),
         )
 
@@ -371,14 +354,13 @@ class Transfer:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Transfer:
-        amount = data.get("amount")
         return cls(
             transfer_id=_string(data["transferId"]),
             description=_optional_string(data.get("description")),
-            recorded_at=datetime.fromisoformat(_string(data["recordedAt"])),
+            recorded_at=_instant(data["recordedAt"]),
             postings=tuple(Posting.from_json(posting) for posting in data["postings"]),
             legs=tuple(Leg.from_json(leg) for leg in data["legs"]),
-            amount=None if amount is None else decimal(amount),
+            amount=_optional_decimal(data.get("amount")),
             currency=_optional_string(data.get("currency")),
             reverses=_optional_string(data.get("reverses")),
         )
@@ -428,20 +410,19 @@ class Hold:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Hold:
-        resolved_version = data.get("resolvedVersion")
         return cls(
             hold_id=_string(data["holdId"]),
             account_id=_string(data["accountId"]),
             amount=decimal(data["amount"]),
             currency=_string(data["currency"]),
             description=_optional_string(data.get("description")),
-            placed_at=datetime.fromisoformat(_string(data["placedAt"])),
-            expires_at=datetime.fromisoformat(_string(data["expiresAt"])),
+            placed_at=_instant(data["placedAt"]),
+            expires_at=_instant(data["expiresAt"]),
             version=_integer(data["version"]),
             status=_string(data["status"]),
             recorded_by=_optional_string(data.get("recordedBy")),
-            resolved_at=_optional_datetime(data.get("resolvedAt")),
-            resolved_version=None if resolved_version is None else _integer(resolved_version),
+            resolved_at=_optional_instant(data.get("resolvedAt")),
+            resolved_version=_optional_integer(data.get("resolvedVersion")),
             resolved_event_id=_optional_string(data.get("resolvedEventId")),
             captured_amount=_optional_decimal(data.get("capturedAmount")),
             captured_to=_optional_string(data.get("capturedTo")),
@@ -460,11 +441,10 @@ class HoldPage:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HoldPage:
-        next_after = data["nextAfter"]
         return cls(
             account_id=_string(data["accountId"]),
             holds=tuple(Hold.from_json(hold) for hold in data["holds"]),
-            next_after=None if next_after is None else _integer(next_after),
+            next_after=_optional_integer(data["nextAfter"]),
         )
 
 
@@ -532,16 +512,48 @@ class CsvStatement:
         )
 
 
-def _summary_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    opened_at = data["openedAt"]
-    return {
-        "account_id": _string(data["accountId"]),
-        "currency": _string(data["currency"]),
-        "status": _string(data["status"]),
-        "owners": _strings(data["owners"]),
-        "metadata": _string_map(data["metadata"]),
-        "opened_at": None if opened_at is None else datetime.fromisoformat(_string(opened_at)),
-    }
+class _Recorded(TypedDict):
+    """What every entry of a history has, whatever its kind."""
+
+    account_id: str
+    event_id: str
+    type: str
+    version: int
+    recorded_at: datetime
+    recorded_by: str | None
+
+
+def _recorded(data: Mapping[str, Any]) -> _Recorded:
+    return _Recorded(
+        account_id=_string(data["accountId"]),
+        event_id=_string(data["eventId"]),
+        type=_string(data["type"]),
+        version=_integer(data["version"]),
+        recorded_at=_instant(data["recordedAt"]),
+        recorded_by=_optional_string(data.get("recordedBy")),
+    )
+
+
+class _Summary(TypedDict):
+    """What an `Account` has in common with its `AccountSummary`."""
+
+    account_id: str
+    currency: str
+    status: str
+    owners: tuple[str, ...]
+    metadata: Mapping[str, str]
+    opened_at: datetime | None
+
+
+def _summary_fields(data: Mapping[str, Any]) -> _Summary:
+    return _Summary(
+        account_id=_string(data["accountId"]),
+        currency=_string(data["currency"]),
+        status=_string(data["status"]),
+        owners=_strings(data["owners"]),
+        metadata=_string_map(data["metadata"]),
+        opened_at=_optional_instant(data["openedAt"]),
+    )
 
 
 def decimal(value: object) -> Decimal:
@@ -589,8 +601,16 @@ def _optional_decimal(value: object) -> Decimal | None:
     return None if value is None else decimal(value)
 
 
-def _optional_datetime(value: object) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(_string(value))
+def _instant(value: object) -> datetime:
+    return datetime.fromisoformat(_string(value))
+
+
+def _optional_instant(value: object) -> datetime | None:
+    return None if value is None else _instant(value)
+
+
+def _optional_integer(value: object) -> int | None:
+    return None if value is None else _integer(value)
 
 
 def _integer(value: object) -> int:
