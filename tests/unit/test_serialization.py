@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from attrs import frozen
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from banking import serialization
 from banking.application.envelope import EventStored
@@ -131,12 +132,12 @@ def test_a_camel_case_class_s_hooks_are_built_on_its_first_use_and_only_once(mon
     monkeypatch.setattr(
         serialization,
         "make_dict_unstructure_fn",
-        counted("unstructure", serialization.make_dict_unstructure_fn),
+        counted("unstructure", make_dict_unstructure_fn),
     )
     monkeypatch.setattr(
         serialization,
         "make_dict_structure_fn",
-        counted("structure", serialization.make_dict_structure_fn),
+        counted("structure", make_dict_structure_fn),
     )
 
     @frozen
