@@ -1,6 +1,8 @@
 """Cold-start proxies: each zip's size, how long its handler module takes to import in a
-fresh interpreter, next to importing boto3 alone, and the interpreter's peak resident
-memory once it has (what the function needs before its first request).
+fresh interpreter, next to importing boto3 alone, the CPU of that import and of the
+function's first invocation together (its representative event, AWS answered by a stub:
+work moved from the import into the first request shows there), and the interpreter's
+peak resident memory.
 
 Each import runs as the local runtime's workers run a function: ``python -S`` with the
 unpacked zip first on sys.path, then only the packages the Lambda Python runtime
