@@ -78,7 +78,8 @@ def register_camel_case(cls: type[Any], **overrides: Any) -> None:
     The hooks are generated on the class's first use, not here: generating them (cattrs
     compiles Python source per class) was most of a function's import of this module,
     and a function uses a few of the classes registered (docs/benchmarks.md, session 5).
-    cattrs remembers the hook a factory returns, so a class's hooks are built once.
+    Each is generated once and kept here: cattrs forgets the hooks factories gave it
+    whenever it registers one of its own (it does, generating a hook for a mapping).
     """
 
     def renames() -> dict[str, Any]:
@@ -91,12 +92,16 @@ def register_camel_case(cls: type[Any], **overrides: Any) -> None:
     def is_cls(kind: Any) -> bool:
         return kind is cls
 
-    converter.register_unstructure_hook_factory(
-        is_cls, lambda _: make_dict_unstructure_fn(cls, converter, **renames())
-    )
-    converter.register_structure_hook_factory(
-        is_cls, lambda _: make_dict_structure_fn(cls, converter, **renames())
-    )
+    @cache
+    def unstructure_hook(_: Any) -> Callable[[Any], dict[str, Any]]:
+        return make_dict_unstructure_fn(cls, converter, **renames())
+
+    @cache
+    def structure_hook(_: Any) -> Callable[[Mapping[str, Any], Any], Any]:
+        return make_dict_structure_fn(cls, converter, **renames())
+
+    converter.register_unstructure_hook_factory(is_cls, unstructure_hook)
+    converter.register_structure_hook_factory(is_cls, structure_hook)
 
 
 register_camel_case(EventRef)
