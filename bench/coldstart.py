@@ -1,6 +1,8 @@
 """Cold-start proxies: each zip's size, how long its handler module takes to import in a
-fresh interpreter, next to importing boto3 alone, and the interpreter's peak resident
-memory once it has (what the function needs before its first request).
+fresh interpreter, next to importing boto3 alone, the CPU of that import and of the
+function's first invocation together (its representative event, AWS answered by a stub:
+work moved from the import into the first request shows there), and the interpreter's
+peak resident memory.
 
 Each import runs as the local runtime's workers run a function: ``python -S`` with the
 unpacked zip first on sys.path, then only the packages the Lambda Python runtime
@@ -13,6 +15,7 @@ deployed (``tracing_sdk_enabled``, docs/infrastructure.md) and measured apart wi
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -29,15 +32,77 @@ from scripts.local.code import CodeStore
 
 # The peak resident set is the kernel's VmHWM: getrusage's ru_maxrss survives exec, so
 # it would report the bench's own peak whenever that is higher.
+#
+# With an invocation (a JSON file: the event, and the item a read answers), the handler is
+# then called once with that event, its AWS calls answered in-process: a stub on
+# botocore's `before-send` event (what moto's own mock uses) answers each call as a
+# table holding that one item would, and PutEvents as a bus accepting every entry. So
+# the second figure counts what the first request builds lazily (cattrs hooks, the SDK's
+# first call), and moving work out of the import cannot improve it. The stub is
+# registered before the handler's import, on botocore's handlers, which the handler
+# would import anyway.
 _PROBE = """
-import sys, time
-sys.path[:0] = sys.argv[2:]
+import json, sys, time
+module, invocation_path, *paths = sys.argv[1:]
+sys.path[:0] = paths
 started, cpu = time.perf_counter(), time.process_time()
-__import__(sys.argv[1])
-elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+if invocation_path != "-":
+    with open(invocation_path) as file:
+        invocation = json.load(file)
+    from botocore import handlers
+    from botocore.awsrequest import AWSResponse
+
+    class Body:
+        def __init__(self, content):
+            self.content = content
+
+        def stream(self, **_):
+            yield self.content
+
+    def answer(request, **_):
+        target = request.headers.get("X-Amz-Target", b"")
+        operation = (target.decode() if isinstance(target, bytes) else target).split(".")[-1]
+        sent = json.loads(request.body or b"{}")
+        if operation == "GetItem":
+            found = {"Item": invocation["item"]} if invocation["item"] else {}
+        elif operation in ("Query", "Scan"):
+            items = invocation["items"]
+            found = {"Items": items, "Count": len(items), "ScannedCount": len(items)}
+        elif operation == "PutEvents":
+            entries = sent["Entries"]
+            invocation.setdefault("published", []).extend(entries)
+            ids = [{"EventId": str(number)} for number in range(len(entries))]
+            found = {"FailedEntryCount": 0, "Entries": ids}
+        else:
+            found = {}
+        headers = {"Content-Type": "application/x-amz-json-1.0"}
+        return AWSResponse(request.url, 200, headers, Body(json.dumps(found).encode()))
+
+    handlers.BUILTIN_HANDLERS.append(("before-send", answer))
+imported = __import__(module)
+import_elapsed, import_cpu = time.perf_counter() - started, time.process_time() - cpu
+if invocation_path != "-":
+    class Context:
+        function_name = "ledger-bench"
+        function_version = "$LATEST"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ledger-bench"
+        memory_limit_in_mb = 256
+        aws_request_id = "cold-start-probe"
+        log_group_name = "/aws/lambda/ledger-bench"
+        log_stream_name = "probe"
+
+        def get_remaining_time_in_millis(self):
+            return 30_000
+
+    answered = imported.lambda_handler(invocation["event"], Context())
+    first_cpu = time.process_time() - cpu
 with open("/proc/self/status") as status:
     peak_kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
-print(elapsed, cpu, peak_kb)
+figures = {"seconds": import_elapsed, "cpu_seconds": import_cpu, "peak_kb": int(peak_kb)}
+if invocation_path != "-":
+    published = invocation.get("published", [])
+    figures.update(first_cpu_seconds=first_cpu, answer=answered, published=published)
+print(json.dumps(figures, default=str))
 """
 
 _ENVIRONMENT = {
@@ -60,15 +125,86 @@ _ENVIRONMENT = {
 }
 
 
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "events"
+
+
 @frozen
 class Sample:
     seconds: float  # wall clock
     cpu_seconds: float  # the interpreter's own CPU time: what a loaded machine inflates least
-    peak_kb: int  # resident set at its peak, once imported
+    peak_kb: int  # resident set at its peak, once imported (and invoked, with an invocation)
+    # The CPU of the import and of the first invocation together, with an invocation.
+    first_invocation_cpu_seconds: float | None = None
 
 
-def import_seconds(module: str, paths: list[Path], *, service: str, xray: bool = False) -> Sample:
-    """How long importing `module` takes, and the memory it needs."""
+def _fixture(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    return loaded
+
+
+def _http(method: str, route: str, path: str, claims: dict[str, str]) -> dict[str, Any]:
+    """The recorded HTTP API credit request, turned into `method` `path`, as the JWT
+    authorizer hands it over with `claims`."""
+    event = _fixture("apigw_http_post_credit.json")
+    account = path.split("/")[2]
+    event.update(routeKey=f"{method} {route}", rawPath=path, pathParameters={"accountId": account})
+    event["requestContext"].update(
+        routeKey=event["routeKey"], authorizer={"jwt": {"claims": claims, "scopes": None}}
+    )
+    event["requestContext"]["http"].update(method=method, path=path)
+    if method == "GET":
+        del event["body"]
+    return event
+
+
+def representative_invocations() -> dict[str, dict[str, Any]]:
+    """Per function, the event of its most common request and the one stored event its
+    reads find (alice's first credit, as the recorded stream record holds it)."""
+    stream = _fixture("dynamodb_stream_insert.json")
+    stored = stream["Records"][0]["dynamodb"]["NewImage"]
+    access = {"sub": "alice", "token_use": "access"}
+    writer = {**access, "scope": "ledger/transactions.write"}
+    credit = _http("POST", "/accounts/{accountId}/credits", "/accounts/alice/credits", writer)
+    credit["headers"]["idempotency-key"] = "cold-start-probe-1"
+    events = _http("GET", "/accounts/{accountId}/events", "/accounts/alice/events", access)
+    # What a read finds: the event when it asks for the events, nothing otherwise (no
+    # idempotency record, generation pointer or due hold).
+    history: dict[str, Any] = {"item": stored, "items": [stored]}
+    nothing: dict[str, Any] = {"item": None, "items": []}
+    return {
+        "commands": {"event": credit, "item": None, "items": [stored]},
+        "queries": {"event": events, **history},
+        "fanout": {"event": stream, **nothing},
+        "dispatcher": {"event": _fixture("eventbridge_event_stored.json"), **history},
+        "projectors": {"event": _fixture("eventbridge_credit_event.json"), **nothing},
+        "replay": {"event": {"segment": 0, "totalSegments": 1}, **history},
+        # The schedule's event.
+        "expirer": {"event": {"source": "aws.scheduler"}, **nothing},
+    }
+
+
+def _check_answer(module: str, figures: dict[str, Any]) -> None:
+    """A first invocation measured is a served one: an error path would cost less."""
+    answer = figures.get("answer")
+    failed = isinstance(answer, dict) and bool(
+        int(answer.get("statusCode", 200)) >= 400
+        or answer.get("batchItemFailures")
+        or answer.get("failures")
+    )
+    if failed:
+        raise RuntimeError(f"the first invocation of {module} was not served: {answer}")
+
+
+def import_seconds(
+    module: str,
+    paths: list[Path],
+    *,
+    service: str,
+    xray: bool = False,
+    invocation: dict[str, Any] | None = None,
+) -> Sample:
+    """How long importing `module` takes, and the memory it needs; with an `invocation`
+    ({"event", "item", "items"}), also the CPU of its handler's first call."""
     env = {
         **_ENVIRONMENT,
         "POWERTOOLS_SERVICE_NAME": f"ledger-{service}",
@@ -76,24 +212,36 @@ def import_seconds(module: str, paths: list[Path], *, service: str, xray: bool =
     }
     if xray:
         env["POWERTOOLS_TRACE_DISABLED"] = "false"
-    result = subprocess.run(
-        [sys.executable, "-S", "-c", _PROBE, module, *map(str, paths)],
-        env=env,
-        cwd=paths[0],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="invocation-") as file:
+        if invocation is not None:
+            json.dump(invocation, file)
+            file.flush()
+        invocation_path = file.name if invocation is not None else "-"
+        result = subprocess.run(
+            [sys.executable, "-S", "-c", _PROBE, module, invocation_path, *map(str, paths)],
+            env=env,
+            cwd=paths[0],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     if result.returncode != 0:
         raise RuntimeError(f"importing {module} from {paths[0]} failed:\n{result.stderr[-2000:]}")
-    seconds, cpu_seconds, peak_kb = result.stdout.strip().splitlines()[-1].split()
-    return Sample(float(seconds), float(cpu_seconds), int(peak_kb))
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    _check_answer(service, figures)
+    return Sample(
+        figures["seconds"],
+        figures["cpu_seconds"],
+        figures["peak_kb"],
+        figures.get("first_cpu_seconds"),
+    )
 
 
 def measure(dist_dir: Path, state_dir: Path, repetitions: int = 5) -> dict[str, Any]:
     runtime_dir = CodeStore(dist_dir, state_dir).runtime_dir
     zips = sorted(dist_dir.glob("*.zip"))
+    invocations = representative_invocations()
     samples: dict[str, list[Sample]] = {"boto3": []}
     with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as scratch:
         code_dirs: dict[str, Path] = {}
@@ -101,7 +249,8 @@ def measure(dist_dir: Path, state_dir: Path, repetitions: int = 5) -> dict[str, 
             code_dirs[path.stem] = Path(scratch) / path.stem
             with zipfile.ZipFile(path) as archive:
                 archive.extractall(code_dirs[path.stem])
-        # Each zip as deployed, and with the X-Ray SDK tracing ("+xray").
+        # Each zip as deployed, imported and invoked once, and with the X-Ray SDK
+        # tracing ("+xray"), imported.
         flavours = [
             (name, code_dir, xray) for name, code_dir in code_dirs.items() for xray in (False, True)
         ]
@@ -112,8 +261,19 @@ def measure(dist_dir: Path, state_dir: Path, repetitions: int = 5) -> dict[str, 
             )
             for name, code_dir, xray in flavours:
                 samples.setdefault(name + "+xray" * xray, []).append(
-                    import_seconds("handler", [code_dir, runtime_dir], service=name, xray=xray)
+                    import_seconds(
+                        "handler",
+                        [code_dir, runtime_dir],
+                        service=name,
+                        xray=xray,
+                        invocation=None if xray else invocations.get(name),
+                    )
                 )
+
+    def first_cpu_ms(name: str) -> float | None:
+        figures = [x.first_invocation_cpu_seconds for x in samples[name]]
+        known = [x for x in figures if x is not None]
+        return statistics.median(known) * 1000 if known else None
 
     def median_ms(name: str, cpu: bool = False) -> float:
         return statistics.median(x.cpu_seconds if cpu else x.seconds for x in samples[name]) * 1000
@@ -128,7 +288,7 @@ def measure(dist_dir: Path, state_dir: Path, repetitions: int = 5) -> dict[str, 
     }
     for path in zips:
         ms, xray_ms = median_ms(path.stem), median_ms(path.stem + "+xray")
-        cpu_ms = median_ms(path.stem, cpu=True)
+        cpu_ms, first_ms = median_ms(path.stem, cpu=True), first_cpu_ms(path.stem)
         results["functions"][path.stem] = {
             "zip_bytes": os.path.getsize(path),
             "import_ms": ms,
@@ -137,6 +297,10 @@ def measure(dist_dir: Path, state_dir: Path, repetitions: int = 5) -> dict[str, 
             "import_vs_boto3": ms / boto3_ms,
             "import_cpu_vs_boto3": cpu_ms / boto3_cpu_ms,
             "import_with_xray_sdk_vs_boto3": xray_ms / boto3_ms,
+            # Imported and invoked once with its representative event (None for a
+            # function the bench has no event for).
+            "first_invocation_cpu_ms": first_ms,
+            "first_invocation_cpu_vs_boto3": first_ms / boto3_cpu_ms if first_ms else None,
             "peak_rss_mb": max(x.peak_kb for x in samples[path.stem]) / 1024,
         }
     return results

@@ -202,3 +202,22 @@ def test_a_zip_carries_only_what_its_handler_imports(builds, tmp_path):
         # AND the X-Ray SDK, which powertools loads by name, ships whole with its patchers
         assert (directory / "aws_xray_sdk/ext/botocore/patch.py").is_file()
         assert (directory / "wrapt/__init__.py").is_file()
+
+
+def test_every_handler_serves_its_representative_first_request_from_its_zip(builds, tmp_path):
+    # GIVEN each zip unpacked, beside only the packages the Lambda runtime provides
+    from bench.coldstart import import_seconds, representative_invocations
+    from scripts.local.code import CodeStore
+
+    runtime = CodeStore(tmp_path / "no-dist", tmp_path / "state").runtime_dir
+    invocations = representative_invocations()
+    for name, code in unpacked(builds, tmp_path).items():
+        # WHEN its handler is imported and called once with its function's usual event,
+        # its AWS calls answered by the bench's stub
+        sample = import_seconds(
+            "handler", [code, runtime], service=name, invocation=invocations[name]
+        )
+        # THEN it served it (import_seconds raises on an error answer), and the first
+        # invocation's CPU is counted on top of the import's
+        assert sample.first_invocation_cpu_seconds is not None
+        assert sample.first_invocation_cpu_seconds > sample.cpu_seconds

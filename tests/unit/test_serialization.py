@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from attrs import frozen
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
+from banking import serialization
 from banking.application.envelope import EventStored
 from banking.application.ports import Cursor
 from banking.application.replay import (
@@ -112,3 +116,48 @@ def test_a_reversal_names_its_original_in_camel_case_stored_and_on_the_bus():
     assert event_from_dict(stored) == reversal
     assert "reverses" not in {k for k, v in event_to_dict(credit).items() if v is not None}
     assert event_from_dict(event_to_dict(credit)) == credit
+
+
+def test_a_camel_case_class_s_hooks_are_built_on_its_first_use_and_only_once(monkeypatch):
+    # GIVEN a class registered on the converter, with the hook generators counted
+    built: list[str] = []
+
+    def counted(kind: str, generate: Any) -> Any:
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            built.append(kind)
+            return generate(*args, **kwargs)
+
+        return generator
+
+    monkeypatch.setattr(
+        serialization,
+        "make_dict_unstructure_fn",
+        counted("unstructure", make_dict_unstructure_fn),
+    )
+    monkeypatch.setattr(
+        serialization,
+        "make_dict_structure_fn",
+        counted("structure", make_dict_structure_fn),
+    )
+
+    @frozen
+    class LateArrival:
+        account_id: str
+        arrived_at: datetime
+
+    serialization.register_camel_case(LateArrival)
+    # WHEN nothing has used it yet
+    # THEN no hook was generated (import costs nothing per class)
+    assert built == []
+    # WHEN it is written and read, twice, with cattrs generating a hook of its own in
+    # between (a mapping's, which it registers, forgetting the hooks it was given)
+    arrival = LateArrival("alice", datetime(2026, 3, 1, 12, tzinfo=UTC))
+    for counts in ({"a": "1"}, {"b": "2"}):
+        data = serialization.converter.unstructure(arrival)
+        again = serialization.converter.structure(data, LateArrival)
+        serialization.converter.structure(counts, dict[str, int])
+        serialization.converter.unstructure(counts, dict[str, int])
+    # THEN it has its camelCase form, reads back equal, and each hook was built once
+    assert data == {"accountId": "alice", "arrivedAt": "2026-03-01T12:00:00.000000Z"}
+    assert again == arrival
+    assert sorted(built) == ["structure", "unstructure"]

@@ -14,8 +14,9 @@ an application type registers its own next to it (`application.envelope`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import attrs
@@ -72,19 +73,39 @@ def _camel(name: str) -> str:
 
 def register_camel_case(cls: type[Any], **overrides: Any) -> None:
     """Register `cls` as a JSON object of its fields in camelCase; `overrides` rename
-    or omit some fields (cattrs' `override`)."""
-    renames: dict[str, Any] = {
-        field.name: override(rename=_camel(field.name)) for field in attrs.fields(cls)
-    }
-    renames.update(overrides)
-    converter.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, converter, **renames))
-    converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
+    or omit some fields (cattrs' `override`).
+
+    The hooks are generated on the class's first use, not here: generating them (cattrs
+    compiles Python source per class) was most of a function's import of this module,
+    and a function uses a few of the classes registered (docs/benchmarks.md, session 5).
+    Each is generated once and kept here: cattrs forgets the hooks factories gave it
+    whenever it registers one of its own (it does, generating a hook for a mapping).
+    """
+
+    def renames() -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            field.name: override(rename=_camel(field.name)) for field in attrs.fields(cls)
+        }
+        fields.update(overrides)
+        return fields
+
+    def is_cls(kind: Any) -> bool:
+        return kind is cls
+
+    @cache
+    def unstructure_hook(_: Any) -> Callable[[Any], dict[str, Any]]:
+        return make_dict_unstructure_fn(cls, converter, **renames())
+
+    @cache
+    def structure_hook(_: Any) -> Callable[[Mapping[str, Any], Any], Any]:
+        return make_dict_structure_fn(cls, converter, **renames())
+
+    converter.register_unstructure_hook_factory(is_cls, unstructure_hook)
+    converter.register_structure_hook_factory(is_cls, structure_hook)
 
 
-# Before the classes that hold one: cattrs binds a field's hook when it generates theirs.
 register_camel_case(EventRef)
-# Nothing held: the aggregate is what it was before holds. (Registered before the
-# state-carried event, whose hook takes the aggregate's as it is then.)
+# Nothing held: the aggregate is what it was before holds.
 register_camel_case(Aggregate, held_balance=override(rename="heldBalance", omit_if_default=True))
 for _cls in (*TYPE_NAMES, AccountSettings, StateCarriedEvent):
     register_camel_case(_cls)
@@ -138,16 +159,21 @@ register_camel_case(
 # The snapshot stored with each event: the account state after it, without what the
 # event itself says (its account, its version, its time).
 register_camel_case(Account, last_recorded_at=override(omit=True))
-_SNAPSHOT_FIELDS: dict[str, Any] = {
-    field.name: override(
-        omit=field.name in ("account_id", "version", "last_recorded_at"),
-        rename=_camel(field.name),
-        # No pending hold: the snapshot is what it was before holds.
-        omit_if_default=field.name == "holds",
-    )
-    for field in attrs.fields(Account)
-}
-_snapshot_of = make_dict_unstructure_fn(Account, converter, **_SNAPSHOT_FIELDS)
+
+
+@cache
+def _snapshot_hook() -> Callable[[Account], dict[str, Any]]:
+    # Built on first use, like the hooks above.
+    fields: dict[str, Any] = {
+        field.name: override(
+            omit=field.name in ("account_id", "version", "last_recorded_at"),
+            rename=_camel(field.name),
+            # No pending hold: the snapshot is what it was before holds.
+            omit_if_default=field.name == "holds",
+        )
+        for field in attrs.fields(Account)
+    }
+    return make_dict_unstructure_fn(Account, converter, **fields)
 
 
 def format_time(moment: datetime) -> str:
@@ -183,7 +209,7 @@ def event_from_dict(data: Mapping[str, Any], legacy: LegacyTerms = LEGACY_TERMS)
 
 def snapshot_of(state: Account) -> dict[str, Any]:
     """The aggregate after an event, stored with it so loading an account costs one read."""
-    snapshot: dict[str, Any] = _snapshot_of(state)
+    snapshot: dict[str, Any] = _snapshot_hook()(state)
     return snapshot
 
 

@@ -12,12 +12,13 @@ from botocore.config import Config
 
 from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore
 from banking.adapters.eventbridge import EventBridgePublisher
-from banking.application.commands import CommandDependencies, CommandSettings
 from banking.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+
+    from banking.application.commands import CommandDependencies
 
 # The SDK's share of the API path's time budget (docs/infrastructure.md, "Time budgets"):
 # one call, all its attempts and the back-off between them included, ends within
@@ -99,6 +100,10 @@ def publisher(settings: Settings) -> EventBridgePublisher:
 def command_dependencies(
     settings: Settings, *, on_conflict: Callable[[], None] = lambda: None
 ) -> CommandDependencies:
+    # Imported here: the use cases of commands (and the domain's decisions they bring)
+    # are a cost at import for the functions that never run one (docs/benchmarks.md).
+    from banking.application.commands import CommandDependencies, CommandSettings
+
     return CommandDependencies(
         on_conflict=on_conflict,
         store=event_store(settings, with_idempotency=True, with_transfers=True, with_holds=True),
