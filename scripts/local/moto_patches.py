@@ -134,10 +134,9 @@ def _with_logging_config(init: Any) -> Any:
     to set ``logging_config`` again on every plan, and the local runtime could not see
     the levels it must give the functions (AWS_LAMBDA_LOG_LEVEL): keep it."""
 
+    # `self` is a LambdaFunction, typed Any for the attribute this adds to it.
     @functools.wraps(init)
-    def create(
-        self: LambdaFunction, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any
-    ) -> None:
+    def create(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         init(self, account_id, spec, *args, **kwargs)
         self.logging_config = logging_config(spec["FunctionName"], spec.get("LoggingConfig"))
 
@@ -146,7 +145,7 @@ def _with_logging_config(init: Any) -> Any:
 
 def _configuration_with_logging(get_configuration: Any) -> Any:
     @functools.wraps(get_configuration)
-    def configuration(self: LambdaFunction, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         answer: dict[str, Any] = get_configuration(self, *args, **kwargs)
         answer["LoggingConfig"] = self.logging_config
         return answer
@@ -156,7 +155,7 @@ def _configuration_with_logging(get_configuration: Any) -> Any:
 
 def _update_logging_config(update_configuration: Any) -> Any:
     @functools.wraps(update_configuration)
-    def update(self: LambdaFunction, config_updates: dict[str, Any]) -> dict[str, Any]:
+    def update(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
         if "LoggingConfig" in config_updates:
             # An update names what changes; the rest of the configuration stays.
             self.logging_config = logging_config(
