@@ -111,7 +111,7 @@ variable "application_log_level" {
 }
 
 variable "system_log_level" {
-  description = "Least severe line of Lambda's own (platform) logs sent to CloudWatch Logs with the JSON format. WARN drops the START, END and REPORT records of every invocation, most of the bytes a transaction logged (docs/infrastructure.md, \"Logs and their cost\"); durations and errors stay in Lambda's metrics and timeouts and crashes are still logged."
+  description = "Least severe line of Lambda's own (platform) logs sent to CloudWatch Logs with the JSON format. WARN drops the START, END and REPORT records of every invocation (docs/infrastructure.md, \"Logs and their cost\"): durations and errors stay in Lambda's metrics, and timeouts and crashes are still logged."
   type        = string
   default     = "WARN"
 
