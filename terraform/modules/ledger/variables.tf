@@ -97,7 +97,7 @@ variable "log_level" {
 }
 
 variable "system_log_level" {
-  description = "Least severe line of Lambda's own logs (START, END, REPORT records and the like) each function sends to CloudWatch Logs. WARN keeps only Lambda's warnings and errors (timeouts, crashes): the per-invocation records are three lines per invocation, and what they say (duration, memory) is in Lambda's metrics already (docs/infrastructure.md, \"Logs and their cost\")."
+  description = "Least severe line of Lambda's own logs (START, END, REPORT records and the like) each function sends to CloudWatch Logs. WARN keeps only Lambda's warnings and errors (timeouts, crashes): the per-invocation records are three lines per invocation; their durations are in Lambda's metrics, and their memory used is the one figure lost (set INFO for a while to re-measure it before resizing memory; docs/infrastructure.md, \"Logs and their cost\")."
   type        = string
   default     = "WARN"
 
