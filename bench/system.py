@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from bench.cost import deployed_log_sample_rate
+from bench.cost import LogFilter, LogMeter, deployed_log_sample_rate
 from scripts.local.supervisor import Runtime
 from scripts.local.system import LocalSystem, Settings, free_port
 from scripts.local.wiring import Function
@@ -85,6 +85,7 @@ class BenchSystem:
         )
         # Sent with every HTTP request of the bench: a back-office bearer token.
         self.http_headers: dict[str, str] = {}
+        self._log_meter = LogMeter(LogFilter.deployed())
 
     @property
     def api_url(self) -> str:
@@ -161,8 +162,9 @@ class BenchSystem:
         return self.state_dir / "logs" / f"{FUNCTION_PREFIX}{name}.log"
 
     def log_bytes(self) -> dict[str, int]:
-        """Bytes each function has logged so far (what CloudWatch Logs would ingest)."""
+        """Bytes each function has logged so far that CloudWatch Logs would ingest, under
+        the logging config every environment but local deploys (bench.cost)."""
         sizes: dict[str, int] = {}
         for path in (self.state_dir / "logs").glob(f"{FUNCTION_PREFIX}*.log"):
-            sizes[short_name(path.stem)] = path.stat().st_size
+            sizes[short_name(path.stem)] = self._log_meter.sent_bytes(path)
         return sizes

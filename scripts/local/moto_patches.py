@@ -29,7 +29,7 @@ from typing import Any
 
 import jsonpath_ng.ext
 import moto.sqs.models
-from moto.awslambda.models import EventInvokeConfig, LambdaBackend
+from moto.awslambda.models import EventInvokeConfig, LambdaBackend, LambdaFunction
 from moto.core.common_models import BaseModel
 from moto.core.utils import unix_time_millis
 from moto.dynamodb.comparisons import get_filter_expression
@@ -118,6 +118,53 @@ def _put_event_invoke_config(
         EventInvokeConfig(function.function_arn, function.last_modified, config)
     ]
     return function.event_invoke_config[0].response()
+
+
+def logging_config(function_name: str, requested: dict[str, Any] | None) -> dict[str, Any]:
+    """A function's LoggingConfig as Lambda answers it: Text to the function's own log
+    group unless told otherwise, and with JSON both levels INFO unless told otherwise."""
+    config = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{function_name}", **(requested or {})}
+    if config["LogFormat"] == "JSON":
+        return {"ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO", **config}
+    return {key: config[key] for key in ("LogFormat", "LogGroup")}
+
+
+def _with_logging_config(init: Any) -> Any:
+    """moto ignores a function's LoggingConfig, so the Terraform AWS provider would plan
+    to set ``logging_config`` again on every plan, and the local runtime could not see
+    the levels it must give the functions (AWS_LAMBDA_LOG_LEVEL): keep it."""
+
+    # `self` is a LambdaFunction, typed Any for the attribute this adds to it.
+    @functools.wraps(init)
+    def create(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        init(self, account_id, spec, *args, **kwargs)
+        self.logging_config = logging_config(spec["FunctionName"], spec.get("LoggingConfig"))
+
+    return create
+
+
+def _configuration_with_logging(get_configuration: Any) -> Any:
+    @functools.wraps(get_configuration)
+    def configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = get_configuration(self, *args, **kwargs)
+        answer["LoggingConfig"] = self.logging_config
+        return answer
+
+    return configuration
+
+
+def _update_logging_config(update_configuration: Any) -> Any:
+    @functools.wraps(update_configuration)
+    def update(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if "LoggingConfig" in config_updates:
+            # An update names what changes; the rest of the configuration stays.
+            self.logging_config = logging_config(
+                self.function_name, {**self.logging_config, **config_updates["LoggingConfig"]}
+            )
+        answer: dict[str, Any] = update_configuration(self, config_updates)
+        return answer
+
+    return update
 
 
 def atomic(call_action: Any) -> Any:
@@ -614,6 +661,9 @@ PATCHES: tuple[Patch, ...] = (
         _ignore_original(_put_event_invoke_config),
         "5.1.17",
     ),
+    Patch(LambdaFunction, "__init__", _with_logging_config, "5.1.17"),
+    Patch(LambdaFunction, "get_configuration", _configuration_with_logging, "5.1.17"),
+    Patch(LambdaFunction, "update_configuration", _update_logging_config, "5.1.17"),
     Patch(Rule, "send_to_targets", _without_lambda_targets, "5.1.17"),
     Patch(jsonpath_ng.ext, "parse", _remembered, "5.1.17"),
     Patch(DomainDispatcherApplication, "get_backend_for_host", _backend_remembered, "5.1.17"),

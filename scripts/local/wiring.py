@@ -60,6 +60,8 @@ class Function:
     dead_letter_arn: str | None = None
     async_config: AsyncConfig = field(default_factory=AsyncConfig)
     permissions: tuple[Permission, ...] = ()
+    # aws_lambda_function's logging_config, as Lambda answers it (LoggingConfig).
+    logging: Mapping[str, str] = field(default_factory=dict)
 
     def allows(self, principal: str, source_arn: str) -> bool:
         """Whether the resource policy lets ``principal`` invoke it on behalf of ``source_arn``."""
@@ -186,6 +188,7 @@ def _functions(moto: Moto) -> Iterator[Function]:
             dead_letter_arn=config.get("DeadLetterConfig", {}).get("TargetArn"),
             async_config=_async_config(lambda_, config["FunctionName"]),
             permissions=_permissions(lambda_, config["FunctionName"]),
+            logging=config.get("LoggingConfig", {}),
         )
 
 

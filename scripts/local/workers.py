@@ -67,10 +67,22 @@ def lambda_environment(function: Function, endpoint_url: str, region: str) -> di
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        **logging_environment(function.logging),
         "_HANDLER": function.handler,
         # Not set by AWS: the context's invoked_function_arn, and boto3 pointed at moto.
         "LEDGER_LOCAL_FUNCTION_ARN": function.arn,
         "AWS_ENDPOINT_URL": endpoint_url,
+    }
+
+
+def logging_environment(logging: Mapping[str, str]) -> dict[str, str]:
+    """What Lambda sets under the JSON log format (advanced logging controls): the format,
+    and the application log level, which powertools Logger takes as its own level."""
+    if logging.get("LogFormat") != "JSON":
+        return {}
+    return {
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": logging.get("ApplicationLogLevel", "INFO"),
     }
 
 

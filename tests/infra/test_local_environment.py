@@ -180,6 +180,24 @@ def test_every_function_is_traced_logged_and_tagged_with_its_service(state):
         assert variables["POWERTOOLS_LOG_LEVEL"] == "INFO"
 
 
+def test_every_function_sends_lambda_only_its_warnings_and_its_own_level_of_lines(state):
+    # GIVEN the applied functions (and, with test_a_second_plan_shows_no_change, moto
+    # answering the LoggingConfig it was given)
+    for function in by_type(state, "aws_lambda_function"):
+        name = function["function_name"]
+        # THEN Lambda's own START/END/REPORT records are not sent (system level WARN),
+        # and the application level is the one powertools logs at, so audit lines,
+        # errors and metric records are sent as before
+        assert function["logging_config"] == [
+            {
+                "log_format": "JSON",
+                "log_group": f"/aws/lambda/{name}",
+                "application_log_level": "INFO",
+                "system_log_level": "WARN",
+            }
+        ], name
+
+
 def test_every_stream_mapping_sets_a_poison_record_aside_without_blocking_its_shard(state):
     mappings = by_type(state, "aws_lambda_event_source_mapping")
     queues = {q["arn"] for q in by_type(state, "aws_sqs_queue")}

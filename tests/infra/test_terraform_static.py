@@ -107,6 +107,16 @@ def test_aws_environment_plans_with_its_protections(environment, protected, rete
     assert sorted(f["function_name"] for f in functions) == [
         f"ledger-{environment}-{name}" for name in LAMBDAS
     ]
+    # AND Lambda sends none of its per-invocation records, and the functions' own level
+    for function in functions:
+        assert function["logging_config"] == [
+            {
+                "log_format": "JSON",
+                "log_group": f"/aws/lambda/{function['function_name']}",
+                "application_log_level": "INFO",
+                "system_log_level": "WARN",
+            }
+        ], function["function_name"]
     # AND its tables are recoverable, and deletable only where that is meant
     tables = [r["values"] for r in resources(plan, "aws_dynamodb_table")]
     assert sorted(t["name"] for t in tables) == [

@@ -27,6 +27,14 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
+  # Levels apply only to the JSON format (AWS refuses them with Text).
+  logging_config {
+    log_format            = var.log_format
+    log_group             = aws_cloudwatch_log_group.lambda.name
+    application_log_level = var.log_format == "JSON" ? var.application_log_level : null
+    system_log_level      = var.log_format == "JSON" ? var.system_log_level : null
+  }
+
   tags = var.tags
 
   # The log group must exist first, or Lambda creates one that never expires.

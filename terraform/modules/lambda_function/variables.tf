@@ -88,6 +88,39 @@ variable "log_retention_in_days" {
   default     = 30
 }
 
+variable "log_format" {
+  description = "Format Lambda sends the function's logs in (JSON or Text). JSON is what lets Lambda filter them by level (application_log_level, system_log_level); our application lines are JSON already (powertools Logger)."
+  type        = string
+  default     = "JSON"
+
+  validation {
+    condition     = contains(["JSON", "Text"], var.log_format)
+    error_message = "The log format must be JSON or Text."
+  }
+}
+
+variable "application_log_level" {
+  description = "Least severe application line Lambda sends to CloudWatch Logs with the JSON format (Lambda sets it as AWS_LAMBDA_LOG_LEVEL, which powertools Logger takes as its own level). A line without a level, such as an embedded-metric-format record, counts as INFO, so above INFO the metrics would be lost too."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.application_log_level)
+    error_message = "The application log level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
+variable "system_log_level" {
+  description = "Least severe line of Lambda's own (platform) logs sent to CloudWatch Logs with the JSON format. WARN drops the START, END and REPORT records of every invocation (docs/infrastructure.md, \"Logs and their cost\"): durations and errors stay in Lambda's metrics, and timeouts and crashes are still logged."
+  type        = string
+  default     = "WARN"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.system_log_level)
+    error_message = "The system log level must be one of DEBUG, INFO, WARN."
+  }
+}
+
 variable "kms_key_arn" {
   description = "Customer-managed KMS key for the environment variables and the log group, or null for AWS-managed encryption. Its key policy must let CloudWatch Logs use it."
   type        = string

@@ -14,6 +14,11 @@ locals {
 
   table_read_actions = ["dynamodb:GetItem", "dynamodb:Query"]
 
+  # Lambda's application log level (advanced logging controls) is the functions' own
+  # level in Lambda's names: Lambda sets it as AWS_LAMBDA_LOG_LEVEL, which powertools
+  # takes over POWERTOOLS_LOG_LEVEL, so the two can never disagree.
+  application_log_level = lookup({ WARNING = "WARN", CRITICAL = "FATAL" }, upper(var.log_level), upper(var.log_level))
+
   # The time budgets of the API path, each set here only, tightest first: one SDK call
   # with all its retries (banking.entrypoints.bootstrap.SDK_CALL_BUDGET_S, 9 s) < the
   # functions' timeout < API Gateway's integration timeout (at most 30 s). So a client
@@ -394,6 +399,8 @@ module "functions" {
   reserved_concurrent_executions = lookup(var.reserved_concurrent_executions, each.key, null)
   log_retention_in_days          = var.log_retention_in_days
   kms_key_arn                    = var.kms_key_arn
+  application_log_level          = local.application_log_level
+  system_log_level               = var.system_log_level
 
   tags = local.tags
 }

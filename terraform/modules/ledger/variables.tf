@@ -96,6 +96,17 @@ variable "log_level" {
   default     = "INFO"
 }
 
+variable "system_log_level" {
+  description = "Least severe line of Lambda's own logs (START, END, REPORT records and the like) each function sends to CloudWatch Logs. WARN keeps only Lambda's warnings and errors (timeouts, crashes): the per-invocation records are three lines per invocation; their durations are in Lambda's metrics, and their memory used is the one figure lost (set INFO for a while to re-measure it before resizing memory; docs/infrastructure.md, \"Logs and their cost\")."
+  type        = string
+  default     = "WARN"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.system_log_level)
+    error_message = "The system log level must be one of DEBUG, INFO, WARN."
+  }
+}
+
 variable "log_sample_rate" {
   description = "Fraction of invocations that log at DEBUG, i.e. with a line per hop of each event (POWERTOOLS_LOGGER_SAMPLE_RATE): enough to follow a sample of events' journeys without paying for every one (docs/infrastructure.md, \"Logs and their cost\")."
   type        = number
