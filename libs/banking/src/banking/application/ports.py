@@ -183,7 +183,12 @@ class TransactionRecords:
 
     @property
     def empty(self) -> bool:
-        return not (self.idempotency or self.transfer or self.hold or self.reversals)
+        return (
+            self.idempotency is None
+            and self.transfer is None
+            and self.hold is None
+            and not self.reversals
+        )
 
 
 NO_RECORDS = TransactionRecords()
