@@ -20,6 +20,7 @@ from banking.application.ports import (
     IdempotencyRecord,
     StoredEvent,
     StoreThrottled,
+    TransactionRecords,
     VersionConflict,
     WriteCanceled,
 )
@@ -80,7 +81,7 @@ def test_each_cancellation_reason_of_an_append_with_a_key_means_what_it_says(
     stored = first_credit()
     # WHEN an event is appended with its idempotency key
     with pytest.raises(error) as raised:
-        store.append(stored, key_of(stored))
+        store.append(stored, TransactionRecords(idempotency=key_of(stored)))
     # THEN the error says which it was, the SDK did not retry it, and nothing is stored
     assert len(attempts) == 1
     if error is WriteCanceled:
@@ -101,7 +102,7 @@ def test_a_throttled_append_is_retried_by_the_sdk_then_answered_throttled(
     # WHEN an event is appended
     # THEN the SDK tried it as often as its policy says, and then the store says throttled
     with pytest.raises(StoreThrottled):
-        store.append(stored, key_of(stored) if with_key else None)
+        store.append(stored, TransactionRecords(idempotency=key_of(stored) if with_key else None))
     assert len(attempts) == SDK_MAX_ATTEMPTS
 
 

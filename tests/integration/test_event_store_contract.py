@@ -44,6 +44,7 @@ from banking.application.ports import (
     ReversalMarker,
     ReversalTaken,
     StoredEvent,
+    TransactionRecords,
     TransferPosting,
     TransferRecord,
     VersionConflict,
@@ -109,20 +110,30 @@ def test_3_a_version_can_be_appended_once(store):
 
 def test_4_an_event_and_its_idempotency_key_are_stored_together(store):
     first = stored(Account("alice"), 100)
-    store.append(first, IdempotencyRecord("alice", "svc", "k", "fp", first.event))
+    store.append(
+        first,
+        TransactionRecords(idempotency=IdempotencyRecord("alice", "svc", "k", "fp", first.event)),
+    )
     assert store.idempotency_record("alice", "svc", "k") == IdempotencyRecord(
         "alice", "svc", "k", "fp", first.event
     )
     # The key is taken: the next event is not stored either.
     second = stored(first.state, 100)
     with pytest.raises(IdempotencyKeyTaken):
-        store.append(second, IdempotencyRecord("alice", "svc", "k", "fp", second.event))
+        store.append(
+            second,
+            TransactionRecords(
+                idempotency=IdempotencyRecord("alice", "svc", "k", "fp", second.event)
+            ),
+        )
     assert store.load("alice").version == 1
     # The version is taken: the new key is not stored either.
     with pytest.raises(VersionConflict):
         store.append(
             stored(Account("alice"), 5),
-            IdempotencyRecord("alice", "svc", "k2", "fp", first.event),
+            TransactionRecords(
+                idempotency=IdempotencyRecord("alice", "svc", "k2", "fp", first.event)
+            ),
         )
     assert store.idempotency_record("alice", "svc", "k2") is None
     assert store.idempotency_record("bob", "svc", "k") is None
@@ -190,10 +201,18 @@ def test_7_an_accounts_scan_yields_its_events_in_order_and_resumes(store):
 def test_8_an_idempotency_key_is_its_callers(store):
     # GIVEN a key stored by one caller
     first = stored(Account("alice"), 100)
-    store.append(first, IdempotencyRecord("alice", "payroll", "k", "fp", first.event))
+    store.append(
+        first,
+        TransactionRecords(
+            idempotency=IdempotencyRecord("alice", "payroll", "k", "fp", first.event)
+        ),
+    )
     # WHEN another caller stores the same key on the same account
     second = stored(first.state, 100)
-    store.append(second, IdempotencyRecord("alice", "shop", "k", "fp", second.event))
+    store.append(
+        second,
+        TransactionRecords(idempotency=IdempotencyRecord("alice", "shop", "k", "fp", second.event)),
+    )
     # THEN each finds its own, and a caller whose name runs into the key finds neither
     assert store.idempotency_record("alice", "payroll", "k").event == first.event
     assert store.idempotency_record("alice", "shop", "k").event == second.event
@@ -229,7 +248,7 @@ def test_9_a_transfers_legs_record_and_key_are_stored_together(store):
     store.append(funded)
     legs = transfer_legs(funded.state, Account("bob"), 400)
     # WHEN a transfer of 4.00 to bob is appended
-    store.append_many(legs, transfer=transfer_of(legs), idempotency=claim("k"))
+    store.append_many(legs, TransactionRecords(idempotency=claim("k"), transfer=transfer_of(legs)))
     # THEN both legs, the record and the key are there, and read back exactly
     assert store.get("alice", 2) == legs[0]
     assert store.get("bob", 1) == legs[1]
@@ -244,7 +263,9 @@ def test_10_a_taken_version_of_any_leg_stores_nothing_of_the_transfer(store):
     legs = transfer_legs(Account("alice"), Account("bob"), 400)
     # WHEN a transfer decided on bob at version 0 is appended
     with pytest.raises(VersionConflict):
-        store.append_many(legs, transfer=transfer_of(legs), idempotency=claim("k"))
+        store.append_many(
+            legs, TransactionRecords(idempotency=claim("k"), transfer=transfer_of(legs))
+        )
     # THEN neither leg, nor the record, nor the key was stored
     assert store.load("alice").version == 0
     assert store.load("bob").version == 1
@@ -255,13 +276,18 @@ def test_10_a_taken_version_of_any_leg_stores_nothing_of_the_transfer(store):
 def test_11_a_taken_key_or_transfer_id_stores_nothing(store):
     # GIVEN a transfer stored with key k
     legs = transfer_legs(Account("alice"), Account("bob"), 100)
-    store.append_many(legs, transfer=transfer_of(legs), idempotency=claim("k"))
+    store.append_many(legs, TransactionRecords(idempotency=claim("k"), transfer=transfer_of(legs)))
     after = transfer_legs(legs[0].state, legs[1].state, 100)
     # WHEN another transfer comes with the same key, or with the same transfer id
     with pytest.raises(IdempotencyKeyTaken):
-        store.append_many(after, transfer=transfer_of(after, "t-2"), idempotency=claim("k", "t-2"))
+        store.append_many(
+            after,
+            TransactionRecords(idempotency=claim("k", "t-2"), transfer=transfer_of(after, "t-2")),
+        )
     with pytest.raises(VersionConflict):
-        store.append_many(after, transfer=transfer_of(after), idempotency=claim("k2"))
+        store.append_many(
+            after, TransactionRecords(idempotency=claim("k2"), transfer=transfer_of(after))
+        )
     # THEN nothing of either was stored
     assert (store.load("alice").version, store.load("bob").version) == (1, 1)
     assert store.transfer("t-2") is None
@@ -321,14 +347,14 @@ def test_14_an_original_has_at_most_one_reversal_marker(store):
     store.append(credit)
     reversal = stored(credit.state, 500, debit=True)
     marker = ReversalMarker(EventRef("alice", 1), EventRef("alice", 2), "event-2")
-    store.append_many([reversal], idempotency=claim("k"), reversals=[marker])
+    store.append_many([reversal], TransactionRecords(idempotency=claim("k"), reversals=(marker,)))
     assert store.reversal(EventRef("alice", 1)) == marker
     assert store.reversal(EventRef("alice", 2)) is None
     # WHEN another reversal of version 1 comes, with its own marker and key
     again = stored(reversal.state, 500, debit=True)
     rival = ReversalMarker(EventRef("alice", 1), EventRef("alice", 3), "event-3")
     with pytest.raises(ReversalTaken):
-        store.append_many([again], idempotency=claim("k2"), reversals=[rival])
+        store.append_many([again], TransactionRecords(idempotency=claim("k2"), reversals=(rival,)))
     # THEN nothing of it was stored, and the first marker stands
     assert store.load("alice").version == 2
     assert store.idempotency_record(TRANSFER_SCOPE, "payments", "k2") is None

@@ -30,7 +30,12 @@ from banking.application.holds import (
     placed,
     void_hold,
 )
-from banking.application.ports import HoldStatus, StoredEvent, VersionConflict
+from banking.application.ports import (
+    HoldStatus,
+    StoredEvent,
+    TransactionRecords,
+    VersionConflict,
+)
 from banking.domain.commands import RecordCredit, RecordDebit
 from banking.domain.errors import (
     HoldHasExpired,
@@ -143,7 +148,7 @@ def test_2_a_hold_id_is_placed_once(deps):
     # WHEN a pending record of the same id is stored again, on a free version
     # THEN nothing is stored
     with pytest.raises(VersionConflict):
-        deps.store.append_many([again], hold=placed(event))
+        deps.store.append_many([again], TransactionRecords(hold=placed(event)))
     assert deps.store.load("alice").version == state.version
 
 
@@ -157,7 +162,7 @@ def test_3_a_hold_is_resolved_once(deps):
     record_ = attrs.evolve(deps.store.hold("h1"), status=HoldStatus.EXPIRED)
     # THEN nothing is stored
     with pytest.raises(VersionConflict):
-        deps.store.append_many([StoredEvent(event, state)], hold=record_)
+        deps.store.append_many([StoredEvent(event, state)], TransactionRecords(hold=record_))
     assert deps.store.load("alice").version == state.version
     assert deps.store.hold("h1").status is HoldStatus.VOIDED
 

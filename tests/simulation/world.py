@@ -50,14 +50,14 @@ from banking.application.fanout import StreamChange, fan_out
 from banking.application.holds import capture_hold, expire_holds, place_hold, void_hold
 from banking.application.ports import (
     HOLD_SCOPE,
+    NO_RECORDS,
     TRANSFER_SCOPE,
     BusEntry,
     EventNotFound,
     HoldRecord,
-    IdempotencyRecord,
     Lag,
-    ReversalMarker,
     StoredEvent,
+    TransactionRecords,
     TransferRecord,
     VersionConflict,
 )
@@ -218,35 +218,27 @@ class SimEventStore(InMemoryEventStore):
         self._world = world
 
     def append_many(
-        self,
-        stored_events: Sequence[StoredEvent],
-        *,
-        transfer: TransferRecord | None = None,
-        idempotency: IdempotencyRecord | None = None,
-        hold: HoldRecord | None = None,
-        reversals: Sequence[ReversalMarker] = (),
+        self, stored_events: Sequence[StoredEvent], records: TransactionRecords = NO_RECORDS
     ) -> None:
         world = self._world
         world.interleave(stored_events)
         world.maybe_crash("crash_before_append")
         before = {s.event.account_id: self.load(s.event.account_id) for s in stored_events}
-        markers = () if "reversal_marker_skipped" in world.bugs else reversals
-        super().append_many(
-            stored_events,
-            transfer=transfer,
-            idempotency=idempotency,
-            hold=hold,
-            reversals=markers,
+        kept = (
+            attrs.evolve(records, reversals=())
+            if "reversal_marker_skipped" in world.bugs
+            else records
         )
+        super().append_many(stored_events, kept)
         world.appended(
             Append(
                 stored_events,
                 before,
-                transfer,
+                records.transfer,
                 world.current_request(),
                 world.current_key(),
-                hold=hold,
-                reversals=tuple(reversals),
+                hold=records.hold,
+                reversals=records.reversals,
                 at=world.clock(),
             )
         )

@@ -6,14 +6,19 @@ from __future__ import annotations
 import itertools
 import threading
 from datetime import UTC, datetime
-from typing import Any
 
 import attrs
 import pytest
 
 from banking.adapters.memory import InMemoryEventStore
 from banking.application.commands import CommandDependencies, CommandSettings, record
-from banking.application.ports import ReversalTaken, VersionConflict
+from banking.application.ports import (
+    NO_RECORDS,
+    ReversalTaken,
+    StoredEvent,
+    TransactionRecords,
+    VersionConflict,
+)
 from banking.application.reversals import reverse_entry, reverse_transfer
 from banking.application.transfers import transfer
 from banking.domain.commands import FreezeAccount, RecordCredit, RecordDebit
@@ -239,12 +244,12 @@ class RacedByAnotherReversal(InMemoryEventStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rival: list[dict[str, Any]] = []
+        self.rival: list[tuple[list[StoredEvent], TransactionRecords]] = []
 
-    def append_many(self, stored_events, **records):
-        if records.get("reversals") and self.rival:
-            super().append_many(**self.rival.pop())
-        super().append_many(stored_events, **records)
+    def append_many(self, stored_events, records=NO_RECORDS):
+        if records.reversals and self.rival:
+            super().append_many(*self.rival.pop())
+        super().append_many(stored_events, records)
 
 
 def test_the_store_guard_refuses_a_reversal_raced_by_another():
@@ -261,10 +266,10 @@ def test_the_store_guard_refuses_a_reversal_raced_by_another():
     post(rival_deps, RecordCredit("alice", Money(1000)))
     rival = reverse(rival_deps, "alice", 2, key="rival")
     store.rival.append(
-        {
-            "stored_events": [rival_deps.store.get("alice", 4)],
-            "reversals": [rival_deps.store.reversal(EventRef("alice", 2))],
-        }
+        (
+            [rival_deps.store.get("alice", 4)],
+            TransactionRecords(reversals=(rival_deps.store.reversal(EventRef("alice", 2)),)),
+        )
     )
     # WHEN ours is stored
     # THEN it is refused as already reversed (by the rival), and only the rival's stands
@@ -285,15 +290,15 @@ def test_a_marker_taken_stores_nothing_else():
     stored = deps.store.get("alice", 4)
     moved = attrs.evolve(stored, event=attrs.evolve(stored.event, version=5), state=state)
     with pytest.raises(ReversalTaken):
-        deps.store.append_many([moved], reversals=[marker])
+        deps.store.append_many([moved], TransactionRecords(reversals=(marker,)))
     # THEN nothing of it was stored
     assert deps.store.load("alice").version == 4
 
 
 class LosesTheAnswer(InMemoryEventStore):
-    def append_many(self, stored_events, **records):
-        super().append_many(stored_events, **records)
-        if records.get("reversals"):
+    def append_many(self, stored_events, records=NO_RECORDS):
+        super().append_many(stored_events, records)
+        if records.reversals:
             raise VersionConflict("the retry found its own items")
 
 

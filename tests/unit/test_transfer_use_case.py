@@ -11,7 +11,7 @@ import pytest
 
 from banking.adapters.memory import InMemoryEventStore
 from banking.application.commands import CommandDependencies, CommandSettings, record
-from banking.application.ports import TRANSFER_SCOPE, VersionConflict
+from banking.application.ports import NO_RECORDS, TRANSFER_SCOPE, VersionConflict
 from banking.application.transfers import transfer
 from banking.domain.commands import RecordCredit
 from banking.domain.errors import (
@@ -148,9 +148,9 @@ def test_a_retried_key_answers_the_first_transfer_and_another_body_is_refused():
 class LosesTheAnswer(InMemoryEventStore):
     """The transaction lands, but its answer is lost and the retry meets its own items."""
 
-    def append_many(self, stored_events, **records):
-        super().append_many(stored_events, **records)
-        if records.get("transfer") is not None:
+    def append_many(self, stored_events, records=NO_RECORDS):
+        super().append_many(stored_events, records)
+        if records.transfer is not None:
             raise VersionConflict("the retry found the versions taken (by the first try)")
 
 
@@ -163,10 +163,10 @@ def test_a_transfer_whose_answer_was_lost_is_stored_once():
 
 
 class AlwaysConflicting(InMemoryEventStore):
-    def append_many(self, stored_events, **records):
-        if records.get("transfer") is not None:
+    def append_many(self, stored_events, records=NO_RECORDS):
+        if records.transfer is not None:
             raise VersionConflict("someone else always wins")
-        super().append_many(stored_events, **records)
+        super().append_many(stored_events, records)
 
 
 def test_conflicts_outlasting_the_retries_are_reported():

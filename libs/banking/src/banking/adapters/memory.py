@@ -14,6 +14,7 @@ from attrs import evolve
 
 from banking.application.generations import lag_between, parse_sort_key, sort_key
 from banking.application.ports import (
+    NO_RECORDS,
     BusEntry,
     Clock,
     Cursor,
@@ -29,6 +30,7 @@ from banking.application.ports import (
     ReversalTaken,
     Scanned,
     StoredEvent,
+    TransactionRecords,
     TransferRecord,
     VersionConflict,
 )
@@ -73,17 +75,11 @@ class InMemoryEventStore:
             self.items_read += 1
             return stream[version - 1]
 
-    def append(self, stored: StoredEvent, idempotency: IdempotencyRecord | None = None) -> None:
-        self.append_many([stored], idempotency=idempotency)
+    def append(self, stored: StoredEvent, records: TransactionRecords = NO_RECORDS) -> None:
+        self.append_many([stored], records)
 
     def append_many(
-        self,
-        stored_events: Sequence[StoredEvent],
-        *,
-        transfer: TransferRecord | None = None,
-        idempotency: IdempotencyRecord | None = None,
-        hold: HoldRecord | None = None,
-        reversals: Sequence[ReversalMarker] = (),
+        self, stored_events: Sequence[StoredEvent], records: TransactionRecords = NO_RECORDS
     ) -> None:
         with self._lock:
             next_versions: dict[str, int] = {}
@@ -95,27 +91,33 @@ class InMemoryEventStore:
                 if event.version != expected:
                     raise VersionConflict(f"{event.account_id} is at version {expected - 1}")
                 next_versions[event.account_id] = expected + 1
-            if transfer is not None and transfer.transfer_id in self._transfers:
-                raise VersionConflict(f"transfer {transfer.transfer_id} is stored already")
-            if hold is not None:
-                self._check_hold(hold)
-            if idempotency is not None:
-                key = (idempotency.account_id, idempotency.caller, idempotency.key)
-                if key in self._keys:
-                    raise IdempotencyKeyTaken(idempotency.key)
-            for marker in reversals:
-                if marker.original in self._reversals:
-                    raise ReversalTaken(f"{marker.original} is reversed already")
-            if idempotency is not None:
-                self._keys[key] = idempotency
-            for marker in reversals:
-                self._reversals[marker.original] = marker
-            if transfer is not None:
-                self._transfers[transfer.transfer_id] = transfer
-            if hold is not None:
-                self._holds[hold.hold_id] = hold
+            self._check(records)
+            self._keep(records)
             for stored in stored_events:
                 self._streams[stored.event.account_id].append(stored)
+
+    def _check(self, records: TransactionRecords) -> None:
+        """Raise what the DynamoDB store raises when one of the records' guards fails."""
+        transfer, hold, idempotency = records.transfer, records.hold, records.idempotency
+        if transfer is not None and transfer.transfer_id in self._transfers:
+            raise VersionConflict(f"transfer {transfer.transfer_id} is stored already")
+        if hold is not None:
+            self._check_hold(hold)
+        if idempotency is not None and _key(idempotency) in self._keys:
+            raise IdempotencyKeyTaken(idempotency.key)
+        for marker in records.reversals:
+            if marker.original in self._reversals:
+                raise ReversalTaken(f"{marker.original} is reversed already")
+
+    def _keep(self, records: TransactionRecords) -> None:
+        if records.idempotency is not None:
+            self._keys[_key(records.idempotency)] = records.idempotency
+        for marker in records.reversals:
+            self._reversals[marker.original] = marker
+        if records.transfer is not None:
+            self._transfers[records.transfer.transfer_id] = records.transfer
+        if records.hold is not None:
+            self._holds[records.hold.hold_id] = records.hold
 
     def transfer(self, transfer_id: str) -> TransferRecord | None:
         with self._lock:
@@ -209,6 +211,10 @@ class InMemoryEventStore:
     def all_stored(self) -> list[StoredEvent]:
         with self._lock:
             return [stored for stream in self._streams.values() for stored in stream]
+
+
+def _key(record: IdempotencyRecord) -> tuple[str, str, str]:
+    return (record.account_id, record.caller, record.key)
 
 
 class InMemoryProjectionStore:

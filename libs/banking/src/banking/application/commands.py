@@ -6,23 +6,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
-import time
 from collections.abc import Callable, Mapping
-from zoneinfo import ZoneInfo
 
 import attrs
-from attrs import frozen
 
+# Where the lambdas and tests have always found the write use cases' dependencies.
+from banking.application.appending import CommandDependencies as CommandDependencies
+from banking.application.appending import CommandSettings as CommandSettings
+from banking.application.appending import Decision, append_decided
 from banking.application.ports import (
-    Clock,
     EventNotFound,
     EventStore,
-    IdempotencyKeyTaken,
     IdempotencyRecord,
-    IdGenerator,
     StoredEvent,
-    VersionConflict,
+    TransactionRecords,
 )
 from banking.domain.account import evolve
 from banking.domain.commands import (
@@ -37,34 +34,9 @@ from banking.domain.commands import (
     UnfreezeAccount,
 )
 from banking.domain.decisions import decide
-from banking.domain.errors import ConcurrentModification, IdempotencyKeyReused
+from banking.domain.errors import IdempotencyKeyReused
 from banking.domain.events import Event
 from banking.domain.money import DEFAULT_DIGITS, Money
-
-
-@frozen
-class CommandSettings:
-    zone: ZoneInfo = ZoneInfo("UTC")
-    # Each failed attempt means another writer succeeded, so N concurrent writers on
-    # one account all finish within N attempts; 20 covers any realistic contention.
-    max_attempts: int = 20
-    backoff_base_seconds: float = 0.01
-    backoff_cap_seconds: float = 0.2
-    # The time an append needs to be seen through, every SDK retry included: the write,
-    # and on a conflict the read telling whether it was ours. A write is only started
-    # with that much time left, so the function is never stopped by its timeout with a
-    # write in flight, which its client could not tell from a failure.
-    write_budget_seconds: float = 0.0
-
-
-@frozen
-class CommandDependencies:
-    store: EventStore
-    clock: Clock
-    new_id: IdGenerator
-    settings: CommandSettings = CommandSettings()
-    sleep: Callable[[float], None] = time.sleep
-    on_conflict: Callable[[], None] = lambda: None
 
 
 def record(
@@ -81,45 +53,30 @@ def record(
     seconds the caller has left (a Lambda's remaining time)."""
     if idempotency_key is not None and not caller:
         raise ValueError("an idempotency key is scoped to its caller: give the caller")
-    request = fingerprint_of(command)
-    for attempt in range(deps.settings.max_attempts):
-        if idempotency_key is not None and caller:
-            previous = deps.store.idempotency_record(command.account_id, caller, idempotency_key)
-            if previous is not None:
-                return _replay(previous, request)
+    claim = (
+        IdempotencyRecord(command.account_id, caller, idempotency_key, fingerprint_of(command))
+        if idempotency_key is not None and caller
+        else None
+    )
+
+    def decided() -> Decision[Event]:
         state = deps.store.load(command.account_id)
-        event = decide(
-            state,
-            command,
-            event_id=deps.new_id(),
-            now=deps.clock(),
-            recorded_by=caller,
-        )
-        claim = (
-            IdempotencyRecord(command.account_id, caller, idempotency_key, request, event)
-            if idempotency_key is not None and caller
-            else None
-        )
+        event = decide(state, command, event_id=deps.new_id(), now=deps.clock(), recorded_by=caller)
         stored = StoredEvent(event, evolve(state, event, deps.settings.zone), correlation_id)
-        if time_left() < deps.settings.write_budget_seconds:
-            raise ConcurrentModification(
-                f"no time left to store a command on account {command.account_id} "
-                "safely (nothing was stored); retry the request"
-            )
-        try:
-            deps.store.append(stored, claim)
-        except IdempotencyKeyTaken:
-            continue  # the next pass finds the winner's record and answers with it
-        except VersionConflict:
-            if _landed(deps.store, event):
-                return event
-            deps.on_conflict()
-            deps.sleep(backoff(attempt, deps.settings))
-            continue
-        return event
-    raise ConcurrentModification(
-        f"account {command.account_id} changed concurrently "
-        f"{deps.settings.max_attempts} times; retry the request"
+        return Decision(
+            [stored],
+            TransactionRecords(idempotency=attrs.evolve(claim, event=event) if claim else None),
+            event,
+        )
+
+    return append_decided(
+        deps,
+        decided,
+        subject=f"account {command.account_id}",
+        claim=claim,
+        replay=answered_event,
+        landed=lambda decision: decision.answer if _landed(deps.store, decision.answer) else None,
+        time_left=time_left,
     )
 
 
@@ -189,23 +146,8 @@ def canonical(value: object) -> object:
     return value if value is None or isinstance(value, int | str) else str(value)
 
 
-def replay_answer(previous: IdempotencyRecord, fingerprint: str) -> IdempotencyRecord:
-    """The earlier request's record, if this request is the same; else refused."""
-    if previous.fingerprint != fingerprint:
-        raise IdempotencyKeyReused(
-            f"idempotency key {previous.key!r} was already used with a different request"
-        )
-    return previous
-
-
-def _replay(previous: IdempotencyRecord, fingerprint: str) -> Event:
-    event = replay_answer(previous, fingerprint).event
-    if event is None:
+def answered_event(previous: IdempotencyRecord) -> Event:
+    """The event a previous request with this key stored (the same request's)."""
+    if previous.event is None:
         raise IdempotencyKeyReused(f"idempotency key {previous.key!r} was used for a transfer")
-    return event
-
-
-def backoff(attempt: int, settings: CommandSettings) -> float:
-    # Full jitter: contenders spread out instead of colliding again in lockstep.
-    ceiling = min(settings.backoff_cap_seconds, settings.backoff_base_seconds * 2**attempt)
-    return random.uniform(0, ceiling)
+    return previous.event

@@ -16,31 +16,24 @@ from contextlib import contextmanager
 import attrs
 from attrs import frozen
 
-from banking.application.commands import (
-    CommandDependencies,
-    backoff,
-    canonical,
-    fingerprint,
-    replay_answer,
-)
+from banking.application.appending import CommandDependencies, Decision, append_decided
+from banking.application.commands import canonical, fingerprint
 from banking.application.ports import (
     HOLD_SCOPE,
     EventStore,
     HoldIndex,
     HoldRecord,
     HoldStatus,
-    IdempotencyKeyTaken,
     IdempotencyRecord,
     Leg,
     StoredEvent,
+    TransactionRecords,
     TransferPosting,
     TransferRecord,
-    VersionConflict,
 )
 from banking.application.transfers import stored_legs
 from banking.domain.account import evolve
 from banking.domain.errors import (
-    ConcurrentModification,
     HoldHasExpired,
     HoldNotExpired,
     HoldNotFound,
@@ -277,33 +270,28 @@ def _store(
     *,
     hold_id: str,
 ) -> HoldRecord:
-    for attempt in range(deps.settings.max_attempts):
-        if claim is not None:
-            previous = deps.store.idempotency_record(claim.account_id, claim.caller, claim.key)
-            if previous is not None:
-                return _replay(deps, replay_answer(previous, claim.fingerprint))
+    def decided() -> Decision[HoldRecord]:
         stored, hold, transfer = write()
-        try:
-            deps.store.append_many(
-                stored,
-                transfer=transfer,
-                idempotency=attrs.evolve(claim, event=stored[0].event) if claim else None,
-                hold=hold,
-            )
-        except IdempotencyKeyTaken:
-            continue  # the next pass finds the winner's record and answers with it
-        except VersionConflict:
-            # An attempt whose answer was lost may have landed: the hold record names
-            # the event that placed or resolved it, which only this request made.
-            landed = deps.store.hold(hold_id)
-            if landed is not None and _own(landed, stored[0].event):
-                return landed
-            deps.on_conflict()
-            deps.sleep(backoff(attempt, deps.settings))
-            continue
-        return hold
-    raise ConcurrentModification(
-        f"hold {hold_id} changed concurrently {deps.settings.max_attempts} times; retry the request"
+        idempotency = attrs.evolve(claim, event=stored[0].event) if claim else None
+        return Decision(
+            stored,
+            TransactionRecords(idempotency=idempotency, transfer=transfer, hold=hold),
+            hold,
+        )
+
+    def landed(decision: Decision[HoldRecord]) -> HoldRecord | None:
+        # An attempt whose answer was lost may have landed: the hold record names
+        # the event that placed or resolved it, which only this request made.
+        found = deps.store.hold(hold_id)
+        return found if found is not None and _own(found, decision.events[0].event) else None
+
+    return append_decided(
+        deps,
+        decided,
+        subject=f"hold {hold_id}",
+        claim=claim,
+        replay=lambda previous: _replay(deps, previous),
+        landed=landed,
     )
 
 

@@ -170,6 +170,30 @@ class StoredEvent:
     correlation_id: str | None = None
 
 
+@frozen
+class TransactionRecords:
+    """Everything a transaction writes besides its events, each conditional on its own
+    guard (see `EventStore.append_many`): a use case builds it, and each store turns it
+    into its writes in one place."""
+
+    idempotency: IdempotencyRecord | None = None
+    transfer: TransferRecord | None = None
+    hold: HoldRecord | None = None
+    reversals: tuple[ReversalMarker, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return (
+            self.idempotency is None
+            and self.transfer is None
+            and self.hold is None
+            and not self.reversals
+        )
+
+
+NO_RECORDS = TransactionRecords()
+
+
 class EventStore(Protocol):
     def load(self, account_id: str) -> Account:
         """The account's current state (version 0 when it has no event)."""
@@ -177,23 +201,11 @@ class EventStore(Protocol):
     def get(self, account_id: str, version: int) -> StoredEvent:
         """The stored event at `version`, with the state after it; raises EventNotFound."""
 
-    def append(
-        self,
-        stored: StoredEvent,
-        idempotency: IdempotencyRecord | None = None,
-    ) -> None:
-        """Store the event iff its version is free (else VersionConflict), together
-        with the idempotency record iff its key is free (else IdempotencyKeyTaken);
-        both or neither."""
+    def append(self, stored: StoredEvent, records: TransactionRecords = NO_RECORDS) -> None:
+        """`append_many` of one event."""
 
     def append_many(
-        self,
-        stored_events: Sequence[StoredEvent],
-        *,
-        transfer: TransferRecord | None = None,
-        idempotency: IdempotencyRecord | None = None,
-        hold: HoldRecord | None = None,
-        reversals: Sequence[ReversalMarker] = (),
+        self, stored_events: Sequence[StoredEvent], records: TransactionRecords = NO_RECORDS
     ) -> None:
         """Store every event iff each one's version is free (else VersionConflict),
         with the transfer record iff its id is free (else VersionConflict: the caller

@@ -5,33 +5,26 @@ idempotency key never reverses twice (domain.reversals has the rules)."""
 
 from __future__ import annotations
 
-from banking.application.commands import (
-    CommandDependencies,
-    backoff,
-    fingerprint,
-    replay_answer,
-)
-from banking.application.commands import _replay as replayed_event
+import attrs
+
+from banking.application.appending import CommandDependencies, Decision, append_decided
+from banking.application.commands import answered_event, fingerprint
 from banking.application.ports import (
     TRANSFER_SCOPE,
     EventNotFound,
     EventStore,
-    IdempotencyKeyTaken,
     IdempotencyRecord,
     Leg,
     ReversalMarker,
-    ReversalTaken,
     StoredEvent,
+    TransactionRecords,
     TransferPosting,
     TransferRecord,
-    VersionConflict,
 )
-from banking.application.transfers import _replay as replayed_transfer
-from banking.application.transfers import stored_legs
+from banking.application.transfers import replayed_transfer, stored_legs
 from banking.domain.account import evolve
 from banking.domain.errors import (
     AlreadyReversed,
-    ConcurrentModification,
     EntryNotFound,
     TransferNotFound,
 )
@@ -54,44 +47,49 @@ def reverse_entry(
 ) -> Event:
     """Store the opposite of the posting at `command.version`, recorded by `caller`, at
     most once per caller and key, and at most once per original whoever asks."""
-    request = fingerprint(
-        {
-            "type": "reversal",
-            "accountId": command.account_id,
-            "version": command.version,
-            "description": command.description,
-        }
+    claim = IdempotencyRecord(
+        command.account_id,
+        caller,
+        idempotency_key,
+        fingerprint(
+            {
+                "type": "reversal",
+                "accountId": command.account_id,
+                "version": command.version,
+                "description": command.description,
+            }
+        ),
     )
     original_ref = EventRef(command.account_id, command.version)
-    for attempt in range(deps.settings.max_attempts):
-        previous = deps.store.idempotency_record(command.account_id, caller, idempotency_key)
-        if previous is not None:
-            return replayed_event(previous, request)
+
+    def decided() -> Decision[Event]:
         original = _original(deps.store, original_ref)
-        _refuse_if_reversed(deps.store, original)
+        _refuse_if_reversed(deps.store, original_ref)
         state = deps.store.load(command.account_id)
         event = decide_reversal(
             state, original, command, event_id=deps.new_id(), now=deps.clock(), recorded_by=caller
         )
         stored = StoredEvent(event, evolve(state, event, deps.settings.zone), correlation_id)
         marker = ReversalMarker(original_ref, reference(event), event.event_id)
-        claim = IdempotencyRecord(command.account_id, caller, idempotency_key, request, event)
-        try:
-            deps.store.append_many([stored], idempotency=claim, reversals=[marker])
-        except IdempotencyKeyTaken:
-            continue  # the next pass finds the winner's record and answers with it
-        except (ReversalTaken, VersionConflict):
-            # Ours, if an attempt whose answer was lost landed; else another reversal's.
-            if _landed(deps.store, marker):
-                return event
-            _refuse_if_reversed(deps.store, original)
-            deps.on_conflict()
-            deps.sleep(backoff(attempt, deps.settings))
-            continue
-        return event
-    raise ConcurrentModification(
-        f"account {command.account_id} changed concurrently "
-        f"{deps.settings.max_attempts} times; retry the request"
+        records = TransactionRecords(
+            idempotency=attrs.evolve(claim, event=event), reversals=(marker,)
+        )
+        return Decision([stored], records, event)
+
+    def landed(decision: Decision[Event]) -> Event | None:
+        # Ours, if an attempt whose answer was lost landed; else another reversal's.
+        if _landed(deps.store, decision.records.reversals[0]):
+            return decision.answer
+        _refuse_if_reversed(deps.store, original_ref)
+        return None
+
+    return append_decided(
+        deps,
+        decided,
+        subject=f"account {command.account_id}",
+        claim=claim,
+        replay=answered_event,
+        landed=landed,
     )
 
 
@@ -107,20 +105,24 @@ def reverse_transfer(
 ) -> TransferRecord:
     """Store transfer `reversal_id`, the opposite of every posting of `transfer_id`, at
     most once per caller and key, and at most once per transfer whoever asks."""
-    request = fingerprint(
-        {"type": "transfer-reversal", "transferId": transfer_id, "description": description}
+    claim = IdempotencyRecord(
+        TRANSFER_SCOPE,
+        caller,
+        idempotency_key,
+        fingerprint(
+            {"type": "transfer-reversal", "transferId": transfer_id, "description": description}
+        ),
+        transfer_id=reversal_id,
     )
-    for attempt in range(deps.settings.max_attempts):
-        previous = deps.store.idempotency_record(TRANSFER_SCOPE, caller, idempotency_key)
-        if previous is not None:
-            return replayed_transfer(deps.store, replay_answer(previous, request))
+
+    def decided() -> Decision[TransferRecord]:
         original = deps.store.transfer(transfer_id)
         if original is None:
             raise TransferNotFound(f"transfer {transfer_id[:64]!r} does not exist")
         legs = [
             _original(deps.store, EventRef(leg.account_id, leg.version)) for leg in original.legs
         ]
-        _refuse_if_reversed(deps.store, legs[0])
+        _refuse_if_reversed(deps.store, reference(legs[0]))
         accounts = {leg.account_id: deps.store.load(leg.account_id) for leg in legs}
         new_legs = decide_transfer_reversal(
             accounts,
@@ -132,31 +134,28 @@ def reverse_transfer(
             recorded_by=caller,
         )
         record = _reversal_record(original, reversal_id, new_legs, caller, correlation_id)
-        markers = [_marker_of(leg, reversal_id) for leg in new_legs]
-        claim = IdempotencyRecord(
-            TRANSFER_SCOPE, caller, idempotency_key, request, transfer_id=reversal_id
+        markers = {m.original: m for m in (_marker_of(leg, reversal_id) for leg in new_legs)}
+        records = TransactionRecords(
+            idempotency=claim,
+            transfer=record,
+            # In the original's leg order: a conflict checks the first original's.
+            reversals=tuple(markers[reference(leg)] for leg in legs),
         )
-        try:
-            deps.store.append_many(
-                stored_legs(accounts, new_legs, deps, correlation_id),
-                transfer=record,
-                idempotency=claim,
-                reversals=markers,
-            )
-        except IdempotencyKeyTaken:
-            continue
-        except (ReversalTaken, VersionConflict):
-            landed = deps.store.transfer(reversal_id)
-            if landed is not None:
-                return landed
-            _refuse_if_reversed(deps.store, legs[0])
-            deps.on_conflict()
-            deps.sleep(backoff(attempt, deps.settings))
-            continue
-        return record
-    raise ConcurrentModification(
-        f"the accounts of transfer {transfer_id} changed concurrently "
-        f"{deps.settings.max_attempts} times; retry the request"
+        return Decision(stored_legs(accounts, new_legs, deps, correlation_id), records, record)
+
+    def landed(decision: Decision[TransferRecord]) -> TransferRecord | None:
+        found = deps.store.transfer(reversal_id)
+        if found is None:
+            _refuse_if_reversed(deps.store, decision.records.reversals[0].original)
+        return found
+
+    return append_decided(
+        deps,
+        decided,
+        subject=f"the accounts of transfer {transfer_id}",
+        claim=claim,
+        replay=lambda previous: replayed_transfer(deps.store, previous),
+        landed=landed,
     )
 
 
@@ -167,8 +166,8 @@ def _original(store: EventStore, ref: EventRef) -> Event:
         raise EntryNotFound(f"account {ref.account_id} has no event {ref.version}") from error
 
 
-def _refuse_if_reversed(store: EventStore, original: Event) -> None:
-    marker = store.reversal(reference(original))
+def _refuse_if_reversed(store: EventStore, original: EventRef) -> None:
+    marker = store.reversal(original)
     if marker is None:
         return
     by = (

@@ -9,27 +9,21 @@ decided again from fresh state after a jittered backoff.
 
 from __future__ import annotations
 
-from banking.application.commands import (
-    CommandDependencies,
-    backoff,
-    canonical,
-    fingerprint,
-    replay_answer,
-)
+from banking.application.appending import CommandDependencies, Decision, append_decided
+from banking.application.commands import canonical, fingerprint
 from banking.application.ports import (
     TRANSFER_SCOPE,
     EventStore,
-    IdempotencyKeyTaken,
     IdempotencyRecord,
     Leg,
     StoredEvent,
+    TransactionRecords,
     TransferPosting,
     TransferRecord,
-    VersionConflict,
 )
 from banking.domain.account import Account, evolve
 from banking.domain.currency import Currency
-from banking.domain.errors import ConcurrentModification, IdempotencyKeyReused
+from banking.domain.errors import IdempotencyKeyReused
 from banking.domain.events import Credited, Debited, PostingEvent
 from banking.domain.transfer import Transfer, decide_transfer
 
@@ -43,40 +37,35 @@ def transfer(
     correlation_id: str | None = None,
 ) -> TransferRecord:
     """Store the transfer, recorded by `caller`, at most once per caller and key."""
-    request = fingerprint_of(command)
-    for attempt in range(deps.settings.max_attempts):
-        previous = deps.store.idempotency_record(TRANSFER_SCOPE, caller, idempotency_key)
-        if previous is not None:
-            return _replay(deps.store, replay_answer(previous, request))
+    claim = IdempotencyRecord(
+        TRANSFER_SCOPE,
+        caller,
+        idempotency_key,
+        fingerprint_of(command),
+        transfer_id=command.transfer_id,
+    )
+
+    def decided() -> Decision[TransferRecord]:
         accounts = {account_id: deps.store.load(account_id) for account_id in command.account_ids}
         legs = decide_transfer(
             accounts, command, new_event_id=deps.new_id, now=deps.clock(), recorded_by=caller
         )
         record = _record(command, legs, caller, correlation_id)
-        claim = IdempotencyRecord(
-            TRANSFER_SCOPE, caller, idempotency_key, request, transfer_id=command.transfer_id
+        return Decision(
+            stored_legs(accounts, legs, deps, correlation_id),
+            TransactionRecords(idempotency=claim, transfer=record),
+            record,
         )
-        try:
-            deps.store.append_many(
-                stored_legs(accounts, legs, deps, correlation_id),
-                transfer=record,
-                idempotency=claim,
-            )
-        except IdempotencyKeyTaken:
-            continue  # the next pass finds the winner's record and answers with it
-        except VersionConflict:
-            # An attempt whose answer was lost may have landed: the transfer id is
-            # this request's own, so its record being there means it did.
-            landed = deps.store.transfer(command.transfer_id)
-            if landed is not None:
-                return landed
-            deps.on_conflict()
-            deps.sleep(backoff(attempt, deps.settings))
-            continue
-        return record
-    raise ConcurrentModification(
-        f"accounts {', '.join(command.account_ids)} changed concurrently "
-        f"{deps.settings.max_attempts} times; retry the request"
+
+    return append_decided(
+        deps,
+        decided,
+        subject=f"accounts {', '.join(command.account_ids)}",
+        claim=claim,
+        replay=lambda previous: replayed_transfer(deps.store, previous),
+        # An attempt whose answer was lost may have landed: the transfer id is this
+        # request's own, so its record being there means it did.
+        landed=lambda _: deps.store.transfer(command.transfer_id),
     )
 
 
@@ -149,7 +138,8 @@ def _currency_of(leg: PostingEvent) -> Currency:
     return leg.currency
 
 
-def _replay(store: EventStore, previous: IdempotencyRecord) -> TransferRecord:
+def replayed_transfer(store: EventStore, previous: IdempotencyRecord) -> TransferRecord:
+    """The transfer a previous request with this key stored (the same request's)."""
     found = store.transfer(previous.transfer_id) if previous.transfer_id else None
     if found is None:
         raise IdempotencyKeyReused(

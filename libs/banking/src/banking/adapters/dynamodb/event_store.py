@@ -40,6 +40,7 @@ from banking.adapters.dynamodb.codec import (
     whole,
 )
 from banking.application.ports import (
+    NO_RECORDS,
     Cursor,
     EventNotFound,
     HoldRecord,
@@ -51,6 +52,7 @@ from banking.application.ports import (
     Scanned,
     StoredEvent,
     StoreThrottled,
+    TransactionRecords,
     TransferRecord,
     Unreadable,
     VersionConflict,
@@ -128,11 +130,8 @@ class DynamoDBEventStore:
             raise EventNotFound(f"{account_id} has no version {version}")
         return stored_event_from_item(from_item(response["Item"]), self._legacy)
 
-    def append(self, stored: StoredEvent, idempotency: IdempotencyRecord | None = None) -> None:
-        if idempotency is None:
-            self._put_event(event_item(stored))
-        else:
-            self.append_many([stored], idempotency=idempotency)
+    def append(self, stored: StoredEvent, records: TransactionRecords = NO_RECORDS) -> None:
+        self.append_many([stored], records)
 
     def _put_event(self, item: dict[str, Any]) -> None:
         try:
@@ -149,14 +148,12 @@ class DynamoDBEventStore:
             raise
 
     def append_many(
-        self,
-        stored_events: Sequence[StoredEvent],
-        *,
-        transfer: TransferRecord | None = None,
-        idempotency: IdempotencyRecord | None = None,
-        hold: HoldRecord | None = None,
-        reversals: Sequence[ReversalMarker] = (),
+        self, stored_events: Sequence[StoredEvent], records: TransactionRecords = NO_RECORDS
     ) -> None:
+        if len(stored_events) == 1 and records.empty:
+            # A lone event needs no transaction: a conditional put costs half as much.
+            self._put_event(event_item(stored_events[0]))
+            return
         puts: list[PutTypeDef] = [
             {
                 "TableName": self._events,
@@ -165,34 +162,38 @@ class DynamoDBEventStore:
             }
             for stored in stored_events
         ]
-        if transfer is not None:
-            puts.append(
-                {
-                    "TableName": _required(self._transfers, "transfers"),
-                    "Item": to_item(converter.unstructure(transfer)),
-                    "ConditionExpression": "attribute_not_exists(transferId)",
-                }
-            )
-        if hold is not None:
-            puts.append(self._hold_put(hold))
-        puts.extend(self._marker_put(marker) for marker in reversals)
-        if idempotency is not None:
-            puts.append(self._key_put(idempotency))
+        puts.extend(self._record_puts(records))
         # The same token makes the SDK's retry of a transaction whose answer was lost a
         # no-op instead of a conflict with itself.
-        token = transfer.transfer_id if transfer else stored_events[0].event.event_id
+        token = (
+            records.transfer.transfer_id if records.transfer else stored_events[0].event.event_id
+        )
         try:
             self._client.transact_write_items(
                 ClientRequestToken=token[:36], TransactItems=[{"Put": put} for put in puts]
             )
         except ClientError as error:
-            raise _transaction_error(
-                error,
-                len(stored_events),
-                (transfer is not None) + (hold is not None),
-                len(reversals),
-                idempotency,
-            ) from error
+            raise _transaction_error(error, len(stored_events), records) from error
+
+    def _record_puts(self, records: TransactionRecords) -> list[PutTypeDef]:
+        """The transaction's writes besides its events, in the order `_transaction_error`
+        reads their cancellation reasons: the transfer, the hold, the reversal markers,
+        the idempotency key."""
+        puts: list[PutTypeDef] = []
+        if records.transfer is not None:
+            puts.append(
+                {
+                    "TableName": _required(self._transfers, "transfers"),
+                    "Item": to_item(converter.unstructure(records.transfer)),
+                    "ConditionExpression": "attribute_not_exists(transferId)",
+                }
+            )
+        if records.hold is not None:
+            puts.append(self._hold_put(records.hold))
+        puts.extend(self._marker_put(marker) for marker in records.reversals)
+        if records.idempotency is not None:
+            puts.append(self._key_put(records.idempotency))
+        return puts
 
     def _hold_put(self, hold: HoldRecord) -> PutTypeDef:
         item = converter.unstructure(hold)
@@ -436,13 +437,7 @@ class DynamoDBEventStore:
         return self._clock() if self._clock else datetime.now(UTC)
 
 
-def _transaction_error(
-    error: ClientError,
-    events: int,
-    records: int,
-    markers: int,
-    record: IdempotencyRecord | None,
-) -> Exception:
+def _transaction_error(error: ClientError, events: int, records: TransactionRecords) -> Exception:
     """What a failed transaction means. Only a version conflict is retried (by
     reloading and deciding again); a throttle is answered "try later"; anything else
     is a fault, reported with its reasons."""
@@ -451,20 +446,20 @@ def _transaction_error(
     if error_code(error) != "TransactionCanceledException":
         return error
     # One reason per item, in order: the events, the transfer and/or the hold (the
-    # `records`), the reversal markers, the idempotency key.
+    # records `kept`), the reversal markers, the idempotency key.
+    kept = (records.transfer is not None) + (records.hold is not None)
+    markers = len(records.reversals)
     reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-    reasons += [None] * (events + records + markers + (record is not None) - len(reasons))
-    if record is not None and reasons[-1] == "ConditionalCheckFailed":
-        return IdempotencyKeyTaken(record.key)
-    first_marker = events + records
+    reasons += [None] * (events + kept + markers + (records.idempotency is not None) - len(reasons))
+    if records.idempotency is not None and reasons[-1] == "ConditionalCheckFailed":
+        return IdempotencyKeyTaken(records.idempotency.key)
+    first_marker = events + kept
     if "ConditionalCheckFailed" in reasons[first_marker : first_marker + markers]:
         return ReversalTaken(f"an original of the transaction is reversed already: {reasons}")
     # Another writer took a version, or a concurrent transaction touched the same
     # items: either way, reload and decide again. A transfer id already stored is the
     # same transfer landed before (ids are fresh UUIDs): the caller recognises it.
-    if "ConditionalCheckFailed" in reasons[: events + records] or (
-        "TransactionConflict" in reasons
-    ):
+    if "ConditionalCheckFailed" in reasons[: events + kept] or ("TransactionConflict" in reasons):
         return VersionConflict(f"the transaction of {events} event(s) was refused: {reasons}")
     if THROTTLING_REASONS.intersection(reasons):
         return StoreThrottled(f"the transaction was throttled: {reasons}")

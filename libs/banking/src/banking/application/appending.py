@@ -1,0 +1,130 @@
+"""The one loop every write use case stores through: decide from fresh state, append
+the events with the transaction's records, and on a conflict tell our own landed write
+from another writer's before deciding again after a jittered backoff.
+
+A use case gives what differs: how to decide (its reads, its domain decision, what
+it writes), how to recognise its own write behind a conflict, and how to answer a
+retried idempotency key from the record it finds.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+from attrs import frozen
+
+from banking.application.ports import (
+    Clock,
+    EventStore,
+    IdempotencyKeyTaken,
+    IdempotencyRecord,
+    IdGenerator,
+    ReversalTaken,
+    StoredEvent,
+    TransactionRecords,
+    VersionConflict,
+)
+from banking.domain.errors import ConcurrentModification, IdempotencyKeyReused
+
+T = TypeVar("T")
+
+
+@frozen
+class CommandSettings:
+    zone: ZoneInfo = ZoneInfo("UTC")
+    # Each failed attempt means another writer succeeded, so N concurrent writers on
+    # one account all finish within N attempts; 20 covers any realistic contention.
+    max_attempts: int = 20
+    backoff_base_seconds: float = 0.01
+    backoff_cap_seconds: float = 0.2
+    # The time an append needs to be seen through, every SDK retry included: the write,
+    # and on a conflict the read telling whether it was ours. A write is only started
+    # with that much time left, so the function is never stopped by its timeout with a
+    # write in flight, which its client could not tell from a failure.
+    write_budget_seconds: float = 0.0
+
+
+@frozen
+class CommandDependencies:
+    store: EventStore
+    clock: Clock
+    new_id: IdGenerator
+    settings: CommandSettings = CommandSettings()
+    sleep: Callable[[float], None] = time.sleep
+    on_conflict: Callable[[], None] = lambda: None
+
+
+@frozen
+class Decision(Generic[T]):
+    """One attempt's decision: the events with the states after them, what the
+    transaction writes besides them, and the answer the caller gets if it lands."""
+
+    events: Sequence[StoredEvent]
+    records: TransactionRecords
+    answer: T
+
+
+def append_decided(
+    deps: CommandDependencies,
+    decide: Callable[[], Decision[T]],
+    *,
+    subject: str,
+    claim: IdempotencyRecord | None,
+    replay: Callable[[IdempotencyRecord], T],
+    landed: Callable[[Decision[T]], T | None],
+    time_left: Callable[[], float] = lambda: float("inf"),
+) -> T:
+    """Store what `decide` decides, retried from fresh state on a conflict, and answer.
+
+    `claim` is the idempotency key this request claims (its answer is left out: the
+    decision's records carry it): a record already stored under it is answered with
+    `replay` when it is the same request. `landed` tells, after a conflict, whether
+    the refused write was our own (an attempt whose answer was lost) and answers it,
+    or None; it may refuse instead (a reversal raced by another). `time_left` is the
+    seconds the caller has left; `subject` names what changed in the errors.
+    """
+    for attempt in range(deps.settings.max_attempts):
+        if claim is not None:
+            previous = deps.store.idempotency_record(claim.account_id, claim.caller, claim.key)
+            if previous is not None:
+                return replay(replay_answer(previous, claim.fingerprint))
+        decision = decide()
+        if time_left() < deps.settings.write_budget_seconds:
+            raise ConcurrentModification(
+                f"no time left to store a command on {subject} safely (nothing was "
+                "stored); retry the request"
+            )
+        try:
+            deps.store.append_many(decision.events, decision.records)
+        except IdempotencyKeyTaken:
+            continue  # the next pass finds the winner's record and answers with it
+        except (VersionConflict, ReversalTaken):
+            answer = landed(decision)
+            if answer is not None:
+                return answer
+            deps.on_conflict()
+            deps.sleep(backoff(attempt, deps.settings))
+            continue
+        return decision.answer
+    raise ConcurrentModification(
+        f"{subject} changed concurrently {deps.settings.max_attempts} times; retry the request"
+    )
+
+
+def replay_answer(previous: IdempotencyRecord, fingerprint: str) -> IdempotencyRecord:
+    """The earlier request's record, if this request is the same; else refused."""
+    if previous.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            f"idempotency key {previous.key!r} was already used with a different request"
+        )
+    return previous
+
+
+def backoff(attempt: int, settings: CommandSettings) -> float:
+    # Full jitter: contenders spread out instead of colliding again in lockstep.
+    ceiling = min(settings.backoff_cap_seconds, settings.backoff_base_seconds * 2**attempt)
+    return random.uniform(0, ceiling)
