@@ -168,7 +168,9 @@ class BusDelivery:
                 timer.daemon = True
                 timer.start()
             else:
-                self._handovers.submit(self._hand_over, rule, target, event)
+                # Handing over only queues the invocation (async_invoke): done here,
+                # without a thread hop of its own.
+                self._hand_over(rule, target, event)
 
     def _hand_over(self, rule: Rule, target: Target, event: dict[str, Any]) -> None:
         """Hand the event to Lambda's async invocation, as EventBridge does.

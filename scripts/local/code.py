@@ -43,8 +43,18 @@ class CodeStore:
                 f"{function.name} (CodeSha256 {function.code_sha256}); was dist/ rebuilt "
                 "after the apply? Restart the local system."
             )
-        digest = base64.b64decode(function.code_sha256).hex()[:16]
-        target = self._functions_dir / function.name / digest
+        return self._unpacked(function.code_sha256, zip_path)
+
+    def unpack_all(self) -> None:
+        """Unpack every zip in dist/ now, not when the runtime starts: the launcher does
+        it while Terraform applies, which mostly waits (docs/local-runtime.md)."""
+        for sha256, zip_path in self._zips.items():
+            self._unpacked(sha256, zip_path)
+
+    def _unpacked(self, sha256: str, zip_path: Path) -> Path:
+        """A zip's content, unpacked once under its digest: what the applied code is,
+        whichever function runs it (functions are read-only, and no bytecode is written)."""
+        target = self._functions_dir / base64.b64decode(sha256).hex()[:16]
         if not target.is_dir():
             partial = target.with_name(target.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)

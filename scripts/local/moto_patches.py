@@ -562,6 +562,39 @@ def _backend_remembered(get_backend_for_host: Any) -> Any:
     return lookup
 
 
+class StreamRecordCount:
+    """How many stream records every table of the server has appended so far, and a
+    wait for more: the runtime's stream pollers wait here instead of sleeping between
+    empty polls, so a record reaches its function as soon as it is written, as an event
+    source mapping with no batching window sends it (and an idle poller asks nothing)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def added(self) -> None:
+        with self._changed:
+            self._count += 1
+            self._changed.notify_all()
+
+    def wait(self, after: int, timeout_s: float) -> int:
+        """The count once it is above `after`, or after `timeout_s` whatever it is."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._count > after, timeout=timeout_s)
+            return self._count
+
+
+STREAM_RECORDS = StreamRecordCount()
+
+
+def _counting_stream_records(add: Any) -> Any:
+    def add_and_count(self: StreamShard, old: Item | None, new: Item | None) -> None:
+        add(self, old, new)
+        STREAM_RECORDS.added()
+
+    return add_and_count
+
+
 @dataclass(frozen=True)
 class Patch:
     """``owner.attribute`` replaced by ``replace(original)``, checked against moto
@@ -618,6 +651,7 @@ PATCHES: tuple[Patch, ...] = (
     Patch(jsonpath_ng.ext, "parse", _remembered, "5.1.17"),
     Patch(DomainDispatcherApplication, "get_backend_for_host", _backend_remembered, "5.1.17"),
     Patch(UpdateExpressionParser, "make", _update_expression_remembered, "5.1.17"),
+    Patch(StreamShard, "add", _counting_stream_records, "5.1.17"),
 )
 
 

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from scripts.local.moto_patches import MotoVersionError, apply_patches
+from scripts.local.moto_patches import STREAM_RECORDS, MotoVersionError, apply_patches
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -73,6 +75,39 @@ class _RequestHandler(WSGIRequestHandler):
         super().send_header(keyword, value)
 
 
+STREAM_RECORDS_PATH = "/_local/stream-records"
+# The longest a stream poller's wait may hold a server thread.
+MAX_WAIT_S = 5.0
+
+
+def with_local_routes(app: WsgiApp) -> WsgiApp:
+    """moto's application plus the runtime's own route, which is not AWS:
+
+    ``GET /_local/stream-records?after=<n>&timeout=<s>`` answers ``{"count": <m>}``, the
+    number of stream records written so far, as soon as it is above ``n`` or after
+    ``timeout`` seconds (at most MAX_WAIT_S) whatever it is.
+    """
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != STREAM_RECORDS_PATH:
+            return app(environ, start_response)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        try:
+            after = int(query.get("after", ["-1"])[0])
+            timeout_s = min(max(float(query.get("timeout", ["0"])[0]), 0.0), MAX_WAIT_S)
+        except ValueError:
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [b'{"code": "bad_query", "message": "after: an integer, timeout: seconds"}']
+        body = json.dumps({"count": STREAM_RECORDS.wait(after, timeout_s)}).encode()
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    return application
+
+
 def serve(description: str, wrap: Callable[[WsgiApp], WsgiApp] | None = None) -> None:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -87,7 +122,7 @@ def serve(description: str, wrap: Callable[[WsgiApp], WsgiApp] | None = None) ->
     server = make_server(
         "127.0.0.1",
         args.port,
-        wrap(app) if wrap else app,
+        with_local_routes(wrap(app) if wrap else app),
         threaded=True,
         request_handler=_RequestHandler,
     )

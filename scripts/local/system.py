@@ -14,6 +14,7 @@ import shutil
 import socket
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from scripts.console.process import ConsoleProcess
 from scripts.local.aws import Moto
 from scripts.local.child import ChildProcess
+from scripts.local.code import CodeStore
 from scripts.local.issuer import Issuer
 from scripts.local.logs import Logs
 from scripts.local.supervisor import Runtime
@@ -107,6 +109,11 @@ class LocalSystem:
             (settings.state_dir / stale).unlink(missing_ok=True)
         started = time.monotonic()
         dist_dir = _snapshot(settings.dist_dir, settings.state_dir / "dist")
+        # The runtime's own preparation needs no AWS: unpack the zips while Terraform
+        # applies (most of an apply is the AWS provider asleep between its polls).
+        beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unpack")
+        unpacking = beside.submit(CodeStore(dist_dir, settings.state_dir).unpack_all)
+        beside.shutdown(wait=False)
         self._moto = MotoProcess(settings.state_dir / "logs" / "moto.log", settings.moto_server)
         self._say(f"moto server on {self._moto.endpoint_url}")
         terraform = Terraform(
@@ -135,6 +142,7 @@ class LocalSystem:
             }
         )
         self.timings["terraform_apply_s"] = time.monotonic() - started
+        unpacking.result()  # raises what the unpacking raised
         self.outputs = terraform.outputs()
         self.moto = moto = Moto(
             self._moto.endpoint_url, _region(settings.state_dir / "terraform.tfstate")
