@@ -8,8 +8,10 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from typing import Any
 
 import pytest
+import requests
 
 from scripts.local import moto_patches
 from scripts.local.moto_patches import (
@@ -240,3 +242,79 @@ def test_a_streams_or_table_request_waits_while_another_dynamodb_request_runs(
         assert not ran.is_set()
     caller.join(5)
     assert ran.is_set()
+
+
+def _stream_records(bench: Bench, after: int, timeout_s: float) -> requests.Response:
+    return requests.get(
+        f"{bench.moto.endpoint_url}/_local/stream-records",
+        params={"after": after, "timeout": timeout_s},
+        timeout=60,
+    )
+
+
+def _table_with_a_stream(bench: Bench) -> Any:
+    dynamodb = bench.moto.client("dynamodb")
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    return dynamodb
+
+
+def test_a_wait_for_stream_records_ends_as_soon_as_a_record_is_written(bench: Bench) -> None:
+    # GIVEN a table with a stream, and the count of stream records written so far
+    dynamodb = _table_with_a_stream(bench)
+    before = int(_stream_records(bench, -1, 0).json()["count"])
+    answers: list[tuple[int, float]] = []
+
+    def wait() -> None:
+        count = int(_stream_records(bench, before, 30).json()["count"])
+        answers.append((count, time.monotonic()))
+
+    # WHEN a poller waits up to 30 s for more, and an item is written meanwhile
+    waiting = threading.Thread(target=wait)
+    waiting.start()
+    time.sleep(0.5)
+    written = time.monotonic()
+    dynamodb.put_item(TableName="t", Item={"id": {"S": "a"}})
+    waiting.join(timeout=60)
+
+    # THEN the wait ends with one record more, long before its 30 s
+    ((count, answered),) = answers
+    assert count == before + 1
+    assert answered - written < 10
+
+
+def test_a_wait_for_stream_records_ends_at_its_timeout_when_nothing_is_written(
+    bench: Bench,
+) -> None:
+    # GIVEN a table with a stream and one record in it
+    dynamodb = _table_with_a_stream(bench)
+    dynamodb.put_item(TableName="t", Item={"id": {"S": "a"}})
+    count = int(_stream_records(bench, -1, 0).json()["count"])
+
+    # WHEN a poller waits 0.5 s for a record after that one, and none is written
+    started = time.monotonic()
+    answer = _stream_records(bench, count, 0.5)
+
+    # THEN it is answered after its timeout, with the same count
+    assert answer.status_code == 200
+    assert answer.json() == {"count": count}
+    assert time.monotonic() - started >= 0.45
+
+
+def test_a_wait_for_stream_records_with_a_bad_query_is_refused_with_a_code(bench: Bench) -> None:
+    # GIVEN a moto server
+    # WHEN a wait's `after` is not a number
+    answer = requests.get(
+        f"{bench.moto.endpoint_url}/_local/stream-records",
+        params={"after": "soon", "timeout": "1"},
+        timeout=60,
+    )
+
+    # THEN it is refused with a machine-readable code
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "bad_query"
