@@ -449,7 +449,7 @@ def _startup_phases(phase: Phases, timings: dict[str, float]) -> None:
     """The launcher's steps as phases of their own (its timings run from its start)."""
     init = timings.get("terraform_init_s", 0.0)
     apply = timings.get("terraform_apply_s", init)
-    phase.record("terraform init", init)
+    phase.record("moto server, issuer and terraform init, side by side", init)
     phase.record("terraform apply", apply - init)
     phase.record("the runtime's start", timings.get("up_s", apply) - apply)
 

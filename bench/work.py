@@ -121,7 +121,8 @@ class WorkBench:
             while self._read_model_version(name) < version:
                 if time.perf_counter() - started > TIMEOUT_S:
                     raise RuntimeError(f"{name} v{version} not projected in {TIMEOUT_S}s")
-                time.sleep(0.01)
+                # Every poll is a GetItem on the moto server the pipeline runs on.
+                time.sleep(0.05)
         lag = time.perf_counter() - accepted
         self._settle()
         self._settled = True

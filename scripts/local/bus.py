@@ -14,6 +14,7 @@ it, the function's own async settings govern retries (see async_invoke).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -41,8 +42,14 @@ MATCH_EVERYTHING = json.dumps({"source": [{"prefix": ""}]})
 TAP_POLLERS = 3
 
 
+@functools.lru_cache(maxsize=256)
+def _pattern(text: str) -> EventPattern:
+    """A rule's pattern, parsed once rather than for every event it is matched against."""
+    return EventPattern.load(text)
+
+
 def rule_matches(rule: Rule, event: dict[str, Any]) -> bool:
-    return bool(EventPattern.load(rule.event_pattern).matches_event(cast(Any, event)))
+    return bool(_pattern(rule.event_pattern).matches_event(cast(Any, event)))
 
 
 def target_input(target: Target, event: dict[str, Any]) -> Any:

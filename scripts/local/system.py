@@ -111,23 +111,25 @@ class LocalSystem:
         dist_dir = _snapshot(settings.dist_dir, settings.state_dir / "dist")
         # The runtime's own preparation needs no AWS: unpack the zips while Terraform
         # applies (most of an apply is the AWS provider asleep between its polls).
-        beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unpack")
+        beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="start")
         unpacking = beside.submit(CodeStore(dist_dir, settings.state_dir).unpack_all)
-        beside.shutdown(wait=False)
-        self._moto = MotoProcess(settings.state_dir / "logs" / "moto.log", settings.moto_server)
-        self._say(f"moto server on {self._moto.endpoint_url}")
         terraform = Terraform(
             settings.terraform_dir,
             settings.state_dir,
             settings.state_dir / "logs" / "terraform.log",
         )
+        # `terraform init` needs no moto: it runs while moto and the issuer start.
+        initialising = beside.submit(terraform.init)
+        beside.shutdown(wait=False)
+        self._moto = MotoProcess(settings.state_dir / "logs" / "moto.log", settings.moto_server)
+        self._say(f"moto server on {self._moto.endpoint_url}")
         self._say("terraform init + apply of terraform/environments/local ...")
         # The issuer the API's JWT authorizer trusts: its URL goes into Terraform, and the
         # runtime reads it back from moto with the rest of the wiring.
         self.issuer = Issuer(settings.state_dir / "issuer", AUDIENCE)
         self.issuer.start()
         self._say(f"token issuer on {self.issuer.url} (make token SUB=... SCOPES=...)")
-        terraform.init()
+        initialising.result()  # raises what the init raised
         self.timings["terraform_init_s"] = time.monotonic() - started
         terraform.apply(
             {
