@@ -202,6 +202,11 @@ def measure_work(system: BenchSystem, plan: Plan, phase: Phases) -> dict[str, An
     }
 
 
+def load_accounts(plan: Plan) -> list[str]:
+    """The accounts the load runs credit (measure_load opens them)."""
+    return [f"load-{i}" for i in range(plan.load_accounts)]
+
+
 def measure_load(system: BenchSystem, plan: Plan, phase: Phases) -> dict[str, Any]:
     dynamodb = work.client(system, "dynamodb", "bench")
     # The events table's key, without its stream: what a bare conditional put costs.
@@ -215,7 +220,7 @@ def measure_load(system: BenchSystem, plan: Plan, phase: Phases) -> dict[str, An
             plan.load_clients,
             plan.raw_seconds,
         )
-    accounts = [f"load-{i}" for i in range(plan.load_accounts)]
+    accounts = load_accounts(plan)
     with phase("opening the load's accounts"):
         load.open_accounts(system.api_url, accounts, system.http_headers)
     projectors_log = system.log_path("projectors")
@@ -364,15 +369,17 @@ def hops(
     }
 
 
-def measure_hot(system: BenchSystem, plan: Plan) -> dict[str, Any]:
+def measure_hot(system: BenchSystem, plan: Plan, warm_accounts: list[str]) -> dict[str, Any]:
     """Writers on one account: accepted/s, the commands' version conflicts (each one a
     retry inside the function) per accepted command, 409s and latency."""
     # A credit to an account never opened is refused (404): open them first.
     hot = [f"hot-{writers}" for writers in plan.hot_writers]
-    load.open_accounts(system.api_url, ["hot-warm", *hot], system.http_headers)
-    # Warm a worker per writer first: simultaneous cold starts are a machine limit.
+    load.open_accounts(system.api_url, hot, system.http_headers)
+    # Warm a worker per writer first: simultaneous cold starts are a machine limit. On
+    # accounts of their own (`warm_accounts`, already open): concurrent credits to one
+    # account would conflict and retry, and the warm-up would measure that instead.
     _in_process(
-        load.ramp, system.api_url, ["hot-warm"], max(plan.hot_writers) + 1, system.http_headers
+        load.ramp, system.api_url, warm_accounts, max(plan.hot_writers) + 1, system.http_headers
     )
     cases: dict[str, Any] = {}
     for writers in plan.hot_writers:
@@ -612,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         memory.append(system.memory())
         print("hot account ...", flush=True)
         with phase("hot account"):
-            results["hot"] = measure_hot(system, plan)
+            results["hot"] = measure_hot(system, plan, load_accounts(plan))
         print("memory of requests storing nothing ...", flush=True)
         with phase("requests storing nothing"):
             nothing = measure_nothing(system, plan)
