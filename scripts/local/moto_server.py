@@ -96,12 +96,16 @@ def with_local_routes(app: WsgiApp) -> WsgiApp:
             after = int(query.get("after", ["-1"])[0])
             timeout_s = min(max(float(query.get("timeout", ["0"])[0]), 0.0), MAX_WAIT_S)
         except ValueError:
-            start_response("400 Bad Request", [("Content-Type", "application/json")])
-            return [b'{"code": "bad_query", "message": "after: an integer, timeout: seconds"}']
-        body = json.dumps({"count": STREAM_RECORDS.wait(after, timeout_s)}).encode()
+            status = "400 Bad Request"
+            answer: dict[str, Any] = {
+                "code": "bad_query",
+                "message": "after: an integer; timeout: seconds",
+            }
+        else:
+            status, answer = "200 OK", {"count": STREAM_RECORDS.wait(after, timeout_s)}
+        body = json.dumps(answer).encode()
         start_response(
-            "200 OK",
-            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         )
         return [body]
 

@@ -112,7 +112,7 @@ class LocalSystem:
         # The runtime's own preparation needs no AWS: unpack the zips while Terraform
         # applies (most of an apply is the AWS provider asleep between its polls).
         beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="start")
-        unpacking = beside.submit(CodeStore(dist_dir, settings.state_dir).unpack_all)
+        unpacking = beside.submit(lambda: CodeStore(dist_dir, settings.state_dir).unpack_all())
         terraform = Terraform(
             settings.terraform_dir,
             settings.state_dir,
