@@ -578,9 +578,10 @@ class StreamRecordCount:
             self._changed.notify_all()
 
     def wait(self, after: int, timeout_s: float) -> int:
-        """The count once it is above `after`, or after `timeout_s` whatever it is."""
+        """The count once it is other than `after` (more records, or a count from before
+        a restart of the server), or after `timeout_s` whatever it is."""
         with self._changed:
-            self._changed.wait_for(lambda: self._count > after, timeout=timeout_s)
+            self._changed.wait_for(lambda: self._count != after, timeout=timeout_s)
             return self._count
 
 

@@ -84,8 +84,9 @@ def with_local_routes(app: WsgiApp) -> WsgiApp:
     """moto's application plus the runtime's own route, which is not AWS:
 
     ``GET /_local/stream-records?after=<n>&timeout=<s>`` answers ``{"count": <m>}``, the
-    number of stream records written so far, as soon as it is above ``n`` or after
-    ``timeout`` seconds (at most MAX_WAIT_S) whatever it is.
+    number of stream records written so far, as soon as it is other than ``n`` (more
+    records; or fewer, from a server started since) or after ``timeout`` seconds (at
+    most MAX_WAIT_S) whatever it is.
     """
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

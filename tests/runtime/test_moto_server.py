@@ -318,3 +318,17 @@ def test_a_wait_for_stream_records_with_a_bad_query_is_refused_with_a_code(bench
     # THEN it is refused with a machine-readable code
     assert answer.status_code == 400
     assert answer.json()["code"] == "bad_query"
+
+
+def test_a_wait_for_stream_records_with_a_count_from_another_server_ends_at_once() -> None:
+    # GIVEN a fresh server's count (none written), and a poller that saw 40 on a server
+    # started before it
+    records = moto_patches.StreamRecordCount()
+
+    # WHEN the poller waits for more than its 40, up to 30 s
+    started = time.monotonic()
+    count = records.wait(40, 30)
+
+    # THEN the wait ends at once with this server's count, which the poller goes on from
+    assert count == 0
+    assert time.monotonic() - started < 5
