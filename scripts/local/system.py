@@ -145,14 +145,18 @@ class LocalSystem:
         )
         self.timings["terraform_apply_s"] = time.monotonic() - started
         unpacking.result()  # raises what the unpacking raised
-        self.outputs = terraform.outputs()
         self.moto = moto = Moto(
             self._moto.endpoint_url, _region(settings.state_dir / "terraform.tfstate")
         )
         self.runtime = self._runtime_class(
             moto, dist_dir, settings.state_dir, settings.port, self.logs
         )
-        self.runtime.start()
+        # The runtime reads its wiring from moto, not from the outputs: a Terraform
+        # process reads them meanwhile.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outputs") as beside:
+            outputs = beside.submit(terraform.outputs)
+            self.runtime.start()
+            self.outputs = outputs.result()
         write_pointers(settings.state_dir, moto, self.runtime)
         if settings.console_port is not None:
             self.console = ConsoleProcess(settings.state_dir, settings.console_port, self.api_url)
