@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local.code import CodeNotFoundError, CodeStore, code_sha256
+from scripts.local.code import CONTENT_DIR, CodeNotFoundError, CodeStore, code_sha256
 from scripts.local.wiring import Function
 
 
@@ -38,7 +38,7 @@ def test_code_unpacked_ahead_is_what_each_function_then_runs(tmp_path: Path) -> 
     first = _zip(dist / "first.zip", {"handler.py": "FIRST = 1\n"})
     second = _zip(dist / "second.zip", {"handler.py": "SECOND = 2\n"})
     CodeStore(dist, tmp_path / "state").unpack_all()
-    unpacked = sorted((tmp_path / "state" / "functions").iterdir())
+    unpacked = sorted((tmp_path / "state" / "functions" / CONTENT_DIR).iterdir())
     for directory in unpacked:
         (directory / "unpacked-ahead").touch()
 
@@ -48,11 +48,13 @@ def test_code_unpacked_ahead_is_what_each_function_then_runs(tmp_path: Path) -> 
         name: store.code_dir(_function(name, path)) for name, path in (("a", first), ("b", second))
     }
 
-    # THEN each gets its own zip's files, in the directories unpacked ahead, not again
+    # THEN each gets its own zip's files, in the directories unpacked ahead, not again,
+    # under a path naming the function (the soak tells workers apart by it)
     assert (code["a"] / "handler.py").read_text() == "FIRST = 1\n"
     assert (code["b"] / "handler.py").read_text() == "SECOND = 2\n"
-    assert sorted(code.values()) == unpacked
+    assert sorted(directory.resolve() for directory in code.values()) == unpacked
     assert all((directory / "unpacked-ahead").exists() for directory in code.values())
+    assert [directory.parent.name for directory in code.values()] == ["a", "b"]
 
 
 def test_a_function_whose_code_is_in_no_zip_is_refused_by_name(tmp_path: Path) -> None:
