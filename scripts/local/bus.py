@@ -131,8 +131,9 @@ class BusDelivery:
             after = int(page["last"])
 
     def _as_eventbridge_event(self, tapped: dict[str, Any]) -> dict[str, Any]:
-        """The event as EventBridge gives it to a target: moto's SQS delivery drops the
-        account, and the fields come in AWS's order."""
+        """The event as EventBridge gives it to a target: AWS's fields in AWS's order
+        (moto's copy has an `ingestion-time` of its own), the account and region filled
+        in should moto's copy lack them."""
         account = next(iter(self._wiring.rules)).arn.split(":")[4]
         return {
             "version": tapped.get("version", "0"),
