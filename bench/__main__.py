@@ -4,6 +4,7 @@ bench/results.json. See docs/benchmarks.md for what each figure means."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -15,6 +16,8 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +54,63 @@ class Plan:
     # Requests storing nothing, to see what each costs the moto server in memory.
     nothing_repetitions: int
     hot_writers: tuple[int, ...] = (1, 4, 8)
+    # Requests storing nothing sent before measuring, to grow moto's pools and caches.
+    nothing_warm_up: int = 20
+    # The raw Scan's items/s from at most this many items (None: the whole table).
+    scan_items: int | None = None
 
 
 FULL = Plan((10, 1_000, 10_000), 5, 3, 6, 200, 30.0, 10.0, 5, 0.5, 45.0, 150, 6, 1, 15.0, 500)
-QUICK = Plan((10, 100, 1_000), 2, 1, 3, 50, 5.0, 4.0, 1, 0.5, 8.0, 0, 3, 1, 3.0, 60)
+# Checks that every figure is still printed, in under 3 minutes: one measured transaction
+# per cell (after the first, not counted), 24 load accounts (opened one request at a
+# time), and a Scan's rate from 1,000 items.
+QUICK = Plan(
+    sizes=(10, 100, 1_000),
+    repetitions=1,
+    reference_repetitions=1,
+    load_clients=3,
+    load_accounts=24,
+    load_seconds=5.0,
+    raw_seconds=3.0,
+    import_repetitions=1,
+    steady_fraction=0.5,
+    steady_seconds=8.0,
+    steady_commands=0,
+    senders=3,
+    probers=1,
+    hot_seconds=2.0,
+    nothing_repetitions=60,
+    nothing_warm_up=10,
+    scan_items=1_000,
+)
+
+
+_SAY = functools.partial(print, flush=True)
+
+
+class Phases:
+    """Each phase's wall-clock seconds, printed as it ends: where a run's time goes.
+    A phase run `beside` the others (in a thread of its own) is kept apart, so the
+    others still add up to the run's time."""
+
+    def __init__(self, say: Callable[[str], object] = _SAY) -> None:
+        self.seconds: dict[str, float] = {}
+        self.beside_seconds: dict[str, float] = {}
+        self._say = say
+
+    @contextmanager
+    def __call__(self, name: str, *, beside: bool = False) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.record(name, time.perf_counter() - started, beside=beside)
+
+    def record(self, name: str, seconds: float, *, beside: bool = False) -> None:
+        kept = self.beside_seconds if beside else self.seconds
+        # A phase entered more than once adds up: the total is its cost.
+        kept[name] = kept.get(name, 0.0) + seconds
+        self._say(f"  {name}: {seconds:.1f}s" + (" (beside the others)" if beside else ""))
 
 
 def _in_process(function: Any, *args: Any) -> Any:
@@ -69,9 +125,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
+def measure_work(system: BenchSystem, plan: Plan, phase: Phases) -> dict[str, Any]:
     bench = work.WorkBench(system)
-    seeded_s = bench.seed(plan.sizes)
+    with phase("seeding histories"):
+        seeded_s = bench.seed(plan.sizes)
     runtime = system.runtime
     assert runtime is not None
     # Every command carries an Idempotency-Key (the API requires one), so each is a
@@ -79,16 +136,18 @@ def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     # A transfer is measured like a credit: one request, until both accounts' read
     # models hold their legs.
     kinds = ("credit", "transfer")
-    for size in plan.sizes:  # creates the read models and starts every worker
-        for kind in kinds:
-            bench.transaction(size, idempotency_key=True, kind=kind)
-    cells: dict[tuple[int, str], list[work.Transaction]] = {}
-    for _ in range(plan.repetitions):
-        for size in plan.sizes:  # side by side: every size in every repetition
+    with phase("transactions, first of each (not counted)"):
+        for size in plan.sizes:  # creates the read models and starts every worker
             for kind in kinds:
-                cells.setdefault((size, kind), []).append(
-                    bench.transaction(size, idempotency_key=True, kind=kind)
-                )
+                bench.transaction(size, idempotency_key=True, kind=kind)
+    cells: dict[tuple[int, str], list[work.Transaction]] = {}
+    with phase("transactions, measured"):
+        for _ in range(plan.repetitions):
+            for size in plan.sizes:  # side by side: every size in every repetition
+                for kind in kinds:
+                    cells.setdefault((size, kind), []).append(
+                        bench.transaction(size, idempotency_key=True, kind=kind)
+                    )
     memory = runtime.memory_mb()
     architectures = work.architectures(system)
     billed_ms = work.pooled_durations([t for ts in cells.values() for t in ts])
@@ -106,7 +165,10 @@ def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     for size in plan.sizes:
         ours = summary[f"{size}+key"]
         for variant in ("partition", "window"):
-            runs = [bench.seed_dispatcher(size, variant) for _ in range(plan.reference_repetitions)]
+            with phase("the seed's dispatcher reads"):
+                runs = [
+                    bench.seed_dispatcher(size, variant) for _ in range(plan.reference_repetitions)
+                ]
             medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             # Our transaction with the dispatcher's one GetItem swapped for the seed's
             # reads, and its extra time (measured here, outside a Lambda) billed too.
@@ -128,7 +190,8 @@ def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
             }
     # Issue 14: a balance as of a past moment, from the snapshot of the event then,
     # found through the events table's time index: the same reads at every size.
-    past_balances = {str(size): bench.past_balance(size) for size in plan.sizes}
+    with phase("past balances"):
+        past_balances = {str(size): bench.past_balance(size) for size in plan.sizes}
     return {
         "seed_seconds": seeded_s,
         "memory_mb": memory,
@@ -139,46 +202,56 @@ def measure_work(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     }
 
 
-def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
+def load_accounts(plan: Plan) -> list[str]:
+    """The accounts the load runs credit (measure_load opens them)."""
+    return [f"load-{i}" for i in range(plan.load_accounts)]
+
+
+def measure_load(system: BenchSystem, plan: Plan, phase: Phases) -> dict[str, Any]:
     dynamodb = work.client(system, "dynamodb", "bench")
     # The events table's key, without its stream: what a bare conditional put costs.
     create_table(dynamodb, "bench-raw", EVENTS_KEY)
-    raw = _in_process(
-        load.raw_puts,
-        system.endpoint_url,
-        system.region,
-        "bench-raw",
-        plan.load_clients,
-        plan.raw_seconds,
-    )
-    accounts = [f"load-{i}" for i in range(plan.load_accounts)]
-    load.open_accounts(system.api_url, accounts, system.http_headers)
+    with phase("raw conditional puts"):
+        raw = _in_process(
+            load.raw_puts,
+            system.endpoint_url,
+            system.region,
+            "bench-raw",
+            plan.load_clients,
+            plan.raw_seconds,
+        )
+    accounts = load_accounts(plan)
+    with phase("opening the load's accounts"):
+        load.open_accounts(system.api_url, accounts, system.http_headers)
     projectors_log = system.log_path("projectors")
     # One more warm worker per step: a burst of simultaneous cold starts on a small
     # machine outlasts the runtime's 10 s init limit, which no Lambda sandbox shares.
-    warm_up = _in_process(
-        load.ramp,
-        system.api_url,
-        accounts,
-        max(plan.load_clients, plan.senders) + 1,
-        system.http_headers,
-    )
+    with phase("warming workers"):
+        warm_up = _in_process(
+            load.ramp,
+            system.api_url,
+            accounts,
+            max(plan.load_clients, plan.senders) + 1,
+            system.http_headers,
+        )
     # 1. Saturation: closed-loop clients for the window, then the drain until every
     # account's read model holds its last accepted version. The pipeline keeps up with
     # what it both accepted and projected over window + drain.
     log_offset = _size(projectors_log)
     meter_before, runtime = system.meter(), system.runtime
     calls_before = {name: len(values) for name, values in runtime.durations_ms.items()}
-    saturated = _in_process(
-        load.commands,
-        system.api_url,
-        accounts,
-        plan.load_clients,
-        plan.load_seconds,
-        system.http_headers,
-    )
+    with phase("saturation"):
+        saturated = _in_process(
+            load.commands,
+            system.api_url,
+            accounts,
+            plan.load_clients,
+            plan.load_seconds,
+            system.http_headers,
+        )
     bench = work.WorkBench(system)
-    drain_s, pending = _drain(bench, saturated.pop("heads"))
+    with phase("saturation's drain"):
+        drain_s, pending = _drain(bench, saturated.pop("heads"))
     profile = hops(
         meter_before, system.meter(), runtime.durations_ms, calls_before, saturated["accepted"]
     )
@@ -189,18 +262,20 @@ def measure_load(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     rate = max(0.5, plan.steady_fraction * sustained)
     seconds = min(120.0, max(plan.steady_seconds, plan.steady_commands / rate))
     log_offset = _size(projectors_log)
-    steady = _in_process(
-        load.open_loop,
-        system.api_url,
-        accounts,
-        rate,
-        seconds,
-        plan.senders,
-        plan.probers,
-        system.http_headers,
-    )
+    with phase("steady open loop"):
+        steady = _in_process(
+            load.open_loop,
+            system.api_url,
+            accounts,
+            rate,
+            seconds,
+            plan.senders,
+            plan.probers,
+            system.http_headers,
+        )
     # The steady run's own drain: its last commands projected (the metric covers them).
-    steady_drain_s, steady_pending = _drain(bench, steady.pop("heads"))
+    with phase("steady run's drain"):
+        steady_drain_s, steady_pending = _drain(bench, steady.pop("heads"))
     steady_metric = projection_lags(projectors_log, log_offset)
     lags = steady.pop("lags_s")
     late = steady.pop("late_s")
@@ -294,15 +369,17 @@ def hops(
     }
 
 
-def measure_hot(system: BenchSystem, plan: Plan) -> dict[str, Any]:
+def measure_hot(system: BenchSystem, plan: Plan, warm_accounts: list[str]) -> dict[str, Any]:
     """Writers on one account: accepted/s, the commands' version conflicts (each one a
     retry inside the function) per accepted command, 409s and latency."""
     # A credit to an account never opened is refused (404): open them first.
     hot = [f"hot-{writers}" for writers in plan.hot_writers]
-    load.open_accounts(system.api_url, ["hot-warm", *hot], system.http_headers)
-    # Warm a worker per writer first: simultaneous cold starts are a machine limit.
+    load.open_accounts(system.api_url, hot, system.http_headers)
+    # Warm a worker per writer first: simultaneous cold starts are a machine limit. On
+    # accounts of their own (`warm_accounts`, already open): concurrent credits to one
+    # account would conflict and retry, and the warm-up would measure that instead.
     _in_process(
-        load.ramp, system.api_url, ["hot-warm"], max(plan.hot_writers) + 1, system.http_headers
+        load.ramp, system.api_url, warm_accounts, max(plan.hot_writers) + 1, system.http_headers
     )
     cases: dict[str, Any] = {}
     for writers in plan.hot_writers:
@@ -362,7 +439,9 @@ def measure_nothing(system: BenchSystem, plan: Plan) -> dict[str, Any]:
     """The moto server's memory over requests that store nothing."""
     events_table = system.environment("commands")["EVENTS_TABLE_NAME"]
     # A first round grows the allocator's pools and the caches once.
-    _in_process(load.storing_nothing, system.api_url, "idle", 20, system.http_headers)
+    _in_process(
+        load.storing_nothing, system.api_url, "idle", plan.nothing_warm_up, system.http_headers
+    )
     before = system.memory()
     run = _in_process(
         load.storing_nothing,
@@ -372,6 +451,15 @@ def measure_nothing(system: BenchSystem, plan: Plan) -> dict[str, Any]:
         system.http_headers,
     )
     return {**run, **memory_growth(before, system.memory(), events_table)}
+
+
+def _startup_phases(phase: Phases, timings: dict[str, float]) -> None:
+    """The launcher's steps as phases of their own (its timings run from its start)."""
+    init = timings.get("terraform_init_s", 0.0)
+    apply = timings.get("terraform_apply_s", init)
+    phase.record("moto server, issuer and terraform init, side by side", init)
+    phase.record("terraform apply", apply - init)
+    phase.record("the runtime's start", timings.get("up_s", apply) - apply)
 
 
 def _size(path: Path) -> int:
@@ -412,14 +500,19 @@ def projection_lags(log: Path, offset: int) -> list[float]:
     return lags
 
 
-def measure_scan(system: BenchSystem) -> dict[str, Any]:
+def measure_scan(system: BenchSystem, max_items: int | None = None) -> dict[str, Any]:
+    """Items per second of a raw Scan of the events table, whole or (max_items) its
+    first pages: moto scans at a steady rate, so a part gives the rate in less time."""
     dynamodb = work.client(system, "dynamodb", "bench-scan")
     table = system.environment("commands")["EVENTS_TABLE_NAME"]
-    started, items, request = time.perf_counter(), 0, {"TableName": table}
+    started, items = time.perf_counter(), 0
+    request: dict[str, Any] = {"TableName": table}
+    if max_items is not None:
+        request["Limit"] = max_items
     while True:
         page = dynamodb.scan(**request)
         items += page["Count"]
-        if "LastEvaluatedKey" not in page:
+        if "LastEvaluatedKey" not in page or (max_items is not None and items >= max_items):
             break
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     seconds = time.perf_counter() - started
@@ -489,50 +582,65 @@ def main(argv: list[str] | None = None) -> int:
     # Function logs from an earlier run would only make the deltas slower to read.
     shutil.rmtree(state_dir / "logs", ignore_errors=True)
     system = BenchSystem(state_dir, dist)
+    phase = Phases()
+    results["phases_s"] = phase.seconds
+    results["phases_beside_s"] = phase.beside_seconds
     try:
         if args.quick:
-            # Only checking that it runs: overlap the imports with terraform's apply.
+            # Only checking that it runs: overlap the imports with terraform's apply,
+            # which spends most of its time asleep in the AWS provider's waits.
             cold: dict[str, Any] = {}
-            thread = threading.Thread(
-                target=lambda: cold.update(
-                    coldstart.measure(dist, state_dir, plan.import_repetitions)
-                )
-            )
+
+            def cold_starts() -> None:
+                with phase("cold-start proxies", beside=True):
+                    cold.update(coldstart.measure(dist, state_dir, plan.import_repetitions))
+
+            thread = threading.Thread(target=cold_starts)
             thread.start()
         else:
             print("cold-start proxies ...", flush=True)
-            results["cold_start"] = coldstart.measure(dist, state_dir, plan.import_repetitions)
+            with phase("cold-start proxies"):
+                results["cold_start"] = coldstart.measure(dist, state_dir, plan.import_repetitions)
         print("starting the local runtime on a metered moto ...", flush=True)
         system.start()
+        _startup_phases(phase, system.timings)
         if args.quick:
-            thread.join()
+            with phase("waiting for the cold-start proxies"):
+                thread.join()
             results["cold_start"] = {**cold, "overlapped_with_startup": True}
         results["startup"] = system.timings
         events_table = system.environment("commands")["EVENTS_TABLE_NAME"]
         memory = [system.memory()]
         print("work per transaction ...", flush=True)
-        results["work"] = measure_work(system, plan)
+        results["work"] = measure_work(system, plan, phase)
         memory.append(system.memory())
         print("throughput and lag ...", flush=True)
-        results["load"] = measure_load(system, plan)
+        results["load"] = measure_load(system, plan, phase)
         memory.append(system.memory())
         print("hot account ...", flush=True)
-        results["hot"] = measure_hot(system, plan)
+        with phase("hot account"):
+            results["hot"] = measure_hot(system, plan, load_accounts(plan))
         print("memory of requests storing nothing ...", flush=True)
+        with phase("requests storing nothing"):
+            nothing = measure_nothing(system, plan)
         results["memory"] = {
             "seeded_histories": memory_growth(memory[0], memory[1], events_table),
             "load": memory_growth(memory[1], memory[2], events_table),
-            "storing_nothing": measure_nothing(system, plan),
+            "storing_nothing": nothing,
             "at_end": system.memory(),
         }
         print("scan ...", flush=True)
-        results["scan"] = measure_scan(system)
+        with phase("scan"):
+            results["scan"] = measure_scan(system, plan.scan_items)
         print("replay ...", flush=True)
-        results["replay"] = measure_replay(system)
+        with phase("replay"):
+            results["replay"] = measure_replay(system)
         if args.every_event:  # publishes every event: over 10 minutes on moto
-            results["replay_every_event"] = measure_replay(system, "--every-event")
+            with phase("replay, every event"):
+                results["replay_every_event"] = measure_replay(system, "--every-event")
     finally:
-        system.stop()
+        with phase("stopping the system"):
+            system.stop()
     results["seconds"] = time.perf_counter() - started
     args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(report.render(results))

@@ -347,6 +347,22 @@ def _memory(results: dict[str, Any]) -> str:
     )
 
 
+def _phases(results: dict[str, Any]) -> str:
+    """Each phase's seconds in the order run, what no phase covers, and the phases run
+    beside the others (their time is inside the others')."""
+    phases: dict[str, float] = results.get("phases_s", {})
+    rows = [[name, f"{seconds:.1f}"] for name, seconds in phases.items()]
+    total = results.get("seconds")
+    if total is not None:
+        rows.append(["between phases", f"{total - sum(phases.values()):.1f}"])
+        rows.append(["the whole run", f"{total:.1f}"])
+    rows += [
+        [f"{name} (beside the others)", f"{seconds:.1f}"]
+        for name, seconds in results.get("phases_beside_s", {}).items()
+    ]
+    return _table(["phase", "seconds"], rows)
+
+
 def _targets(results: dict[str, Any]) -> str:
     """Each figure of issue 16 beside its target."""
     rows: list[list[str]] = []
@@ -413,6 +429,7 @@ def render(results: dict[str, Any]) -> str:
         ("Memory of the moto server", _memory),
         ("Cold-start proxies", _cold),
         ("Replay", _scan),
+        ("Where the run's time went", _phases),
         ("Targets (issue 16)", _targets),
     ]
     out = []

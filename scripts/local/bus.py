@@ -1,11 +1,13 @@
 """EventBridge → Lambda targets, which moto does not deliver.
 
-moto does deliver to SQS targets, so on each bus Terraform declared the runtime adds a
-"tap": a rule matching every event whose target is a queue of its own (the tap is not
-in Terraform, so ``terraform plan`` stays clean). For each tapped event it evaluates
-every Terraform rule of that bus with moto's own pattern matcher and hands the event to
-the rule's Lambda targets, each independently, asynchronously, at least once and in no
-particular order, as EventBridge does.
+On each bus Terraform declared the runtime adds a "tap": a rule matching every event (not
+in Terraform, so ``terraform plan`` stays clean), whose events our moto server keeps in
+a log the runtime reads with a cursor (scripts.local.moto_patches' BusEventLog, served at
+/_local/bus-events; an SQS queue in between cost moto a send, a receive and a delete per
+event). For each tapped event it evaluates every Terraform rule of that bus with moto's
+own pattern matcher and hands the event to the rule's Lambda targets, each
+independently, asynchronously, at least once and in no particular order, as
+EventBridge does.
 
 EventBridge invokes a Lambda target asynchronously: its RetryPolicy and DeadLetterConfig
 cover failing to hand the event over (e.g. the function is gone); once Lambda accepted
@@ -14,13 +16,13 @@ it, the function's own async settings govern retries (see async_invoke).
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
+import requests
 from moto.events.models import EventPattern
 from moto.events.utils import EventTemplateParser
 
@@ -29,20 +31,25 @@ from scripts.local.aws import Moto
 from scripts.local.destinations import Destinations
 from scripts.local.faults import DUPLICATE, Faults
 from scripts.local.logs import Logs
+from scripts.local.moto_patches import TAP_RULE
 from scripts.local.threads import Workers
 from scripts.local.wiring import Rule, Target, Wiring
 
-TAP_RULE = "ledger-local-runtime-tap"
 MATCH_EVERYTHING = json.dumps({"source": [{"prefix": ""}]})
-# moto's SQS does work in proportion to a queue's length for every message sent to it
-# (it recomputes the queue's attributes), so a backlog in the tap would slow every
-# PutEvents down: several pollers keep it drained. EventBridge gives events to targets
-# in no particular order, and neither do they.
-TAP_POLLERS = 3
+# The longest one read of a bus's events waits for one (how soon a stop is noticed), and
+# the most events one read takes (as an SQS receive did).
+TAP_WAIT_S = 1.0
+TAP_BATCH = 10
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(text: str) -> EventPattern:
+    """A rule's pattern, parsed once rather than for every event it is matched against."""
+    return EventPattern.load(text)
 
 
 def rule_matches(rule: Rule, event: dict[str, Any]) -> bool:
-    return bool(EventPattern.load(rule.event_pattern).matches_event(cast(Any, event)))
+    return bool(_pattern(rule.event_pattern).matches_event(cast(Any, event)))
 
 
 def target_input(target: Target, event: dict[str, Any]) -> Any:
@@ -85,9 +92,10 @@ class BusDelivery:
 
     def start(self) -> None:
         for bus_name in self._wiring.bus_names:
-            queue = self._install_tap(bus_name)
-            for index in range(TAP_POLLERS):
-                self._workers.start(self._poll, bus_name, queue, name=f"bus-{bus_name}-{index}")
+            self._moto.client("events").put_rule(
+                Name=TAP_RULE, EventBusName=bus_name, EventPattern=MATCH_EVERYTHING
+            )
+            self._workers.start(self._poll, bus_name, name=f"bus-{bus_name}")
 
     def request_stop(self) -> None:
         self._workers.request_stop()
@@ -96,44 +104,36 @@ class BusDelivery:
         self._workers.stop()
         self._handovers.shutdown(wait=False, cancel_futures=True)
 
-    def _install_tap(self, bus_name: str) -> str:
-        sqs, events = self._moto.client("sqs"), self._moto.client("events")
-        queue_name = re.sub(r"[^A-Za-z0-9_-]", "-", f"{TAP_RULE}-{bus_name}")[:80]
-        queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        events.put_rule(Name=TAP_RULE, EventBusName=bus_name, EventPattern=MATCH_EVERYTHING)
-        events.put_targets(
-            Rule=TAP_RULE, EventBusName=bus_name, Targets=[{"Id": "tap", "Arn": queue_arn}]
-        )
-        return str(queue_url)
-
-    def _poll(self, bus_name: str, queue_url: str) -> None:
-        sqs = self._moto.client("sqs")
+    def _poll(self, bus_name: str) -> None:
+        """Read the bus's tapped events in order and route each; a read after the last
+        one routed acknowledges it, so an event is lost only with the moto server."""
+        session = requests.Session()
+        url = f"{self._moto.endpoint_url}/_local/bus-events"
+        after = 0
         while not self._stopped.is_set():
+            query: dict[str, str | float] = {
+                "bus": bus_name,
+                "after": after,
+                "timeout": TAP_WAIT_S,
+                "limit": TAP_BATCH,
+            }
             try:
-                messages = sqs.receive_message(
-                    QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-                ).get("Messages", [])
-            except Exception as exc:  # noqa: BLE001 - keep polling through moto hiccups
+                answer = session.get(url, params=query, timeout=TAP_WAIT_S + 30)
+                answer.raise_for_status()
+                page = answer.json()
+            except (requests.RequestException, ValueError) as exc:
+                # Keep polling through moto hiccups, from the same cursor.
                 self._logs.write("runtime", f"bus {bus_name}: polling failed: {exc}")
-                time.sleep(1)
+                self._stopped.wait(1)
                 continue
-            for message in messages:
-                self._route(bus_name, self._as_eventbridge_event(json.loads(message["Body"])))
-            if messages:
-                sqs.delete_message_batch(
-                    QueueUrl=queue_url,
-                    Entries=[
-                        {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-                        for index, message in enumerate(messages)
-                    ],
-                )
+            for tapped in page["events"]:
+                self._route(bus_name, self._as_eventbridge_event(tapped))
+            after = int(page["last"])
 
     def _as_eventbridge_event(self, tapped: dict[str, Any]) -> dict[str, Any]:
-        """The event as EventBridge gives it to a target: moto's SQS delivery drops the
-        account, and the fields come in AWS's order."""
+        """The event as EventBridge gives it to a target: AWS's fields in AWS's order
+        (moto's copy has an `ingestion-time` of its own), the account and region filled
+        in should moto's copy lack them."""
         account = next(iter(self._wiring.rules)).arn.split(":")[4]
         return {
             "version": tapped.get("version", "0"),
@@ -168,7 +168,9 @@ class BusDelivery:
                 timer.daemon = True
                 timer.start()
             else:
-                self._handovers.submit(self._hand_over, rule, target, event)
+                # Handing over only queues the invocation (async_invoke): done here,
+                # without a thread hop of its own.
+                self._hand_over(rule, target, event)
 
     def _hand_over(self, rule: Rule, target: Target, event: dict[str, Any]) -> None:
         """Hand the event to Lambda's async invocation, as EventBridge does.

@@ -8,6 +8,7 @@ reports it), not by name: the runtime runs exactly the code that was applied, an
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import importlib.util
 import shutil
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from scripts.local.wiring import Function
 
+# Where each zip's content is unpacked, once (functions/<name>/<digest> links to it).
+CONTENT_DIR = "by-content"
 # What the Lambda Python runtime ships besides the standard library.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
@@ -43,8 +46,26 @@ class CodeStore:
                 f"{function.name} (CodeSha256 {function.code_sha256}); was dist/ rebuilt "
                 "after the apply? Restart the local system."
             )
-        digest = base64.b64decode(function.code_sha256).hex()[:16]
-        target = self._functions_dir / function.name / digest
+        unpacked = self._unpacked(function.code_sha256, zip_path)
+        # Named by function (operators' tools and the soak read the function's name from
+        # a worker's code path), pointing at the one unpacked copy of its content.
+        link = self._functions_dir / function.name / unpacked.name
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # another pool made it meanwhile
+                link.symlink_to(unpacked, target_is_directory=True)
+        return link
+
+    def unpack_all(self) -> None:
+        """Unpack every zip in dist/ now, not when the runtime starts: the launcher does
+        it while Terraform applies, which mostly waits (docs/local-runtime.md)."""
+        for sha256, zip_path in self._zips.items():
+            self._unpacked(sha256, zip_path)
+
+    def _unpacked(self, sha256: str, zip_path: Path) -> Path:
+        """A zip's content, unpacked once under its digest: read-only (no bytecode is
+        written), so every function whose code it is runs the same copy."""
+        target = self._functions_dir / CONTENT_DIR / base64.b64decode(sha256).hex()[:16]
         if not target.is_dir():
             partial = target.with_name(target.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)

@@ -9,9 +9,11 @@ in requirements-dev.txt and the ``written_for`` of each patch together.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import functools
+import itertools
 import json
 import os
 import random
@@ -31,7 +33,11 @@ import jsonpath_ng.ext
 import moto.sqs.models
 from moto.awslambda.models import EventInvokeConfig, LambdaBackend, LambdaFunction
 from moto.core.common_models import BaseModel
-from moto.core.utils import unix_time_millis
+from moto.core.utils import (
+    iso_8601_datetime_without_milliseconds,
+    unix_time_millis,
+    utcfromtimestamp,
+)
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ERROR_TYPE_PREFIX,
@@ -70,13 +76,64 @@ def _send_dynamodb_items_disabled(*_args: Any, **_kwargs: Any) -> None:
     return
 
 
+# The rule the runtime puts on each bus (scripts.local.bus): what it matches goes to the
+# bus's event log (BUS_EVENTS), read by the runtime, not to a target.
+TAP_RULE = "ledger-local-runtime-tap"
+
+
+class BusEventLog:
+    """The events each bus's tap rule matched, as EventBridge would send them to a
+    target, each kept until its reader has read past it: the runtime reads them with a
+    cursor (``read``), and a read acknowledges everything up to its cursor, so an event
+    is handed out again until a later read shows it was taken (at least once)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._logs: dict[str, collections.deque[tuple[int, str]]] = {}
+        self._last: dict[str, int] = {}  # each bus's last event number (from 1)
+
+    def append(self, bus: str, event: str) -> None:
+        with self._changed:
+            number = self._last[bus] = self._last.get(bus, 0) + 1
+            self._logs.setdefault(bus, collections.deque()).append((number, event))
+            self._changed.notify_all()
+
+    def read(self, bus: str, after: int, timeout_s: float, limit: int) -> tuple[int, list[str]]:
+        """Up to `limit` events after number `after`, waiting up to `timeout_s` for one;
+        and the number to read after next time. Events up to `after` are dropped."""
+        with self._changed:
+            if after > self._last.get(bus, 0):
+                after = 0  # a cursor from before this server started
+            log = self._logs.setdefault(bus, collections.deque())
+            while log and log[0][0] <= after:
+                log.popleft()
+            self._changed.wait_for(lambda: self._last.get(bus, 0) > after, timeout=timeout_s)
+            taken = list(itertools.islice(log, limit))
+            return (taken[-1][0] if taken else after), [event for _, event in taken]
+
+
+BUS_EVENTS = BusEventLog()
+
+
+def _as_sent_to_a_target(event: dict[str, Any]) -> str:
+    """The event as moto sends it to an SQS target (the time as ISO 8601)."""
+    sent = dict(event)
+    # moto passes a float, as here, where its signature says int.
+    moment = utcfromtimestamp(float(event["time"]))  # type: ignore[arg-type]
+    sent["time"] = iso_8601_datetime_without_milliseconds(moment)
+    return json.dumps(sent)
+
+
 def _without_lambda_targets(send_to_targets: Any) -> Any:
-    """Wrap ``Rule.send_to_targets`` so moto skips the rule's Lambda targets.
+    """Wrap ``Rule.send_to_targets`` so moto skips the rule's Lambda targets, and the
+    runtime's tap rule logs what it matches.
 
     moto raises NotImplementedError for a Lambda target, which fails the whole
     PutEvents call. The local runtime delivers to Lambda targets itself (scripts.local.bus);
-    moto keeps delivering to the other targets (SQS, logs, ...), the runtime's tap queue
-    among them.
+    moto keeps delivering to the other targets (SQS, logs, ...). What the tap rule
+    (TAP_RULE) matches goes to BUS_EVENTS, which the runtime reads
+    (scripts.local.moto_server's /_local/bus-events): an SQS queue in between cost moto
+    a send, a receive and a delete per event.
     """
 
     # moto's server is threaded: the lock keeps two PutEvents from swapping one rule's
@@ -84,6 +141,12 @@ def _without_lambda_targets(send_to_targets: Any) -> Any:
     lock = threading.Lock()
 
     def send(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        if self.name == TAP_RULE:
+            if self.event_pattern.matches_event(original_event):
+                BUS_EVENTS.append(self.event_bus_name, _as_sent_to_a_target(original_event))
+            return
+        if all(":lambda:" in target["Arn"] for target in self.targets):
+            return  # nothing for moto to deliver (the ledger's rules): no match, no lock
         with lock:
             every_target = self.targets
             self.targets = [t for t in every_target if ":lambda:" not in t["Arn"]]
@@ -609,6 +672,40 @@ def _backend_remembered(get_backend_for_host: Any) -> Any:
     return lookup
 
 
+class StreamRecordCount:
+    """How many stream records every table of the server has appended so far, and a
+    wait for more: the runtime's stream pollers wait here instead of sleeping between
+    empty polls, so a record reaches its function as soon as it is written, as an event
+    source mapping with no batching window sends it (and an idle poller asks nothing)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def added(self) -> None:
+        with self._changed:
+            self._count += 1
+            self._changed.notify_all()
+
+    def wait(self, after: int, timeout_s: float) -> int:
+        """The count once it is other than `after` (more records, or a count from before
+        a restart of the server), or after `timeout_s` whatever it is."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._count != after, timeout=timeout_s)
+            return self._count
+
+
+STREAM_RECORDS = StreamRecordCount()
+
+
+def _counting_stream_records(add: Any) -> Any:
+    def add_and_count(self: StreamShard, old: Item | None, new: Item | None) -> None:
+        add(self, old, new)
+        STREAM_RECORDS.added()
+
+    return add_and_count
+
+
 @dataclass(frozen=True)
 class Patch:
     """``owner.attribute`` replaced by ``replace(original)``, checked against moto
@@ -668,6 +765,7 @@ PATCHES: tuple[Patch, ...] = (
     Patch(jsonpath_ng.ext, "parse", _remembered, "5.1.17"),
     Patch(DomainDispatcherApplication, "get_backend_for_host", _backend_remembered, "5.1.17"),
     Patch(UpdateExpressionParser, "make", _update_expression_remembered, "5.1.17"),
+    Patch(StreamShard, "add", _counting_stream_records, "5.1.17"),
 )
 
 

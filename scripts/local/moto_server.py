@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from scripts.local.moto_patches import MotoVersionError, apply_patches
+from scripts.local.moto_patches import (
+    BUS_EVENTS,
+    STREAM_RECORDS,
+    MotoVersionError,
+    apply_patches,
+)
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -73,6 +80,65 @@ class _RequestHandler(WSGIRequestHandler):
         super().send_header(keyword, value)
 
 
+STREAM_RECORDS_PATH = "/_local/stream-records"
+BUS_EVENTS_PATH = "/_local/bus-events"
+# The longest a stream poller's wait may hold a server thread.
+MAX_WAIT_S = 5.0
+
+
+def with_local_routes(app: WsgiApp) -> WsgiApp:
+    """moto's application plus the runtime's own routes, which are not AWS:
+
+    - ``GET /_local/stream-records?after=<n>&timeout=<s>`` answers ``{"count": <m>}``,
+      the number of stream records written so far, as soon as it is other than ``n``
+      (more records; or fewer, from a server started since) or after ``timeout``
+      seconds (at most MAX_WAIT_S) whatever it is;
+    - ``GET /_local/bus-events?bus=<name>&after=<n>&timeout=<s>&limit=<k>`` answers
+      ``{"last": <m>, "events": [...]}``: up to ``k`` of the events the runtime's tap
+      rule matched on that bus after number ``n`` (waiting up to ``timeout`` seconds for
+      one), each a JSON text as EventBridge sends it to a target, and the number to ask
+      after next. Asking after ``n`` acknowledges every event up to ``n``.
+
+    A bad query is a 400 with ``"code": "bad_query"``.
+    """
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO")
+        if path not in (STREAM_RECORDS_PATH, BUS_EVENTS_PATH):
+            return app(environ, start_response)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        try:
+            after = int(query.get("after", ["-1" if path == STREAM_RECORDS_PATH else "0"])[0])
+            timeout_s = min(max(float(query.get("timeout", ["0"])[0]), 0.0), MAX_WAIT_S)
+            limit = int(query.get("limit", ["10"])[0])
+            bus = query.get("bus", [""])[0]
+            if path == BUS_EVENTS_PATH and (not bus or after < 0 or limit < 1):
+                raise ValueError(bus)
+        except ValueError:
+            status = "400 Bad Request"
+            body = json.dumps(
+                {
+                    "code": "bad_query",
+                    "message": "bus: a name; after: an integer; timeout: seconds; "
+                    "limit: a positive integer",
+                }
+            ).encode()
+        else:
+            status = "200 OK"
+            if path == STREAM_RECORDS_PATH:
+                body = json.dumps({"count": STREAM_RECORDS.wait(after, timeout_s)}).encode()
+            else:
+                last, events = BUS_EVENTS.read(bus, after, timeout_s, limit)
+                # Each event is already JSON text: joined, not decoded and encoded again.
+                body = b'{"last": %d, "events": [%s]}' % (last, ",".join(events).encode())
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+    return application
+
+
 def serve(description: str, wrap: Callable[[WsgiApp], WsgiApp] | None = None) -> None:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -87,7 +153,7 @@ def serve(description: str, wrap: Callable[[WsgiApp], WsgiApp] | None = None) ->
     server = make_server(
         "127.0.0.1",
         args.port,
-        wrap(app) if wrap else app,
+        with_local_routes(wrap(app) if wrap else app),
         threaded=True,
         request_handler=_RequestHandler,
     )

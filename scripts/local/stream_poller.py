@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import requests
+
 from scripts.local.aws import Moto
 from scripts.local.destinations import Destinations, now_iso
 from scripts.local.faults import DEAD_LETTERED, DUPLICATE, SHARD_SPLIT, STREAM_RETRY, Faults
@@ -26,7 +28,37 @@ from scripts.local.wiring import UNLIMITED, StreamMapping
 from scripts.local.workers import Outcome
 
 Invoke = Callable[[str, Any], Outcome]
+# Between two empty polls when the moto server cannot say when records arrive (one
+# without our route, or the route failing): about Lambda's own four polls a second.
 IDLE_POLL_S = 0.2
+# The longest one wait for new records lasts: how soon a stop is noticed at worst.
+RECORDS_WAIT_S = 1.0
+
+
+class RecordWaiter:
+    """Waits, after an empty poll, until the moto server has written a stream record
+    since the last wait (scripts.local.moto_server's /_local/stream-records): a record
+    reaches its function a few milliseconds after it is written instead of up to
+    IDLE_POLL_S later, and an idle poller asks moto nothing. Any record written after
+    the previous wait returned ends the next one at once, so none is waited past."""
+
+    def __init__(self, endpoint_url: str, stopped: threading.Event) -> None:
+        self._url = f"{endpoint_url}/_local/stream-records"
+        self._stopped = stopped
+        self._session = requests.Session()
+        self._seen = -1  # the first wait answers at once, with the count so far
+
+    def wait(self) -> None:
+        try:
+            answer = self._session.get(
+                self._url,
+                params={"after": self._seen, "timeout": RECORDS_WAIT_S},
+                timeout=RECORDS_WAIT_S + 10,
+            )
+            answer.raise_for_status()
+            self._seen = int(answer.json()["count"])
+        except (requests.RequestException, ValueError, KeyError, TypeError):
+            self._stopped.wait(IDLE_POLL_S)
 
 
 def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
@@ -90,6 +122,7 @@ class ShardPoller:
         self._function_name = function_name
         self._retry_delays_s = retry_delays_s
         self._stopped = stopped
+        self._records = RecordWaiter(moto.endpoint_url, stopped)
 
     def run(self) -> None:
         iterator = self._iterator(self._mapping.starting_position)
@@ -111,7 +144,7 @@ class ShardPoller:
             if records:
                 self._deliver(records)
             else:
-                self._stopped.wait(IDLE_POLL_S)
+                self._records.wait()
             iterator = page.get("NextShardIterator")
 
     def _iterator(self, position: str) -> str | None:

@@ -14,6 +14,7 @@ import shutil
 import socket
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from scripts.console.process import ConsoleProcess
 from scripts.local.aws import Moto
 from scripts.local.child import ChildProcess
+from scripts.local.code import CodeStore
 from scripts.local.issuer import Issuer
 from scripts.local.logs import Logs
 from scripts.local.supervisor import Runtime
@@ -107,20 +109,27 @@ class LocalSystem:
             (settings.state_dir / stale).unlink(missing_ok=True)
         started = time.monotonic()
         dist_dir = _snapshot(settings.dist_dir, settings.state_dir / "dist")
-        self._moto = MotoProcess(settings.state_dir / "logs" / "moto.log", settings.moto_server)
-        self._say(f"moto server on {self._moto.endpoint_url}")
+        # The runtime's own preparation needs no AWS: unpack the zips while Terraform
+        # applies (most of an apply is the AWS provider asleep between its polls).
+        beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="start")
+        unpacking = beside.submit(lambda: CodeStore(dist_dir, settings.state_dir).unpack_all())
         terraform = Terraform(
             settings.terraform_dir,
             settings.state_dir,
             settings.state_dir / "logs" / "terraform.log",
         )
+        # `terraform init` needs no moto: it runs while moto and the issuer start.
+        initialising = beside.submit(terraform.init)
+        beside.shutdown(wait=False)
+        self._moto = MotoProcess(settings.state_dir / "logs" / "moto.log", settings.moto_server)
+        self._say(f"moto server on {self._moto.endpoint_url}")
         self._say("terraform init + apply of terraform/environments/local ...")
         # The issuer the API's JWT authorizer trusts: its URL goes into Terraform, and the
         # runtime reads it back from moto with the rest of the wiring.
         self.issuer = Issuer(settings.state_dir / "issuer", AUDIENCE)
         self.issuer.start()
         self._say(f"token issuer on {self.issuer.url} (make token SUB=... SCOPES=...)")
-        terraform.init()
+        initialising.result()  # raises what the init raised
         self.timings["terraform_init_s"] = time.monotonic() - started
         terraform.apply(
             {
@@ -135,14 +144,19 @@ class LocalSystem:
             }
         )
         self.timings["terraform_apply_s"] = time.monotonic() - started
-        self.outputs = terraform.outputs()
+        unpacking.result()  # raises what the unpacking raised
         self.moto = moto = Moto(
             self._moto.endpoint_url, _region(settings.state_dir / "terraform.tfstate")
         )
         self.runtime = self._runtime_class(
             moto, dist_dir, settings.state_dir, settings.port, self.logs
         )
-        self.runtime.start()
+        # The runtime reads its wiring from moto, not from the outputs: a Terraform
+        # process reads them meanwhile.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outputs") as beside:
+            outputs = beside.submit(terraform.outputs)
+            self.runtime.start()
+            self.outputs = outputs.result()
         write_pointers(settings.state_dir, moto, self.runtime)
         if settings.console_port is not None:
             self.console = ConsoleProcess(settings.state_dir, settings.console_port, self.api_url)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import queue
+import select
 import subprocess
 import sys
 import threading
@@ -34,6 +34,7 @@ INIT_TIMEOUT_S = 30
 # the warm workers, which free up in milliseconds, rather than by ten slow cold starts.
 MAX_CONCURRENT_COLD_STARTS = 2
 DEFAULT_CONCURRENCY = 10
+PIPE_READ_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,36 @@ class PoolClosedError(RuntimeError):
     pass
 
 
+class _Lines:
+    """The newline-ended answers a worker writes on its response pipe, each read by the
+    thread waiting for it: ``next`` gives the next line, or None once the pipe is closed
+    (the worker is exiting), and raises TimeoutError when none came in time."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self._pipe = pipe
+        self._buffer = bytearray()
+        self._closed = False
+
+    def next(self, timeout_s: float) -> bytes | None:
+        deadline = time.monotonic() + timeout_s
+        scanned = 0  # the buffer up to here holds no newline
+        while (end := self._buffer.find(b"\n", scanned)) < 0:
+            scanned = len(self._buffer)
+            if self._closed:
+                return None  # a last answer without its newline is no answer
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._pipe], [], [], remaining)[0]:
+                raise TimeoutError
+            chunk = self._pipe.read(PIPE_READ_BYTES)
+            if chunk:
+                self._buffer += chunk
+            else:
+                self._closed = True
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        return line
+
+
 class _Worker:
     def __init__(
         self, function: Function, code_dir: Path, runtime_dir: Path, env: dict[str, str], logs: Logs
@@ -120,26 +151,18 @@ class _Worker:
         os.close(request_read)
         os.close(response_write)
         self._requests = os.fdopen(request_write, "w", encoding="utf-8")
-        self._responses: queue.Queue[str | None] = queue.Queue()
+        # Read by the thread waiting for the answer (one invoke at a time per worker),
+        # not pumped by a thread of its own: a thread hop less per invoke.
+        self._responses = _Lines(os.fdopen(response_read, "rb", buffering=0))
         self._exited = False
         for stream in (self.process.stdout, self.process.stderr):
             assert stream is not None
             threading.Thread(target=self._pump_logs, args=(stream,), daemon=True).start()
-        threading.Thread(
-            target=self._pump_responses,
-            args=(os.fdopen(response_read, "r", encoding="utf-8"),),
-            daemon=True,
-        ).start()
         self.init_error = self._await_init()
 
     def _pump_logs(self, stream: IO[str]) -> None:
         for line in stream:
             self._logs.write(self._function.name, line)
-
-    def _pump_responses(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._responses.put(line)
-        self._responses.put(None)
 
     def _await_init(self) -> dict[str, Any] | None:
         answer = self._next_answer(INIT_TIMEOUT_S)
@@ -153,8 +176,8 @@ class _Worker:
 
     def _next_answer(self, timeout_s: float) -> dict[str, Any] | None:
         try:
-            line = self._responses.get(timeout=max(timeout_s, 0.001))
-        except queue.Empty:
+            line = self._responses.next(timeout_s)
+        except TimeoutError:
             return None
         if line is None:
             # The response pipe closed: the process is exiting, even if it is not yet

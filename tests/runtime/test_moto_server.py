@@ -8,8 +8,10 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from typing import Any
 
 import pytest
+import requests
 
 from scripts.local import moto_patches
 from scripts.local.moto_patches import (
@@ -240,3 +242,190 @@ def test_a_streams_or_table_request_waits_while_another_dynamodb_request_runs(
         assert not ran.is_set()
     caller.join(5)
     assert ran.is_set()
+
+
+def _stream_records(bench: Bench, after: int, timeout_s: float) -> requests.Response:
+    return requests.get(
+        f"{bench.moto.endpoint_url}/_local/stream-records",
+        params={"after": after, "timeout": timeout_s},
+        timeout=60,
+    )
+
+
+def _table_with_a_stream(bench: Bench) -> Any:
+    dynamodb = bench.moto.client("dynamodb")
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    return dynamodb
+
+
+def test_a_wait_for_stream_records_ends_as_soon_as_a_record_is_written(bench: Bench) -> None:
+    # GIVEN a table with a stream, and the count of stream records written so far
+    dynamodb = _table_with_a_stream(bench)
+    before = int(_stream_records(bench, -1, 0).json()["count"])
+    answers: list[tuple[int, float]] = []
+
+    def wait() -> None:
+        count = int(_stream_records(bench, before, 30).json()["count"])
+        answers.append((count, time.monotonic()))
+
+    # WHEN a poller waits up to 30 s for more, and an item is written meanwhile
+    waiting = threading.Thread(target=wait)
+    waiting.start()
+    time.sleep(0.5)
+    written = time.monotonic()
+    dynamodb.put_item(TableName="t", Item={"id": {"S": "a"}})
+    waiting.join(timeout=60)
+
+    # THEN the wait ends with one record more, long before its 30 s
+    ((count, answered),) = answers
+    assert count == before + 1
+    assert answered - written < 10
+
+
+def test_a_wait_for_stream_records_ends_at_its_timeout_when_nothing_is_written(
+    bench: Bench,
+) -> None:
+    # GIVEN a table with a stream and one record in it
+    dynamodb = _table_with_a_stream(bench)
+    dynamodb.put_item(TableName="t", Item={"id": {"S": "a"}})
+    count = int(_stream_records(bench, -1, 0).json()["count"])
+
+    # WHEN a poller waits 0.5 s for a record after that one, and none is written
+    started = time.monotonic()
+    answer = _stream_records(bench, count, 0.5)
+
+    # THEN it is answered after its timeout, with the same count
+    assert answer.status_code == 200
+    assert answer.json() == {"count": count}
+    assert time.monotonic() - started >= 0.45
+
+
+def test_a_wait_for_stream_records_with_a_bad_query_is_refused_with_a_code(bench: Bench) -> None:
+    # GIVEN a moto server
+    # WHEN a wait's `after` is not a number
+    answer = requests.get(
+        f"{bench.moto.endpoint_url}/_local/stream-records",
+        params={"after": "soon", "timeout": "1"},
+        timeout=60,
+    )
+
+    # THEN it is refused with a machine-readable code
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "bad_query"
+
+
+def test_a_wait_for_stream_records_with_a_count_from_another_server_ends_at_once() -> None:
+    # GIVEN a fresh server's count (none written), and a poller that saw 40 on a server
+    # started before it
+    records = moto_patches.StreamRecordCount()
+
+    # WHEN the poller waits for more than its 40, up to 30 s
+    started = time.monotonic()
+    count = records.wait(40, 30)
+
+    # THEN the wait ends at once with this server's count, which the poller goes on from
+    assert count == 0
+    assert time.monotonic() - started < 5
+
+
+def test_a_bus_event_is_handed_out_again_until_a_read_after_it_acknowledges_it() -> None:
+    # GIVEN a bus's log holding three tapped events
+    log = moto_patches.BusEventLog()
+    for number in (1, 2, 3):
+        log.append("bus", json.dumps({"n": number}))
+
+    # WHEN a reader takes two, reads again from the start (its routing failed), then
+    # reads after the first two
+    first = log.read("bus", 0, 0, 2)
+    again = log.read("bus", 0, 0, 2)
+    rest = log.read("bus", first[0], 0, 10)
+
+    # THEN the first two are handed out twice, and the third only after them
+    assert first == again == (2, ['{"n": 1}', '{"n": 2}'])
+    assert rest == (3, ['{"n": 3}'])
+    # AND once a read goes past them, they are no longer kept
+    assert log.read("bus", 3, 0, 10) == (3, [])
+    assert log.read("bus", 0, 0, 10) == (0, [])
+
+
+def test_a_read_of_bus_events_waits_for_one_and_ends_when_it_comes() -> None:
+    # GIVEN an empty bus log, and a reader waiting up to 30 s for an event
+    log = moto_patches.BusEventLog()
+    answers: list[tuple[int, list[str]]] = []
+    reader = threading.Thread(target=lambda: answers.append(log.read("bus", 0, 30, 10)))
+    reader.start()
+    time.sleep(0.2)
+
+    # WHEN an event is tapped on another bus, then on this one
+    started = time.monotonic()
+    log.append("other", "{}")
+    log.append("bus", '{"n": 1}')
+    reader.join(timeout=30)
+
+    # THEN the reader gets this bus's event at once, not the other's
+    assert answers == [(1, ['{"n": 1}'])]
+    assert time.monotonic() - started < 10
+
+
+def test_a_bus_events_cursor_from_another_server_starts_over() -> None:
+    # GIVEN a fresh server's log with one event, and a reader whose cursor is 40
+    log = moto_patches.BusEventLog()
+    log.append("bus", '{"n": 1}')
+
+    # WHEN it reads after 40
+    answer = log.read("bus", 40, 0, 10)
+
+    # THEN it gets this server's events from the start
+    assert answer == (1, ['{"n": 1}'])
+
+
+def test_what_the_tap_rule_matches_is_read_as_eventbridge_sends_it_and_other_targets_still_get_it(
+    bench: Bench,
+) -> None:
+    # GIVEN a bus with the runtime's tap rule and a rule with a queue target
+    events = bench.moto.client("events")
+    events.create_event_bus(Name="b")
+    events.put_rule(
+        Name=moto_patches.TAP_RULE,
+        EventBusName="b",
+        EventPattern=json.dumps({"source": [{"prefix": ""}]}),
+    )
+    queue_url, queue_arn = bench.queue("other")
+    events.put_rule(Name="q", EventBusName="b", EventPattern=json.dumps({"source": ["s"]}))
+    events.put_targets(Rule="q", EventBusName="b", Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    # WHEN an event is put on the bus, and the runtime's route is read
+    events.put_events(
+        Entries=[{"Source": "s", "DetailType": "T", "Detail": '{"a": 1}', "EventBusName": "b"}]
+    )
+    page = requests.get(
+        f"{bench.moto.endpoint_url}/_local/bus-events",
+        params={"bus": "b", "after": "0", "timeout": "5"},
+        timeout=60,
+    ).json()
+
+    # THEN the event is there as EventBridge sends it to a target, and the queue got it too
+    [event] = page["events"]
+    assert page["last"] == 1
+    assert (event["source"], event["detail-type"], event["detail"]) == ("s", "T", {"a": 1})
+    assert event["time"].endswith("Z")
+    assert {"id", "account", "region"} <= set(event)
+    assert len(bench.messages(queue_url, 1)) == 1
+
+
+def test_a_read_of_bus_events_without_a_bus_is_refused_with_a_code(bench: Bench) -> None:
+    # GIVEN a moto server
+    # WHEN the runtime's route is read without naming a bus
+    answer = requests.get(
+        f"{bench.moto.endpoint_url}/_local/bus-events", params={"after": "0"}, timeout=60
+    )
+
+    # THEN it is refused with a machine-readable code
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "bad_query"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
+from scripts.local.stream_poller import IDLE_POLL_S, RecordWaiter
+from scripts.local.system import free_port
 from tests.runtime.conftest import Bench, bodies, observing_handler, table_streaming_to
 
 pytestmark = pytest.mark.runtime
@@ -136,3 +140,38 @@ def test_a_reported_item_failure_retries_from_that_record_only(bench: Bench) -> 
     assert first == ["a", "b", "c"]
     assert retry == ["c"]
     assert json.dumps(failure)  # a plain JSON document, as AWS sends
+
+
+def test_records_written_while_the_poller_waits_for_them_reach_the_function_in_order(
+    bench: Bench,
+) -> None:
+    # GIVEN a running runtime whose poller has read the stream to its end and waits
+    handler = observing_handler(
+        "observe([r['dynamodb']['NewImage']['id']['S'] for r in event['Records']])\n"
+    )
+    observed_url, _ = table_streaming_to(bench, handler, BatchSize=10)
+    bench.start()
+    time.sleep(1.5)
+
+    # WHEN records are written one by one, the poller idle before each
+    delivered = []
+    for item_id in ("a", "b", "c"):
+        _put(bench, item_id)
+        delivered += bodies(bench.messages(observed_url, 1))
+        time.sleep(0.3)
+
+    # THEN each was delivered, in order, once
+    assert delivered == [["a"], ["b"], ["c"]]
+    assert bench.messages(observed_url, 1, timeout_s=2) == []
+
+
+def test_a_poller_whose_moto_has_no_records_route_sleeps_between_empty_polls() -> None:
+    # GIVEN a waiter pointed at a port nobody listens on (a moto server without the route)
+    waiter = RecordWaiter(f"http://127.0.0.1:{free_port()}", threading.Event())
+
+    # WHEN it waits after an empty poll
+    started = time.monotonic()
+    waiter.wait()
+
+    # THEN it sleeps the idle poll interval rather than polling again at once
+    assert time.monotonic() - started >= IDLE_POLL_S * 0.9
