@@ -166,6 +166,10 @@ def _answers(api_url: str) -> bool:
     return True
 
 
+# How long `down` lets the processes stop on SIGTERM before it kills them.
+STOP_GRACE_S = 20.0
+
+
 def down(settings: Settings) -> int:
     pid_file = _pid_file(settings)
     if not pid_file.exists():
@@ -177,15 +181,24 @@ def down(settings: Settings) -> int:
     except ProcessLookupError:
         pass
     else:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and _group_alive(pid):
-            time.sleep(0.2)
-        if _group_alive(pid):
+        if not _gone_within(pid, STOP_GRACE_S):
             os.killpg(pid, signal.SIGKILL)
+            # Killed processes are gone only once the kernel has torn them down and
+            # their parents reaped them: answer when they are, as the caller may check.
+            _gone_within(pid, 10)
     pid_file.unlink(missing_ok=True)
     (settings.state_dir / "api-url").unlink(missing_ok=True)
     print("stopped")
     return 0
+
+
+def _gone_within(pgid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _group_alive(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def _group_alive(pgid: int) -> bool:

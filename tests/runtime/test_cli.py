@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,3 +33,32 @@ def test_up_on_a_taken_port_fails_clearly_and_starts_nothing(
 def test_down_without_up_stops_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert down(Settings(state_dir=tmp_path)) == 0
     assert "nothing to stop" in capsys.readouterr().out
+
+
+def test_down_kills_what_ignores_sigterm_and_returns_once_it_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a system's process group whose leader ignores SIGTERM (a process too busy to
+    # stop in time, as a moto server holding a 10,000-command run's data was)
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ready', flush=True); time.sleep(60)",
+        ],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+    )
+    assert stubborn.stdout is not None
+    assert stubborn.stdout.readline() == b"ready\n"
+    settings = Settings(state_dir=tmp_path)
+    (tmp_path / "local.pid").write_text(str(stubborn.pid))
+    monkeypatch.setattr("scripts.local.__main__.STOP_GRACE_S", 0.5)
+
+    # WHEN it is stopped
+    assert down(settings) == 0
+
+    # THEN the group is gone by the time `down` answers
+    with pytest.raises(ProcessLookupError):
+        os.killpg(stubborn.pid, 0)
