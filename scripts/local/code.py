@@ -11,7 +11,9 @@ import base64
 import contextlib
 import hashlib
 import importlib.util
+import os
 import shutil
+import threading
 import zipfile
 from pathlib import Path
 
@@ -67,11 +69,20 @@ class CodeStore:
         written), so every function whose code it is runs the same copy."""
         target = self._functions_dir / CONTENT_DIR / base64.b64decode(sha256).hex()[:16]
         if not target.is_dir():
-            partial = target.with_name(target.name + ".partial")
+            # A partial copy of its own, so two unpackers of one zip never write into
+            # each other's; the first rename wins and the other copy is dropped.
+            partial = target.with_name(
+                f"{target.name}.partial-{os.getpid()}-{threading.get_ident()}"
+            )
             shutil.rmtree(partial, ignore_errors=True)
             with zipfile.ZipFile(zip_path) as archive:
                 archive.extractall(partial)
-            partial.rename(target)
+            try:
+                partial.rename(target)
+            except OSError:
+                if not target.is_dir():
+                    raise
+                shutil.rmtree(partial, ignore_errors=True)
         return target
 
 
@@ -86,5 +97,8 @@ def _runtime_site(directory: Path) -> Path:
         source = origin.parent if origin.name == "__init__.py" else origin
         link = directory / source.name
         if not link.exists():
-            link.symlink_to(source)
+            # The bench's cold-start probe reads this directory while the launcher
+            # unpacks beside Terraform: whoever links first, the link is the same.
+            with contextlib.suppress(FileExistsError):
+                link.symlink_to(source)
     return directory

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,28 @@ def test_a_function_whose_code_is_in_no_zip_is_refused_by_name(tmp_path: Path) -
     # THEN it is refused, naming the function
     with pytest.raises(CodeNotFoundError, match="ledger-local-commands"):
         store.code_dir(_function("ledger-local-commands", deployed))
+
+
+def test_stores_built_at_once_on_one_state_directory_all_succeed(tmp_path: Path) -> None:
+    # GIVEN a zip, and eight stores on one state directory built and unpacking at once
+    # (the launcher unpacks while the bench's cold-start probe reads the runtime's site)
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    files = {f"module_{n}.py": f"N = {n}\n" for n in range(200)}
+    _zip(dist / "only.zip", {"handler.py": "ONLY = 1\n", **files})
+    barrier = threading.Barrier(8)
+
+    def build() -> None:
+        barrier.wait()
+        CodeStore(dist, tmp_path / "state").unpack_all()
+
+    # WHEN they run
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [pool.submit(build) for _ in range(8)]
+    errors = [future.exception() for future in results]
+
+    # THEN none failed, and one whole copy of the zip is left, no partial one
+    assert errors == [None] * 8
+    content = tmp_path / "state" / "functions" / CONTENT_DIR
+    (unpacked,) = list(content.iterdir())
+    assert len(list(unpacked.iterdir())) == 201
