@@ -73,17 +73,25 @@ def _key_schema(key: Key) -> list[dict[str, str]]:
     ]
 
 
+# Every table of the module, by the name after the environment's prefix: what each is
+# created with here, and what `scripts.ops.aws.Ledger` names for the operators' tools.
+LEDGER_TABLES: dict[str, tuple[Key, bool, dict[str, tuple[Key, str]]]] = {
+    "events": (EVENTS_KEY, True, EVENTS_INDEXES),
+    "idempotency": (IDEMPOTENCY_KEY, False, {}),
+    "projections": (PROJECTIONS_KEY, False, {}),
+    "transfers": (TRANSFERS_KEY, False, {}),
+    "holds": (HOLDS_KEY, False, HOLDS_INDEXES),
+}
+
+
+def table_name(prefix: str, table: str) -> str:
+    if table not in LEDGER_TABLES:
+        raise KeyError(f"the ledger has no {table!r} table")
+    return f"{prefix}-{table}"
+
+
 def create_ledger_tables(client: Any, prefix: str) -> dict[str, str]:
-    names = {
-        "events": f"{prefix}-events",
-        "idempotency": f"{prefix}-idempotency",
-        "projections": f"{prefix}-projections",
-        "transfers": f"{prefix}-transfers",
-        "holds": f"{prefix}-holds",
-    }
-    create_table(client, names["events"], EVENTS_KEY, stream=True, indexes=EVENTS_INDEXES)
-    create_table(client, names["idempotency"], IDEMPOTENCY_KEY)
-    create_table(client, names["projections"], PROJECTIONS_KEY)
-    create_table(client, names["transfers"], TRANSFERS_KEY)
-    create_table(client, names["holds"], HOLDS_KEY, indexes=HOLDS_INDEXES)
+    names = {table: table_name(prefix, table) for table in LEDGER_TABLES}
+    for table, (key, stream, indexes) in LEDGER_TABLES.items():
+        create_table(client, names[table], key, stream=stream, indexes=indexes or None)
     return names

@@ -22,6 +22,7 @@ from botocore.config import Config
 from banking.domain.account import LegacyTerms
 from banking.entrypoints.settings import Settings
 from scripts.local.aws import FAKE_CREDENTIALS
+from scripts.local.tables import table_name
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_MAX_TIMEOUT_S = 900
@@ -74,26 +75,26 @@ class Ledger:
     def prefix(self) -> str:
         return f"ledger-{self.environment}"
 
+    # The tables Terraform's module names after the prefix (one list: scripts/local/tables.py).
     @property
     def events_table(self) -> str:
-        return f"{self.prefix}-events"
+        return table_name(self.prefix, "events")
 
     @property
     def projections_table(self) -> str:
-        return f"{self.prefix}-projections"
+        return table_name(self.prefix, "projections")
 
-    # The tables Terraform's module (and scripts/local/tables.py) name after the prefix.
     @property
     def idempotency_table(self) -> str:
-        return f"{self.prefix}-idempotency"
+        return table_name(self.prefix, "idempotency")
 
     @property
     def transfers_table(self) -> str:
-        return f"{self.prefix}-transfers"
+        return table_name(self.prefix, "transfers")
 
     @property
     def holds_table(self) -> str:
-        return f"{self.prefix}-holds"
+        return table_name(self.prefix, "holds")
 
     @property
     def legacy_terms(self) -> LegacyTerms:

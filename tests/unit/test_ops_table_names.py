@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from scripts.local.tables import LEDGER_TABLES
 from scripts.ops.aws import Ledger
 
 MODULE = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "ledger"
@@ -35,3 +36,10 @@ def test_every_table_the_cli_names_is_one_terraform_declares() -> None:
 
     # THEN each is the prefix and a table of Terraform's module, and none is missing
     assert names == {f"ledger-dev-{table}" for table in _tables_terraform_declares()}
+
+
+def test_the_tables_made_without_terraform_are_the_ones_terraform_declares() -> None:
+    # GIVEN the tables the handler tests and the replay bench create on moto directly
+    # WHEN they are listed
+    # THEN they are exactly the module's tables, so a new table cannot be forgotten here
+    assert set(LEDGER_TABLES) == _tables_terraform_declares()
