@@ -33,6 +33,7 @@ from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.events.responses import EventsHandler
 from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.settings import DISABLE_GLOBAL_CORS
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from scripts.local.moto_patches import (
@@ -196,6 +197,9 @@ def with_direct_route(dispatcher: DomainDispatcherApplication) -> WsgiApp:
             result = 400, {}, exc.response["Error"]["Message"]
         status, headers, content = result if len(result) == 3 else (200, {}, result)
         response = flask.Response(response=content, status=status, headers=headers)
+        if not DISABLE_GLOBAL_CORS:
+            # What flask_cors's hook on moto's application adds when no Origin is sent.
+            response.headers["Access-Control-Allow-Origin"] = "*"
         return response(environ, start_response)
 
     return application
