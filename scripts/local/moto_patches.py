@@ -34,6 +34,7 @@ import moto.core.responses
 import moto.sqs.models
 from moto.awslambda.models import EventInvokeConfig, LambdaBackend, LambdaFunction
 from moto.core.common_models import BaseModel
+from moto.core.serialize import AttributePickerContext, XFormedAttributePicker
 from moto.core.utils import (
     iso_8601_datetime_without_milliseconds,
     unix_time_millis,
@@ -972,6 +973,48 @@ def _process(_original: Any) -> Any:
     return process
 
 
+# Pairs of a key and a shape of botocore's models of the few services served: hundreds.
+_POSSIBLE_KEYS_CACHE_SIZE = 4096
+
+
+def _possible_keys_remembered(get_possible_keys: Any) -> Any:
+    """``XFormedAttributePicker.get_possible_keys``, remembered for a dict's keys.
+
+    moto's response serializer looks up each member of each shape in the answer under
+    every name it may have (an alias provider built per member, each name also in
+    snake_case): for a GetRecords answer, every attribute value of every image is a
+    structure of ten members, each looked up so. For a plain dict the names depend
+    only on the key, the shape and the providers (no provider reads anything else of a
+    dict but its class), and botocore's shapes live as long as moto's cached service
+    models: the same names, worked out once. The names are listed whole where moto's
+    generator stops at the first one found: one that cannot be listed (a provider
+    raising) is left to moto's generator, uncached.
+    """
+    remembered: dict[tuple[Any, ...], tuple[str, ...]] = {}
+    lock = threading.Lock()
+
+    def possible_keys(
+        self: XFormedAttributePicker, context: AttributePickerContext
+    ) -> Iterator[str] | tuple[str, ...]:
+        if type(context.obj) is not dict:
+            return get_possible_keys(self, context)  # type: ignore[no-any-return]
+        # The shape itself is kept in the key: its id is not reused while it is held.
+        key = (tuple(self.alias_providers), context.key, context.shape, id(context.shape))
+        names = remembered.get(key)
+        if names is None:
+            try:
+                names = tuple(get_possible_keys(self, context))
+            except Exception:  # noqa: BLE001 moto's generator raises it when it gets there
+                return get_possible_keys(self, context)  # type: ignore[no-any-return]
+            with lock:
+                if len(remembered) >= _POSSIBLE_KEYS_CACHE_SIZE:
+                    remembered.clear()
+                remembered[key] = names
+        return names
+
+    return possible_keys
+
+
 # What only saves moto's time per request, the answers unchanged: the server applies
 # them unless told to serve as moto does (scripts.local.moto_server's PLAIN_ENV), which
 # tests/runtime/test_moto_direct.py and bench/moto_cpu.py compare with.
@@ -984,6 +1027,7 @@ SPEED_PATCHES: tuple[Patch, ...] = (
     ),
     Patch(DepthFirstTraverser, "nodes_to_be_processed", _nodes_to_be_processed, "5.1.17"),
     Patch(DepthFirstTraverser, "process", _process, "5.1.17"),
+    Patch(XFormedAttributePicker, "get_possible_keys", _possible_keys_remembered, "5.1.17"),
 )
 
 
