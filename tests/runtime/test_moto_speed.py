@@ -1,5 +1,6 @@
 """What our moto server and the HTTP API do to answer quickly: connections kept alive,
-answers not held back by Nagle's algorithm, and moto's per-request lookups done once."""
+answers not held back by Nagle's algorithm, moto's per-request lookups done once, and
+the direct route past Flask (tests/runtime/test_moto_direct.py compares the answers)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,31 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import flask
 import pytest
 from jsonpath_ng.ext.parser import parse as jsonpath_parse
+from moto.core.serialize import AttributePickerContext, XFormedAttributePicker
+from moto.core.utils import get_service_model, method_names_from_class
+from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
+    UpdateExpressionParser,
+)
+from moto.dynamodb.parsing.validators import ExpressionAttributeValueProcessor
+from moto.dynamodb.responses import DynamoHandler
+from moto.events.responses import EventsHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.test import Client
 
 from scripts.local.http_api import HttpApiServer
-from scripts.local.moto_patches import _backend_remembered, _remembered
+from scripts.local.moto_patches import (
+    _backend_remembered,
+    _method_names_remembered,
+    _nodes_to_be_processed,
+    _possible_keys_remembered,
+    _process,
+    _remembered,
+)
+from scripts.local.moto_server import with_direct_route
 from scripts.local.system import MotoProcess
 from scripts.local.wiring import HttpApi, Route
 from scripts.local.workers import Outcome
@@ -198,3 +218,122 @@ def test_the_http_api_answers_a_kept_alive_client_without_the_acknowledgement_de
     # THEN each is answered, and the typical one well under Nagle's ~40 ms wait
     assert answer == b'"pong"'  # a bare answer is a JSON body (format 2.0)
     assert statistics.median(seconds) < 0.025
+
+
+def test_a_response_class_s_method_names_are_listed_once_and_are_moto_s() -> None:
+    # GIVEN moto's listing of a class's methods, counted, remembered per class
+    calls: list[type] = []
+
+    def counted(clazz: type) -> list[str]:
+        calls.append(clazz)
+        return method_names_from_class(clazz)
+
+    names = _method_names_remembered(counted)
+
+    # WHEN two response classes are asked for three times each
+    answers = [names(clazz) for clazz in (DynamoHandler, EventsHandler) for _ in range(3)]
+
+    # THEN moto's own names every time, and moto listed each class once
+    assert answers[0] == set(method_names_from_class(DynamoHandler))
+    assert answers[3] == set(method_names_from_class(EventsHandler))
+    assert "transact_write_items" in answers[0]
+    assert answers[:3] == [answers[0]] * 3
+    assert calls == [DynamoHandler, EventsHandler]
+
+
+def _tree(node: Any) -> Any:
+    """A syntax tree as nested (class, children) tuples, leaves as they are."""
+    if isinstance(node, Node):
+        return (type(node).__name__, tuple(_tree(child) for child in node.children or ()))
+    return node
+
+
+def test_a_traverser_builds_its_map_of_processors_once_and_processes_as_moto_s() -> None:
+    # GIVEN an UpdateItem's expression, and moto's processor that puts each value in
+    # place, counted, once as moto has it and once with the map built once
+    expression = "SET #a = :a, b = :b + :c REMOVE d"
+    values = {":a": {"S": "x"}, ":b": {"N": "1"}, ":c": {"N": "2"}}
+    builds: list[object] = []
+
+    class Counted(ExpressionAttributeValueProcessor):
+        def _processing_map(self) -> Any:
+            builds.append(self)
+            return super()._processing_map()
+
+    class Once(Counted):
+        nodes_to_be_processed = _nodes_to_be_processed(None)
+        process = _process(None)
+
+    # WHEN each processes a fresh tree of the expression
+    theirs = Counted(values).traverse(UpdateExpressionParser.make(expression))
+    moto_builds = len(builds)
+    builds.clear()
+    ours = Once(values).traverse(UpdateExpressionParser.make(expression))
+
+    # THEN the same tree, and ours built its map once where moto's built it per node
+    assert _tree(ours) == _tree(theirs)
+    assert "DDBTypedValue" in str(_tree(ours))  # the values were put in place
+    assert len(builds) == 1
+    assert moto_builds > 10
+
+
+def test_a_dict_s_possible_names_are_worked_out_once_and_are_moto_s() -> None:
+    # GIVEN moto's serializer's names for a member, counted, remembered for dicts
+    calls: list[str] = []
+    moto_names = XFormedAttributePicker.get_possible_keys
+
+    def counted(picker: XFormedAttributePicker, context: AttributePickerContext) -> Any:
+        calls.append(context.key)
+        return moto_names(picker, context)
+
+    names = _possible_keys_remembered(counted)
+    picker = XFormedAttributePicker()
+    output = get_service_model("dynamodbstreams").operation_model("GetRecords").output_shape
+    shape = output.members["NextShardIterator"]
+    record = {"Records": [], "NextShardIterator": "i"}
+
+    class Model:
+        NextShardIterator = "i"
+
+    # WHEN a dict's member and an object's are asked for twice each
+    for obj in (record, record, Model(), Model()):
+        context = AttributePickerContext(obj=obj, key="NextShardIterator", shape=shape)
+        answer = list(names(picker, context))
+
+        # THEN moto's own names each time
+        assert answer == list(moto_names(picker, context))
+        assert answer[:2] == ["NextShardIterator", "next_shard_iterator"]
+    # AND moto worked them out once for the dict, every time for the object
+    assert calls == ["NextShardIterator"] * 3
+
+
+def test_the_direct_route_answers_dynamodb_without_flask_and_leaves_the_rest_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN moto's dispatcher behind the direct route, and Flask's handling counted
+    flask_requests: list[str] = []
+    wsgi_app = flask.Flask.wsgi_app
+
+    def counted(self: flask.Flask, environ: dict[str, Any], start_response: Any) -> Any:
+        flask_requests.append(environ["PATH_INFO"])
+        return wsgi_app(self, environ, start_response)
+
+    monkeypatch.setattr(flask.Flask, "wsgi_app", counted)
+    client = Client(with_direct_route(DomainDispatcherApplication(create_backend_app)))
+    headers = {
+        "X-Amz-Target": "DynamoDB_20120810.ListTables",
+        "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": AUTHORIZATION,
+    }
+
+    # WHEN DynamoDB is asked at "/" and at another path
+    direct = client.post("/", data="{}", headers=headers)
+    elsewhere = client.post("/other", data="{}", headers=headers)
+
+    # THEN the first is moto's answer without Flask; the second is Flask's (which routes
+    # only "/" to moto's DynamoDB handler)
+    assert direct.status_code == 200
+    assert "TableNames" in direct.get_json(force=True)
+    assert direct.headers["Access-Control-Allow-Origin"] == "*"
+    assert flask_requests == ["/other"]
+    assert elsewhere.status_code == 404
