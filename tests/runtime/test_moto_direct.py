@@ -150,6 +150,12 @@ def _dynamodb(s: Session) -> None:
         "DynamoDB_20120810.PutItem",
         {**refused, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"},
     )
+    for number, condition in enumerate(("attribute_not_exists(version) AND", "version <> !1", "(")):
+        s.aws(
+            f"PutItem, bad condition {number}",
+            "DynamoDB_20120810.PutItem",
+            {**put, "ConditionExpression": condition},
+        )
     s.aws(
         "PutItem without its key",
         "DynamoDB_20120810.PutItem",

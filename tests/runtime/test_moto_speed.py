@@ -18,6 +18,7 @@ import pytest
 from jsonpath_ng.ext.parser import parse as jsonpath_parse
 from moto.core.serialize import AttributePickerContext, XFormedAttributePicker
 from moto.core.utils import get_service_model, method_names_from_class
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
     UpdateExpressionParser,
@@ -31,6 +32,7 @@ from werkzeug.test import Client
 from scripts.local.http_api import HttpApiServer
 from scripts.local.moto_patches import (
     _backend_remembered,
+    _condition_tokens_remembered,
     _method_names_remembered,
     _nodes_to_be_processed,
     _possible_keys_remembered,
@@ -337,3 +339,30 @@ def test_the_direct_route_answers_dynamodb_without_flask_and_leaves_the_rest_to_
     assert direct.headers["Access-Control-Allow-Origin"] == "*"
     assert flask_requests == ["/other"]
     assert elsewhere.status_code == 404
+
+
+def test_a_condition_s_tokens_are_split_once_per_text_and_are_moto_s() -> None:
+    # GIVEN moto's tokenizer of conditions, counted, remembered per text
+    texts: list[str | None] = []
+    moto_lex = ConditionExpressionParser._lex_condition_expression
+
+    def counted(parser: ConditionExpressionParser) -> Any:
+        texts.append(parser.condition_expression)
+        return moto_lex(parser)
+
+    lex = _condition_tokens_remembered(counted)
+    condition = "attribute_not_exists(#v) OR #v < :v"
+
+    # WHEN the same condition is split three times, and one that does not split twice
+    answers = [lex(ConditionExpressionParser(condition, {}, {})) for _ in range(3)]
+    for _ in range(2):
+        with pytest.raises(ValueError, match="Cannot parse condition"):
+            lex(ConditionExpressionParser("version <> !1", {}, {}))
+
+    # THEN moto's tokens each time, each a deque of its own to consume
+    assert list(answers[0]) == list(moto_lex(ConditionExpressionParser(condition, {}, {})))
+    assert [node.text for node in answers[0]][:3] == ["attribute_not_exists", "(", "#v"]
+    assert answers[0] is not answers[1]
+    assert answers[0][0] is not answers[1][0]
+    # AND moto split the good text once, and tried the bad one every time
+    assert texts == [condition, "version <> !1", "version <> !1"]
