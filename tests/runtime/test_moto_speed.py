@@ -4,6 +4,7 @@ the direct route past Flask (tests/runtime/test_moto_direct.py compares the answ
 
 from __future__ import annotations
 
+import copy
 import http.client
 import json
 import statistics
@@ -19,6 +20,8 @@ from jsonpath_ng.ext.parser import parse as jsonpath_parse
 from moto.core.serialize import AttributePickerContext, XFormedAttributePicker
 from moto.core.utils import get_service_model, method_names_from_class
 from moto.dynamodb.comparisons import ConditionExpressionParser
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
     UpdateExpressionParser,
@@ -33,6 +36,7 @@ from scripts.local.http_api import HttpApiServer
 from scripts.local.moto_patches import (
     _backend_remembered,
     _condition_tokens_remembered,
+    _limited_size_dict_deepcopy,
     _method_names_remembered,
     _nodes_to_be_processed,
     _possible_keys_remembered,
@@ -366,3 +370,58 @@ def test_a_condition_s_tokens_are_split_once_per_text_and_are_moto_s() -> None:
     assert answers[0][0] is not answers[1][0]
     # AND moto split the good text once, and tried the bad one every time
     assert texts == [condition, "version <> !1", "version <> !1"]
+
+
+class _CountedLimitedSizeDict(LimitedSizeDict):
+    """moto's item attributes, counting the size checks (one per key set)."""
+
+    checks = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        type(self).checks += 1
+        super().__setitem__(key, value)
+
+
+class _QuickLimitedSizeDict(_CountedLimitedSizeDict):
+    __deepcopy__ = _limited_size_dict_deepcopy
+
+
+def _attributes(cls: type[LimitedSizeDict], count: int, text: str) -> LimitedSizeDict:
+    attrs = cls()
+    for index in range(count):
+        attrs[f"a{index}"] = DynamoType({"M": {"s": {"S": text}, "l": {"L": [{"N": "1"}]}}})
+    return attrs
+
+
+def test_an_item_s_attributes_are_deep_copied_as_moto_copies_them_checking_the_size_once() -> None:
+    # GIVEN an item's attributes, nested maps and lists in them, as moto holds them and
+    # with our copy
+    theirs = _attributes(_CountedLimitedSizeDict, 12, "x")
+    ours = _attributes(_QuickLimitedSizeDict, 12, "x")
+    _CountedLimitedSizeDict.checks = 0
+
+    # WHEN each is deep-copied
+    their_copy = copy.deepcopy(theirs)
+    moto_checks = _CountedLimitedSizeDict.checks
+    _CountedLimitedSizeDict.checks = 0
+    our_copy = copy.deepcopy(ours)
+
+    # THEN the same attributes in the same order, a copy apart from its original all
+    # the way down, and no check per key where moto checked every key
+    assert list(our_copy.items()) == list(their_copy.items()) == list(ours.items())
+    assert type(our_copy) is _QuickLimitedSizeDict
+    our_copy["a0"].value["l"].value.append(DynamoType({"N": "2"}))
+    assert ours["a0"] == theirs["a0"] != our_copy["a0"]
+    assert moto_checks == 12
+    assert _CountedLimitedSizeDict.checks == 0
+
+
+def test_an_item_over_the_size_limit_fails_to_copy_as_it_did() -> None:
+    # GIVEN attributes over moto's item size limit (made without its check, as moto's
+    # dict.update does)
+    oversized = _QuickLimitedSizeDict()
+    dict.update(oversized, {f"a{i}": DynamoType({"S": "x" * 100_000}) for i in range(5)})
+
+    # WHEN it is deep-copied, THEN moto's refusal
+    with pytest.raises(ItemSizeTooLarge):
+        copy.deepcopy(oversized)
