@@ -38,6 +38,7 @@ from scripts.local.moto_patches import (
     _condition_tokens_remembered,
     _limited_size_dict_deepcopy,
     _method_names_remembered,
+    _node_deepcopy,
     _nodes_to_be_processed,
     _possible_keys_remembered,
     _process,
@@ -425,3 +426,35 @@ def test_an_item_over_the_size_limit_fails_to_copy_as_it_did() -> None:
     # WHEN it is deep-copied, THEN moto's refusal
     with pytest.raises(ItemSizeTooLarge):
         copy.deepcopy(oversized)
+
+
+def _links(node: Any, parent: Any = None) -> list[bool]:
+    """Whether each node of a tree names its parent in the tree as its parent."""
+    if not isinstance(node, Node):
+        return []
+    return [node.parent is parent] + [
+        link for child in node.children or () for link in _links(child, node)
+    ]
+
+
+def test_an_update_expression_s_tree_is_deep_copied_as_moto_copies_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN an UpdateItem's expression tree, as the validator gets it
+    tree = UpdateExpressionParser.make("SET #f0 = :f0, a.b[1] = :v + :w REMOVE c")
+    theirs = copy.deepcopy(tree)
+
+    # WHEN our copy of a node copies it
+    monkeypatch.setattr(Node, "__deepcopy__", _node_deepcopy, raising=False)
+    ours = copy.deepcopy(tree)
+
+    # THEN the same tree as moto's copy, of nodes of their own, each linked to its
+    # parent in the copy
+    assert _tree(ours) == _tree(theirs) == _tree(tree)
+    assert ours is not tree
+    assert ours.children[0] is not tree.children[0]
+    assert _links(tree.children[0], tree) == _links(ours.children[0], ours)
+    assert all(_links(ours.children[0], ours))
+    assert [type(n) for n in ours.find_clauses([Node])] == [
+        type(n) for n in theirs.find_clauses([Node])
+    ]
