@@ -4,7 +4,8 @@ the server's CPU time (``/proc/<pid>/stat``) divided by the requests.
 
 Run as ``python -m bench.moto_cpu [--requests N]``: it measures the server as it runs
 (``scripts.local.moto_server``) and as moto's own path serves (``LEDGER_MOTO_PLAIN=1``)
-one after the other, and prints both side by side. The requests are sent raw over one
+side by side, and prints both; then the bench's raw conditional puts on each, with
+the server's and the clients' CPU per put. The requests are sent raw over one
 kept-alive connection, with the headers botocore sends, so the client's own CPU is
 small and not counted.
 """
@@ -17,6 +18,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,10 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.load import raw_puts
 from scripts.local.aws import Moto
 from scripts.local.child import ChildProcess
 from scripts.local.moto_patches import TAP_RULE
-from scripts.local.tables import create_ledger_tables
+from scripts.local.tables import EVENTS_KEY, create_ledger_tables, create_table
 
 REGION = "eu-west-1"
 PREFIX = "ledger-local"
@@ -391,10 +394,31 @@ def measure(
     }
 
 
+def raw_puts_share(server: Server, clients: int, seconds: float) -> dict[str, float]:
+    """The bench's raw conditional puts (bench.load.raw_puts: boto3 clients in threads
+    of one process) on a table of the events' key: puts per second, and the CPU per put
+    of the server and of the clients' process."""
+    moto = Moto(server.endpoint_url, REGION)
+    create_table(moto.client("dynamodb"), "bench-raw", EVENTS_KEY)
+    server_before, clients_before = cpu_seconds(server.pid), time.process_time()
+    raw = raw_puts(server.endpoint_url, REGION, "bench-raw", clients, seconds)
+    server_s = cpu_seconds(server.pid) - server_before
+    clients_s = time.process_time() - clients_before
+    puts = max(raw["writes"], 1)
+    return {
+        "puts/s": raw["writes"] / raw["seconds"],
+        "server ms/put": server_s * 1000 / puts,
+        "clients ms/put": clients_s * 1000 / puts,
+        "server share": server_s / (server_s + clients_s),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300, help="per kind and server")
     parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument("--raw-clients", type=int, default=3, help="as the bench's load_clients")
+    parser.add_argument("--raw-seconds", type=float, default=5.0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as logs:
         servers = {
@@ -403,6 +427,10 @@ def main(argv: list[str] | None = None) -> None:
         }
         try:
             results = measure(servers, args.requests, args.accounts)
+            raw = {
+                label: raw_puts_share(server, args.raw_clients, args.raw_seconds)
+                for label, server in servers.items()
+            }
         finally:
             for server in servers.values():
                 server.stop()
@@ -416,6 +444,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{'one keyed credit (one of each)':42} {total_before:11.2f} {total_after:8.2f} "
         f"{1 - total_after / total_before:6.0%}"
     )
+    print(f"\nraw conditional puts ({args.raw_clients} boto3 clients in threads of this process)")
+    for label, figures in raw.items():
+        print(
+            f"  {label:16} " + ", ".join(f"{name} {value:.2f}" for name, value in figures.items())
+        )
 
 
 if __name__ == "__main__":
