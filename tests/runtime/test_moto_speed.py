@@ -43,6 +43,7 @@ from scripts.local.moto_patches import (
     _possible_keys_remembered,
     _process,
     _remembered,
+    _traverse_node_recursively,
 )
 from scripts.local.moto_server import with_direct_route
 from scripts.local.system import MotoProcess
@@ -257,7 +258,8 @@ def _tree(node: Any) -> Any:
 
 def test_a_traverser_builds_its_map_of_processors_once_and_processes_as_moto_s() -> None:
     # GIVEN an UpdateItem's expression, and moto's processor that puts each value in
-    # place, counted, once as moto has it and once with the map built once
+    # place, counted, once as moto has it and once with the map built once (and the
+    # node classes' checks answered per class)
     expression = "SET #a = :a, b = :b + :c REMOVE d"
     values = {":a": {"S": "x"}, ":b": {"N": "1"}, ":c": {"N": "2"}}
     builds: list[object] = []
@@ -270,6 +272,7 @@ def test_a_traverser_builds_its_map_of_processors_once_and_processes_as_moto_s()
     class Once(Counted):
         nodes_to_be_processed = _nodes_to_be_processed(None)
         process = _process(None)
+        traverse_node_recursively = _traverse_node_recursively(None)
 
     # WHEN each processes a fresh tree of the expression
     theirs = Counted(values).traverse(UpdateExpressionParser.make(expression))
