@@ -35,6 +35,7 @@ from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.settings import DISABLE_GLOBAL_CORS
 from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request
 
 from scripts.local.moto_patches import (
     BUS_EVENTS,
@@ -164,6 +165,14 @@ DIRECT_HANDLERS: dict[str, Callable[[Any, str, dict[str, str]], Any]] = {
 }
 
 
+class _DirectRequest(Request):
+    """The request as moto's handler reads it: werkzeug's, as flask.Request is outside
+    an application (flask's own looks for the current application on every form or
+    size lookup, in vain here: 3% of a request). Not named werkzeug's, so moto treats
+    it as Flask's (``BaseResponse.setup_class`` tells the two apart by the class's
+    name)."""
+
+
 def with_direct_route(dispatcher: DomainDispatcherApplication) -> WsgiApp:
     """moto's application, calling moto's own handler directly for a plain request to
     DIRECT_HANDLERS' services instead of going through Flask.
@@ -188,7 +197,7 @@ def with_direct_route(dispatcher: DomainDispatcherApplication) -> WsgiApp:
             or "HTTP_CONTENT_ENCODING" in environ
         ):
             return app(environ, start_response)
-        request = flask.Request(environ)
+        request = _DirectRequest(environ)
         # What moto's view wrapper (moto.core.utils.convert_to_flask_response) does.
         recorder._record_request(request)
         try:
