@@ -57,7 +57,9 @@ from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, StreamShard, Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
     DepthFirstTraverser,  # mypy skips the module: moto marks it `# type: ignore`
+    Expression,
     Node,
+    UpdateExpressionFunction,
 )
 from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
     UpdateExpressionParser,  # mypy skips the module: moto marks it `# type: ignore`
@@ -986,6 +988,24 @@ def _subclass(cls: type, classes: type | tuple[type, ...]) -> bool:
     return answer
 
 
+def _find_clauses(_original: Any) -> Any:
+    """``Node.find_clauses``, moto's search with its class checks answered once per
+    node class (as _traverse_node_recursively): moto's validators and handler search an
+    UpdateItem's tree five times per request."""
+
+    def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        clauses = []
+        for child in self.children or []:
+            cls = type(child)
+            if cls in clause_types:
+                clauses.append(child)
+            elif _subclass(cls, Expression) or _subclass(cls, UpdateExpressionFunction):
+                clauses.extend(child.find_clauses(clause_types))
+        return clauses
+
+    return find_clauses
+
+
 def _traverse_node_recursively(_original: Any) -> Any:
     """``DepthFirstTraverser.traverse_node_recursively``, moto's walk with each of its
     two class checks answered once per node class.
@@ -1154,6 +1174,7 @@ SPEED_PATCHES: tuple[Patch, ...] = (
     ),
     Patch(DepthFirstTraverser, "nodes_to_be_processed", _nodes_to_be_processed, "5.1.17"),
     Patch(DepthFirstTraverser, "process", _process, "5.1.17"),
+    Patch(Node, "find_clauses", _find_clauses, "5.1.17"),
     Patch(
         DepthFirstTraverser,
         "traverse_node_recursively",

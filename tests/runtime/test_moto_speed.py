@@ -36,6 +36,7 @@ from scripts.local.http_api import HttpApiServer
 from scripts.local.moto_patches import (
     _backend_remembered,
     _condition_tokens_remembered,
+    _find_clauses,
     _limited_size_dict_deepcopy,
     _method_names_remembered,
     _node_deepcopy,
@@ -461,3 +462,35 @@ def test_an_update_expression_s_tree_is_deep_copied_as_moto_copies_it(
     assert [type(n) for n in ours.find_clauses([Node])] == [
         type(n) for n in theirs.find_clauses([Node])
     ]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "SET #f0 = :f0, #f1 = :f1 REMOVE #r0",
+        "SET a = if_not_exists(a, :zero) + :one, b = list_append(b, :l) ADD c :n DELETE d :s",
+        "REMOVE a.b[2], c SET d = :d",
+    ],
+)
+def test_a_tree_s_clauses_are_found_as_moto_finds_them(
+    expression: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an update expression's tree, every kind of node in it, and what moto's
+    # search finds of each kind, and of all kinds at once
+    tree = UpdateExpressionParser.make(expression)
+    kinds = sorted({type(node) for node in _nodes(tree)}, key=lambda cls: cls.__name__)
+    theirs = [tree.find_clauses([kind]) for kind in kinds] + [tree.find_clauses(kinds)]
+
+    # WHEN ours looks for the same
+    monkeypatch.setattr(Node, "find_clauses", _find_clauses(None))
+    ours = [tree.find_clauses([kind]) for kind in kinds] + [tree.find_clauses(kinds)]
+
+    # THEN the same nodes in the same order, nested clauses included
+    assert ours == theirs
+    assert sum(map(len, ours[:-1])) > 5
+
+
+def _nodes(node: Any) -> list[Any]:
+    if not isinstance(node, Node):
+        return []
+    return [node] + [n for child in node.children or () for n in _nodes(child)]
