@@ -30,15 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import jsonpath_ng.ext
+import moto.core.responses
 import moto.sqs.models
 from moto.awslambda.models import EventInvokeConfig, LambdaBackend, LambdaFunction
 from moto.core.common_models import BaseModel
+from moto.core.serialize import AttributePickerContext, XFormedAttributePicker
 from moto.core.utils import (
     iso_8601_datetime_without_milliseconds,
     unix_time_millis,
     utcfromtimestamp,
 )
-from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.comparisons import ConditionExpressionParser, get_filter_expression
 from moto.dynamodb.exceptions import (
     ERROR_TYPE_PREFIX,
     ConditionalCheckFailed,
@@ -50,8 +52,15 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, StreamShard, Table
+from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
+    DepthFirstTraverser,  # mypy skips the module: moto marks it `# type: ignore`
+    Expression,
+    Node,
+    UpdateExpressionFunction,
+)
 from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
     UpdateExpressionParser,  # mypy skips the module: moto marks it `# type: ignore`
 )
@@ -912,6 +921,283 @@ SHARD_SPLIT_PATCHES = (
 PATCHES += SHARD_SPLIT_PATCHES
 
 
+def _method_names_remembered(method_names_from_class: Any) -> Any:
+    """``moto.core.utils.method_names_from_class``, once per response class.
+
+    moto lists a response class's functions (``inspect.getmembers``, a few hundred
+    attributes for DynamoHandler) on every request, only to check that the action
+    names one of them: 2.4% of the server's time under load. The patches are applied
+    before the first request, and nothing adds a method to a class afterwards, so the
+    list of a class stays what it first was. A frozenset answers the same ``in``.
+    """
+    return functools.lru_cache(maxsize=None)(
+        lambda clazz: frozenset(method_names_from_class(clazz))
+    )
+
+
+def _processing_map_once(self: Any) -> tuple[tuple[type, ...], tuple[tuple[type, Any], ...]]:
+    """A traverser's node classes and their processors, built on first use: each
+    traverser is made for one expression and its ``_processing_map`` gives the same
+    classes and bound methods every time (it reads no state of the traversal)."""
+    cached = self.__dict__.get("_ledger_processing_map")
+    if cached is None:
+        processing = self._processing_map()
+        cached = self.__dict__["_ledger_processing_map"] = (
+            tuple(processing),
+            tuple(processing.items()),
+        )
+    return cached  # type: ignore[no-any-return]
+
+
+def _nodes_to_be_processed(_original: Any) -> Any:
+    """``DepthFirstTraverser.nodes_to_be_processed`` without a new map per node.
+
+    moto's UpdateItem validates its expression with ten traversals of its syntax tree,
+    and each asks every node whether it is to be processed by building the traverser's
+    map of processors anew (and again to process it): the largest part of an
+    UpdateItem's time. The answer is the map's classes, as moto's, built once.
+    """
+
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        return _processing_map_once(self)[0]
+
+    return nodes_to_be_processed
+
+
+def _process(_original: Any) -> Any:
+    """``DepthFirstTraverser.process`` on the map built once (_nodes_to_be_processed):
+    the first class the node is an instance of, in the map's order, as moto's."""
+
+    def process(self: Any, node: Any) -> Any:
+        for class_key, processor in _processing_map_once(self)[1]:
+            if isinstance(node, class_key):
+                return processor(node)
+        return None
+
+    return process
+
+
+# Node classes by the class tuples asked of them: a few dozen of each, a bounded set.
+_SUBCLASSES: dict[tuple[type, type | tuple[type, ...]], bool] = {}
+
+
+def _subclass(cls: type, classes: type | tuple[type, ...]) -> bool:
+    answer = _SUBCLASSES.get((cls, classes))
+    if answer is None:
+        answer = _SUBCLASSES[cls, classes] = issubclass(cls, classes)
+    return answer
+
+
+def _find_clauses(_original: Any) -> Any:
+    """``Node.find_clauses``, moto's search with its class checks answered once per
+    node class (as _traverse_node_recursively): moto's validators and handler search an
+    UpdateItem's tree five times per request."""
+
+    def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        clauses = []
+        for child in self.children or []:
+            cls = type(child)
+            if cls in clause_types:
+                clauses.append(child)
+            elif _subclass(cls, Expression) or _subclass(cls, UpdateExpressionFunction):
+                clauses.extend(child.find_clauses(clause_types))
+        return clauses
+
+    return find_clauses
+
+
+def _traverse_node_recursively(_original: Any) -> Any:
+    """``DepthFirstTraverser.traverse_node_recursively``, moto's walk with each of its
+    two class checks answered once per node class.
+
+    moto's syntax-tree classes are abstract base classes, whose ``isinstance`` goes
+    through a Python-level hook: two checks per node per traversal, ten traversals
+    per validation. A node's class answers them (no node class overrides
+    ``__class__``, and none is registered as a virtual subclass later).
+    """
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        if _subclass(type(node), Node):
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    self.pre_processing_of_child(node, i)
+                    self.traverse_node_recursively(child_node, i)
+            if _subclass(type(node), self.nodes_to_be_processed()):
+                node = self.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+        return node
+
+    return traverse_node_recursively
+
+
+# Pairs of a key and a shape of botocore's models of the few services served: hundreds.
+_POSSIBLE_KEYS_CACHE_SIZE = 4096
+
+
+def _possible_keys_remembered(get_possible_keys: Any) -> Any:
+    """``XFormedAttributePicker.get_possible_keys``, remembered for a dict's keys.
+
+    moto's response serializer looks up each member of each shape in the answer under
+    every name it may have (an alias provider built per member, each name also in
+    snake_case): for a GetRecords answer, every attribute value of every image is a
+    structure of ten members, each looked up so. For a plain dict the names depend
+    only on the key, the shape and the providers (no provider reads anything else of a
+    dict but its class), and botocore's shapes live as long as moto's cached service
+    models: the same names, worked out once. The names are listed whole where moto's
+    generator stops at the first one found: one that cannot be listed (a provider
+    raising) is left to moto's generator, uncached.
+    """
+    remembered: dict[tuple[Any, ...], tuple[str, ...]] = {}
+    lock = threading.Lock()
+
+    def possible_keys(
+        self: XFormedAttributePicker, context: AttributePickerContext
+    ) -> Iterator[str] | tuple[str, ...]:
+        if type(context.obj) is not dict:
+            return get_possible_keys(self, context)  # type: ignore[no-any-return]
+        # The shape itself is kept in the key: its id is not reused while it is held.
+        key = (tuple(self.alias_providers), context.key, context.shape, id(context.shape))
+        names = remembered.get(key)
+        if names is None:
+            try:
+                names = tuple(get_possible_keys(self, context))
+            except Exception:  # noqa: BLE001 moto's generator raises it when it gets there
+                return get_possible_keys(self, context)  # type: ignore[no-any-return]
+            with lock:
+                if len(remembered) >= _POSSIBLE_KEYS_CACHE_SIZE:
+                    remembered.clear()
+                remembered[key] = names
+        return names
+
+    return possible_keys
+
+
+# The ledger sends a few dozen distinct condition expressions.
+_CONDITION_TOKENS_CACHE_SIZE = 512
+
+
+def _condition_tokens_remembered(lex: Any) -> Any:
+    """``ConditionExpressionParser._lex_condition_expression``, remembering the tokens
+    of each expression text.
+
+    moto splits a condition into tokens on every parse (compiling its patterns again
+    for every token), and parses an UpdateItem's condition twice: 5% of an UpdateItem.
+    The tokens depend on the text alone (names and values are looked up by the next
+    step); each parse gets its own deque of its own nodes, as moto's, since the steps
+    after it consume the deque. A text that does not split raises again each time.
+    """
+
+    @functools.lru_cache(maxsize=_CONDITION_TOKENS_CACHE_SIZE)
+    def tokens(text: str) -> tuple[Any, ...]:
+        return tuple(lex(ConditionExpressionParser(text, None, None)))
+
+    def lex_condition_expression(self: ConditionExpressionParser) -> collections.deque[Any]:
+        if not isinstance(self.condition_expression, str):
+            return lex(self)  # type: ignore[no-any-return]
+        return collections.deque(
+            node._replace(children=list(node.children))
+            for node in tokens(self.condition_expression)
+        )
+
+    return lex_condition_expression
+
+
+# moto's own limit of an item's size (LimitedSizeDict.__setitem__).
+_ITEM_SIZE_LIMIT = 405_000
+
+
+def _size(attrs: LimitedSizeDict) -> int:
+    """An item's size as LimitedSizeDict.__setitem__ adds it up."""
+    return sum(
+        item.size() if type(item) is DynamoType else bytesize(str(item))
+        for item in (*attrs.keys(), *attrs.values())
+    )
+
+
+def _limited_size_dict_deepcopy(self: LimitedSizeDict, memo: dict[int, Any]) -> LimitedSizeDict:
+    """``copy.deepcopy`` of an item's attributes, checking their size once.
+
+    moto deep-copies an item two or three times per UpdateItem (to answer ALL_OLD, for
+    the stream's old image) and deepcopy fills the copy key by key through
+    ``__setitem__``, which adds up the size of everything already in it every time:
+    quadratic in the attributes, 7% of an UpdateItem. This is deepcopy's own copy
+    (a new instance, its ``__dict__`` and each key and value deep-copied, in order)
+    with the check made once on the whole; an item over the limit is copied by
+    deepcopy's way, which raises ItemSizeTooLarge as before.
+    """
+    if _size(self) > _ITEM_SIZE_LIMIT:
+        reductor = self.__reduce_ex__(4)
+        return copy._reconstruct(self, memo, *reductor)  # type: ignore[attr-defined,no-any-return]
+    clone = type(self).__new__(type(self))
+    memo[id(self)] = clone
+    if self.__dict__:
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+    for key, value in self.items():
+        dict.__setitem__(clone, copy.deepcopy(key, memo), copy.deepcopy(value, memo))
+    return clone
+
+
+_ATOMIC = (str, int, float, bool, type(None))
+
+
+def _node_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy`` of a node of an update expression's syntax tree, directly.
+
+    moto's validator deep-copies the expression's tree for every UpdateItem (twice for
+    a new item), by deepcopy's general way for each node (its reduction, then a copy
+    of its ``__dict__`` as a dict): 16% of an UpdateItem. This makes the same copy (a
+    new instance of the node's class, each attribute deep-copied, the parent through
+    the same memo, so the copied tree links to itself only) without the detours;
+    strings and numbers are kept, as deepcopy keeps them.
+    """
+    cls: Any = type(self)
+    clone = cls.__new__(cls)
+    memo[id(self)] = clone
+    attributes = clone.__dict__
+    for name, value in self.__dict__.items():
+        attributes[name] = value if type(value) in _ATOMIC else copy.deepcopy(value, memo)
+    return clone
+
+
+# What only saves moto's time per request, the answers unchanged: the server applies
+# them unless told to serve as moto does (scripts.local.moto_server's PLAIN_ENV), which
+# tests/runtime/test_moto_direct.py and bench/moto_cpu.py compare with.
+SPEED_PATCHES: tuple[Patch, ...] = (
+    Patch(
+        moto.core.responses,
+        "method_names_from_class",
+        _method_names_remembered,
+        "5.1.17",
+    ),
+    Patch(DepthFirstTraverser, "nodes_to_be_processed", _nodes_to_be_processed, "5.1.17"),
+    Patch(DepthFirstTraverser, "process", _process, "5.1.17"),
+    Patch(Node, "find_clauses", _find_clauses, "5.1.17"),
+    Patch(
+        DepthFirstTraverser,
+        "traverse_node_recursively",
+        _traverse_node_recursively,
+        "5.1.17",
+    ),
+    Patch(XFormedAttributePicker, "get_possible_keys", _possible_keys_remembered, "5.1.17"),
+    Patch(Node, "__deepcopy__", _ignore_original(_node_deepcopy), "5.1.17"),
+    Patch(
+        LimitedSizeDict,
+        "__deepcopy__",
+        _ignore_original(_limited_size_dict_deepcopy),
+        "5.1.17",
+    ),
+    Patch(
+        ConditionExpressionParser,
+        "_lex_condition_expression",
+        _condition_tokens_remembered,
+        "5.1.17",
+    ),
+)
+
+
 class MotoVersionError(RuntimeError):
     pass
 
@@ -927,7 +1213,7 @@ def pinned_moto_version(requirements: Path = REQUIREMENTS) -> str:
 
 def check_moto_version(installed: str, pinned: str) -> None:
     """Refuse a moto the patches were not written for, naming what to do about it."""
-    stale = [patch.name for patch in PATCHES if patch.written_for != pinned]
+    stale = [patch.name for patch in PATCHES + SPEED_PATCHES if patch.written_for != pinned]
     if stale:
         raise MotoVersionError(
             f"requirements-dev.txt pins moto {pinned} but these patches of "
@@ -945,9 +1231,11 @@ def installed_moto_version() -> str:
     return metadata.version("moto")
 
 
-def apply_patches() -> None:
-    """Check the installed moto against the pin, then patch it (once per process)."""
+def apply_patches(*, speed: bool = True) -> None:
+    """Check the installed moto against the pin, then patch it (once per process): the
+    PATCHES always, the SPEED_PATCHES unless `speed` is false (moto's own cost, to
+    compare with)."""
     check_moto_version(installed_moto_version(), pinned_moto_version())
-    for patch in PATCHES:
-        original = getattr(patch.owner, patch.attribute)
+    for patch in PATCHES + (SPEED_PATCHES if speed else ()):
+        original = getattr(patch.owner, patch.attribute, None)  # None: a method moto lacks
         setattr(patch.owner, patch.attribute, patch.replace(original))

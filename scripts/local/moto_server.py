@@ -5,6 +5,11 @@ Run as ``python -m scripts.local.moto_server --port 0``; it prints ``MOTO_PORT=<
 once it listens on 127.0.0.1, then serves until killed. It refuses to start, with one
 line saying why, on a moto other than the pinned one. A variant (bench.moto_server)
 calls ``serve`` with a WSGI wrapper of its own around moto's application.
+
+With ``LEDGER_MOTO_PLAIN=1`` in its environment it serves every request the way moto's
+own server does (no direct route, none of the per-request savings of
+``moto_patches.SPEED_PATCHES``): the same answers, at moto's cost; the tests and the
+bench compare the two (tests/runtime/test_moto_direct.py, bench/moto_cpu.py).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import argparse
 import io
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,8 +26,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+import flask
+from botocore.exceptions import ClientError
+from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+from moto.events.responses import EventsHandler
+from moto.moto_api import recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.settings import DISABLE_GLOBAL_CORS
 from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request
 
 from scripts.local.moto_patches import (
     BUS_EVENTS,
@@ -29,6 +43,8 @@ from scripts.local.moto_patches import (
     MotoVersionError,
     apply_patches,
 )
+
+PLAIN_ENV = "LEDGER_MOTO_PLAIN"
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -139,17 +155,78 @@ def with_local_routes(app: WsgiApp) -> WsgiApp:
     return application
 
 
+# moto's application for each of these services (as DomainDispatcherApplication picks
+# it, from the request's signature and X-Amz-Target) routes every path to one handler;
+# they are the AWS JSON protocols the pipeline speaks on every command.
+DIRECT_HANDLERS: dict[str, Callable[[Any, str, dict[str, str]], Any]] = {
+    "dynamodb": DynamoHandler.dispatch,
+    "dynamodbstreams": DynamoDBStreamsHandler.dispatch,
+    "events": EventsHandler.dispatch,
+}
+
+
+class _DirectRequest(Request):
+    """The request as moto's handler reads it: werkzeug's, as flask.Request is outside
+    an application (flask's own looks for the current application on every form or
+    size lookup, in vain here: 3% of a request). Not named werkzeug's, so moto treats
+    it as Flask's (``BaseResponse.setup_class`` tells the two apart by the class's
+    name)."""
+
+
+def with_direct_route(dispatcher: DomainDispatcherApplication) -> WsgiApp:
+    """moto's application, calling moto's own handler directly for a plain request to
+    DIRECT_HANDLERS' services instead of going through Flask.
+
+    For those requests, Flask's part (a request context, URL routing to the one view,
+    moto's view wrapper, the after-request hooks) was about 6% of the server's time
+    under load and changed nothing in the answer: here the handler gets the request,
+    URL and headers the view wrapper gives it, and its answer becomes the same
+    Response. Anything Flask's hooks act on (a compressed body, a CORS Origin), any
+    other path or method, and every other service still go through moto's Flask
+    application (tests/runtime/test_moto_direct.py compares both, answer by answer).
+    """
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        app = dispatcher.get_application(environ)
+        handler = DIRECT_HANDLERS.get(getattr(app, "service", ""))
+        if (
+            handler is None
+            or environ.get("REQUEST_METHOD") != "POST"
+            or environ.get("PATH_INFO") != "/"
+            or "HTTP_ORIGIN" in environ
+            or "HTTP_CONTENT_ENCODING" in environ
+        ):
+            return app(environ, start_response)
+        request = _DirectRequest(environ)
+        # What moto's view wrapper (moto.core.utils.convert_to_flask_response) does.
+        recorder._record_request(request)
+        try:
+            result = handler(request, request.url, dict(request.headers))
+        except ClientError as exc:
+            result = 400, {}, exc.response["Error"]["Message"]
+        status, headers, content = result if len(result) == 3 else (200, {}, result)
+        response = flask.Response(response=content, status=status, headers=headers)
+        if not DISABLE_GLOBAL_CORS:
+            # What flask_cors's hook on moto's application adds when no Origin is sent.
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        return response(environ, start_response)
+
+    return application
+
+
 def serve(description: str, wrap: Callable[[WsgiApp], WsgiApp] | None = None) -> None:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     args = parser.parse_args()
+    plain = os.environ.get(PLAIN_ENV) == "1"
     try:
-        apply_patches()
+        apply_patches(speed=not plain)
     except MotoVersionError as exc:
         sys.exit(f"moto server: {exc}")
     # One access-log line per AWS call drowns the functions' logs; errors still show.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    app: WsgiApp = dispatcher if plain else with_direct_route(dispatcher)
     server = make_server(
         "127.0.0.1",
         args.port,
