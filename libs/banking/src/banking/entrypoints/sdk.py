@@ -56,8 +56,10 @@ def shipped_data_is_usable(data_dir: Path, session: botocore.session.Session) ->
     return _version(botocore.__version__) >= _version(version_file.read_text())
 
 
-def botocore_session(data_dir: Path = DATA_DIR) -> botocore.session.Session:
-    """A botocore session, loading from the shipped data where it can."""
+def botocore_session(data_dir: Path | None = None) -> botocore.session.Session:
+    """A botocore session, loading from the shipped data (by default, this zip's) where
+    it can."""
+    data_dir = DATA_DIR if data_dir is None else data_dir
     session = botocore.session.get_session()
     if shipped_data_is_usable(data_dir, session):
         session.register_component("data_loader", ShippedDataLoader(data_dir))
