@@ -13,13 +13,14 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import botocore
 import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader
@@ -35,7 +36,13 @@ from scripts.build_zip import (
 BOTOCORE_DATA = Path(Loader.BUILTIN_DATA_PATH)
 # One call per service that needs no parameter.
 OPERATIONS = {"dynamodb": "list_tables", "events": "list_event_buses"}
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def _client(session: boto3.Session, service: str, **options: Any) -> Any:
+    # The stubs type a client by its service's literal name; these are named at run time.
+    return cast(Any, session).client(
+        service, aws_access_key_id="testing", aws_secret_access_key="testing", **options
+    )
 
 
 def _write(files: dict[str, Path], root: Path) -> Path:
@@ -88,11 +95,12 @@ def _what_is_sent(
             signed=authorization.split("SignedHeaders=")[1].split(",")[0],
             agent=request.headers["User-Agent"].decode(),
         )
-        headers = {"Content-Type": "application/x-amz-json-1.1"}
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/x-amz-json-1.1"
         return AWSResponse(request.url, 200, headers, _Body(b"{}"))
 
     try:
-        client = session.client(service, region_name=region, config=config, **CREDENTIALS)
+        client = _client(session, service, region_name=region, config=config)
         client.meta.events.register("before-send", answer)
         getattr(client, OPERATIONS[service])()
     except (BotoCoreError, ClientError) as error:
@@ -125,7 +133,7 @@ def test_every_region_of_every_partition_resolves_the_same_endpoint_from_the_shi
     own = boto3.Session(botocore_session=botocore.session.get_session())
     copy = boto3.Session(botocore_session=sdk.botocore_session(shipped))
     assert isinstance(copy._session.get_component("data_loader"), sdk.ShippedDataLoader)
-    prefix = own.client(service, region_name="us-east-1", **CREDENTIALS).meta.service_model
+    prefix = _client(own, service, region_name="us-east-1").meta.service_model
     regions = _regions(prefix.endpoint_prefix)
     assert len(regions) > 40
     for region, fips, dualstack in itertools.product(regions, (False, True), (False, True)):
@@ -151,7 +159,7 @@ def test_the_first_clients_never_list_botocore_s_own_data(shipped, sdk_environme
     monkeypatch.setattr(os, "listdir", recording)
     # WHEN a client of every shipped service is built
     for service in SDK_SERVICES:
-        session.client(service)
+        _client(session, service)
     # THEN the models came from the shipped copy, and botocore's data directory was
     # never listed (its ~400 service directories, once per kind of model)
     assert any(path.startswith(str(shipped)) for path in listed)
