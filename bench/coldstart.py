@@ -99,6 +99,10 @@ if invocation_path != "-":
 with open("/proc/self/status") as status:
     peak_kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
 figures = {"seconds": import_elapsed, "cpu_seconds": import_cpu, "peak_kb": int(peak_kb)}
+if "boto3" in sys.modules and sys.modules["boto3"].DEFAULT_SESSION is not None:
+    # Where the clients' botocore data came from: the zip's copy, or botocore's own.
+    loader = sys.modules["boto3"].DEFAULT_SESSION._session.get_component("data_loader")
+    figures["sdk_data"] = loader.BUILTIN_DATA_PATH
 if invocation_path != "-":
     published = invocation.get("published", [])
     figures.update(first_cpu_seconds=first_cpu, answer=answered, published=published)
@@ -135,6 +139,8 @@ class Sample:
     peak_kb: int  # resident set at its peak, once imported (and invoked, with an invocation)
     # The CPU of the import and of the first invocation together, with an invocation.
     first_invocation_cpu_seconds: float | None = None
+    # The data directory the SDK's clients loaded from (None: no client was built).
+    sdk_data: str | None = None
 
 
 def _fixture(name: str) -> dict[str, Any]:
@@ -235,6 +241,7 @@ def import_seconds(
         figures["cpu_seconds"],
         figures["peak_kb"],
         figures.get("first_cpu_seconds"),
+        figures.get("sdk_data"),
     )
 
 
@@ -302,5 +309,11 @@ def measure(dist_dir: Path, state_dir: Path, repetitions: int = 5) -> dict[str, 
             "first_invocation_cpu_ms": first_ms,
             "first_invocation_cpu_vs_boto3": first_ms / boto3_cpu_ms if first_ms else None,
             "peak_rss_mb": max(x.peak_kb for x in samples[path.stem]) / 1024,
+            # Whether its clients loaded from the botocore data its zip ships (docs/
+            # infrastructure.md): a runtime botocore older than that data keeps its own.
+            "sdk_data_shipped": all(
+                x.sdk_data is not None and x.sdk_data.startswith(str(code_dirs[path.stem]))
+                for x in samples[path.stem]
+            ),
         }
     return results
