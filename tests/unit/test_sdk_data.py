@@ -187,15 +187,32 @@ def test_every_client_the_wiring_builds_loads_from_the_shipped_data(
     assert sorted(c.meta.service_model.service_name for c in clients) == sorted(SDK_SERVICES)
 
 
-def test_a_botocore_older_than_the_shipped_data_keeps_its_own(shipped, sdk_environment, tmp_path):
-    # GIVEN shipped data copied from a botocore newer than the one running
+@pytest.mark.parametrize("copied", ["99.0.0", "1.99.0", "1.40.999", "1.40.dev0", ""])
+def test_a_botocore_older_than_the_shipped_data_keeps_its_own(
+    copied, shipped, sdk_environment, tmp_path
+):
+    # GIVEN shipped data copied from a botocore newer than the one running (or from one
+    # whose version cannot be compared)
     newer = tmp_path / "botocore_data"
     shutil.copytree(shipped, newer)
-    (newer / sdk.VERSION_FILE).write_text("99.0.0\n")
+    (newer / sdk.VERSION_FILE).write_text(copied + "\n")
     # WHEN a session is set up on it
     session = sdk.botocore_session(newer)
     # THEN it loads botocore's own data, which this botocore knows how to read
     assert type(session.get_component("data_loader")) is Loader
+
+
+@pytest.mark.parametrize("copied", ["1.40.0", "1.39.99", "0.99.99"])
+def test_a_botocore_newer_than_the_shipped_data_reads_it(
+    copied, shipped, sdk_environment, tmp_path
+):
+    # GIVEN shipped data copied from a botocore older than the one running
+    older = tmp_path / "botocore_data"
+    shutil.copytree(shipped, older)
+    (older / sdk.VERSION_FILE).write_text(copied + "\n")
+    # WHEN a session is set up on it  THEN it loads from the copy
+    session = sdk.botocore_session(older)
+    assert isinstance(session.get_component("data_loader"), sdk.ShippedDataLoader)
 
 
 def test_a_deployer_s_own_data_path_keeps_botocore_s_loader(shipped, sdk_environment, monkeypatch):

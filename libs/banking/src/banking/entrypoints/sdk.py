@@ -14,6 +14,7 @@ same rules, so the clients are the same clients, loaded faster.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import boto3
@@ -41,8 +42,10 @@ class ShippedDataLoader(Loader):
         super().__init__()
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.strip().split("."))
+def _release(version: str) -> tuple[int, int, int] | None:
+    """1.40.76 -> (1, 40, 76); None for what is not a release number."""
+    found = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", version.strip())
+    return None if found is None else (int(found[1]), int(found[2]), int(found[3]))
 
 
 def shipped_data_is_usable(data_dir: Path, session: botocore.session.Session) -> bool:
@@ -53,7 +56,9 @@ def shipped_data_is_usable(data_dir: Path, session: botocore.session.Session) ->
     version_file = data_dir / VERSION_FILE
     if not version_file.is_file() or session.get_config_variable("data_path"):
         return False
-    return _version(botocore.__version__) >= _version(version_file.read_text())
+    running, copied = _release(botocore.__version__), _release(version_file.read_text())
+    # A version this cannot compare (a development build) keeps botocore's own data.
+    return running is not None and copied is not None and running >= copied
 
 
 def botocore_session(data_dir: Path | None = None) -> botocore.session.Session:
