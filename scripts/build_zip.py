@@ -32,7 +32,8 @@ interpreter with a fixed hash seed, over the files in a fixed order, so the same
 give the same bytes.
 
 Each zip also carries a copy of botocore's data (``banking/entrypoints/botocore_data``),
-taken from the build's botocore (the one requirements-dev.txt pins, the local runtime's):
+taken from the build's botocore (the one requirements-dev.txt pins, the local runtime's;
+its version is in the copy, and the copy changes with it):
 the models of the services the functions build clients for (``SDK_SERVICES``), and of
 ``endpoints.json`` every partition with only those services. The SDK's first client loads
 from it without listing botocore's ~400 service directories or parsing all its
@@ -411,19 +412,20 @@ def _model_type(file_name: str) -> str:
     return file_name.removesuffix(".gz").removesuffix(".json")
 
 
-def _read_json(path: Path) -> Any:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as file:
-        return json.loads(file.read().decode("utf-8"))
+def _read_model(directory: Path, model_type: str) -> Any:
+    """A model as botocore's loader reads it: the .json file, else the .json.gz one."""
+    plain, compressed = directory / f"{model_type}.json", directory / f"{model_type}.json.gz"
+    content = plain.read_bytes() if plain.is_file() else gzip.decompress(compressed.read_bytes())
+    return json.loads(content.decode("utf-8"))
 
 
 def botocore_data_files(
     source: Path, version: str, services: tuple[str, ...], scratch: Path
 ) -> dict[str, Path]:
     """{name in the zip: file} of the shipped copy of botocore's data directory `source`:
-    for each service, each kind of model from the newest API version that has it (the
-    version botocore's loader picks), and the top-level data, endpoints.json cut down to
-    those services in every partition."""
+    of each service, each kind of model from the newest API version that has it (the one
+    botocore's loader picks), and the top-level data, endpoints cut down to those
+    services in every partition."""
     files: dict[str, Path] = {}
     prefixes = set()
     for service in services:
@@ -431,17 +433,19 @@ def botocore_data_files(
         for version_dir in sorted(p for p in (source / service).iterdir() if p.is_dir()):
             for model in version_dir.iterdir():
                 if model.is_file() and _model_type(model.name) not in SDK_DOCUMENTATION_MODELS:
-                    newest[_model_type(model.name)] = model
+                    newest[_model_type(model.name)] = version_dir
         if "service-2" not in newest:
             raise SystemExit(f"botocore {version} at {source} has no model of {service}")
-        for model in newest.values():
-            relative = model.relative_to(source).as_posix()
-            files[f"{SDK_DATA_DIR}/{relative}"] = model
-        prefixes.add(_read_json(newest["service-2"])["metadata"]["endpointPrefix"])
-    for path in sorted(p for p in source.iterdir() if p.is_file()):
+        for model_type, version_dir in newest.items():
+            for model in version_dir.iterdir():
+                if _model_type(model.name) == model_type:
+                    files[f"{SDK_DATA_DIR}/{model.relative_to(source).as_posix()}"] = model
+        model = _read_model(newest["service-2"], "service-2")
+        prefixes.add(model["metadata"]["endpointPrefix"])
+    for path in (p for p in source.iterdir() if p.is_file()):
         if _model_type(path.name) != "endpoints":
             files[f"{SDK_DATA_DIR}/{path.name}"] = path
-    endpoints = _read_json(source / "endpoints.json")
+    endpoints = _read_model(source, "endpoints")
     for partition in endpoints["partitions"]:
         partition["services"] = {
             name: service for name, service in partition["services"].items() if name in prefixes
@@ -455,13 +459,10 @@ def botocore_data_files(
     return files
 
 
-def build_botocore(python: str) -> tuple[Path, str]:
-    """The data directory and version of `python`'s botocore."""
+def botocore_of(python: str) -> tuple[Path, str]:
+    """The data directory and the version of the botocore `python` imports."""
     result = subprocess.run(
-        [python, "-I", "-c", _BOTOCORE],
-        check=True,
-        capture_output=True,
-        text=True,
+        [python, "-I", "-c", _BOTOCORE], check=True, capture_output=True, text=True
     )
     data, version = json.loads(result.stdout)
     return Path(data), version
@@ -499,9 +500,7 @@ def build(
     temporary = Path(temporary_name)
     try:
         with tempfile.TemporaryDirectory(prefix="pyc.", dir=dist) as scratch:
-            botocore_data = botocore_data_files(
-                *build_botocore(python), SDK_SERVICES, Path(scratch)
-            )
+            botocore_data = botocore_data_files(*botocore_of(python), SDK_SERVICES, Path(scratch))
             bytecode = compiled(entries, python, Path(scratch))
             write_zip({**entries, **bytecode, **botocore_data}, temporary)
         temporary.chmod(0o644)  # mkstemp makes it private; the zip is no secret

@@ -30,7 +30,7 @@ from scripts.build_zip import (
     SDK_DATA_DIR,
     SDK_SERVICES,
     botocore_data_files,
-    build_botocore,
+    botocore_of,
 )
 
 BOTOCORE_DATA = Path(Loader.BUILTIN_DATA_PATH)
@@ -56,7 +56,7 @@ def _write(files: dict[str, Path], root: Path) -> Path:
 def shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The data directory a zip ships, built from this environment's (pinned) botocore."""
     scratch = tmp_path_factory.mktemp("sdk-data")
-    files = botocore_data_files(*build_botocore(sys.executable), SDK_SERVICES, scratch)
+    files = botocore_data_files(*botocore_of(sys.executable), SDK_SERVICES, scratch)
     return _write(files, scratch / "zip")
 
 
@@ -255,7 +255,7 @@ def test_the_shipped_endpoints_keep_every_partition_with_only_the_services_used(
 
 def test_the_shipped_data_is_the_same_bytes_from_two_builds(shipped, tmp_path):
     # GIVEN the data a second build writes
-    files = botocore_data_files(*build_botocore(sys.executable), SDK_SERVICES, tmp_path)
+    files = botocore_data_files(*botocore_of(sys.executable), SDK_SERVICES, tmp_path)
     again = _write(files, tmp_path / "zip")
     # THEN it is the same, file for file
     names = sorted(p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file())
