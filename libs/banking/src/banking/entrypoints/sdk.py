@@ -4,7 +4,7 @@ reading botocore's data from the copy its zip ships (docs/infrastructure.md,
 
 botocore's own loader lists every one of the ~400 service directories of its data
 before it loads any model (once per kind of model), and parses its 1.2 MB
-``endpoints.json`` whole: about half of a function's first client (docs/benchmarks.md,
+``endpoints.json`` whole: two thirds of a function's first client (docs/benchmarks.md,
 "Session 6"). The build (scripts/build_zip.py) ships, beside the code, a copy of the
 pinned botocore's data holding only the services the functions build clients for, and
 of ``endpoints.json`` every partition but only those services. The loader below reads
