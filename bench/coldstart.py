@@ -15,6 +15,7 @@ deployed (``tracing_sdk_enabled``, docs/infrastructure.md) and measured apart wi
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -99,6 +100,10 @@ if invocation_path != "-":
 with open("/proc/self/status") as status:
     peak_kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
 figures = {"seconds": import_elapsed, "cpu_seconds": import_cpu, "peak_kb": int(peak_kb)}
+if "boto3" in sys.modules and sys.modules["boto3"].DEFAULT_SESSION is not None:
+    # Where the clients' botocore data came from: the zip's copy, or botocore's own.
+    loader = sys.modules["boto3"].DEFAULT_SESSION._session.get_component("data_loader")
+    figures["sdk_data"] = loader.BUILTIN_DATA_PATH
 if invocation_path != "-":
     published = invocation.get("published", [])
     figures.update(first_cpu_seconds=first_cpu, answer=answered, published=published)
@@ -135,6 +140,8 @@ class Sample:
     peak_kb: int  # resident set at its peak, once imported (and invoked, with an invocation)
     # The CPU of the import and of the first invocation together, with an invocation.
     first_invocation_cpu_seconds: float | None = None
+    # The data directory the SDK's clients loaded from (None: no client was built).
+    sdk_data: str | None = None
 
 
 def _fixture(name: str) -> dict[str, Any]:
@@ -235,6 +242,7 @@ def import_seconds(
         figures["cpu_seconds"],
         figures["peak_kb"],
         figures.get("first_cpu_seconds"),
+        figures.get("sdk_data"),
     )
 
 
@@ -302,5 +310,112 @@ def measure(dist_dir: Path, state_dir: Path, repetitions: int = 5) -> dict[str, 
             "first_invocation_cpu_ms": first_ms,
             "first_invocation_cpu_vs_boto3": first_ms / boto3_cpu_ms if first_ms else None,
             "peak_rss_mb": max(x.peak_kb for x in samples[path.stem]) / 1024,
+            # Whether its clients loaded from the botocore data its zip ships (docs/
+            # infrastructure.md): a runtime botocore older than that data keeps its own.
+            "sdk_data_shipped": all(
+                x.sdk_data is not None and x.sdk_data.startswith(str(code_dirs[path.stem]))
+                for x in samples[path.stem]
+            ),
         }
     return results
+
+
+def compare(dists: dict[str, Path], state_dir: Path, repetitions: int = 5) -> dict[str, Any]:
+    """The zips of several builds side by side (e.g. {"before": ..., "after": ...}): in
+    every repetition, `import boto3` and then each function of each build, imported and
+    invoked once, interleaved, so a noisy moment on a loaded machine hits them alike.
+    Medians per function and build, and each against `import boto3`'s median CPU."""
+    runtime_dir = CodeStore(next(iter(dists.values())), state_dir).runtime_dir
+    invocations = representative_invocations()
+    boto3_samples: list[Sample] = []
+    samples: dict[tuple[str, str], list[Sample]] = {}
+    sizes: dict[tuple[str, str], int] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as scratch:
+        code_dirs: dict[tuple[str, str], Path] = {}
+        for label, dist_dir in dists.items():
+            for path in sorted(dist_dir.glob("*.zip")):
+                code_dirs[(path.stem, label)] = Path(scratch) / label / path.stem
+                sizes[(path.stem, label)] = path.stat().st_size
+                with zipfile.ZipFile(path) as archive:
+                    archive.extractall(code_dirs[(path.stem, label)])
+        order = sorted(code_dirs)
+        for _ in range(repetitions):
+            boto3_samples.append(
+                import_seconds("boto3", [runtime_dir, Path(scratch)], service="boto3")
+            )
+            for name, label in order:
+                sample = import_seconds(
+                    "handler",
+                    [code_dirs[(name, label)], runtime_dir],
+                    service=name,
+                    invocation=invocations.get(name),
+                )
+                samples.setdefault((name, label), []).append(sample)
+    boto3_cpu_ms = statistics.median(x.cpu_seconds for x in boto3_samples) * 1000
+    functions: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, label in sorted(samples, key=lambda key: (key[0], list(dists).index(key[1]))):
+        taken = samples[(name, label)]
+        cpu_ms = statistics.median(x.cpu_seconds for x in taken) * 1000
+        firsts = [x.first_invocation_cpu_seconds for x in taken]
+        known = [x for x in firsts if x is not None]
+        first_ms = statistics.median(known) * 1000 if known else None
+        code = str(code_dirs[(name, label)])
+        functions.setdefault(name, {})[label] = {
+            "zip_bytes": sizes[(name, label)],
+            "import_cpu_ms": cpu_ms,
+            "import_cpu_vs_boto3": cpu_ms / boto3_cpu_ms,
+            "first_invocation_cpu_ms": first_ms,
+            "first_invocation_cpu_vs_boto3": first_ms / boto3_cpu_ms if first_ms else None,
+            "sdk_data_shipped": all(x.sdk_data and x.sdk_data.startswith(code) for x in taken),
+        }
+    return {"repetitions": repetitions, "boto3_import_cpu_ms": boto3_cpu_ms, "functions": functions}
+
+
+def compare_table(compared: dict[str, Any]) -> str:
+    """`compare`'s figures as a Markdown table, a row per function and build."""
+    lines = [
+        "| function | build | zip | import CPU ms | vs boto3 | + first ms | vs boto3 | SDK data |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, builds in compared["functions"].items():
+        for label, figures in builds.items():
+            first, first_ratio = (
+                figures["first_invocation_cpu_ms"],
+                figures["first_invocation_cpu_vs_boto3"],
+            )
+            lines.append(
+                f"| {name} | {label} | {figures['zip_bytes'] / 1_048_576:.2f} MB"
+                f" | {figures['import_cpu_ms']:.0f} | {figures['import_cpu_vs_boto3']:.2f}x"
+                f" | {'-' if first is None else f'{first:.0f}'}"
+                f" | {'-' if first_ratio is None else f'{first_ratio:.2f}x'}"
+                f" | {'shipped' if figures['sdk_data_shipped'] else 'botocore'} |"
+            )
+    lines.append(
+        f"| `import boto3` alone | | | {compared['boto3_import_cpu_ms']:.0f} | 1.0x | | | |"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Compare the cold-start proxy of several builds' zips, interleaved "
+        "(e.g. python -m bench.coldstart before=/tmp/before/dist after=dist)."
+    )
+    parser.add_argument("builds", nargs="+", help="LABEL=DIST_DIR, in the order to show them")
+    parser.add_argument("--repetitions", type=int, default=5)
+    args = parser.parse_args(argv)
+    dists = {}
+    for build in args.builds:
+        label, separator, directory = build.partition("=")
+        if not separator or not any(Path(directory).glob("*.zip")):
+            parser.error(f"{build}: expected LABEL=DIST_DIR, a directory holding zips")
+        dists[label] = Path(directory)
+    with tempfile.TemporaryDirectory(prefix="bench-coldstart-state-") as state:
+        compared = compare(dists, Path(state), args.repetitions)
+    print(compare_table(compared))
+    print(json.dumps(compared, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

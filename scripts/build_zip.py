@@ -31,6 +31,16 @@ source timestamp in it to differ between two checkouts. The compiler runs in a f
 interpreter with a fixed hash seed, over the files in a fixed order, so the same sources
 give the same bytes.
 
+Each zip also carries a copy of botocore's data (``banking/entrypoints/botocore_data``),
+taken from the build's botocore (the one requirements-dev.txt pins, the local runtime's;
+its version is in the copy, and the copy changes with it):
+the models of the services the functions build clients for (``SDK_SERVICES``), and of
+``endpoints.json`` every partition with only those services. The SDK's first client loads
+from it without listing botocore's ~400 service directories or parsing all its
+endpoints (banking.entrypoints.sdk; docs/infrastructure.md). Every file is copied as it is
+or, for ``endpoints.json``, written from it in a fixed order: identical sources and the
+same botocore give identical bytes.
+
 Only what lambdas/requirements.txt pins is installed (``--no-deps``), so a new release of a
 transitive dependency can never change a zip: the build fails, naming what is
 missing, when a pinned package needs something neither pinned nor in the runtime.
@@ -40,6 +50,7 @@ The pip install is cached per requirements hash under ``build/site-packages``.
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import os
@@ -52,6 +63,7 @@ import zipfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
@@ -73,6 +85,15 @@ RUNTIME_PROVIDED = frozenset(
 # cannot see: {the module that loads it: the distribution, shipped whole}. powertools'
 # Tracer loads the X-Ray SDK lazily, which loads its patchers (aws_xray_sdk.ext.*) by name.
 LOADED_BY_NAME = {"aws_lambda_powertools.tracing.tracer": "aws-xray-sdk"}
+
+# Every service banking.entrypoints.bootstrap builds a client for (a client of another
+# service fails at import: the shipped data knows no other; tests/unit/test_sdk_data.py).
+SDK_SERVICES = ("dynamodb", "events")
+# Where banking.entrypoints.sdk looks for the copy, and the file naming its botocore.
+SDK_DATA_DIR = "banking/entrypoints/botocore_data"
+SDK_DATA_VERSION_FILE = "botocore-version"
+# Read only to write the SDK's documentation, never by a client.
+SDK_DOCUMENTATION_MODELS = frozenset({"examples-1"})
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 EXCLUDED_DIR_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
@@ -386,6 +407,73 @@ def compiled(entries: dict[str, Path], python: str, scratch: Path) -> dict[str, 
     return {bytecode_name(name): Path(target) for _, name, target in jobs}
 
 
+def _model_type(file_name: str) -> str:
+    """service-2.json.gz -> service-2 (botocore reads both .json and .json.gz)."""
+    return file_name.removesuffix(".gz").removesuffix(".json")
+
+
+def _read_model(directory: Path, model_type: str) -> Any:
+    """A model as botocore's loader reads it: the .json file, else the .json.gz one."""
+    plain, compressed = directory / f"{model_type}.json", directory / f"{model_type}.json.gz"
+    content = plain.read_bytes() if plain.is_file() else gzip.decompress(compressed.read_bytes())
+    return json.loads(content.decode("utf-8"))
+
+
+def botocore_data_files(
+    source: Path, version: str, services: tuple[str, ...], scratch: Path
+) -> dict[str, Path]:
+    """{name in the zip: file} of the shipped copy of botocore's data directory `source`:
+    of each service, each kind of model from the newest API version that has it (the one
+    botocore's loader picks), and the top-level data, endpoints cut down to those
+    services in every partition."""
+    files: dict[str, Path] = {}
+    prefixes = set()
+    for service in services:
+        newest: dict[str, Path] = {}
+        for version_dir in sorted(p for p in (source / service).iterdir() if p.is_dir()):
+            for model in version_dir.iterdir():
+                if model.is_file() and _model_type(model.name) not in SDK_DOCUMENTATION_MODELS:
+                    newest[_model_type(model.name)] = version_dir
+        if "service-2" not in newest:
+            raise SystemExit(f"botocore {version} at {source} has no model of {service}")
+        for model_type, version_dir in newest.items():
+            for model in version_dir.iterdir():
+                if _model_type(model.name) == model_type:
+                    files[f"{SDK_DATA_DIR}/{model.relative_to(source).as_posix()}"] = model
+        model = _read_model(newest["service-2"], "service-2")
+        prefixes.add(model["metadata"]["endpointPrefix"])
+    for path in (p for p in source.iterdir() if p.is_file()):
+        if _model_type(path.name) != "endpoints":
+            files[f"{SDK_DATA_DIR}/{path.name}"] = path
+    endpoints = _read_model(source, "endpoints")
+    for partition in endpoints["partitions"]:
+        partition["services"] = {
+            name: service for name, service in partition["services"].items() if name in prefixes
+        }
+    written = scratch / "endpoints.json"
+    written.write_text(json.dumps(endpoints, separators=(",", ":")) + "\n")
+    files[f"{SDK_DATA_DIR}/endpoints.json"] = written
+    version_file = scratch / SDK_DATA_VERSION_FILE
+    version_file.write_text(version + "\n")
+    files[f"{SDK_DATA_DIR}/{SDK_DATA_VERSION_FILE}"] = version_file
+    return files
+
+
+def botocore_of(python: str) -> tuple[Path, str]:
+    """The data directory and the version of the botocore `python` imports."""
+    result = subprocess.run(
+        [python, "-I", "-c", _BOTOCORE], check=True, capture_output=True, text=True
+    )
+    data, version = json.loads(result.stdout)
+    return Path(data), version
+
+
+_BOTOCORE = """
+import json, os, botocore
+print(json.dumps([os.path.join(os.path.dirname(botocore.__file__), "data"), botocore.__version__]))
+"""
+
+
 def write_zip(entries: dict[str, Path], destination: Path) -> None:
     with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for name in sorted(entries):
@@ -412,7 +500,9 @@ def build(
     temporary = Path(temporary_name)
     try:
         with tempfile.TemporaryDirectory(prefix="pyc.", dir=dist) as scratch:
-            write_zip({**entries, **compiled(entries, python, Path(scratch))}, temporary)
+            botocore_data = botocore_data_files(*botocore_of(python), SDK_SERVICES, Path(scratch))
+            bytecode = compiled(entries, python, Path(scratch))
+            write_zip({**entries, **bytecode, **botocore_data}, temporary)
         temporary.chmod(0o644)  # mkstemp makes it private; the zip is no secret
         if destination.exists() and destination.read_bytes() == temporary.read_bytes():
             temporary.unlink()  # unchanged: keep the old file and its mtime

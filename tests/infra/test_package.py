@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.build_zip import bytecode_name, compiled
+from scripts.build_zip import SDK_DATA_DIR, SDK_SERVICES, bytecode_name, compiled
 from tests.infra.terraform import ROOT
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("package")]
@@ -221,3 +221,22 @@ def test_every_handler_serves_its_representative_first_request_from_its_zip(buil
         # invocation's CPU is counted on top of the import's
         assert sample.first_invocation_cpu_seconds is not None
         assert sample.first_invocation_cpu_seconds > sample.cpu_seconds
+
+
+def test_every_handler_s_clients_load_the_botocore_data_its_zip_ships(builds, tmp_path):
+    # GIVEN each zip unpacked, beside only the packages the Lambda runtime provides (the
+    # pinned botocore, the one the build copied the data from)
+    from bench.coldstart import import_seconds
+    from scripts.local.code import CodeStore
+
+    runtime = CodeStore(tmp_path / "no-dist", tmp_path / "state").runtime_dir
+    for name, code in unpacked(builds, tmp_path).items():
+        # THEN the zip holds the copy: the models of the services the functions use, and
+        # the endpoint data with only those services
+        data = code / SDK_DATA_DIR
+        assert sorted(p.name for p in data.iterdir() if p.is_dir()) == sorted(SDK_SERVICES)
+        assert (data / "endpoints.json").is_file()
+        # WHEN its handler is imported as on Lambda
+        sample = import_seconds("handler", [code, runtime], service=name)
+        # THEN the clients it built at import loaded from that copy
+        assert sample.sdk_data == str(data), name

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.coldstart import _check_answer, representative_invocations
+from bench.coldstart import _check_answer, compare, compare_table, representative_invocations
 
 
 @pytest.mark.parametrize(
@@ -48,3 +49,30 @@ def test_every_function_has_a_representative_event_with_what_its_reads_find():
     credit = invocations["commands"]["event"]
     assert credit["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "alice"
     assert credit["headers"]["idempotency-key"]
+
+
+def _dist(directory: Path, handler: str) -> Path:
+    directory.mkdir()
+    with zipfile.ZipFile(directory / "probe.zip", "w") as archive:
+        archive.writestr("handler.py", handler)
+    return directory
+
+
+def test_two_builds_are_compared_function_by_function_against_boto3(tmp_path):
+    # GIVEN two builds of one function, the second one's import doing more work
+    before = _dist(tmp_path / "before", "VALUE = 1\n")
+    after = _dist(tmp_path / "after", "VALUE = sum(range(3_000_000))\n")
+    # WHEN the bench compares them, interleaved
+    compared = compare({"before": before, "after": after}, tmp_path / "state", repetitions=1)
+    # THEN each build of the function has its import's CPU beside boto3's, in the order given
+    builds = compared["functions"]["probe"]
+    assert list(builds) == ["before", "after"]
+    assert builds["after"]["import_cpu_ms"] > builds["before"]["import_cpu_ms"]
+    boto3_ms = compared["boto3_import_cpu_ms"]
+    for figures in builds.values():
+        assert figures["import_cpu_vs_boto3"] == pytest.approx(figures["import_cpu_ms"] / boto3_ms)
+        # AND no SDK client was built, so none loaded the data a zip may ship
+        assert figures["sdk_data_shipped"] is False
+        assert figures["first_invocation_cpu_ms"] is None
+    table = compare_table(compared)
+    assert table.index("| probe | before |") < table.index("| probe | after |")

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.config import Config
 
 from banking.adapters.dynamodb import DynamoDBEventStore, DynamoDBProjectionStore
 from banking.adapters.eventbridge import EventBridgePublisher
+from banking.entrypoints import sdk
 from banking.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
@@ -63,11 +63,11 @@ def dynamodb_client(*, read_timeout_s: float | None = None) -> DynamoDBClient:
     config = _CLIENT_CONFIG
     if read_timeout_s is not None:
         config = config.merge(Config(read_timeout=read_timeout_s))
-    return boto3.client("dynamodb", config=config)
+    return sdk.default_session().client("dynamodb", config=config)
 
 
 def events_client() -> EventBridgeClient:
-    return boto3.client("events", config=_CLIENT_CONFIG)
+    return sdk.default_session().client("events", config=_CLIENT_CONFIG)
 
 
 def event_store(
