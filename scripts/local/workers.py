@@ -1,9 +1,15 @@
 """Warm function "containers": one subprocess per concurrent execution, as Lambda does.
 
-Each function has a pool of up to ``max_concurrency`` worker processes. A worker loads
-the handler once (cold start) and serves one invoke at a time; a timed-out worker is
-killed and replaced, as Lambda replaces a timed-out execution environment. Separate
-processes keep two functions that both have a ``handler`` module apart.
+Each function has a pool of up to ``max_concurrency`` worker processes. A worker serves
+one invoke at a time; a timed-out worker is killed and replaced, as Lambda replaces a
+timed-out execution environment. Separate processes keep two functions that both have a
+``handler`` module apart.
+
+A function version's init (the handler's import, its SDK clients) runs once, in a
+template process, and each worker is forked from it already initialised, as SnapStart
+restores each sandbox from a snapshot taken after init: a worker start costs a fork,
+not an interpreter's start and the imports (docs/local-runtime.md). LEDGER_LOCAL_FORK=0
+starts each worker as an interpreter of its own that runs the init itself, as before.
 """
 
 from __future__ import annotations
@@ -234,7 +240,7 @@ def _python(code_dir: Path, runtime_dir: Path, *args: str) -> list[str]:
     return [sys.executable, "-S", "-u", str(WORKER_MAIN), str(code_dir), str(runtime_dir), *args]
 
 
-class _Interpreter:
+class Interpreter:
     """Starts each worker as a fresh interpreter, which runs the function's init itself."""
 
     def __init__(self, code_dir: Path, runtime_dir: Path, env: Mapping[str, str]) -> None:
@@ -258,7 +264,7 @@ class _Interpreter:
         pass
 
 
-class _Template:
+class Template:
     """One process per function version that has run the function's init (the faults'
     hooks, the handler's import) and forks each worker from itself: SnapStart's snapshot,
     restored per sandbox. Started on the first worker start, and started again when it
@@ -282,7 +288,7 @@ class _Template:
         self._control: socket.socket | None = None
         # Set when the init left threads running: a fork copies only the thread calling
         # it, so a fork of such a process may hold locks no thread will ever release.
-        self._fallback: _Interpreter | None = None
+        self._fallback: Interpreter | None = None
 
     @property
     def pid(self) -> int | None:
@@ -345,7 +351,7 @@ class _Template:
                 "them only, so each worker starts an interpreter of its own",
             )
             self._stop()
-            self._fallback = _Interpreter(self.code_dir, self._runtime_dir, self._env)
+            self._fallback = Interpreter(self.code_dir, self._runtime_dir, self._env)
             return None
         error: InitError | None = answer.get("error")
         if error is not None:
@@ -381,7 +387,7 @@ class _Template:
             self._stop()
 
 
-class _Launcher(Protocol):
+class Launcher(Protocol):
     code_dir: Path
 
     def start(self, fds: _ChildFds) -> _Sandbox | InitError: ...
@@ -395,8 +401,11 @@ def fork_enabled(environ: Mapping[str, str] = os.environ) -> bool:
     return environ.get(FORK_ENV, "1").strip() != "0"
 
 
-class _Worker:
-    def __init__(self, function: Function, launcher: _Launcher, logs: Logs) -> None:
+class Worker:
+    """One warm "container" of a function, started by ``launcher``, initialised (or
+    holding its ``init_error``) once constructed."""
+
+    def __init__(self, function: Function, launcher: Launcher, logs: Logs) -> None:
         self._function = function
         self._logs = logs
         self.launcher = launcher
@@ -519,8 +528,8 @@ class FunctionPool:
         self._fork = fork_enabled() if fork is None else fork
         self._launcher = self._launcher_for(code_dir)
         self._max = max_concurrency
-        self._idle: list[_Worker] = []
-        self._busy: set[_Worker] = set()
+        self._idle: list[Worker] = []
+        self._busy: set[Worker] = set()
         self._running = 0
         self._starting = 0
         self._closed = False
@@ -550,7 +559,7 @@ class FunctionPool:
         )
         return outcome
 
-    def _invoke_with_faults(self, worker: _Worker, event: Any, request_id: str) -> Outcome:
+    def _invoke_with_faults(self, worker: Worker, event: Any, request_id: str) -> Outcome:
         name = self.function.name
         if self._faults.inject(INVOKE_ERROR, name):
             return Outcome(
@@ -569,7 +578,7 @@ class FunctionPool:
             )
         return outcome
 
-    def _acquire(self) -> _Worker:
+    def _acquire(self) -> Worker:
         with self._lock:
             while not (self._idle or self._closed or self._may_start_one()):
                 self._lock.wait()
@@ -582,7 +591,7 @@ class FunctionPool:
                 return worker
             self._starting += 1
         try:
-            worker = _Worker(self.function, self._launcher, self._logs)
+            worker = Worker(self.function, self._launcher, self._logs)
             with self._lock:
                 self._busy.add(worker)
             return worker
@@ -599,7 +608,7 @@ class FunctionPool:
     def _may_start_one(self) -> bool:
         return self._running < self._max and self._starting < MAX_CONCURRENT_COLD_STARTS
 
-    def _release(self, worker: _Worker) -> None:
+    def _release(self, worker: Worker) -> None:
         with self._lock:
             self._running -= 1
             self._busy.discard(worker)
@@ -619,15 +628,15 @@ class FunctionPool:
             worker.kill()
         self._launcher.stop()
 
-    def _launcher_for(self, code_dir: Path) -> _Launcher:
+    def _launcher_for(self, code_dir: Path) -> Launcher:
         if self._fork:
-            return _Template(self.function, code_dir, self._runtime_dir, self._env, self._logs)
-        return _Interpreter(code_dir, self._runtime_dir, self._env)
+            return Template(self.function, code_dir, self._runtime_dir, self._env, self._logs)
+        return Interpreter(code_dir, self._runtime_dir, self._env)
 
     @property
     def template_pid(self) -> int | None:
         """The pid of the function's template process, while one runs."""
-        return self._launcher.pid if isinstance(self._launcher, _Template) else None
+        return self._launcher.pid if isinstance(self._launcher, Template) else None
 
     def use_code(self, code_dir: Path) -> None:
         """Serve the next invokes from a new version of the function's code, as Lambda
