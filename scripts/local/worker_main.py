@@ -167,6 +167,7 @@ def _template(control_fd: int) -> None:
     while True:
         message, fds, _flags, _address = socket.recv_fds(control, 1024, len(WORKER_FDS))
         if not message:
+            _reap()  # what exited meanwhile; the rest, once gone, is its new parent's
             return  # the runtime closed its end: it is stopping, or replaced us
         if len(fds) != len(WORKER_FDS):
             for fd in fds:

@@ -289,6 +289,7 @@ class Template:
         # Set when the init left threads running: a fork copies only the thread calling
         # it, so a fork of such a process may hold locks no thread will ever release.
         self._fallback: Interpreter | None = None
+        self._stopped = False
 
     @property
     def pid(self) -> int | None:
@@ -296,6 +297,8 @@ class Template:
 
     def start(self, fds: _ChildFds) -> _Sandbox | InitError:
         with self._lock:
+            if self._stopped:  # a start racing the pool's close: no template left behind
+                return {"errorMessage": "the runtime is stopping", "errorType": "Stopping"}
             if self._fallback is not None:
                 return self._fallback.start(fds)
             for _ in range(2):
@@ -382,8 +385,10 @@ class Template:
             self._process = None
 
     def stop(self) -> None:
-        """Stop the template; the workers forked from it live on until they are killed."""
+        """Stop the template for good; the workers forked from it live on until they
+        are killed."""
         with self._lock:
+            self._stopped = True
             self._stop()
 
 
