@@ -341,6 +341,7 @@ class Template:
         try:
             message = runtime_end.recv(PIPE_READ_BYTES)
         except TimeoutError:
+            self._process.kill()  # still in its init: it reads no socket yet
             self._stop()
             return {"errorMessage": "init did not complete", "errorType": "Runtime.InitError"}
         if not message:
