@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from scripts.local import workers
 from scripts.local.code import CodeStore
 from scripts.local.faults import Faults, FaultSettings
 from scripts.local.logs import Logs
@@ -434,3 +435,40 @@ def test_a_new_code_version_gets_a_new_template_and_the_old_one_stops(pools: Poo
     assert after.result["parent"] == pool.template_pid != old
     assert eventually(lambda: gone(old))
     assert not running(before.result["pid"])
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "interpreter"])
+def test_an_init_past_its_timeout_fails_the_worker_start(
+    pools: Pools, monkeypatch: pytest.MonkeyPatch, fork: bool
+) -> None:
+    # GIVEN a function whose init takes longer than the init timeout (1 s here)
+    monkeypatch.setattr(workers, "INIT_TIMEOUT_S", 1)
+    pool = pools("import time\ntime.sleep(30)\n" + PIDS, fork=fork)
+
+    # WHEN it is invoked
+    started = time.monotonic()
+    outcome = pool.invoke({})
+
+    # THEN the invoke fails as an init that did not complete, without waiting for it
+    assert outcome.error is not None
+    assert outcome.error["errorType"] == "Runtime.InitError"
+    assert time.monotonic() - started < 10
+    assert pool.template_pid is None
+
+
+def test_a_stopped_template_starts_no_worker(pools: Pools) -> None:
+    # GIVEN a function's template, stopped (its pool is closing)
+    pool = pools(PIDS)
+    template = workers.Template(
+        pool.function, code_dir(pools.tmp_path, PIDS), Path(), {}, pools.logs
+    )
+    template.stop()
+
+    # WHEN a worker start reaches it
+    worker = workers.Worker(pool.function, template, pools.logs)
+
+    # THEN it starts no process and says the runtime is stopping
+    assert worker.init_error is not None
+    assert worker.init_error["errorType"] == "Stopping"
+    assert worker.process is None
+    assert template.pid is None
