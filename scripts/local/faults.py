@@ -195,6 +195,11 @@ class Faults:
     def enabled(self) -> bool:
         return self.settings.enabled
 
+    def reseed(self, salt: int) -> None:
+        """Draw anew, as a ``Faults(..., salt=salt)`` would."""
+        with self._lock:
+            self._random.seed(None if self.settings.seed is None else self.settings.seed + salt)
+
     def inject(self, kind: str, function: str) -> bool:
         """Whether this occasion gets the fault ``kind``; a fault injected is journalled."""
         settings = self._by_function.get(function)
@@ -292,6 +297,9 @@ def install_in_worker(environ: Mapping[str, str] = os.environ) -> Faults:
     if not value.strip() or not journal:
         return Faults.off()
     faults = Faults(FaultSettings.parse(value), Path(journal), salt=os.getpid())
+    # A worker forked from an initialised template (scripts/local/workers.py) would
+    # otherwise draw the very faults its siblings draw.
+    os.register_at_fork(after_in_child=lambda: faults.reseed(os.getpid()))
     function = environ.get("AWS_LAMBDA_FUNCTION_NAME", "?")
 
     import boto3  # the Lambda runtime's, importable once worker_main has set sys.path
