@@ -386,10 +386,15 @@ def test_15_a_version_conflict_carries_the_event_that_holds_the_version(store):
         store.append_many(
             legs, TransactionRecords(idempotency=claim("t"), transfer=transfer_of(legs))
         )
+    # AND two events of alice at versions 1 and 2 in one transaction (only 1 taken)
+    second = stored(rival.state, 5)
+    with pytest.raises(VersionConflict) as two:
+        store.append_many([rival, second], TransactionRecords(idempotency=keyed))
     # THEN each refusal carries the stored event at the refused version, with its state
     assert alone.value.taken == (first,)
     assert in_a_transaction.value.taken == (first,)
     assert transfer.value.taken == (first,)
+    assert two.value.taken == (first,)
     # AND nothing of the refused writes was stored
     assert store.idempotency_record("alice", "svc", "k") is None
     assert store.load("bob").version == 1

@@ -90,11 +90,12 @@ class InMemoryEventStore:
                 expected = next_versions.get(event.account_id)
                 if expected is None:
                     expected = len(self._streams.get(event.account_id, [])) + 1
+                stream = self._streams.get(event.account_id, [])
                 if event.version != expected:
                     conflicts.append(f"{event.account_id} is at version {expected - 1}")
-                    if 1 <= event.version < expected:
-                        # The event holding the version, as DynamoDB returns it.
-                        taken.append(self._streams[event.account_id][event.version - 1])
+                if 1 <= event.version <= len(stream):
+                    # The event holding the version, as DynamoDB returns it.
+                    taken.append(stream[event.version - 1])
                 next_versions[event.account_id] = expected + 1
             self._check(records)
             if conflicts:
