@@ -253,6 +253,19 @@ def test_no_write_is_started_without_the_time_budget_for_it():
     assert books.deps.store.load("alice").version == 1
 
 
+def test_a_retry_of_a_stored_request_is_answered_even_without_time_left_to_write():
+    # GIVEN a request stored under key "k", and a write needs 5 s
+    claim = IdempotencyRecord("alice", "svc", "k", "fp")
+    books = ledger(ScriptedStore(), write_budget_seconds=5.0)
+    first = store_credit(books, claim=claim)
+    # WHEN the same request comes again with 4 s left
+    again = store_credit(books, claim=claim, time_left=lambda: 4.0)
+    # THEN it gets the stored answer (a read, no write started)
+    assert again == first
+    assert books.store.appends == 1
+    assert books.store.key_reads == 1
+
+
 def test_a_retry_is_not_started_once_the_budget_is_spent():
     # GIVEN a write needs 5 s, 8 s are left, and the first write conflicts taking 4 s
     left = [8.0]

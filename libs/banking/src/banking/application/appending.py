@@ -102,23 +102,24 @@ def append_decided(
         try:
             decision = decide()
         except DomainError as refused:
-            if claim is None or isinstance(refused, StoreThrottled):
-                raise
-            previous = deps.store.idempotency_record(claim.account_id, claim.caller, claim.key)
-            if previous is None:
+            previous = None if isinstance(refused, StoreThrottled) else _stored(deps, claim)
+            if previous is None or claim is None:
                 raise
             return replay(replay_answer(previous, claim.fingerprint))
         if time_left() < deps.settings.write_budget_seconds:
-            raise ConcurrentModification(
-                f"no time left to store a command on {subject} safely (nothing was "
-                "stored); retry the request"
-            )
+            # No write is started now, but a read may be: a retry of a request that
+            # was stored still gets its answer.
+            previous = _stored(deps, claim)
+            if previous is None or claim is None:
+                raise ConcurrentModification(
+                    f"no time left to store a command on {subject} safely (nothing was "
+                    "stored); retry the request"
+                )
+            return replay(replay_answer(previous, claim.fingerprint))
         try:
             deps.store.append_many(decision.events, decision.records)
         except IdempotencyKeyTaken as taken:
-            previous = taken.record
-            if previous is None and claim is not None:
-                previous = deps.store.idempotency_record(claim.account_id, claim.caller, claim.key)
+            previous = taken.record or _stored(deps, claim)
             if previous is None or claim is None:
                 continue  # expired meanwhile: the next attempt claims it afresh
             return replay(replay_answer(previous, claim.fingerprint))
@@ -133,6 +134,13 @@ def append_decided(
     raise ConcurrentModification(
         f"{subject} changed concurrently {deps.settings.max_attempts} times; retry the request"
     )
+
+
+def _stored(deps: CommandDependencies, claim: IdempotencyRecord | None) -> IdempotencyRecord | None:
+    """The record stored under the claimed key (None: no key, or none stored)."""
+    if claim is None:
+        return None
+    return deps.store.idempotency_record(claim.account_id, claim.caller, claim.key)
 
 
 def ours(conflict: Conflict, events: Sequence[StoredEvent]) -> bool | None:
