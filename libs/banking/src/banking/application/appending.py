@@ -44,7 +44,8 @@ class CommandSettings:
     backoff_base_seconds: float = 0.01
     backoff_cap_seconds: float = 0.2
     # The time an append needs to be seen through, every SDK retry included: the write,
-    # and on a conflict the read telling whether it was ours. A write is only started
+    # and on a conflict whose refusal returned no item the read telling whether it was
+    # ours. A write is only started
     # with that much time left, so the function is never stopped by its timeout with a
     # write in flight, which its client could not tell from a failure.
     write_budget_seconds: float = 0.0
