@@ -2,14 +2,12 @@ import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from banking.adapters.memory import InMemoryEventStore
 from banking.application.commands import CommandDependencies, CommandSettings, record
-from banking.application.ports import NO_RECORDS, StoredEvent, VersionConflict
-from banking.domain.account import evolve
+from banking.application.ports import NO_RECORDS, VersionConflict
 from banking.domain.commands import (
     CloseAccount,
     FreezeAccount,
@@ -18,7 +16,6 @@ from banking.domain.commands import (
     RecordDebit,
 )
 from banking.domain.currency import Currency
-from banking.domain.decisions import decide
 from banking.domain.errors import (
     AccountClosed,
     AccountExists,
@@ -262,71 +259,3 @@ def test_a_write_whose_answer_was_lost_is_stored_once():
     # THEN it is the one stored event, not decided again at the next version
     assert event.version == 2
     assert deps.store.load("alice").version == 2
-
-
-class Rivals(InMemoryEventStore):
-    """Before each of the command's appends, the next rivals' postings land first (a
-    positive amount a credit, a negative one a debit); the command's loads are counted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rivals: list[tuple[int, ...]] = []
-        self.loads = 0
-        self.appends = 0
-
-    def load(self, account_id):
-        self.loads += 1
-        return super().load(account_id)
-
-    def append_many(self, stored_events, records=NO_RECORDS):
-        if not isinstance(stored_events[0].event, AccountOpened):
-            self.appends += 1
-            for amount in self.rivals.pop(0) if self.rivals else ():
-                self._land_rival(stored_events[0].event.account_id, amount)
-        super().append_many(stored_events, records)
-
-    def _land_rival(self, account_id, amount):
-        state = InMemoryEventStore.load(self, account_id)
-        posting = RecordCredit if amount > 0 else RecordDebit
-        event = decide(
-            state,
-            posting(account_id, Money(abs(amount))),
-            event_id=f"rival-{state.version + 1}",
-            now=datetime(2026, 11, 26, tzinfo=UTC),
-        )
-        super().append_many([StoredEvent(event, evolve(state, event, ZoneInfo("UTC")))])
-
-
-def test_after_a_conflict_the_next_attempt_starts_from_the_refusing_event_without_a_read():
-    # GIVEN a rival's credit of 5 lands just before our first write, and one of 7 just
-    # before our second (so the state the first refusal returned is stale by then)
-    store = Rivals()
-    deps = dependencies(store)
-    store.loads, store.rivals = 0, [(5,), (7,)]
-    # WHEN a credit of 100 is recorded
-    event = record(RecordCredit("alice", Money(100)), deps, idempotency_key="k", caller="shop")
-    # THEN the stale state cost one more refused write, never a wrong one: stored
-    # once, after both rivals, on the right balance, and the head was read only once
-    assert store.appends == 3
-    assert store.loads == 1
-    assert event.version == 4
-    assert store.load("alice").balance == Money(112)
-
-
-def test_a_debit_decided_from_a_stale_refusal_is_never_stored():
-    # GIVEN alice holds 10.00; a rival's credit of 0.01 lands before our first write,
-    # and a rival's debit of all 10.01 before our second
-    store = Rivals()
-    deps = dependencies(store)
-    record(RecordCredit("alice", Money(1000)), deps)
-    store.appends, store.loads, store.rivals = 0, 0, [(1,), (-1001,)]
-    # WHEN a debit of 10.00 is recorded
-    # THEN its second attempt, decided from the first refusal's state (10.01), is
-    # refused by the version the rival's debit took, and the third decides on the
-    # truth: nothing is left, so it is refused and alice is never overdrawn
-    with pytest.raises(InsufficientFunds):
-        record(RecordDebit("alice", Money(1000)), deps)
-    assert store.appends == 2
-    assert store.loads == 1
-    assert store.load("alice").balance == Money(0)
-    assert store.load("alice").version == 4

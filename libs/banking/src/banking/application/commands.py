@@ -20,9 +20,8 @@ from banking.application.ports import (
     IdempotencyRecord,
     StoredEvent,
     TransactionRecords,
-    VersionConflict,
 )
-from banking.domain.account import Account, evolve
+from banking.domain.account import evolve
 from banking.domain.commands import (
     AccountCommand,
     ChangeOverdraftLimit,
@@ -60,16 +59,8 @@ def record(
         else None
     )
 
-    # The account's state after the event that refused our last write, when the
-    # refusal returned it: where the next attempt starts, with no read of the head.
-    # If more events landed since, that attempt's write is refused in turn (its
-    # condition is that its version is free), so no event is ever stored on a stale
-    # state; and a refusal decided from it is decided on a state the account was in
-    # during this request (every version after the one first read was written since).
-    refused_by: list[Account] = []
-
     def decided() -> Decision[Event]:
-        state = refused_by.pop() if refused_by else deps.store.load(command.account_id)
+        state = deps.store.load(command.account_id)
         event = decide(state, command, event_id=deps.new_id(), now=deps.clock(), recorded_by=caller)
         stored = StoredEvent(event, evolve(state, event, deps.settings.zone), correlation_id)
         return Decision(
@@ -78,20 +69,15 @@ def record(
             event,
         )
 
-    def landed(decision: Decision[Event], conflict: Conflict) -> Event | None:
-        if _landed(deps.store, decision, conflict):
-            return decision.answer
-        if isinstance(conflict, VersionConflict):
-            refused_by[:] = [found.state for found in conflict.taken[-1:]]
-        return None
-
     return append_decided(
         deps,
         decided,
         subject=f"account {command.account_id}",
         claim=claim,
         replay=answered_event,
-        landed=landed,
+        landed=lambda decision, conflict: (
+            decision.answer if _landed(deps.store, decision, conflict) else None
+        ),
         time_left=time_left,
     )
 
