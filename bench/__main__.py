@@ -369,11 +369,15 @@ def hops(
     }
 
 
-def measure_hot(system: BenchSystem, plan: Plan, warm_accounts: list[str]) -> dict[str, Any]:
+def measure_hot(
+    system: BenchSystem, plan: Plan, warm_accounts: list[str], *, round_: int = 0
+) -> dict[str, Any]:
     """Writers on one account: accepted/s, the commands' version conflicts (each one a
-    retry inside the function) per accepted command, 409s and latency."""
+    retry inside the function) and DynamoDB requests per accepted command, 409s and
+    latency. Each `round_` credits accounts of its own."""
     # A credit to an account never opened is refused (404): open them first.
-    hot = [f"hot-{writers}" for writers in plan.hot_writers]
+    suffix = f"-r{round_}" if round_ else ""
+    hot = [f"hot-{writers}{suffix}" for writers in plan.hot_writers]
     load.open_accounts(system.api_url, hot, system.http_headers)
     # Warm a worker per writer first: simultaneous cold starts are a machine limit. On
     # accounts of their own (`warm_accounts`, already open): concurrent credits to one
@@ -382,17 +386,18 @@ def measure_hot(system: BenchSystem, plan: Plan, warm_accounts: list[str]) -> di
         load.ramp, system.api_url, warm_accounts, max(plan.hot_writers) + 1, system.http_headers
     )
     cases: dict[str, Any] = {}
-    for writers in plan.hot_writers:
-        before = _conflicts(system.meter())
+    for writers, account in zip(plan.hot_writers, hot, strict=True):
+        before = _conflicts(system.meter()), _commands_requests(system.meter())
         run = _in_process(
             load.hot_account,
             system.api_url,
-            f"hot-{writers}",
+            account,
             writers,
             plan.hot_seconds,
             system.http_headers,
         )
-        conflicts = _conflicts(system.meter()) - before
+        conflicts = _conflicts(system.meter()) - before[0]
+        requests = _commands_requests(system.meter()) - before[1]
         latencies = run.pop("latency_s")
         accepted = run["accepted"]
         cases[str(writers)] = {
@@ -400,6 +405,7 @@ def measure_hot(system: BenchSystem, plan: Plan, warm_accounts: list[str]) -> di
             "accepted_per_s": accepted / run["seconds"],
             "conflicts": conflicts,
             "retries_per_accepted": conflicts / accepted if accepted else float("nan"),
+            "dynamodb_requests_per_accepted": requests / accepted if accepted else float("nan"),
             "answers_409": run["statuses"].get("409", 0),
             "latency_p50_s": percentile(latencies, 0.50),
             "latency_p99_s": percentile(latencies, 0.99),
@@ -415,6 +421,27 @@ def _conflicts(meter: list[dict[str, Any]]) -> float:
         for row in meter
         if row["caller"] == "commands" and row["operation"] in ("TransactWriteItems", "PutItem")
     )
+
+
+def _commands_requests(meter: list[dict[str, Any]]) -> float:
+    """The commands function's DynamoDB requests so far (reads and writes)."""
+    return sum(
+        float(row.get("requests", 0.0))
+        for row in meter
+        if row["caller"] == "commands" and row["service"] == "dynamodb"
+    )
+
+
+def hot_only(system: BenchSystem, plan: Plan, rounds: int) -> dict[str, Any]:
+    """`--hot-only`: the hot-account case alone, `rounds` times on one running system
+    (each round on fresh accounts), without the phases before it."""
+    warm = load_accounts(plan)
+    load.open_accounts(system.api_url, warm, system.http_headers)
+    return {
+        "hot_rounds": [
+            measure_hot(system, plan, warm, round_=round_) for round_ in range(1, rounds + 1)
+        ]
+    }
 
 
 def memory_growth(
@@ -560,6 +587,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, same table")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
+        "--hot-only",
+        type=int,
+        metavar="ROUNDS",
+        help="only the hot-account case, ROUNDS times on one system (prints its table)",
+    )
+    parser.add_argument(
+        "--dist", type=Path, default=REPO / "dist", help="the zips to run (default: dist/)"
+    )
+    parser.add_argument(
         "--every-event",
         action="store_true",
         help="also time `ledger replay --all --every-event` (600 s limit; did not finish)",
@@ -572,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     # The zips the run applies and runs, safe from a rebuild of dist/ meanwhile.
     dist = state_dir / "dist"
     shutil.rmtree(dist, ignore_errors=True)
-    shutil.copytree(REPO / "dist", dist)
+    shutil.copytree(args.dist, dist)
     results: dict[str, Any] = {
         "quick": args.quick,
         "prices_as_of": PRICES_AS_OF,
@@ -585,6 +621,8 @@ def main(argv: list[str] | None = None) -> int:
     phase = Phases()
     results["phases_s"] = phase.seconds
     results["phases_beside_s"] = phase.beside_seconds
+    if args.hot_only:
+        return _hot_only(args, plan, system, results, started)
     try:
         if args.quick:
             # Only checking that it runs: overlap the imports with terraform's apply,
@@ -644,6 +682,28 @@ def main(argv: list[str] | None = None) -> int:
     results["seconds"] = time.perf_counter() - started
     args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(report.render(results))
+    print(f"\nwrote {args.out} in {results['seconds']:.0f}s")
+    return 0
+
+
+def _hot_only(
+    args: argparse.Namespace,
+    plan: Plan,
+    system: BenchSystem,
+    results: dict[str, Any],
+    started: float,
+) -> int:
+    print("starting the local runtime on a metered moto ...", flush=True)
+    system.start()
+    try:
+        print(f"hot account, {args.hot_only} rounds ...", flush=True)
+        results.update(hot_only(system, plan, args.hot_only))
+    finally:
+        system.stop()
+    results["seconds"] = time.perf_counter() - started
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    for number, hot in enumerate(results["hot_rounds"], start=1):
+        print(f"\n== Hot account, round {number} ==\n{report.hot_table(hot)}")
     print(f"\nwrote {args.out} in {results['seconds']:.0f}s")
     return 0
 

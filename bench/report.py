@@ -287,18 +287,25 @@ def _profile(results: dict[str, Any]) -> str:
 
 
 def _hot(results: dict[str, Any]) -> str:
+    return hot_table(results["hot"])
+
+
+def hot_table(hot: dict[str, Any]) -> str:
+    """The hot-account cases of one run (or one round of `--hot-only`)."""
     rows = [
         [
             f"{case['writers']}",
             f"{case['accepted']}",
             f"{case['accepted_per_s']:.2f}",
             f"{case['retries_per_accepted']:.2f}",
+            # Runs before the count was kept have none.
+            f"{case.get('dynamodb_requests_per_accepted', float('nan')):.2f}",
             f"{case['answers_409']}",
             f"{case['latency_p50_s']:.3f}",
             f"{case['latency_p99_s']:.3f}",
             ", ".join(f"{code}: {n}" for code, n in sorted(case["statuses"].items())),
         ]
-        for case in results["hot"].values()
+        for case in hot.values()
     ]
     return _table(
         [
@@ -306,6 +313,7 @@ def _hot(results: dict[str, Any]) -> str:
             "accepted",
             "accepted/s",
             "retries/accepted",
+            "DynamoDB requests/accepted",
             "409",
             "p50 s",
             "p99 s",

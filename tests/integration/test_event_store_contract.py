@@ -22,6 +22,11 @@ The guarantees, numbered as the tests below check them:
 13. That answer is the table's, not the index's: an event just appended is seen at once.
 14. A reversal marker is stored with its transaction and reads back; a second marker of
     the same original is a ReversalTaken, and nothing of its transaction is stored.
+15. A VersionConflict carries the event that holds each refused version, whether the
+    event came alone or in a transaction (what tells our own landed write from
+    another's without a read).
+16. An IdempotencyKeyTaken carries the record stored under the key (what answers a
+    retried request without a read), and wins over a version taken at the same time.
 """
 
 from __future__ import annotations
@@ -359,3 +364,67 @@ def test_14_an_original_has_at_most_one_reversal_marker(store):
     assert store.load("alice").version == 2
     assert store.idempotency_record(TRANSFER_SCOPE, "payments", "k2") is None
     assert store.reversal(EventRef("alice", 1)) == marker
+
+
+def test_15_a_version_conflict_carries_the_event_that_holds_the_version(store):
+    # GIVEN alice's credit at version 1 and bob's at version 1
+    first = stored(Account("alice"), 100)
+    store.append(first)
+    bobs = stored(Account("bob"), 300)
+    store.append(bobs)
+    # WHEN another event is appended at version 1 alone, and with a key in a transaction
+    rival_event = attrs.evolve(stored(Account("alice"), 999).event, event_id="rival-1")
+    rival = StoredEvent(rival_event, evolve(Account("alice"), rival_event, ZoneInfo("UTC")))
+    with pytest.raises(VersionConflict) as alone:
+        store.append(rival)
+    keyed = IdempotencyRecord("alice", "svc", "k", "fp", rival.event)
+    with pytest.raises(VersionConflict) as in_a_transaction:
+        store.append(rival, TransactionRecords(idempotency=keyed))
+    # AND a transfer whose legs are decided on alice at 0 and bob at 1 (only alice's taken)
+    legs = transfer_legs(Account("alice"), bobs.state, 100)
+    with pytest.raises(VersionConflict) as transfer:
+        store.append_many(
+            legs, TransactionRecords(idempotency=claim("t"), transfer=transfer_of(legs))
+        )
+    # AND two events of alice at versions 1 and 2 in one transaction (only 1 taken)
+    second = stored(rival.state, 5)
+    with pytest.raises(VersionConflict) as two:
+        store.append_many([rival, second], TransactionRecords(idempotency=keyed))
+    # THEN each refusal carries the stored event at the refused version, with its state
+    assert alone.value.taken == (first,)
+    assert in_a_transaction.value.taken == (first,)
+    assert transfer.value.taken == (first,)
+    assert two.value.taken == (first,)
+    # AND nothing of the refused writes was stored
+    assert store.idempotency_record("alice", "svc", "k") is None
+    assert store.load("bob").version == 1
+
+
+def test_16_a_taken_key_carries_the_record_stored_under_it(store):
+    # GIVEN a credit stored with key k
+    first = stored(Account("alice"), 100)
+    record = IdempotencyRecord("alice", "svc", "k", "fp", first.event)
+    store.append(first, TransactionRecords(idempotency=record))
+    # WHEN another event claims k, at the next version and at the taken version 1
+    for version_of in (first.state, Account("alice")):
+        again = stored(version_of, 100)
+        with pytest.raises(IdempotencyKeyTaken) as taken:
+            store.append(
+                again,
+                TransactionRecords(
+                    idempotency=IdempotencyRecord("alice", "svc", "k", "other", again.event)
+                ),
+            )
+        # THEN the refusal carries the stored record, the event it answered included
+        assert taken.value.record == record
+    assert store.load("alice").version == 1
+    # AND a transfer's key carries its transfer id
+    legs = transfer_legs(first.state, Account("bob"), 100)
+    store.append_many(legs, TransactionRecords(idempotency=claim("t"), transfer=transfer_of(legs)))
+    after = transfer_legs(legs[0].state, legs[1].state, 100)
+    with pytest.raises(IdempotencyKeyTaken) as taken:
+        store.append_many(
+            after,
+            TransactionRecords(idempotency=claim("t", "t-2"), transfer=transfer_of(after, "t-2")),
+        )
+    assert taken.value.record == claim("t")

@@ -254,6 +254,29 @@ def test_a_retried_placement_places_once(deps):
     assert deps.store.load("alice").held == Money(3000)
 
 
+def test_a_retried_placement_that_no_longer_fits_answers_the_first(deps):
+    # GIVEN a hold of all of alice's 100.00 placed with key k
+    first = hold(deps, amount=10000, key="k")
+    # WHEN the client retries it (deciding again would refuse it: nothing available)
+    again = place_hold(
+        PlaceHold("alice", "h-retry", Money(10000), MINUTE),
+        deps,
+        idempotency_key="k",
+        caller="shop",
+    )
+    # THEN it gets the first hold, and nothing more is held
+    assert again == first
+    assert deps.store.load("alice").held == Money(10000)
+    # AND another request with the key is refused as a reuse, not for the funds
+    with pytest.raises(IdempotencyKeyReused):
+        place_hold(
+            PlaceHold("alice", "h-other", Money(1), MINUTE),
+            deps,
+            idempotency_key="k",
+            caller="shop",
+        )
+
+
 def test_a_hold_captured_twice_is_refused_the_second_time(deps):
     hold(deps)
     capture(deps)

@@ -12,8 +12,10 @@ from banking.adapters.memory import InMemoryEventStore
 from banking.application.appending import (
     CommandDependencies,
     CommandSettings,
+    Conflict,
     Decision,
     append_decided,
+    ours,
 )
 from banking.application.commands import answered_event
 from banking.application.ports import (
@@ -27,7 +29,7 @@ from banking.application.ports import (
 from banking.domain.account import evolve
 from banking.domain.commands import RecordCredit
 from banking.domain.decisions import decide
-from banking.domain.errors import ConcurrentModification, IdempotencyKeyReused
+from banking.domain.errors import AccountFrozen, ConcurrentModification, IdempotencyKeyReused
 from banking.domain.events import AccountOpened, Event
 from banking.domain.money import Money
 from tests.support import open_accounts
@@ -38,12 +40,24 @@ ZONE = ZoneInfo("UTC")
 
 class ScriptedStore(InMemoryEventStore):
     """Each append of a command raises the next scripted error, after storing its
-    items if the error says so (an answer lost); once the script is out, appends land."""
+    items if the error says so (an answer lost); once the script is out, appends land.
+    A scripted version conflict carries no stored event (as a conflict between two
+    transactions in flight); the reads the loop makes are counted."""
 
     def __init__(self, *script: tuple[type[Exception], bool]) -> None:
         super().__init__()
         self.script = list(script)
         self.appends = 0
+        self.key_reads = 0
+        self.event_reads = 0
+
+    def idempotency_record(self, account_id, caller, key):
+        self.key_reads += 1
+        return super().idempotency_record(account_id, caller, key)
+
+    def events(self, account_id, *, after, limit):
+        self.event_reads += 1
+        return super().events(account_id, after=after, limit=limit)
 
     def append_many(self, stored_events, records=NO_RECORDS):
         if isinstance(stored_events[0].event, AccountOpened):
@@ -118,12 +132,19 @@ def store_credit(
         subject="account alice",
         claim=claim,
         replay=answered_event,
-        landed=lambda decision: decision.answer if ours(ledger, decision.answer) else None,
+        landed=lambda decision, conflict: (
+            decision.answer if landed_ours(ledger, decision, conflict) else None
+        ),
         time_left=time_left,
     )
 
 
-def ours(ledger: Ledger, event: Event) -> bool:
+def landed_ours(ledger: Ledger, decision: Decision[Event], conflict: Conflict) -> bool:
+    """A use case's `landed`: by the returned events, else by a read."""
+    found = ours(conflict, decision.events)
+    if found is not None:
+        return found
+    event = decision.answer
     stored = ledger.deps.store.events(event.account_id, after=event.version - 1, limit=1)
     return bool(stored) and stored[0].event_id == event.event_id
 
@@ -158,15 +179,67 @@ def test_conflicts_outlasting_the_attempts_give_up_and_store_nothing():
 
 def test_a_write_whose_answer_was_lost_is_recognised_as_ours_and_not_decided_again():
     # GIVEN a store that stores the first write but loses its answer (the SDK's
-    # retry then fails its condition on the item the first try wrote)
+    # retry then fails its condition on the item the first try wrote), and says
+    # nothing of the item that refused it
     books = ledger(ScriptedStore((VersionConflict, True)))
     # WHEN a credit is stored
     event = store_credit(books)
-    # THEN the landed write is the answer: decided once, stored once, no backoff
+    # THEN the landed write, read back, is the answer: decided once, stored once, no
+    # backoff
     assert books.decisions == [event]
     assert books.deps.store.load("alice").version == 2
+    assert books.store.event_reads == 1
     assert books.sleeps == []
     assert books.conflicts == []
+
+
+class LosesTheAnswer(InMemoryEventStore):
+    """The first append of a command lands, but its answer is lost: the SDK's retry is
+    refused by the item the first try wrote, which the refusal returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost = 0
+        self.event_reads = 0
+
+    def append_many(self, stored_events, records=NO_RECORDS):
+        super().append_many(stored_events, records)
+        if not self.lost and not isinstance(stored_events[0].event, AccountOpened):
+            self.lost += 1
+            super().append_many(stored_events, records)  # the SDK's retry
+
+    def events(self, account_id, *, after, limit):
+        self.event_reads += 1
+        return super().events(account_id, after=after, limit=limit)
+
+
+def test_our_own_landed_write_is_told_by_the_event_the_refusal_returns_without_a_read():
+    # GIVEN a store whose first command write lands and whose retry is refused by it
+    books = ledger(LosesTheAnswer())  # type: ignore[arg-type]
+    # WHEN a credit is stored
+    event = store_credit(books)
+    # THEN the returned event is ours: the answer, with no read and no backoff
+    assert books.decisions == [event]
+    assert books.deps.store.load("alice").version == 2
+    assert books.store.event_reads == 0
+    assert books.sleeps == []
+
+
+def test_another_writers_event_returned_with_the_refusal_is_a_conflict_without_a_read():
+    # GIVEN another writer's credit lands at alice's next version just before ours
+    store = KeyTakenFirst()
+    books = ledger(store)
+    state = store.load("alice")
+    theirs = decide(state, RecordCredit("alice", Money(5)), event_id="rival", now=NOW)
+    store.rival.append(([StoredEvent(theirs, evolve(state, theirs, ZONE))], NO_RECORDS))
+    # WHEN a credit is stored
+    event = store_credit(books)
+    # THEN the refusal's event (theirs) says it was not ours: decided again after one
+    # backoff, stored after theirs, with no read of the refused version
+    assert [d.event_id for d in books.decisions] == ["event-1", "event-2"]
+    assert event.version == 3
+    assert store.event_reads == 0
+    assert len(books.sleeps) == 1
 
 
 def test_no_write_is_started_without_the_time_budget_for_it():
@@ -178,6 +251,19 @@ def test_no_write_is_started_without_the_time_budget_for_it():
         store_credit(books, time_left=lambda: 4.0)
     assert books.store.appends == 0
     assert books.deps.store.load("alice").version == 1
+
+
+def test_a_retry_of_a_stored_request_is_answered_even_without_time_left_to_write():
+    # GIVEN a request stored under key "k", and a write needs 5 s
+    claim = IdempotencyRecord("alice", "svc", "k", "fp")
+    books = ledger(ScriptedStore(), write_budget_seconds=5.0)
+    first = store_credit(books, claim=claim)
+    # WHEN the same request comes again with 4 s left
+    again = store_credit(books, claim=claim, time_left=lambda: 4.0)
+    # THEN it gets the stored answer (a read, no write started)
+    assert again == first
+    assert books.store.appends == 1
+    assert books.store.key_reads == 1
 
 
 def test_a_retry_is_not_started_once_the_budget_is_spent():
@@ -206,9 +292,23 @@ class KeyTakenFirst(ScriptedStore):
         super().append_many(stored_events, records)
 
 
+def test_a_keyed_command_is_stored_without_reading_its_key():
+    # GIVEN a key no request has used
+    books = ledger(ScriptedStore())
+    # WHEN a credit claiming it is stored
+    event = store_credit(books, claim=IdempotencyRecord("alice", "svc", "k", "fp"))
+    # THEN it is stored with its key, and the key was never read: the transaction's
+    # guard on the key is the check
+    assert books.store.key_reads == 0
+    assert books.deps.store.load("alice").version == 2
+    stored = InMemoryEventStore.idempotency_record(books.store, "alice", "svc", "k")
+    assert stored is not None
+    assert stored.event == event
+
+
 def test_a_key_taken_by_the_same_request_meanwhile_is_answered_with_its_answer():
-    # GIVEN the same request (key "k", same fingerprint) stored by a rival between our
-    # check of the key and our append
+    # GIVEN the same request (key "k", same fingerprint) stored by a rival just before
+    # our append
     claim = IdempotencyRecord("alice", "svc", "k", "fp")
     store = KeyTakenFirst()
     books = ledger(store)
@@ -222,23 +322,96 @@ def test_a_key_taken_by_the_same_request_meanwhile_is_answered_with_its_answer()
     )
     # WHEN our request is stored
     event = store_credit(books, claim=claim)
-    # THEN its append is refused (the key is taken) and the rival's answer is ours:
-    # nothing else stored, and no backoff (the winner is known)
+    # THEN its append is refused (the key is taken) and the rival's answer, which came
+    # back with the refusal, is ours: no read, nothing else stored, and no backoff
     assert event == theirs
     assert store.appends == 1
+    assert store.key_reads == 0
     assert store.load("alice").version == 1
     assert books.sleeps == []
     assert books.conflicts == []
 
 
-def test_a_key_reused_for_another_request_is_refused_before_deciding():
+def test_a_key_reused_for_another_request_is_refused_and_stores_nothing():
     # GIVEN key "k" used by another request (another fingerprint)
     books = ledger(ScriptedStore())
     store_credit(books, claim=IdempotencyRecord("alice", "svc", "k", "another"))
-    books.decisions.clear()
     # WHEN this request claims the same key
-    # THEN it is refused, and nothing is decided or stored
+    # THEN it is refused once its append is (decided once, no retry), and nothing is
+    # stored
+    books.decisions.clear()
     with pytest.raises(IdempotencyKeyReused):
         store_credit(books, claim=IdempotencyRecord("alice", "svc", "k", "fp"))
-    assert books.decisions == []
+    assert len(books.decisions) == 1
+    assert books.store.key_reads == 0
     assert books.deps.store.load("alice").version == 2
+
+
+class ReadsCounted(InMemoryEventStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_reads = 0
+
+    def idempotency_record(self, account_id, caller, key):
+        self.key_reads += 1
+        return super().idempotency_record(account_id, caller, key)
+
+
+def keyed(
+    store: InMemoryEventStore, claim: IdempotencyRecord, decide: Callable[[], Decision[Event]]
+) -> Event:
+    return append_decided(
+        CommandDependencies(store=store, clock=lambda: NOW, new_id=lambda: "unused"),
+        decide,
+        subject="account alice",
+        claim=claim,
+        replay=answered_event,
+        landed=lambda decision, conflict: None,
+    )
+
+
+def credited(store: InMemoryEventStore, claim: IdempotencyRecord) -> Callable[[], Decision[Event]]:
+    def decided() -> Decision[Event]:
+        state = store.load("alice")
+        event = decide(state, RecordCredit("alice", Money(1)), event_id="first", now=NOW)
+        return Decision(
+            [StoredEvent(event, evolve(state, event, ZONE))],
+            TransactionRecords(idempotency=attrs.evolve(claim, event=event)),
+            event,
+        )
+
+    return decided
+
+
+def frozen_out() -> Decision[Event]:
+    raise AccountFrozen("alice is frozen")
+
+
+def test_a_retry_that_deciding_again_would_refuse_gets_the_stored_answer():
+    # GIVEN a request stored under key "k", after which its decision is refused
+    # (the account since frozen, say)
+    store = ReadsCounted()
+    open_accounts(store, "alice")
+    claim = IdempotencyRecord("alice", "svc", "k", "fp")
+    original = keyed(store, claim, credited(store, claim))
+    # WHEN the same request comes again
+    again = keyed(store, claim, frozen_out)
+    # THEN it gets the stored answer (the key read once, on the refusal)
+    assert again == original
+    assert store.key_reads == 1
+    # AND another request with the key is refused as a reuse, not as frozen
+    with pytest.raises(IdempotencyKeyReused):
+        keyed(store, attrs.evolve(claim, fingerprint="other"), frozen_out)
+    assert store.load("alice").version == 2
+
+
+def test_a_refused_request_whose_key_is_free_is_refused_and_stores_no_key():
+    # GIVEN key "k" free
+    store = ReadsCounted()
+    open_accounts(store, "alice")
+    # WHEN a request claiming it is refused by its decision
+    # THEN the refusal is the answer, and the key stays free
+    with pytest.raises(AccountFrozen):
+        keyed(store, IdempotencyRecord("alice", "svc", "k", "fp"), frozen_out)
+    assert store.idempotency_record("alice", "svc", "k") is None
+    assert store.load("alice").version == 1

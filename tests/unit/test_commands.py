@@ -8,8 +8,22 @@ import pytest
 from banking.adapters.memory import InMemoryEventStore
 from banking.application.commands import CommandDependencies, CommandSettings, record
 from banking.application.ports import NO_RECORDS, VersionConflict
-from banking.domain.commands import RecordCredit, RecordDebit
-from banking.domain.errors import ConcurrentModification, IdempotencyKeyReused, InsufficientFunds
+from banking.domain.commands import (
+    CloseAccount,
+    FreezeAccount,
+    OpenAccount,
+    RecordCredit,
+    RecordDebit,
+)
+from banking.domain.currency import Currency
+from banking.domain.errors import (
+    AccountClosed,
+    AccountExists,
+    AccountFrozen,
+    ConcurrentModification,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+)
 from banking.domain.events import AccountOpened
 from banking.domain.money import Money
 from tests.support import open_accounts
@@ -61,6 +75,57 @@ def test_a_retried_idempotency_key_returns_the_first_event_and_stores_nothing_ne
     )
     assert again == first
     assert deps.store.load("alice").version == 2
+
+
+def test_a_retried_debit_that_no_longer_fits_gets_its_first_answer():
+    # GIVEN a keyed debit of all of alice's 10.00, stored
+    deps = dependencies()
+    record(RecordCredit("alice", Money(1000)), deps)
+    first = record(RecordDebit("alice", Money(1000)), deps, idempotency_key="d", caller="shop")
+    # WHEN the client retries it (deciding again would now refuse it: nothing left)
+    again = record(RecordDebit("alice", Money(1000)), deps, idempotency_key="d", caller="shop")
+    # THEN it gets the stored debit, and nothing new is stored
+    assert again == first
+    assert deps.store.load("alice").version == 3
+    # AND another request with the key is refused as a reuse, not for the funds
+    with pytest.raises(IdempotencyKeyReused):
+        record(RecordDebit("alice", Money(999)), deps, idempotency_key="d", caller="shop")
+
+
+@pytest.mark.parametrize(
+    ("since", "refusal"),
+    [(FreezeAccount("alice"), AccountFrozen), (CloseAccount("alice"), AccountClosed)],
+)
+def test_a_retried_credit_to_an_account_frozen_or_closed_since_gets_its_first_answer(
+    since, refusal
+):
+    # GIVEN a keyed credit stored, and then alice frozen (or emptied and closed), so
+    # that a new credit is refused
+    deps = dependencies()
+    first = record(RecordCredit("alice", Money(100)), deps, idempotency_key="c", caller="shop")
+    if isinstance(since, CloseAccount):
+        record(RecordDebit("alice", Money(100)), deps)
+    record(since, deps, caller="ops")
+    with pytest.raises(refusal):
+        record(RecordCredit("alice", Money(100)), deps, idempotency_key="new", caller="shop")
+    # WHEN the client retries the credit
+    again = record(RecordCredit("alice", Money(100)), deps, idempotency_key="c", caller="shop")
+    # THEN it gets the stored credit
+    assert again == first
+
+
+def test_a_retried_opening_gets_its_first_answer_not_account_exists():
+    # GIVEN carol opened with a key
+    deps = dependencies()
+    opening = OpenAccount("carol", Currency("EUR"), {"carol"})
+    first = record(opening, deps, idempotency_key="o", caller="ops")
+    # WHEN the client retries it, and another caller opens carol
+    again = record(opening, deps, idempotency_key="o", caller="ops")
+    # THEN the retry gets the opening; the other is refused as an existing account
+    assert again == first
+    with pytest.raises(AccountExists):
+        record(opening, deps, idempotency_key="o", caller="someone-else")
+    assert deps.store.load("carol").version == 1
 
 
 def test_an_idempotency_key_reused_with_another_request_is_refused():

@@ -145,6 +145,21 @@ def test_a_retried_key_answers_the_first_transfer_and_another_body_is_refused():
     assert deps.store.load("alice").version == 3
 
 
+def test_a_retried_transfer_that_no_longer_fits_gets_its_first_answer():
+    # GIVEN alice's whole 10.00 moved to bob with key k1
+    deps = dependencies()
+    fund(deps, "alice", 1000)
+    first = move(deps, ("alice", "bob", 1000))
+    # WHEN the client retries it (deciding again would refuse it: alice has nothing)
+    again = move(deps, ("alice", "bob", 1000), transfer_id="t-retry")
+    # THEN it gets the stored transfer, and nothing moves again
+    assert again == first
+    assert deps.store.load("bob").balance == Money(1000)
+    # AND another body with the key is refused as a reuse, not for the funds
+    with pytest.raises(IdempotencyKeyReused):
+        move(deps, ("alice", "bob", 999), transfer_id="t-other")
+
+
 class LosesTheAnswer(InMemoryEventStore):
     """The transaction lands, but its answer is lost and the retry meets its own items."""
 

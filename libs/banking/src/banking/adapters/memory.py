@@ -83,31 +83,46 @@ class InMemoryEventStore:
     ) -> None:
         with self._lock:
             next_versions: dict[str, int] = {}
+            conflicts: list[str] = []
+            taken: list[StoredEvent] = []
             for stored in stored_events:
                 event = stored.event
                 expected = next_versions.get(event.account_id)
                 if expected is None:
                     expected = len(self._streams.get(event.account_id, [])) + 1
+                stream = self._streams.get(event.account_id, [])
                 if event.version != expected:
-                    raise VersionConflict(f"{event.account_id} is at version {expected - 1}")
+                    conflicts.append(f"{event.account_id} is at version {expected - 1}")
+                if 1 <= event.version <= len(stream):
+                    # The event holding the version, as DynamoDB returns it.
+                    taken.append(stream[event.version - 1])
                 next_versions[event.account_id] = expected + 1
             self._check(records)
+            if conflicts:
+                raise VersionConflict("; ".join(conflicts), taken)
+            self._check_ids(records)
             self._keep(records)
             for stored in stored_events:
                 self._streams[stored.event.account_id].append(stored)
 
     def _check(self, records: TransactionRecords) -> None:
-        """Raise what the DynamoDB store raises when one of the records' guards fails."""
-        transfer, hold, idempotency = records.transfer, records.hold, records.idempotency
+        """Raise what the DynamoDB store raises when the key's or a marker's guard
+        fails, before any version conflict, as it does: the key's record with it."""
+        idempotency = records.idempotency
+        if idempotency is not None and _key(idempotency) in self._keys:
+            raise IdempotencyKeyTaken(idempotency.key, self._keys[_key(idempotency)])
+        for marker in records.reversals:
+            if marker.original in self._reversals:
+                raise ReversalTaken(f"{marker.original} is reversed already")
+
+    def _check_ids(self, records: TransactionRecords) -> None:
+        """A transfer's or a hold's guard failing is a version conflict (the caller
+        checks whether the record is its own): no event came back with it."""
+        transfer, hold = records.transfer, records.hold
         if transfer is not None and transfer.transfer_id in self._transfers:
             raise VersionConflict(f"transfer {transfer.transfer_id} is stored already")
         if hold is not None:
             self._check_hold(hold)
-        if idempotency is not None and _key(idempotency) in self._keys:
-            raise IdempotencyKeyTaken(idempotency.key)
-        for marker in records.reversals:
-            if marker.original in self._reversals:
-                raise ReversalTaken(f"{marker.original} is reversed already")
 
     def _keep(self, records: TransactionRecords) -> None:
         if records.idempotency is not None:

@@ -13,7 +13,7 @@ import attrs
 # Where the lambdas and tests have always found the write use cases' dependencies.
 from banking.application.appending import CommandDependencies as CommandDependencies
 from banking.application.appending import CommandSettings as CommandSettings
-from banking.application.appending import Decision, append_decided
+from banking.application.appending import Conflict, Decision, append_decided, ours
 from banking.application.ports import (
     EventNotFound,
     EventStore,
@@ -75,18 +75,25 @@ def record(
         subject=f"account {command.account_id}",
         claim=claim,
         replay=answered_event,
-        landed=lambda decision: decision.answer if _landed(deps.store, decision.answer) else None,
+        landed=lambda decision, conflict: (
+            decision.answer if _landed(deps.store, decision, conflict) else None
+        ),
         time_left=time_left,
     )
 
 
-def _landed(store: EventStore, event: Event) -> bool:
+def _landed(store: EventStore, decision: Decision[Event], conflict: Conflict) -> bool:
     """Whether the version we were refused holds our own event.
 
     A put whose answer was lost (a timeout, a 500 after the write) is retried by the
     SDK, and the retry then fails its condition on the item the first try wrote:
     that "conflict" is our success, and deciding again would store the command twice.
+    The refusal returns the item that holds the version; only without it is it read.
     """
+    found = ours(conflict, decision.events)
+    if found is not None:
+        return found
+    event = decision.answer
     try:
         stored = store.get(event.account_id, event.version)
     except EventNotFound:

@@ -16,7 +16,13 @@ from contextlib import contextmanager
 import attrs
 from attrs import frozen
 
-from banking.application.appending import CommandDependencies, Decision, append_decided
+from banking.application.appending import (
+    CommandDependencies,
+    Conflict,
+    Decision,
+    append_decided,
+    ours,
+)
 from banking.application.commands import canonical, fingerprint
 from banking.application.ports import (
     HOLD_SCOPE,
@@ -279,9 +285,13 @@ def _store(
             hold,
         )
 
-    def landed(decision: Decision[HoldRecord]) -> HoldRecord | None:
-        # An attempt whose answer was lost may have landed: the hold record names
-        # the event that placed or resolved it, which only this request made.
+    def landed(decision: Decision[HoldRecord], conflict: Conflict) -> HoldRecord | None:
+        # An attempt whose answer was lost may have landed: its events came back with
+        # the refusal, or else the hold record names the event that placed or
+        # resolved it, which only this request made.
+        mine = ours(conflict, decision.events)
+        if mine is not None:
+            return decision.answer if mine else None
         found = deps.store.hold(hold_id)
         return found if found is not None and _own(found, decision.events[0].event) else None
 

@@ -23,11 +23,26 @@ IdGenerator = Callable[[], str]
 
 
 class VersionConflict(Exception):
-    """Another writer appended this version first: reload and decide again."""
+    """Another writer appended this version first: reload and decide again.
+
+    `taken` holds the events the store found at the refused versions, when it could
+    say (DynamoDB returns each refused item with its cancellation reason; not with a
+    conflict between two transactions in flight): what tells, with no further read,
+    whether the refused write was our own whose answer was lost."""
+
+    def __init__(self, message: str, taken: Sequence[StoredEvent] = ()) -> None:
+        super().__init__(message)
+        self.taken = tuple(taken)
 
 
 class IdempotencyKeyTaken(Exception):
-    """Another request with the same idempotency key was stored first."""
+    """Another request with the same idempotency key was stored first: `record` is
+    what it stored (None when the store could not say), so the request is answered
+    without reading the key again."""
+
+    def __init__(self, key: str, record: IdempotencyRecord | None = None) -> None:
+        super().__init__(key)
+        self.record = record
 
 
 class EventNotFound(Exception):

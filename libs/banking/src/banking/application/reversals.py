@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import attrs
 
-from banking.application.appending import CommandDependencies, Decision, append_decided
+from banking.application.appending import (
+    CommandDependencies,
+    Conflict,
+    Decision,
+    append_decided,
+    ours,
+)
 from banking.application.commands import answered_event, fingerprint
 from banking.application.ports import (
     TRANSFER_SCOPE,
@@ -76,9 +82,12 @@ def reverse_entry(
         )
         return Decision([stored], records, event)
 
-    def landed(decision: Decision[Event]) -> Event | None:
+    def landed(decision: Decision[Event], conflict: Conflict) -> Event | None:
         # Ours, if an attempt whose answer was lost landed; else another reversal's.
-        if _landed(deps.store, decision.records.reversals[0]):
+        mine = ours(conflict, decision.events)
+        if mine is None:
+            mine = _landed(deps.store, decision.records.reversals[0])
+        if mine:
             return decision.answer
         _refuse_if_reversed(deps.store, original_ref)
         return None
@@ -143,7 +152,9 @@ def reverse_transfer(
         )
         return Decision(stored_legs(accounts, new_legs, deps, correlation_id), records, record)
 
-    def landed(decision: Decision[TransferRecord]) -> TransferRecord | None:
+    def landed(decision: Decision[TransferRecord], conflict: Conflict) -> TransferRecord | None:
+        if ours(conflict, decision.events):
+            return decision.answer
         found = deps.store.transfer(reversal_id)
         if found is None:
             _refuse_if_reversed(deps.store, decision.records.reversals[0].original)

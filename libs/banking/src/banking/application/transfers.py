@@ -9,7 +9,13 @@ decided again from fresh state after a jittered backoff.
 
 from __future__ import annotations
 
-from banking.application.appending import CommandDependencies, Decision, append_decided
+from banking.application.appending import (
+    CommandDependencies,
+    Conflict,
+    Decision,
+    append_decided,
+    ours,
+)
 from banking.application.commands import canonical, fingerprint
 from banking.application.ports import (
     TRANSFER_SCOPE,
@@ -57,15 +63,22 @@ def transfer(
             record,
         )
 
+    def landed(decision: Decision[TransferRecord], conflict: Conflict) -> TransferRecord | None:
+        # An attempt whose answer was lost may have landed: its legs came back with
+        # the refusal, or else the transfer id is this request's own, so its record
+        # being there means it did.
+        mine = ours(conflict, decision.events)
+        if mine is None:
+            return deps.store.transfer(command.transfer_id)
+        return decision.answer if mine else None
+
     return append_decided(
         deps,
         decided,
         subject=f"accounts {', '.join(command.account_ids)}",
         claim=claim,
         replay=lambda previous: replayed_transfer(deps.store, previous),
-        # An attempt whose answer was lost may have landed: the transfer id is this
-        # request's own, so its record being there means it did.
-        landed=lambda _: deps.store.transfer(command.transfer_id),
+        landed=landed,
     )
 
 

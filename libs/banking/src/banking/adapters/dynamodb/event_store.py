@@ -4,7 +4,10 @@ Events table: partition key `accountId`, sort key `version`; one item per event,
 its JSON form, plus `snapshot` (the account state after it) and `correlationId`.
 Index `byRecordedAt` (partition `accountId`, sort `recordedAt`, keys only) finds the
 event an account stood at at any moment, for balances as of then and date ranges.
-An append is a put conditional on the version being free. With an idempotency key,
+An append is a put conditional on the version being free; a refused put returns the
+item that holds the version (`ReturnValuesOnConditionCheckFailure`), so telling our own
+landed write from another writer's costs no read, and a taken idempotency key returns
+its record the same way. With an idempotency key,
 the event and the key are written in one transaction, so a crash between the two
 cannot leave an event without its key (or a key without its event). A transfer is one
 transaction too: a conditional put per leg, the transfer record (transfers table,
@@ -139,10 +142,15 @@ class DynamoDBEventStore:
                 TableName=self._events,
                 Item=item,
                 ConditionExpression="attribute_not_exists(version)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if failed_condition(error):
-                raise VersionConflict(str(item["version"])) from error
+                answer: Any = error.response
+                found = answer.get("Item")
+                raise VersionConflict(
+                    str(item["version"]), self._taken([found] if found else [])
+                ) from error
             if throttled(error):
                 raise StoreThrottled(f"events table throttled: {error_code(error)}") from error
             raise
@@ -159,6 +167,7 @@ class DynamoDBEventStore:
                 "TableName": self._events,
                 "Item": event_item(stored),
                 "ConditionExpression": "attribute_not_exists(version)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
             for stored in stored_events
         ]
@@ -173,7 +182,54 @@ class DynamoDBEventStore:
                 ClientRequestToken=token[:36], TransactItems=[{"Put": put} for put in puts]
             )
         except ClientError as error:
-            raise _transaction_error(error, len(stored_events), records) from error
+            raise self._transaction_error(error, len(stored_events), records) from error
+
+    def _transaction_error(
+        self, error: ClientError, events: int, records: TransactionRecords
+    ) -> Exception:
+        """What a failed transaction means. Only a version conflict is retried (by
+        reloading and deciding again); a throttle is answered "try later"; anything
+        else is a fault, reported with its reasons."""
+        if throttled(error):
+            return StoreThrottled(f"events table throttled: {error_code(error)}")
+        if error_code(error) != "TransactionCanceledException":
+            return error
+        # One reason per item, in order: the events, the transfer and/or the hold (the
+        # records `kept`), the reversal markers, the idempotency key. A refused put
+        # whose request asked for it carries the item that refused it.
+        kept = (records.transfer is not None) + (records.hold is not None)
+        markers = len(records.reversals)
+        answer: Any = error.response
+        given: list[dict[str, Any]] = list(answer.get("CancellationReasons", []))
+        given += [{}] * (events + kept + markers + (records.idempotency is not None) - len(given))
+        reasons = [reason.get("Code") for reason in given]
+        if records.idempotency is not None and reasons[-1] == "ConditionalCheckFailed":
+            found = given[-1].get("Item")
+            return IdempotencyKeyTaken(
+                records.idempotency.key,
+                _idempotency_record(records.idempotency, from_item(found), self._legacy)
+                if found
+                else None,
+            )
+        first_marker = events + kept
+        if "ConditionalCheckFailed" in reasons[first_marker : first_marker + markers]:
+            return ReversalTaken(f"an original of the transaction is reversed already: {reasons}")
+        # Another writer took a version, or a concurrent transaction touched the same
+        # items: either way, reload and decide again. A transfer id already stored is
+        # the same transfer landed before (ids are fresh UUIDs): the caller recognises it.
+        if "ConditionalCheckFailed" in reasons[: events + kept] or (
+            "TransactionConflict" in reasons
+        ):
+            return VersionConflict(
+                f"the transaction of {events} event(s) was refused: {reasons}",
+                self._taken([reason["Item"] for reason in given[:events] if "Item" in reason]),
+            )
+        if THROTTLING_REASONS.intersection(reasons):
+            return StoreThrottled(f"the transaction was throttled: {reasons}")
+        return WriteCanceled(reasons)
+
+    def _taken(self, items: Sequence[dict[str, Any]]) -> list[StoredEvent]:
+        return [stored_event_from_item(from_item(item), self._legacy) for item in items]
 
     def _record_puts(self, records: TransactionRecords) -> list[PutTypeDef]:
         """The transaction's writes besides its events, in the order `_transaction_error`
@@ -304,6 +360,8 @@ class DynamoDBEventStore:
             # TTL deletion lags by up to days: an expired key is free.
             "ConditionExpression": "attribute_not_exists(idempotencyKey) OR expiresAt < :now",
             "ExpressionAttributeValues": {":now": {"N": str(int(now.timestamp()))}},
+            # The record that holds the key answers the request: no read to find it.
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 
     def transfer(self, transfer_id: str) -> TransferRecord | None:
@@ -379,13 +437,8 @@ class DynamoDBEventStore:
         data = from_item(response["Item"])
         if int(data["expiresAt"]) < self._now().timestamp():
             return None
-        return IdempotencyRecord(
-            account_id=account_id,
-            caller=caller,
-            key=key,
-            fingerprint=str(data["fingerprint"]),
-            event=event_from_dict(data["event"], self._legacy) if "event" in data else None,
-            transfer_id=data.get("transferId"),
+        return _idempotency_record(
+            IdempotencyRecord(account_id, caller, key, ""), data, self._legacy
         )
 
     def last_at(
@@ -437,33 +490,18 @@ class DynamoDBEventStore:
         return self._clock() if self._clock else datetime.now(UTC)
 
 
-def _transaction_error(error: ClientError, events: int, records: TransactionRecords) -> Exception:
-    """What a failed transaction means. Only a version conflict is retried (by
-    reloading and deciding again); a throttle is answered "try later"; anything else
-    is a fault, reported with its reasons."""
-    if throttled(error):
-        return StoreThrottled(f"events table throttled: {error_code(error)}")
-    if error_code(error) != "TransactionCanceledException":
-        return error
-    # One reason per item, in order: the events, the transfer and/or the hold (the
-    # records `kept`), the reversal markers, the idempotency key.
-    kept = (records.transfer is not None) + (records.hold is not None)
-    markers = len(records.reversals)
-    reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-    reasons += [None] * (events + kept + markers + (records.idempotency is not None) - len(reasons))
-    if records.idempotency is not None and reasons[-1] == "ConditionalCheckFailed":
-        return IdempotencyKeyTaken(records.idempotency.key)
-    first_marker = events + kept
-    if "ConditionalCheckFailed" in reasons[first_marker : first_marker + markers]:
-        return ReversalTaken(f"an original of the transaction is reversed already: {reasons}")
-    # Another writer took a version, or a concurrent transaction touched the same
-    # items: either way, reload and decide again. A transfer id already stored is the
-    # same transfer landed before (ids are fresh UUIDs): the caller recognises it.
-    if "ConditionalCheckFailed" in reasons[: events + kept] or ("TransactionConflict" in reasons):
-        return VersionConflict(f"the transaction of {events} event(s) was refused: {reasons}")
-    if THROTTLING_REASONS.intersection(reasons):
-        return StoreThrottled(f"the transaction was throttled: {reasons}")
-    return WriteCanceled(reasons)
+def _idempotency_record(
+    claim: IdempotencyRecord, data: dict[str, Any], legacy: LegacyTerms
+) -> IdempotencyRecord:
+    """The record stored under `claim`'s key, from its item."""
+    return IdempotencyRecord(
+        account_id=claim.account_id,
+        caller=claim.caller,
+        key=claim.key,
+        fingerprint=str(data["fingerprint"]),
+        event=event_from_dict(data["event"], legacy) if "event" in data else None,
+        transfer_id=data.get("transferId"),
+    )
 
 
 def _pending_shard(hold_id: str) -> str:
