@@ -329,15 +329,25 @@ def install_in_worker(environ: Mapping[str, str] = os.environ) -> Faults:
         if http_response.status_code == 200 and faults.inject(CRASH_AFTER_WRITE, function):
             os._exit(CRASH_EXIT_CODE)
 
-    boto3.setup_default_session()
-    session = boto3.DEFAULT_SESSION
-    assert session is not None
+    session = _default_session(boto3)
     events = session.events
     events.register("before-send.dynamodb", before_send)
     for operation in WRITE_OPERATIONS:
         events.register(f"after-call.dynamodb.{operation}", after_write)
     _install_put_events_partial_failure(events, faults, function)
     return faults
+
+
+def _default_session(boto3: Any) -> Any:
+    """boto3's default session as the function's own wiring sets it up (on the SDK data
+    its zip ships, banking.entrypoints.sdk), so the faults are registered on the very
+    session its clients are built on; a zip without that module gets boto3's own."""
+    try:
+        from banking.entrypoints.sdk import default_session
+    except ImportError:
+        boto3.setup_default_session()
+        return boto3.DEFAULT_SESSION
+    return default_session()
 
 
 def _writes_to(request: Any, table: str | None) -> bool:

@@ -240,3 +240,54 @@ def test_every_handler_s_clients_load_the_botocore_data_its_zip_ships(builds, tm
         sample = import_seconds("handler", [code, runtime], service=name)
         # THEN the clients it built at import loaded from that copy
         assert sample.sdk_data == str(data), name
+
+
+FAULTED_SESSION_PROBE = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("ledger_local_faults", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules["ledger_local_faults"] = module
+spec.loader.exec_module(module)
+module.install_in_worker()
+import boto3, handler
+print(boto3.DEFAULT_SESSION._session.get_component("data_loader").BUILTIN_DATA_PATH)
+"""
+
+
+def test_with_faults_on_the_clients_still_load_the_botocore_data_the_zip_ships(builds, tmp_path):
+    # GIVEN the commands zip unpacked beside the runtime's packages, and the local
+    # runtime's faults switched on (they hook boto3's default session before the
+    # handler is imported, as scripts/local/worker_main.py does)
+    from scripts.local.code import CodeStore
+
+    runtime = CodeStore(tmp_path / "no-dist", tmp_path / "state").runtime_dir
+    code = unpacked(builds, tmp_path)["commands"]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([str(code), str(runtime)]),
+        "LEDGER_FAULTS": '{"dynamodb_throttle_rate": 0.5}',
+        "LEDGER_FAULTS_JOURNAL": str(tmp_path / "faults.jsonl"),
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "ledger-test-commands",
+        "EVENTS_TABLE_NAME": "ledger-test-events",
+        "PROJECTIONS_TABLE_NAME": "ledger-test-projections",
+        "IDEMPOTENCY_TABLE_NAME": "ledger-test-idempotency",
+        "TRANSFERS_TABLE_NAME": "ledger-test-transfers",
+        "HOLDS_TABLE_NAME": "ledger-test-holds",
+        "POWERTOOLS_SERVICE_NAME": "ledger",
+    }
+
+    # WHEN its handler is imported after the faults are installed
+    faults = ROOT / "scripts" / "local" / "faults.py"
+    probe = subprocess.run(
+        [sys.executable, "-S", "-c", FAULTED_SESSION_PROBE, str(faults)],
+        cwd=code,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    # THEN the session the faults hook, which its clients are built on, reads the zip's copy
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    assert probe.stdout.strip().splitlines()[-1] == str(code / SDK_DATA_DIR)
