@@ -656,6 +656,15 @@ def _update_expression_remembered(make: Any) -> Any:
 _BACKEND_CACHE_SIZE = 512
 
 
+def _keep(cache: dict[Any, Any], lock: threading.Lock, key: Any, value: Any, size: int) -> None:
+    """Remember ``value`` under ``key`` in a cache emptied whenever it is full: its keys
+    are few in practice, and the bound only stops a stray caller from growing it."""
+    with lock:
+        if len(cache) >= size:
+            cache.clear()
+        cache[key] = value
+
+
 def _backend_remembered(get_backend_for_host: Any) -> Any:
     """``DomainDispatcherApplication.get_backend_for_host``, remembering each host's answer.
 
@@ -672,10 +681,7 @@ def _backend_remembered(get_backend_for_host: Any) -> Any:
             if host in found:
                 return found[host]
         backend = get_backend_for_host(self, host)
-        with lock:
-            if len(found) >= _BACKEND_CACHE_SIZE:
-                found.clear()
-            found[host] = backend
+        _keep(found, lock, host, backend, _BACKEND_CACHE_SIZE)
         return backend
 
     return lookup
@@ -1066,10 +1072,7 @@ def _possible_keys_remembered(get_possible_keys: Any) -> Any:
                 names = tuple(get_possible_keys(self, context))
             except Exception:  # noqa: BLE001 moto's generator raises it when it gets there
                 return get_possible_keys(self, context)  # type: ignore[no-any-return]
-            with lock:
-                if len(remembered) >= _POSSIBLE_KEYS_CACHE_SIZE:
-                    remembered.clear()
-                remembered[key] = names
+            _keep(remembered, lock, key, names, _POSSIBLE_KEYS_CACHE_SIZE)
         return names
 
     return possible_keys
