@@ -1,6 +1,10 @@
-"""Lambda's asynchronous invocation: an internal queue, retries on function errors, then the
-function's on-failure destination or dead-letter queue, as Lambda does for events that
-EventBridge (or anything invoking with InvocationType=Event) hands over."""
+"""Lambda's asynchronous invocation: an internal queue per function, retries on function
+errors, then the function's on-failure destination or dead-letter queue, as Lambda does for
+events that EventBridge (or anything invoking with InvocationType=Event) hands over.
+
+Each function's queue is drained by as many threads as the function has workers, as
+Lambda's pollers invoke a function up to its concurrency: a function at its limit backs up
+its own queue only, never another function's (docs/local-runtime.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from scripts.local.destinations import Destinations, now_iso
 from scripts.local.faults import ASYNC_RETRY, DEAD_LETTERED, Faults
 from scripts.local.logs import Logs
 from scripts.local.wiring import Function
-from scripts.local.workers import Outcome
+from scripts.local.workers import DEFAULT_CONCURRENCY, Outcome
 
 Invoke = Callable[[str, Any], Outcome]
 
@@ -30,17 +34,29 @@ class AsyncInvoker:
         logs: Logs,
         retry_delays_s: tuple[float, ...] = (1.0, 2.0),
         faults: Faults | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._invoke = invoke
         self._faults = faults or Faults.off()
         self._destinations = destinations
         self._logs = logs
         self._retry_delays_s = retry_delays_s
-        self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="async-invoke")
+        self._concurrency = concurrency
+        self._queues: dict[str, ThreadPoolExecutor] = {}
+        self._lock = threading.Lock()
         self._stopped = threading.Event()
 
     def submit(self, function: Function, event: Any) -> None:
-        self._executor.submit(self._attempt, function, event, time.time(), 1)
+        self._queue(function).submit(self._attempt, function, event, time.time(), 1)
+
+    def _queue(self, function: Function) -> ThreadPoolExecutor:
+        with self._lock:
+            queue = self._queues.get(function.arn)
+            if queue is None:
+                queue = self._queues[function.arn] = ThreadPoolExecutor(
+                    max_workers=self._concurrency, thread_name_prefix=f"async-{function.name}"
+                )
+            return queue
 
     def _attempt(self, function: Function, event: Any, queued_at: float, attempt: int) -> None:
         if self._stopped.is_set():
@@ -67,7 +83,7 @@ class AsyncInvoker:
 
     def _resubmit(self, function: Function, event: Any, queued_at: float, attempt: int) -> None:
         if not self._stopped.is_set():
-            self._executor.submit(self._attempt, function, event, queued_at, attempt)
+            self._queue(function).submit(self._attempt, function, event, queued_at, attempt)
 
     def _give_up(
         self, function: Function, event: Any, outcome: Outcome, attempts: int, condition: str
@@ -113,4 +129,7 @@ class AsyncInvoker:
 
     def stop(self) -> None:
         self.request_stop()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            queues = list(self._queues.values())
+        for queue in queues:
+            queue.shutdown(wait=False, cancel_futures=True)

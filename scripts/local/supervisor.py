@@ -104,7 +104,12 @@ class Runtime:
             )
         destinations = Destinations(self._moto, self._logs)
         invoker = AsyncInvoker(
-            self.invoke, destinations, self._logs, self._retry_delays.async_s, self.faults
+            self.invoke,
+            destinations,
+            self._logs,
+            self._retry_delays.async_s,
+            self.faults,
+            self._max_concurrency,
         )
         bus = BusDelivery(self._moto, wiring, invoker, destinations, self._logs, self.faults)
         pollers = StreamPollers(
