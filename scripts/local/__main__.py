@@ -7,7 +7,8 @@
 - down: stops the process group ``up`` started, and nothing else.
 
 The state directory is ``.local`` (or LEDGER_LOCAL_DIR), the port LEDGER_PORT (8080),
-the web console's LEDGER_CONSOLE_PORT (8081; ``off``: no console; docs/console.md).
+the web console's LEDGER_CONSOLE_PORT (8081; ``off``: no console; docs/console.md), the
+workers per function LEDGER_LOCAL_CONCURRENCY (10).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import requests
 
 from scripts.local.system import REPO, LocalSystem, PortTakenError, Settings, check_port_free
+from scripts.local.workers import DEFAULT_CONCURRENCY
 
 UP_TIMEOUT_S = 300
 DEFAULT_CONSOLE_PORT = 8081
@@ -37,7 +39,19 @@ def _settings() -> Settings:
         state_dir=state_dir,
         port=int(os.environ.get("LEDGER_PORT", "8080")),
         console_port=None if console == "off" else int(console),
+        concurrency=_concurrency(os.environ.get(CONCURRENCY_ENV)),
     )
+
+
+CONCURRENCY_ENV = "LEDGER_LOCAL_CONCURRENCY"
+
+
+def _concurrency(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_CONCURRENCY
+    if not text.isdigit() or int(text) < 1:
+        raise SystemExit(f"error: {CONCURRENCY_ENV} must be a whole number of at least 1: {text!r}")
+    return int(text)
 
 
 def _try_this(api_url: str, console_url: str | None) -> str:

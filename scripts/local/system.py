@@ -27,6 +27,7 @@ from scripts.local.issuer import Issuer
 from scripts.local.logs import Logs
 from scripts.local.supervisor import Runtime
 from scripts.local.terraform import Terraform
+from scripts.local.workers import DEFAULT_CONCURRENCY
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 8080
@@ -71,6 +72,9 @@ class Settings:
     console_port: int | None = None
     # A module run with `python -m <module> --port 0` that prints MOTO_PORT=<port>.
     moto_server: str = "scripts.local.moto_server"
+    # Workers (and asynchronous queue threads) per function: Lambda scales further; a
+    # laptop's memory and moto's one process are the local limit (LEDGER_LOCAL_CONCURRENCY).
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 class MotoProcess(ChildProcess):
@@ -149,7 +153,12 @@ class LocalSystem:
             self._moto.endpoint_url, _region(settings.state_dir / "terraform.tfstate")
         )
         self.runtime = self._runtime_class(
-            moto, dist_dir, settings.state_dir, settings.port, self.logs
+            moto,
+            dist_dir,
+            settings.state_dir,
+            settings.port,
+            self.logs,
+            max_concurrency=settings.concurrency,
         )
         # The runtime reads its wiring from moto, not from the outputs: a Terraform
         # process reads them meanwhile.

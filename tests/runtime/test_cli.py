@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local.__main__ import down, up
+from scripts.local.__main__ import _settings, down, up
 from scripts.local.system import Settings
 
 pytestmark = pytest.mark.runtime
@@ -62,3 +62,18 @@ def test_down_kills_what_ignores_sigterm_and_returns_once_it_is_gone(
     # THEN the group is gone by the time `down` answers
     with pytest.raises(ProcessLookupError):
         os.killpg(stubborn.pid, 0)
+
+
+def test_the_workers_per_function_are_set_by_the_environment_and_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LEDGER_LOCAL_CONCURRENCY", raising=False)
+    assert _settings().concurrency == 10
+
+    monkeypatch.setenv("LEDGER_LOCAL_CONCURRENCY", "24")
+    assert _settings().concurrency == 24
+
+    for wrong in ("0", "-3", "ten", ""):
+        monkeypatch.setenv("LEDGER_LOCAL_CONCURRENCY", wrong)
+        with pytest.raises(SystemExit, match="LEDGER_LOCAL_CONCURRENCY must be a whole number"):
+            _settings()
