@@ -56,6 +56,9 @@ SCALE_FUNCTIONS = {
 }
 
 
+CONCURRENCY = "20"
+
+
 def chaos_faults(requests: int) -> dict[str, object]:
     if requests <= SCALE_REQUESTS:
         return CHAOS_FAULTS
@@ -67,6 +70,14 @@ def chaos_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     faults = os.environ.get("LEDGER_CHAOS_FAULTS") or json.dumps(chaos_faults(REQUESTS))
     # The expirer every second (as tests/e2e/test_holds.py runs it): the run's holds
     # expire in seconds, and are released without waiting for the minute's schedule.
-    environment = {"LEDGER_FAULTS": faults, "LEDGER_EXPIRER_INTERVAL": "1"}
+    environment = {
+        "LEDGER_FAULTS": faults,
+        "LEDGER_EXPIRER_INTERVAL": "1",
+        # Twice the local default of workers per function: these faults keep invocations
+        # sleeping in the SDK's backoff (a tenth of projections-table requests throttled),
+        # and Lambda would scale out on them; with 10 the projectors bounded the drain
+        # (docs/reliability.md, "Chaos at scale").
+        "LEDGER_LOCAL_CONCURRENCY": os.environ.get("LEDGER_LOCAL_CONCURRENCY", CONCURRENCY),
+    }
     with local_system(tmp_path_factory.mktemp("chaos-system"), environment) as system:
         yield system
