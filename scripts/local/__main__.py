@@ -30,6 +30,7 @@ from scripts.local.workers import DEFAULT_CONCURRENCY
 
 UP_TIMEOUT_S = 300
 DEFAULT_CONSOLE_PORT = 8081
+CONCURRENCY_ENV = "LEDGER_LOCAL_CONCURRENCY"
 
 
 def _settings() -> Settings:
@@ -43,13 +44,10 @@ def _settings() -> Settings:
     )
 
 
-CONCURRENCY_ENV = "LEDGER_LOCAL_CONCURRENCY"
-
-
 def _concurrency(text: str | None) -> int:
     if text is None:
         return DEFAULT_CONCURRENCY
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise SystemExit(f"error: {CONCURRENCY_ENV} must be a whole number of at least 1: {text!r}")
     return int(text)
 

@@ -73,7 +73,7 @@ def test_the_workers_per_function_are_set_by_the_environment_and_checked(
     monkeypatch.setenv("LEDGER_LOCAL_CONCURRENCY", "24")
     assert _settings().concurrency == 24
 
-    for wrong in ("0", "-3", "ten", ""):
+    for wrong in ("0", "-3", "ten", "", "²"):
         monkeypatch.setenv("LEDGER_LOCAL_CONCURRENCY", wrong)
         with pytest.raises(SystemExit, match="LEDGER_LOCAL_CONCURRENCY must be a whole number"):
             _settings()
