@@ -148,7 +148,9 @@ def test_a_query_looks_at_the_items_it_can_reach_not_the_partition(
     latest = ours(table, HASH, None, [], 1, None, False, None)
 
     # THEN moto is handed those items (and the one after a page's limit), not 2,000
-    assert [item.range_key.value for item in after_snapshot[0]] == [str(v) for v in range(1996, 2001)]
+    assert [item.range_key.value for item in after_snapshot[0]] == [
+        str(v) for v in range(1996, 2001)
+    ]
     assert [item.range_key.value for item in latest[0]] == ["2000"]
     assert latest[2] == {"a": HASH, "r": DynamoType({"N": "2000"})}
     assert handed == [5, 2]
