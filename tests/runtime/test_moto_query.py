@@ -10,7 +10,7 @@ LastEvaluatedKey, page after page.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -27,7 +27,7 @@ HASH = DynamoType({"S": "acct"})
 
 
 def ordered_table(range_type: str, keys: list[Any], padding: int = 10) -> Table:
-    table = Table.__new__(Table)
+    table = cast(Table, Table.__new__(Table))
     _sorted_partitions(Table.__init__)(
         table,
         "t",
