@@ -16,11 +16,12 @@ $(error NAME='$(NAME)' is not a Lambda: make test-lambda NAME=<one of: $(LAMBDAS
 endif
 endif
 
-.PHONY: help install package chromium test test-lambda lint typecheck unit integration infra e2e run up down token bench simulate chaos soak clean
+.PHONY: help install package chromium test test-lambda lint typecheck unit integration infra e2e run up down redeploy token bench simulate chaos soak clean
 
 help:
 	@echo "make run      - bring the whole system up locally, in the foreground (Ctrl-C stops it)"
 	@echo "make up/down  - the same in the background / stop it"
+	@echo "make redeploy - deploy dist/'s rebuilt zips to the running system (its next invokes run them)"
 	@echo "make token SUB=alice [SCOPES=...] [ACCOUNTS=...] - a token of the running system's issuer"
 	@echo "make test     - lint, type-check and run every test (installs what it needs)"
 	@echo "make test-lambda NAME=commands - the tests of one Lambda only (tests/lambdas/NAME)"
@@ -80,6 +81,10 @@ up: package
 
 down: $(STAMP)
 	$(BIN)/python -m scripts.local down
+
+# The zips of dist/, rebuilt, deployed to the running system (make up / make run).
+redeploy: package
+	$(BIN)/python -m scripts.local redeploy
 
 # A token of the running system's local issuer: SUB (required), SCOPES and ACCOUNTS
 # (space-separated), TTL (seconds). See docs/security.md.

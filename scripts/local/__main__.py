@@ -5,6 +5,8 @@
 - up: the same, detached in its own process group; returns once the API answers,
   prints API_URL=... and CONSOLE_URL=... and writes <state>/api-url and <state>/local.pid.
 - down: stops the process group ``up`` started, and nothing else.
+- redeploy: deploys dist/'s zips to the running system (Terraform applied again); the
+  runtime runs each function's new code from its next invoke (scripts.local.redeploy).
 
 The state directory is ``.local`` (or LEDGER_LOCAL_DIR), the port LEDGER_PORT (8080),
 the web console's LEDGER_CONSOLE_PORT (8081; ``off``: no console; docs/console.md), the
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import requests
 
+from scripts.local import redeploy as redeploy_module
 from scripts.local.system import REPO, LocalSystem, PortTakenError, Settings, check_port_free
 from scripts.local.workers import DEFAULT_CONCURRENCY
 
@@ -225,15 +228,28 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def redeploy(settings: Settings) -> int:
+    try:
+        changed = redeploy_module.redeploy(settings)
+    except RuntimeError as exc:  # nothing up, no zips, a failed apply: say which
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not changed:
+        print("no function's code changed")
+    for name, sha256 in sorted(changed.items()):
+        print(f"{name}: now runs code {sha256}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scripts.local",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=["run", "up", "down"])
+    parser.add_argument("command", choices=["run", "up", "down", "redeploy"])
     args = parser.parse_args(argv)
-    commands = {"run": run, "up": up, "down": down}
+    commands = {"run": run, "up": up, "down": down, "redeploy": redeploy}
     return commands[args.command](_settings())
 
 

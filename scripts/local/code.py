@@ -1,4 +1,5 @@
-"""Finds the zip Terraform deployed for a function and unpacks it, once per content.
+"""Finds the zip Terraform deployed for a function and unpacks it, once per content;
+and switches a function to its new code when it is deployed again (``CodeWatcher``).
 
 A function is matched to its zip in ``dist/`` by content (CodeSha256, as Lambda
 reports it), not by name: the runtime runs exactly the code that was applied, and a
@@ -9,18 +10,27 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import threading
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
+from scripts.local.logs import Logs
 from scripts.local.wiring import Function
 
 # Where each zip's content is unpacked, once (functions/<name>/<digest> links to it).
 CONTENT_DIR = "by-content"
+# Which code each function runs, by name: {"ledger-local-commands": "<CodeSha256>"}.
+CODE_IN_USE = "code-in-use.json"
+# How often the runtime asks moto whether a function's code changed.
+WATCH_INTERVAL_S = 1.0
 # What the Lambda Python runtime ships besides the standard library.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
@@ -102,3 +112,103 @@ def _runtime_site(directory: Path) -> Path:
             with contextlib.suppress(FileExistsError):
                 link.symlink_to(source)
     return directory
+
+
+class _Pool(Protocol):
+    """What the watcher needs of a function's pool (workers.FunctionPool)."""
+
+    function: Function
+
+    def use_code(self, code_dir: Path) -> None: ...
+
+
+def read_code_in_use(state_dir: Path) -> dict[str, str]:
+    """The code each function of a running system runs ({} before it is up)."""
+    try:
+        in_use: dict[str, str] = json.loads((state_dir / CODE_IN_USE).read_text())
+    except FileNotFoundError:
+        return {}
+    return in_use
+
+
+class CodeWatcher:
+    """Serves a function's new code once it is deployed, as Lambda does after
+    UpdateFunctionCode (`make redeploy`, a `terraform apply` of the local environment,
+    `aws lambda update-function-code`): invokes under way end on the old code, later
+    ones run the new.
+
+    Every ``interval_s`` it reads each function's CodeSha256 (``deployed``: by function
+    ARN), and for each one changed, finds the zip of that content in ``dist_dir`` and
+    hands it to the function's pool; it keeps which code each function runs in
+    ``<state>/code-in-use.json``. A code with no zip of its content in ``dist_dir`` is
+    reported in the runtime's log and not run: the function keeps its code. Only the code
+    is followed; any other change to a function (its environment, timeout, wiring) needs
+    the system restarted.
+    """
+
+    def __init__(
+        self,
+        deployed: Callable[[], Mapping[str, str]],
+        pools: Mapping[str, _Pool],
+        dist_dir: Path,
+        state_dir: Path,
+        logs: Logs,
+        interval_s: float = WATCH_INTERVAL_S,
+    ) -> None:
+        self._deployed = deployed
+        self._pools = pools
+        self._dist_dir = dist_dir
+        self._state_dir = state_dir
+        self._logs = logs
+        self._interval_s = interval_s
+        self._reported: set[str] = set()  # codes without a zip, reported once each
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="code-watcher", daemon=True)
+        self._write_in_use()
+
+    def check(self) -> list[str]:
+        """One look at what is deployed; the names of the functions switched."""
+        switched = []
+        for arn, sha256 in self._deployed().items():
+            pool = self._pools.get(arn)
+            if pool is None or pool.function.code_sha256 == sha256 or sha256 in self._reported:
+                continue
+            function = dataclasses.replace(pool.function, code_sha256=sha256)
+            try:
+                code_dir = CodeStore(self._dist_dir, self._state_dir).code_dir(function)
+            except CodeNotFoundError as exc:
+                self._reported.add(sha256)
+                self._logs.write("runtime", f"{exc}; {function.name} keeps its code")
+                continue
+            pool.function = function
+            pool.use_code(code_dir)
+            switched.append(function.name)
+            self._logs.write("runtime", f"{function.name} now runs code {sha256}")
+        if switched:
+            self._write_in_use()
+        return switched
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def stop(self) -> None:
+        self.request_stop()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self._interval_s):
+            try:
+                self.check()
+            except Exception as exc:  # noqa: BLE001 - moto busy or stopping: the next look retries
+                self._logs.write("runtime", f"code watcher: {type(exc).__name__}: {exc}")
+
+    def _write_in_use(self) -> None:
+        in_use = {pool.function.name: pool.function.code_sha256 for pool in self._pools.values()}
+        path = self._state_dir / CODE_IN_USE
+        partial = path.with_name(f"{path.name}.partial")
+        partial.write_text(json.dumps(in_use, indent=1, sort_keys=True) + "\n")
+        partial.replace(path)

@@ -12,7 +12,7 @@ from scripts.local import wiring as wiring_module
 from scripts.local.async_invoke import AsyncInvoker
 from scripts.local.aws import Moto
 from scripts.local.bus import BusDelivery
-from scripts.local.code import CodeStore
+from scripts.local.code import CodeStore, CodeWatcher
 from scripts.local.destinations import Destinations
 from scripts.local.faults import Faults
 from scripts.local.http_api import HttpApiServer, source_arn
@@ -102,6 +102,16 @@ class Runtime:
                 self.faults,
                 self.function_environment(function),
             )
+        # A function deployed again (`make redeploy`) runs its new code from then on.
+        watcher = CodeWatcher(
+            lambda: wiring_module.deployed_code(self._moto),
+            self._pools,
+            self._dist_dir,
+            self._state_dir,
+            self._logs,
+        )
+        watcher.start()
+        self._parts.append(watcher)
         destinations = Destinations(self._moto, self._logs)
         invoker = AsyncInvoker(
             self.invoke,

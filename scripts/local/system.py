@@ -135,18 +135,19 @@ class LocalSystem:
         self._say(f"token issuer on {self.issuer.url} (make token SUB=... SCOPES=...)")
         initialising.result()  # raises what the init raised
         self.timings["terraform_init_s"] = time.monotonic() - started
-        terraform.apply(
-            {
-                "endpoint_url": self._moto.endpoint_url,
-                "dist_dir": str(dist_dir),
-                "jwt_issuer": self.issuer.url,
-                "jwt_audience": json.dumps([AUDIENCE]),
-                # Our moto server stores the functions' async-invocation configs as AWS
-                # does (scripts.local.moto_patches), and the runtime reads them back
-                # from moto with the rest of the wiring.
-                "create_async_event_configs": "true",
-            }
-        )
+        variables = {
+            "endpoint_url": self._moto.endpoint_url,
+            "dist_dir": str(dist_dir),
+            "jwt_issuer": self.issuer.url,
+            "jwt_audience": json.dumps([AUDIENCE]),
+            # Our moto server stores the functions' async-invocation configs as AWS
+            # does (scripts.local.moto_patches), and the runtime reads them back
+            # from moto with the rest of the wiring.
+            "create_async_event_configs": "true",
+        }
+        # `make redeploy` applies again with the same variables (scripts.local.redeploy).
+        (settings.state_dir / APPLY_VARIABLES).write_text(json.dumps(variables, indent=1) + "\n")
+        terraform.apply(variables)
         self.timings["terraform_apply_s"] = time.monotonic() - started
         unpacking.result()  # raises what the unpacking raised
         self.moto = moto = Moto(
@@ -191,7 +192,9 @@ class LocalSystem:
         self.logs.write("system", message)
 
 
-POINTERS = ("moto-url", "lambda-url", "region", "console-url")
+# The variables of the running system's Terraform apply.
+APPLY_VARIABLES = "apply-variables.json"
+POINTERS = ("moto-url", "lambda-url", "region", "console-url", APPLY_VARIABLES)
 
 
 def write_pointers(state_dir: Path, moto: Moto, runtime: Runtime) -> None:

@@ -173,6 +173,15 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dic
         yield from page[key]
 
 
+def deployed_code(moto: Moto) -> dict[str, str]:
+    """Each function's code as deployed now (CodeSha256), by function ARN."""
+    lambda_ = moto.client("lambda")
+    return {
+        config["FunctionArn"]: config["CodeSha256"]
+        for config in _pages(lambda_, "list_functions", "Functions")
+    }
+
+
 def _functions(moto: Moto) -> Iterator[Function]:
     lambda_ = moto.client("lambda")
     for config in _pages(lambda_, "list_functions", "Functions"):

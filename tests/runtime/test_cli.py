@@ -1,4 +1,4 @@
-"""`python -m scripts.local up|down` behaviour that needs no running system."""
+"""`python -m scripts.local up|down|redeploy` behaviour that needs no running system."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local.__main__ import _settings, down, up
+from scripts.local.__main__ import _settings, down, redeploy, up
 from scripts.local.system import Settings
 
 pytestmark = pytest.mark.runtime
@@ -33,6 +33,14 @@ def test_up_on_a_taken_port_fails_clearly_and_starts_nothing(
 def test_down_without_up_stops_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert down(Settings(state_dir=tmp_path)) == 0
     assert "nothing to stop" in capsys.readouterr().out
+
+
+def test_redeploy_without_up_fails_clearly_and_applies_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert redeploy(Settings(state_dir=tmp_path)) == 1
+    assert f"no local system is up in {tmp_path}: `make up` first" in capsys.readouterr().err
+    assert not (tmp_path / "terraform.tfstate").exists()
 
 
 def test_down_kills_what_ignores_sigterm_and_returns_once_it_is_gone(
