@@ -33,6 +33,7 @@ import jsonpath_ng.ext
 import moto.core.responses
 import moto.sqs.models
 from moto.awslambda.models import EventInvokeConfig, LambdaBackend, LambdaFunction
+from moto.awslambda.policy import Policy
 from moto.core.common_models import BaseModel
 from moto.core.serialize import AttributePickerContext, XFormedAttributePicker
 from moto.core.utils import (
@@ -238,6 +239,27 @@ def _update_logging_config(update_configuration: Any) -> Any:
         return answer
 
     return update
+
+
+_POLICY_LOCK = threading.Lock()
+
+
+def _one_policy_change_at_a_time(change: Any) -> Any:
+    """A function's resource policy is changed by one request at a time.
+
+    moto's server answers requests on threads, and ``Policy.del_statement`` removes from
+    the list it is walking: two RemovePermission calls on one function at once (Terraform
+    deletes a function's permissions in parallel) can make one of them step over its
+    statement, answer 404 and leave it in place; Terraform then waits for it to go until
+    it times out (a destroy in tests/infra/test_local_environment.py did).
+    """
+
+    @functools.wraps(change)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _POLICY_LOCK:
+            return change(*args, **kwargs)
+
+    return locked
 
 
 def atomic(call_action: Any) -> Any:
@@ -892,6 +914,8 @@ PATCHES: tuple[Patch, ...] = (
         _ignore_original(_put_event_invoke_config),
         "5.1.17",
     ),
+    Patch(Policy, "add_statement", _one_policy_change_at_a_time, "5.1.17"),
+    Patch(Policy, "del_statement", _one_policy_change_at_a_time, "5.1.17"),
     Patch(LambdaFunction, "__init__", _with_logging_config, "5.1.17"),
     Patch(LambdaFunction, "get_configuration", _configuration_with_logging, "5.1.17"),
     Patch(LambdaFunction, "update_configuration", _update_logging_config, "5.1.17"),
