@@ -169,13 +169,15 @@ class CodeWatcher:
     def check(self) -> list[str]:
         """One look at what is deployed; the names of the functions switched."""
         switched = []
+        store = None  # made once a code changed: it hashes every zip in dist_dir
         for arn, sha256 in self._deployed().items():
             pool = self._pools.get(arn)
             if pool is None or pool.function.code_sha256 == sha256 or sha256 in self._reported:
                 continue
             function = dataclasses.replace(pool.function, code_sha256=sha256)
+            store = store or CodeStore(self._dist_dir, self._state_dir)
             try:
-                code_dir = CodeStore(self._dist_dir, self._state_dir).code_dir(function)
+                code_dir = store.code_dir(function)
             except CodeNotFoundError as exc:
                 self._reported.add(sha256)
                 self._logs.write("runtime", f"{exc}; {function.name} keeps its code")

@@ -41,8 +41,8 @@ def redeploy(settings: Settings, timeout_s: float = SWITCH_TIMEOUT_S) -> dict[st
     zips = sorted(settings.dist_dir.glob("*.zip"))
     if not zips:
         raise RuntimeError(f"no Lambda zips in {settings.dist_dir}: run `make package` first")
-    moto = Moto(variables["endpoint_url"], region)
-    before = wiring.deployed_code(moto)
+    lambda_ = Moto(variables["endpoint_url"], region).client("lambda")
+    before = wiring.deployed_code(lambda_)
     snapshot = Path(variables["dist_dir"])
     for path in zips:
         # Whole or not at all: the runtime may be reading the snapshot meanwhile.
@@ -52,7 +52,7 @@ def redeploy(settings: Settings, timeout_s: float = SWITCH_TIMEOUT_S) -> dict[st
     Terraform(settings.terraform_dir, state_dir, state_dir / "logs" / "terraform.log").apply(
         variables
     )
-    after = wiring.deployed_code(moto)
+    after = wiring.deployed_code(lambda_)
     _wait_for_runtime(state_dir, {_name(arn): sha for arn, sha in after.items()}, timeout_s)
     return {_name(arn): sha for arn, sha in after.items() if before.get(arn) != sha}
 

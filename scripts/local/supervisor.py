@@ -103,8 +103,9 @@ class Runtime:
                 self.function_environment(function),
             )
         # A function deployed again (`make redeploy`) runs its new code from then on.
+        lambda_ = self._moto.client("lambda")
         watcher = CodeWatcher(
-            lambda: wiring_module.deployed_code(self._moto),
+            lambda: wiring_module.deployed_code(lambda_),
             self._pools,
             self._dist_dir,
             self._state_dir,

@@ -173,9 +173,9 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dic
         yield from page[key]
 
 
-def deployed_code(moto: Moto) -> dict[str, str]:
-    """Each function's code as deployed now (CodeSha256), by function ARN."""
-    lambda_ = moto.client("lambda")
+def deployed_code(lambda_: Any) -> dict[str, str]:
+    """Each function's code as deployed now (CodeSha256), by function ARN; ``lambda_`` is
+    a Lambda client of the moto server (made once by a caller that asks every second)."""
     return {
         config["FunctionArn"]: config["CodeSha256"]
         for config in _pages(lambda_, "list_functions", "Functions")

@@ -115,7 +115,7 @@ def test_redeploying_the_zips_already_running_changes_nothing(own_system: System
     assert changed == {}
     moto = Moto(pointer(own_system, "moto-url"), pointer(own_system, "region"))
     assert read_code_in_use(own_system.state_dir) == {
-        arn.rsplit(":", 1)[-1]: sha for arn, sha in deployed_code(moto).items()
+        arn.rsplit(":", 1)[-1]: sha for arn, sha in deployed_code(moto.client("lambda")).items()
     }
 
 
